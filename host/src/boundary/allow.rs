@@ -1,0 +1,129 @@
+//! Step 1: the allow rules. A plain decision over plain data.
+
+use crate::grant::{Grant, HttpRule, Scheme};
+use http::Uri;
+
+/// A component's egress policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The component's name (for logs and audit).
+    pub component: String,
+    /// Its allow rules.
+    pub rules: Vec<HttpRule>,
+}
+
+impl Policy {
+    /// The policy a grant describes.
+    pub fn from_grant(component: &str, grant: &Grant) -> Policy {
+        Policy {
+            component: component.to_string(),
+            rules: grant.http.clone(),
+        }
+    }
+}
+
+/// What the boundary decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed by the rule on this grant line.
+    Allow {
+        /// The grant line of the matching rule.
+        rule_line: usize,
+    },
+    /// Refused, and why (in words; never a secret).
+    Deny {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Decide whether `method uri` may leave under `policy`.
+pub fn decide(policy: &Policy, method: &str, uri: &Uri) -> Decision {
+    let deny = |reason: String| Decision::Deny { reason };
+    let scheme = match uri.scheme_str() {
+        Some("https") => Scheme::Https,
+        Some("http") => Scheme::Http,
+        other => return deny(format!("unsupported scheme {other:?}")),
+    };
+    let Some(authority) = uri.authority() else {
+        return deny("no host in the request".into());
+    };
+    if authority.as_str().contains('@') {
+        return deny("user info in the authority".into());
+    }
+    let host = authority.host().to_ascii_lowercase();
+    let host = host.trim_end_matches('.');
+    let port = authority.port_u16().unwrap_or(scheme.default_port());
+    let path = uri.path();
+    match policy
+        .rules
+        .iter()
+        .find(|r| r.allows(method, scheme, host, port, path))
+    {
+        Some(rule) => Decision::Allow {
+            rule_line: rule.line,
+        },
+        None => deny(format!(
+            "no [[http]] rule allows {method} {}://{host}:{port}{path}",
+            scheme.as_str()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(text: &str) -> Policy {
+        Policy::from_grant("t", &Grant::parse(text, "g").unwrap())
+    }
+
+    #[test]
+    fn empty_policy_denies_everything() {
+        let p = policy("");
+        let d = decide(&p, "GET", &"https://example.com/".parse().unwrap());
+        assert!(matches!(d, Decision::Deny { reason } if reason.contains("no [[http]] rule")));
+    }
+
+    #[test]
+    fn matching_rule_allows_and_names_its_line() {
+        let p = policy("\n[[http]]\nurl = \"http://127.0.0.1:8080/api/**\"\n");
+        assert_eq!(
+            decide(
+                &p,
+                "GET",
+                &"http://127.0.0.1:8080/api/x?q=1".parse().unwrap()
+            ),
+            Decision::Allow { rule_line: 3 }
+        );
+        assert!(matches!(
+            decide(&p, "GET", &"http://127.0.0.1:8081/api/x".parse().unwrap()),
+            Decision::Deny { .. }
+        ));
+        assert!(matches!(
+            decide(&p, "POST", &"http://127.0.0.1:8080/api/x".parse().unwrap()),
+            Decision::Deny { .. }
+        ));
+        assert!(matches!(
+            decide(&p, "GET", &"http://127.0.0.1:8080/other".parse().unwrap()),
+            Decision::Deny { .. }
+        ));
+    }
+
+    #[test]
+    fn userinfo_and_trailing_dot_do_not_bypass() {
+        let p = policy("[[http]]\nurl = \"https://api.x.com\"\n");
+        assert!(matches!(
+            decide(&p, "GET", &"https://evil@api.x.com/".parse().unwrap()),
+            Decision::Deny { .. }
+        ));
+        assert!(matches!(
+            decide(&p, "GET", &"https://api.x.com./".parse().unwrap()),
+            Decision::Allow { .. }
+        ));
+        assert!(matches!(
+            decide(&p, "GET", &"https://API.X.COM/".parse().unwrap()),
+            Decision::Allow { .. }
+        ));
+    }
+}

@@ -1,0 +1,74 @@
+//! `wasi:http/outgoing-handler`: outbound HTTP, handed to the boundary
+//! and nothing else.
+
+use super::{CallState, HostServices};
+use crate::boundary::{Boundary, Policy, SendFuture};
+use crate::grant::Grant;
+use std::sync::Arc;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks};
+
+/// Link `wasi:http/types` and `wasi:http/outgoing-handler`.
+///
+/// # Errors
+///
+/// When wasmtime refuses a definition.
+pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
+}
+
+/// The component's egress policy, from its grant.
+#[derive(Debug)]
+pub struct Config {
+    policy: Arc<Policy>,
+}
+
+impl Config {
+    pub(super) fn from_grant(tool: &str, grant: &Grant) -> Config {
+        Config {
+            policy: Arc::new(Policy::from_grant(tool, grant)),
+        }
+    }
+}
+
+/// One instance's HTTP state.
+pub struct Instance {
+    ctx: WasiHttpCtx,
+    hooks: Hooks,
+}
+
+struct Hooks {
+    boundary: Arc<Boundary>,
+    policy: Arc<Policy>,
+}
+
+impl Instance {
+    pub(super) fn prepare(config: &Config, host: &HostServices) -> Instance {
+        Instance {
+            ctx: WasiHttpCtx::new(),
+            hooks: Hooks {
+                boundary: host.boundary.clone(),
+                policy: config.policy.clone(),
+            },
+        }
+    }
+
+    pub(super) fn view<'a>(&'a mut self, table: &'a mut ResourceTable) -> WasiHttpCtxView<'a> {
+        WasiHttpCtxView {
+            ctx: &mut self.ctx,
+            table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+impl WasiHttpHooks for Hooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _response_errors: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> SendFuture {
+        self.boundary.send(&self.policy, request, options)
+    }
+}

@@ -1,0 +1,149 @@
+//! One module per host interface a component may import.
+//!
+//! Each capability has three moments, as in Spin's factors:
+//! - `link`: once per engine, add its functions to the shared linker;
+//! - `Config::from_grant`: once per component version, read its grant;
+//! - `Instance::prepare`: once per call, the state one instance sees.
+//!
+//! Adding a capability touches its own module, the grant schema and the
+//! three lists below — nothing else.
+
+pub mod http;
+pub mod invoke;
+pub mod log;
+pub mod memory;
+pub mod sandbox;
+pub mod secrets;
+pub mod workspace;
+
+use crate::boundary::Boundary;
+use crate::grant::Grant;
+use std::path::PathBuf;
+use std::sync::Arc;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+
+/// What every call needs from the host, shared by all components.
+#[derive(Clone)]
+pub struct HostServices {
+    /// The one door out.
+    pub boundary: Arc<Boundary>,
+    /// Where workspace documents live.
+    pub workspace_root: PathBuf,
+    /// Runs tool-to-tool calls.
+    pub invoker: Arc<dyn invoke::Invoker>,
+}
+
+impl std::fmt::Debug for HostServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostServices")
+            .field("workspace_root", &self.workspace_root)
+            .finish()
+    }
+}
+
+/// Who is being called, by whom, how deep.
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    /// A unique id for the call.
+    pub call_id: String,
+    /// The tool's name.
+    pub tool: String,
+    /// The calling tool, if any.
+    pub caller: Option<String>,
+    /// Tool-to-tool depth (0 for a direct call).
+    pub depth: u32,
+}
+
+/// Every capability configured from one component's grant.
+#[derive(Debug)]
+pub struct Config {
+    http: Arc<http::Config>,
+    workspace: Arc<workspace::Config>,
+    memory: memory::Config,
+    secrets: Arc<secrets::Config>,
+    invoke: Arc<invoke::Config>,
+}
+
+impl Config {
+    /// Configure every capability from `grant`.
+    pub fn from_grant(tool: &str, grant: &Grant) -> Config {
+        Config {
+            http: Arc::new(http::Config::from_grant(tool, grant)),
+            workspace: Arc::new(workspace::Config::from_grant(grant)),
+            memory: memory::Config::from_grant(grant),
+            secrets: Arc::new(secrets::Config::from_grant(grant)),
+            invoke: Arc::new(invoke::Config::from_grant(grant)),
+        }
+    }
+}
+
+/// The data of one instance's store: the sandbox plus every capability.
+pub struct CallState {
+    table: ResourceTable,
+    /// The sandboxed WASI basics (and the limits tracker).
+    pub sandbox: sandbox::Instance,
+    log: log::Instance,
+    http: http::Instance,
+    workspace: workspace::Instance,
+    memory: memory::Instance,
+    secrets: secrets::Instance,
+    invoke: invoke::Instance,
+}
+
+impl CallState {
+    /// Prepare the state for one call.
+    pub fn prepare(
+        config: &Config,
+        call: &CallInfo,
+        host: &HostServices,
+        memory_limit: usize,
+    ) -> CallState {
+        CallState {
+            table: ResourceTable::new(),
+            sandbox: sandbox::Instance::prepare(memory_limit),
+            log: log::Instance::prepare(call),
+            http: http::Instance::prepare(&config.http, host),
+            workspace: workspace::Instance::prepare(&config.workspace, host),
+            memory: memory::Instance::prepare(&config.memory),
+            secrets: secrets::Instance::prepare(&config.secrets),
+            invoke: invoke::Instance::prepare(&config.invoke, call, host),
+        }
+    }
+}
+
+/// Link every capability into the shared linker, once.
+///
+/// # Errors
+///
+/// When wasmtime refuses a definition (a bug, not a user error).
+pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    sandbox::link(linker)?;
+    crate::wit::claw::runtime::types::add_to_linker::<CallState, HasSelf<CallState>>(
+        linker,
+        |s| s,
+    )?;
+    log::link(linker)?;
+    http::link(linker)?;
+    workspace::link(linker)?;
+    memory::link(linker)?;
+    secrets::link(linker)?;
+    invoke::link(linker)?;
+    Ok(())
+}
+
+impl crate::wit::claw::runtime::types::Host for CallState {}
+
+impl wasmtime_wasi::WasiView for CallState {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        wasmtime_wasi::WasiCtxView {
+            ctx: &mut self.sandbox.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for CallState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        self.http.view(&mut self.table)
+    }
+}

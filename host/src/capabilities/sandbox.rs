@@ -1,0 +1,86 @@
+//! The sandbox every component gets: WASI with no authority behind it
+//! (no environment, no arguments, no files, no sockets; clocks and
+//! randomness only), plus the memory limit of its grant.
+//!
+//! stderr is kept (capped) so that a trap can say what the guest printed,
+//! typically its panic message.
+
+use super::CallState;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::Linker;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+
+/// How much of a guest's stderr is kept for error messages.
+const STDERR_CAP: usize = 4096;
+
+/// Link the WASI basics.
+///
+/// # Errors
+///
+/// When wasmtime refuses a definition.
+pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)
+}
+
+/// One instance's sandbox.
+pub struct Instance {
+    pub(super) wasi: WasiCtx,
+    stderr: MemoryOutputPipe,
+    /// Enforces and records the memory limit.
+    pub limiter: MemoryLimiter,
+}
+
+impl Instance {
+    pub(super) fn prepare(memory_limit: usize) -> Instance {
+        let stderr = MemoryOutputPipe::new(STDERR_CAP);
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        Instance {
+            wasi,
+            stderr,
+            limiter: MemoryLimiter {
+                limit: memory_limit,
+                hit: false,
+            },
+        }
+    }
+
+    /// What the guest wrote to stderr (at most 4 KiB), trimmed.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_string()
+    }
+}
+
+/// A memory limit that remembers being hit, so the error can say so.
+#[derive(Debug)]
+pub struct MemoryLimiter {
+    limit: usize,
+    /// Whether a growth was refused.
+    pub hit: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}

@@ -1,0 +1,238 @@
+//! `claw component add|upgrade|list|inspect|remove`.
+
+use super::Printer;
+use crate::components::Record;
+use crate::grant::{Grant, classify_import, explain};
+use crate::home::Home;
+use crate::problem::Problem;
+use crate::runtime::Runtime;
+use anyhow::Result;
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Subcommand)]
+pub(super) enum ComponentCommand {
+    /// Validate, compile and install a component (a running claw picks it up).
+    Add {
+        /// The component file (.wasm).
+        path: PathBuf,
+        /// Its grant file (TOML). Without one, it may do nothing beyond the sandbox.
+        #[arg(long)]
+        grant: Option<PathBuf>,
+        /// The name to install it under (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Replace an installed component with a new build (calls in flight finish on the old one).
+    Upgrade {
+        /// The installed name.
+        name: String,
+        /// The new component file.
+        path: PathBuf,
+        /// A new grant file (default: keep the current grant).
+        #[arg(long)]
+        grant: Option<PathBuf>,
+    },
+    /// List installed components.
+    List,
+    /// Show a component's world, imports, exports, digest and grant in plain words.
+    Inspect {
+        /// The installed name.
+        name: String,
+    },
+    /// Uninstall a component.
+    Remove {
+        /// The installed name.
+        name: String,
+    },
+}
+
+pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> {
+    let home = Home::from_env()?;
+    let runtime = Runtime::open(&home)?;
+    match cmd {
+        ComponentCommand::Add { path, grant, name } => {
+            let name = name.unwrap_or_else(|| default_name(&path));
+            let (grant_text, grant_source) = read_grant(grant.as_deref())?;
+            install(
+                &runtime,
+                printer,
+                &name,
+                &path,
+                grant_text,
+                grant_source,
+                false,
+            )
+            .await
+        }
+        ComponentCommand::Upgrade { name, path, grant } => {
+            let (grant_text, grant_source) = match grant {
+                Some(g) => read_grant(Some(&g))?,
+                None => {
+                    let index = runtime.store().index()?;
+                    let current = index.components.get(&name).ok_or_else(|| {
+                        Problem::new(format!("no component named `{name}` is installed"))
+                            .hint("use `claw component add` for a new component")
+                    })?;
+                    (current.grant.clone(), current.grant_source.clone())
+                }
+            };
+            install(
+                &runtime,
+                printer,
+                &name,
+                &path,
+                grant_text,
+                grant_source,
+                true,
+            )
+            .await
+        }
+        ComponentCommand::List => {
+            let index = runtime.store().index()?;
+            if printer.json {
+                let list: Vec<_> = index.components.values().map(summary).collect();
+                printer.value(&serde_json::Value::Array(list));
+            } else if index.components.is_empty() {
+                printer
+                    .note("no components installed; add one with `claw component add FILE.wasm`");
+            } else {
+                printer.line(format!(
+                    "{:<20} {:<6} {:<14} {:>9}  DESCRIPTION",
+                    "NAME", "WORLD", "DIGEST", "SIZE"
+                ));
+                for r in index.components.values() {
+                    printer.line(format!(
+                        "{:<20} {:<6} {:<14} {:>9}  {}",
+                        r.name,
+                        format!("{:?}", r.world).to_lowercase(),
+                        r.digest.short(),
+                        format!("{} KiB", r.size.div_ceil(1024)),
+                        r.description
+                    ));
+                }
+            }
+            Ok(())
+        }
+        ComponentCommand::Inspect { name } => {
+            let index = runtime.store().index()?;
+            let r = index.components.get(&name).ok_or_else(|| {
+                Problem::new(format!("no component named `{name}` is installed"))
+                    .hint("`claw component list` shows what is installed")
+            })?;
+            let grant = Grant::parse(&r.grant, &r.grant_source)?;
+            let policy = explain(&grant, &r.imports);
+            if printer.json {
+                let mut v = summary(r);
+                v["imports"] = serde_json::json!(r.imports);
+                v["schema"] = serde_json::from_str(&r.schema).unwrap_or(serde_json::Value::Null);
+                v["grant_source"] = serde_json::json!(r.grant_source);
+                v["policy"] = serde_json::json!(policy);
+                printer.value(&v);
+                return Ok(());
+            }
+            printer.line(format!("name:        {}", r.name));
+            printer.line(format!("world:       {}", r.world.wit_name()));
+            printer.line(format!("digest:      {}", r.digest));
+            printer.line(format!("size:        {} bytes", r.size));
+            printer.line(format!("description: {}", r.description));
+            printer.line("exports:     description, parameters-schema, execute");
+            printer.line("imports:");
+            for i in &r.imports {
+                printer.line(format!("  {i}  ({:?})", classify_import(i)));
+            }
+            let schema: serde_json::Value = serde_json::from_str(&r.schema).unwrap_or_default();
+            printer.line("parameters:");
+            for l in serde_json::to_string_pretty(&schema)
+                .unwrap_or_default()
+                .lines()
+            {
+                printer.line(format!("  {l}"));
+            }
+            printer.line(format!("grant ({}):", r.grant_source));
+            for l in policy {
+                printer.line(format!("  {l}"));
+            }
+            Ok(())
+        }
+        ComponentCommand::Remove { name } => {
+            let r = runtime.remove(&name)?;
+            printer.note(format!("removed {} ({})", r.name, r.digest.short()));
+            Ok(())
+        }
+    }
+}
+
+fn summary(r: &Record) -> serde_json::Value {
+    serde_json::json!({
+        "name": r.name,
+        "world": r.world,
+        "digest": r.digest,
+        "size": r.size,
+        "description": r.description,
+        "updated_ms": r.updated_ms,
+    })
+}
+
+/// `target/.../http_fetch.wasm` → `http-fetch`.
+fn default_name(path: &Path) -> String {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("component")
+        .replace('_', "-")
+}
+
+fn read_grant(path: Option<&Path>) -> Result<(String, String)> {
+    match path {
+        None => Ok((String::new(), "(no grant file: sandbox only)".into())),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                Problem::new(format!("cannot read the grant file {}: {e}", p.display()))
+                    .hint("pass an existing TOML file with --grant")
+            })?;
+            Ok((text, p.display().to_string()))
+        }
+    }
+}
+
+async fn install(
+    runtime: &Runtime,
+    printer: &Printer,
+    name: &str,
+    path: &Path,
+    grant_text: String,
+    grant_source: String,
+    upgrade: bool,
+) -> Result<()> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| {
+        Problem::new(format!("cannot read {file}: {e}"))
+            .hint("give the path of a .wasm component, e.g. target/wasm32-wasip2/release/NAME.wasm")
+    })?;
+    let size = bytes.len();
+    let mut progress = None;
+    let prepared = runtime
+        .prepare(name, &file, bytes, grant_text, grant_source, || {
+            progress =
+                Some(printer.progress(format!("compiling {name} ({} KiB)", size.div_ceil(1024))));
+        })
+        .await;
+    if let Some(p) = progress {
+        p.finish(if prepared.is_ok() {
+            "compiled"
+        } else {
+            "stopped"
+        });
+    }
+    let record = runtime.commit(prepared?, upgrade)?;
+    if printer.json {
+        printer.value(&summary(&record));
+    } else {
+        let verb = if upgrade { "upgraded" } else { "added" };
+        printer.line(format!(
+            "{verb} {} ({}, {})",
+            record.name, record.digest, record.description
+        ));
+    }
+    Ok(())
+}

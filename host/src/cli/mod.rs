@@ -1,0 +1,66 @@
+//! The `claw` command line: one module per command group.
+
+mod component;
+mod new;
+mod output;
+mod run;
+mod tool;
+
+pub use output::Printer;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// claw: a security-first runtime for AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "claw", version, about, long_about = None)]
+struct Cli {
+    /// Print machine-readable JSON instead of text (where a command has output).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Add, upgrade, inspect and remove components.
+    #[command(subcommand)]
+    Component(component::ComponentCommand),
+    /// Run tools directly.
+    #[command(subcommand)]
+    Tool(tool::ToolCommand),
+    /// Start claw: load the components and serve, picking up changes live.
+    Run(run::RunArgs),
+    /// Create a new component project from a template.
+    #[command(subcommand)]
+    New(new::NewCommand),
+}
+
+/// Entry point of the `claw` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    output::init_logging();
+    let printer = Printer::new(cli.json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return printer.error(&anyhow::Error::from(e).context("starting the async runtime"));
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Component(c) => component::run(c, &printer).await,
+            Command::Tool(c) => tool::run(c, &printer).await,
+            Command::Run(a) => run::run(a, &printer).await,
+            Command::New(c) => new::run(c, &printer),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => printer.error(&e),
+    }
+}

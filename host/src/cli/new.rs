@@ -1,0 +1,101 @@
+//! `claw new tool NAME`: a new tool project from templates/tool.
+
+use super::Printer;
+use crate::problem::Problem;
+use anyhow::{Context as _, Result};
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Subcommand)]
+pub(super) enum NewCommand {
+    /// A tool: a Rust crate that builds to a claw tool component.
+    Tool {
+        /// The tool's name (letters, digits, `-`, `_`); also the directory created.
+        name: String,
+        /// Create the project here instead of ./NAME.
+        #[arg(long)]
+        path: Option<PathBuf>,
+    },
+}
+
+/// The tool template, embedded so `claw new` works from any directory.
+const TOOL_TEMPLATE: &[(&str, &str)] = &[
+    (
+        "Cargo.toml",
+        include_str!("../../../templates/tool/Cargo.toml.tmpl"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../../templates/tool/src/lib.rs.tmpl"),
+    ),
+    (
+        "grant.toml",
+        include_str!("../../../templates/tool/grant.toml"),
+    ),
+    (
+        "README.md",
+        include_str!("../../../templates/tool/README.md.tmpl"),
+    ),
+    (".gitignore", "target/\n"),
+];
+
+/// Where the SDK is: `CLAW_SDK_PATH`, else the source tree claw was built from.
+fn sdk_path() -> Result<PathBuf> {
+    let path = match std::env::var_os("CLAW_SDK_PATH") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk"),
+    };
+    path.join("Cargo.toml")
+        .is_file()
+        .then(|| path.canonicalize().unwrap_or(path.clone()))
+        .ok_or_else(|| {
+            Problem::new(format!("the claw SDK is not at {}", path.display()))
+                .hint("set CLAW_SDK_PATH to the sdk/ directory of a claw checkout")
+                .into()
+        })
+}
+
+pub(super) fn run(cmd: NewCommand, printer: &Printer) -> Result<()> {
+    let NewCommand::Tool { name, path } = cmd;
+    if !crate::grant::valid_name(&name) || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(Problem::new(format!("`{name}` is not a valid tool name"))
+            .hint("use letters, digits, `-` and `_`, starting with a letter")
+            .into());
+    }
+    let dir = path.unwrap_or_else(|| PathBuf::from(&name));
+    if dir.exists() {
+        return Err(Problem::new(format!("{} already exists", dir.display()))
+            .hint("pick another name or --path")
+            .into());
+    }
+    let sdk = sdk_path()?;
+    let crate_name = name.replace('-', "_");
+    let type_name: String = name
+        .split(['-', '_'])
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    for (file, text) in TOOL_TEMPLATE {
+        let text = text
+            .replace("{{name}}", &name)
+            .replace("{{crate_name}}", &crate_name)
+            .replace("{{type_name}}", &type_name)
+            .replace("{{sdk_path}}", &sdk.display().to_string());
+        let target = dir.join(file);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
+    }
+    printer.line(format!("created tool `{name}` in {}", dir.display()));
+    printer.note(format!(
+        "next:\n  cd {}\n  cargo build --target wasm32-wasip2 --release\n  claw component add target/wasm32-wasip2/release/{crate_name}.wasm --grant grant.toml --name {name}",
+        dir.display()
+    ));
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! All terminal output goes through the [`Printer`]: results to stdout,
+//! progress and errors to stderr, JSON when asked.
+
+use crate::problem::Problem;
+use crate::runtime::CallError;
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Writes results, progress and errors.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// Whether results are JSON.
+    pub json: bool,
+}
+
+impl Printer {
+    /// A printer; `json` selects machine-readable results.
+    pub fn new(json: bool) -> Printer {
+        Printer { json }
+    }
+
+    /// A line of result on stdout.
+    pub fn line(&self, text: impl AsRef<str>) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", text.as_ref());
+    }
+
+    /// A JSON value on stdout.
+    pub fn value(&self, value: &serde_json::Value) {
+        self.line(serde_json::to_string_pretty(value).unwrap_or_default());
+    }
+
+    /// A status note on stderr (not part of the result).
+    pub fn note(&self, text: impl AsRef<str>) {
+        let _ = writeln!(std::io::stderr().lock(), "{}", text.as_ref());
+    }
+
+    /// Show progress for a long step; the returned guard finishes it.
+    pub fn progress(&self, message: String) -> Progress {
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_message(message.clone());
+            bar.enable_steady_tick(Duration::from_millis(80));
+            Some(bar)
+        } else {
+            self.note(format!("{message}..."));
+            None
+        };
+        Progress {
+            bar,
+            message,
+            started: Instant::now(),
+        }
+    }
+
+    /// Print an error as `error:`, its causes, and a `hint:`; exit code 1.
+    pub fn error(&self, err: &anyhow::Error) -> ExitCode {
+        let mut out = std::io::stderr().lock();
+        let _ = writeln!(out, "error: {err}");
+        let mut hint = hint_of(err.as_ref());
+        for cause in err.chain().skip(1) {
+            let _ = writeln!(out, "  caused by: {cause}");
+            hint = hint.or_else(|| hint_of(cause));
+        }
+        if let Some(h) = hint {
+            let _ = writeln!(out, "hint: {}", h.replace('\n', "\n      "));
+        }
+        ExitCode::from(1)
+    }
+}
+
+fn hint_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(p) = e.downcast_ref::<Problem>() {
+        return p.hint_text().map(str::to_string);
+    }
+    if let Some(c) = e.downcast_ref::<CallError>() {
+        return c.hint();
+    }
+    if let Some(g) = e.downcast_ref::<crate::grant::GrantError>() {
+        return g.hint.clone();
+    }
+    None
+}
+
+/// A running progress indicator.
+#[derive(Debug)]
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    message: String,
+    started: Instant,
+}
+
+impl Progress {
+    /// Finish with a closing word (e.g. "done").
+    pub fn finish(self, word: &str) {
+        let text = format!(
+            "{} {word} in {} ms",
+            self.message,
+            self.started.elapsed().as_millis()
+        );
+        match self.bar {
+            Some(bar) => bar.finish_with_message(text),
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
+            }
+        }
+    }
+}
+
+/// Logs go to stderr; `CLAW_LOG` (or `RUST_LOG`) sets the filter, default `warn`.
+pub fn init_logging() {
+    let filter = std::env::var("CLAW_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,12 @@
+//! Installed components: the digest store on disk, the world check, and
+//! the live table that hot-swap replaces atomically.
+
+mod digest;
+mod live;
+mod store;
+mod world;
+
+pub use digest::Digest;
+pub use live::{LiveTable, LoadedTool};
+pub use store::{ComponentStore, Index, Record, now_ms as store_now_ms};
+pub use world::{Shape, World, inspect, sniff};

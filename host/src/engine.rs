@@ -1,0 +1,215 @@
+//! The wasmtime engine: pooling allocator, epoch deadlines, and compiled
+//! components cached on disk by the sha256 of their bytes.
+//!
+//! The cache key also carries the engine's compatibility hash, so an
+//! upgraded claw (or different settings) never loads an artifact it did not
+//! compile: it compiles afresh next to the old one.
+
+use crate::components::Digest;
+use anyhow::{Context as _, Result};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::Component;
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances; deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// The most memory any grant may give one instance.
+pub const MAX_MEMORY_BYTES: usize = 4 << 30;
+
+/// How many instances may be alive at once (the pool's size).
+const POOL_INSTANCES: u32 = 256;
+
+/// The wasmtime engine with its compile cache and epoch ticker.
+#[derive(Clone)]
+pub struct Engine {
+    inner: wasmtime::Engine,
+    cache_dir: PathBuf,
+    pooling: bool,
+    _ticker: Arc<Ticker>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("cache_dir", &self.cache_dir)
+            .field("pooling", &self.pooling)
+            .finish()
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn config(pooling: bool) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    if pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 8)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 4)
+            .total_stacks(POOL_INSTANCES)
+            .max_memories_per_component(4)
+            .max_tables_per_component(8)
+            .max_core_instances_per_component(32)
+            .max_memory_size(MAX_MEMORY_BYTES);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+impl Engine {
+    /// An engine whose compiled components are cached under `cache_dir`.
+    ///
+    /// Uses the pooling allocator; where the machine refuses its virtual
+    /// memory reservation, falls back to on-demand allocation with a warning.
+    ///
+    /// # Errors
+    ///
+    /// When wasmtime cannot create an engine at all.
+    pub fn new(cache_dir: &Path) -> Result<Engine> {
+        let (inner, pooling) = match wasmtime::Engine::new(&config(true)) {
+            Ok(engine) => (engine, true),
+            Err(e) => {
+                tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
+                (
+                    wasmtime::Engine::new(&config(false)).map_err(anyhow::Error::from)?,
+                    false,
+                )
+            }
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker_engine = inner.weak();
+        let ticker_stop = stop.clone();
+        std::thread::Builder::new()
+            .name("claw-epoch".into())
+            .spawn(move || {
+                while !ticker_stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match ticker_engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .context("starting the epoch ticker thread")?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        inner.precompile_compatibility_hash().hash(&mut h);
+        let cache_dir = cache_dir.join(format!("{:016x}", h.finish()));
+        Ok(Engine {
+            inner,
+            cache_dir,
+            pooling,
+            _ticker: Arc::new(Ticker { stop }),
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner
+    }
+
+    /// Whether instances come from the pooling allocator.
+    pub fn is_pooling(&self) -> bool {
+        self.pooling
+    }
+
+    fn artifact(&self, digest: &Digest) -> PathBuf {
+        self.cache_dir.join(format!("{}.cwasm", digest.hex()))
+    }
+
+    /// Whether `digest` has a compiled artifact in the cache.
+    pub fn is_cached(&self, digest: &Digest) -> bool {
+        self.artifact(digest).is_file()
+    }
+
+    /// The compiled component for `bytes` (whose digest is `digest`): from
+    /// the cache when present, else compiled (calling `on_compile` first, so
+    /// the caller can show progress) and written to the cache.
+    ///
+    /// # Errors
+    ///
+    /// When `bytes` is not a valid component, or the cache cannot be written.
+    pub fn load(
+        &self,
+        bytes: &[u8],
+        digest: &Digest,
+        on_compile: impl FnOnce(),
+    ) -> Result<Component> {
+        let path = self.artifact(digest);
+        if path.is_file() {
+            match self.deserialize(&path) {
+                Ok(c) => return Ok(c),
+                // A damaged or foreign artifact is not fatal: recompile over it.
+                Err(e) => tracing::warn!("ignoring cached artifact {}: {e:#}", path.display()),
+            }
+        }
+        on_compile();
+        let component = Component::new(&self.inner, bytes).map_err(anyhow::Error::from)?;
+        let serialized = component.serialize().map_err(anyhow::Error::from)?;
+        write_private(&path, &serialized)
+            .with_context(|| format!("writing the compile cache {}", path.display()))?;
+        Ok(component)
+    }
+
+    /// Load a cached artifact by digest alone (no source bytes needed).
+    ///
+    /// # Errors
+    ///
+    /// When it is not cached or cannot be loaded.
+    pub fn load_cached(&self, digest: &Digest) -> Result<Component> {
+        self.deserialize(&self.artifact(digest))
+    }
+
+    #[allow(unsafe_code)]
+    fn deserialize(&self, path: &Path) -> Result<Component> {
+        // SAFETY: wasmtime requires that the file be an artifact it produced.
+        // Only this module writes the cache directory (0700, files 0600), and
+        // each artifact is named by the digest of the source it was compiled
+        // from under this engine's compatibility hash, which wasmtime checks
+        // again in the artifact's header.
+        unsafe { Component::deserialize_file(&self.inner, path) }.map_err(anyhow::Error::from)
+    }
+}
+
+/// Write `bytes` to `path` atomically (temp file + rename), readable only
+/// by the owner, creating parent directories (0700).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}

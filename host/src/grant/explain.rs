@@ -1,0 +1,195 @@
+//! A grant in plain words, with warnings for anything open or unusual.
+
+use super::{Grant, HostPattern, ImportClass, Injection, classify_import};
+
+/// Lines describing what the grant allows, then `warning:` lines.
+/// `imports` are the component's imports, to flag grants it cannot use.
+pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    let imports_class = |c: ImportClass| imports.iter().any(|i| classify_import(i) == c);
+
+    if grant.http.is_empty() {
+        out.push("network: none (every outbound request is denied)".to_string());
+    } else {
+        out.push("network: only through the egress boundary, to".to_string());
+        for r in &grant.http {
+            let host = match &r.host {
+                HostPattern::Exact(h) => h.clone(),
+                HostPattern::Subdomains(s) => format!("any subdomain of {s} (not {s} itself)"),
+            };
+            let path = if r.path.as_str() == "/**" {
+                "any path".to_string()
+            } else {
+                format!("paths {}", r.path.as_str())
+            };
+            out.push(format!(
+                "  - {} {}://{}:{} {} (grant line {})",
+                r.methods.join("/"),
+                r.scheme.as_str(),
+                host,
+                r.port,
+                path,
+                r.line
+            ));
+            if r.scheme.as_str() == "http" && !is_local(&r.host) {
+                warnings.push(format!(
+                    "plain http to {}: traffic and injected credentials are readable on the way",
+                    r.host
+                ));
+            }
+            if r.methods.iter().any(|m| m != "GET" && m != "HEAD") && r.path.as_str() == "/**" {
+                warnings.push(format!(
+                    "{} may write anywhere on {} (methods {} on any path)",
+                    "this component",
+                    r.host,
+                    r.methods.join("/")
+                ));
+            }
+        }
+        if !imports.is_empty() && !imports_class(ImportClass::Http) {
+            warnings.push(
+                "[[http]] rules are granted but the component does not import wasi:http".into(),
+            );
+        }
+    }
+    for s in &grant.secrets {
+        let hosts: Vec<String> = s.hosts.iter().map(ToString::to_string).collect();
+        let how = match &s.inject {
+            Injection::None => {
+                "never sent; the component may only ask whether it exists".to_string()
+            }
+            Injection::Header { name, format } => format!(
+                "injected as header `{name}: {format}` to {}",
+                hosts.join(", ")
+            ),
+            Injection::Query { param } => format!(
+                "injected as query parameter `{param}` to {}",
+                hosts.join(", ")
+            ),
+            Injection::Basic { username } => format!(
+                "injected as basic auth for user `{username}` to {}",
+                hosts.join(", ")
+            ),
+            Injection::Placeholder => format!(
+                "injected where the component writes {{secret:{}}}, only to {}",
+                s.name,
+                hosts.join(", ")
+            ),
+        };
+        out.push(format!(
+            "secret `{}`: {how} (the value never reaches the component)",
+            s.name
+        ));
+        if !matches!(s.inject, Injection::None)
+            && !s
+                .hosts
+                .iter()
+                .any(|h| grant.http.iter().any(|r| &r.host == h))
+        {
+            warnings.push(format!(
+                "secret `{}` goes to hosts no [[http]] rule allows: it can never be sent",
+                s.name
+            ));
+        }
+    }
+    if grant.workspace.is_empty() {
+        out.push("workspace: no access".into());
+    } else {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "nothing".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        out.push(format!(
+            "workspace: reads {}; writes {}",
+            list(&grant.workspace.read),
+            list(&grant.workspace.write)
+        ));
+        if grant
+            .workspace
+            .write
+            .iter()
+            .any(|p| p.trim_matches('/').is_empty())
+        {
+            warnings.push(
+                "the component may write the whole workspace, including the identity files".into(),
+            );
+        }
+    }
+    out.push(format!(
+        "memory search: {}",
+        if grant.memory_search { "yes" } else { "no" }
+    ));
+    if grant.invoke.is_empty() {
+        out.push("may invoke: no other tools".into());
+    } else {
+        let pairs: Vec<String> = grant
+            .invoke
+            .iter()
+            .map(|(a, t)| {
+                if a == t {
+                    t.clone()
+                } else {
+                    format!("{t} (as `{a}`)")
+                }
+            })
+            .collect();
+        out.push(format!("may invoke: {}", pairs.join(", ")));
+    }
+    let l = &grant.limits;
+    out.push(format!(
+        "limits: {} MiB memory, {} ms per call, {} KiB output",
+        l.memory_bytes >> 20,
+        l.timeout_ms,
+        l.output_bytes >> 10
+    ));
+    out.push(
+        "always: no environment variables, no files, no sockets; clocks and randomness only".into(),
+    );
+    out.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
+    out
+}
+
+fn is_local(h: &HostPattern) -> bool {
+    matches!(h, HostPattern::Exact(h) if h == "localhost" || h.starts_with("127.") || h == "[::1]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_grant_says_no_network() {
+        let lines = explain(&Grant::default(), &[]);
+        assert!(lines.iter().any(|l| l.contains("network: none")));
+        assert!(!lines.iter().any(|l| l.starts_with("warning:")));
+    }
+
+    #[test]
+    fn open_writes_and_plain_http_warn() {
+        let g = Grant::parse("[[http]]\nurl = \"http://api.x.com\"\nmethods = [\"POST\"]\n[workspace]\nwrite = [\"/\"]\n", "g").unwrap();
+        let lines = explain(&g, &["claw:runtime/workspace@0.1.0".into()]);
+        let warnings: Vec<_> = lines.iter().filter(|l| l.starts_with("warning:")).collect();
+        assert!(
+            warnings.iter().any(|w| w.contains("plain http")),
+            "{lines:?}"
+        );
+        assert!(
+            warnings.iter().any(|w| w.contains("write anywhere")),
+            "{lines:?}"
+        );
+        assert!(
+            warnings.iter().any(|w| w.contains("whole workspace")),
+            "{lines:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("does not import wasi:http")),
+            "{lines:?}"
+        );
+    }
+}

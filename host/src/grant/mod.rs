@@ -1,0 +1,194 @@
+//! Grants: what one component may do, as plain data.
+//!
+//! One TOML file per component; deny by default. An empty file grants only
+//! the sandbox (clocks, randomness, a log). Each section opens one
+//! capability:
+//!
+//! ```toml
+//! [limits]                 # optional; defaults shown
+//! memory_mib = 64
+//! timeout_ms = 10000
+//! output_kib = 1024
+//!
+//! [[http]]                 # wasi:http/outgoing-handler, through the boundary
+//! url = "https://api.github.com/repos/**"
+//! methods = ["GET"]        # default ["GET"]
+//!
+//! [[secrets]]              # claw:runtime/secrets, and boundary injection
+//! name = "github_token"
+//! hosts = ["api.github.com"]
+//! inject = "header"        # header | query | basic | placeholder | none
+//! header = "Authorization"
+//! format = "Bearer {secret}"
+//!
+//! [workspace]              # claw:runtime/workspace
+//! read = ["notes/"]
+//! write = ["notes/drafts/"]
+//!
+//! [memory]                 # claw:runtime/memory
+//! search = true
+//!
+//! [invoke]                 # claw:runtime/invoke: alias = "tool name"
+//! summarise = "summarise"
+//! ```
+
+mod check;
+mod explain;
+mod http_rule;
+mod parse;
+
+pub use check::{ImportClass, check_imports, classify_import};
+pub use explain::explain;
+pub use http_rule::{HostPattern, HttpRule, PathGlob, Scheme};
+pub use parse::{GrantError, valid_name};
+
+use std::collections::BTreeMap;
+
+/// Everything one component may do.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grant {
+    /// Resource limits for each instance.
+    pub limits: Limits,
+    /// Where it may send HTTP requests.
+    pub http: Vec<HttpRule>,
+    /// Secrets it may ask about, and how the boundary injects them.
+    pub secrets: Vec<SecretGrant>,
+    /// Workspace paths it may read and write.
+    pub workspace: WorkspaceGrant,
+    /// Whether it may search memory.
+    pub memory_search: bool,
+    /// Tools it may invoke: alias → installed tool name.
+    pub invoke: BTreeMap<String, String>,
+}
+
+/// Per-instance resource limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock time for one call, in milliseconds.
+    pub timeout_ms: u64,
+    /// Largest output one call may return, in bytes.
+    pub output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            timeout_ms: 10_000,
+            output_bytes: 1 << 20,
+        }
+    }
+}
+
+/// One secret named in a grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretGrant {
+    /// The vault name.
+    pub name: String,
+    /// Hosts the boundary may send it to (same patterns as HTTP rules).
+    pub hosts: Vec<HostPattern>,
+    /// How it is put on the wire.
+    pub inject: Injection,
+}
+
+/// How the boundary puts a secret on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Injection {
+    /// Only `secrets.exists` may ask about it; never sent.
+    None,
+    /// As a header, `format` with `{secret}` replaced.
+    Header {
+        /// Header name.
+        name: String,
+        /// Value template containing `{secret}`.
+        format: String,
+    },
+    /// As a query parameter.
+    Query {
+        /// Parameter name.
+        param: String,
+    },
+    /// As HTTP basic auth password for `username`.
+    Basic {
+        /// The user name sent with it.
+        username: String,
+    },
+    /// Wherever the component writes `{secret:NAME}` in the URL or a header.
+    Placeholder,
+}
+
+/// Workspace path prefixes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkspaceGrant {
+    /// Prefixes it may read and list.
+    pub read: Vec<String>,
+    /// Prefixes it may write, append to and delete (implies read).
+    pub write: Vec<String>,
+}
+
+impl WorkspaceGrant {
+    /// Whether `path` falls under a read (or write) prefix.
+    pub fn may_read(&self, path: &str) -> bool {
+        self.read.iter().chain(&self.write).any(|p| under(path, p))
+    }
+
+    /// Whether `path` falls under a write prefix.
+    pub fn may_write(&self, path: &str) -> bool {
+        self.write.iter().any(|p| under(path, p))
+    }
+
+    /// Whether anything at all is granted.
+    pub fn is_empty(&self) -> bool {
+        self.read.is_empty() && self.write.is_empty()
+    }
+}
+
+/// `path` is `prefix` itself or lies below it. `""` and `"/"` mean everything.
+fn under(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_start_matches('/');
+    let path = path.trim_start_matches('/');
+    if prefix.is_empty() {
+        return true;
+    }
+    if prefix.ends_with('/') {
+        path.starts_with(prefix)
+    } else {
+        path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+impl Grant {
+    /// Parse a grant file's text; `file` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// A [`GrantError`] naming the file, line and field, with the fix.
+    pub fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
+        parse::parse(text, file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_prefixes_do_not_leak_to_siblings() {
+        let g = WorkspaceGrant {
+            read: vec!["notes".into()],
+            write: vec!["out/".into()],
+        };
+        assert!(g.may_read("notes/a.md"));
+        assert!(g.may_read("notes"));
+        assert!(!g.may_read("notesecret.md"));
+        assert!(g.may_read("out/x"));
+        assert!(g.may_write("out/x"));
+        assert!(!g.may_write("notes/a.md"));
+        assert!(!g.may_read("AGENTS.md"));
+    }
+}

@@ -1,0 +1,415 @@
+//! Grant files: TOML in, [`Grant`] out, or an error naming the line.
+
+use super::{Grant, HostPattern, HttpRule, Injection, Limits, SecretGrant, WorkspaceGrant};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use toml::Spanned;
+
+/// A grant that does not parse or does not make sense.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantError {
+    /// The grant file, as the operator named it.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for GrantError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for GrantError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrant {
+    #[serde(default)]
+    limits: Option<RawLimits>,
+    #[serde(default)]
+    http: Vec<Spanned<RawHttp>>,
+    #[serde(default)]
+    secrets: Vec<Spanned<RawSecret>>,
+    #[serde(default)]
+    workspace: Option<RawWorkspace>,
+    #[serde(default)]
+    memory: Option<RawMemory>,
+    #[serde(default)]
+    invoke: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory_mib: Option<Spanned<u64>>,
+    timeout_ms: Option<Spanned<u64>>,
+    output_kib: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    url: Spanned<String>,
+    methods: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecret {
+    name: Spanned<String>,
+    #[serde(default)]
+    hosts: Vec<Spanned<String>>,
+    inject: Option<Spanned<String>>,
+    header: Option<String>,
+    format: Option<Spanned<String>>,
+    param: Option<String>,
+    username: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkspace {
+    #[serde(default)]
+    read: Vec<String>,
+    #[serde(default)]
+    write: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMemory {
+    #[serde(default)]
+    search: bool,
+}
+
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+struct Ctx<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    }
+
+    fn err<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        message: String,
+        hint: &str,
+    ) -> Result<T, GrantError> {
+        Err(GrantError {
+            file: self.file.to_string(),
+            line: Some(self.line_of(span.start)),
+            message,
+            hint: Some(hint.to_string()),
+        })
+    }
+}
+
+pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
+    let cx = Ctx { text, file };
+    let raw: RawGrant = toml::from_str(text).map_err(|e| GrantError {
+        file: file.to_string(),
+        line: e.span().map(|s| cx.line_of(s.start)),
+        message: e.message().trim().to_string(),
+        hint: Some(
+            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory] and [invoke]; see `claw component inspect` for examples"
+                .into(),
+        ),
+    })?;
+
+    let mut grant = Grant::default();
+    if let Some(l) = raw.limits {
+        grant.limits = limits(&cx, l)?;
+    }
+    for rule in raw.http {
+        let rule = rule.into_inner();
+        let (scheme, host, port, path) = HttpRule::parse_url(rule.url.get_ref()).or_else(|m| {
+            cx.err(
+                rule.url.span(),
+                format!("http.url: {m}"),
+                "write it as url = \"https://api.example.com/v1/**\"",
+            )
+        })?;
+        let methods = match rule.methods {
+            None => vec!["GET".to_string()],
+            Some(m) => {
+                let span = m.span();
+                let list: Vec<String> = m
+                    .into_inner()
+                    .iter()
+                    .map(|s| s.to_ascii_uppercase())
+                    .collect();
+                if list.is_empty() {
+                    return cx.err(
+                        span,
+                        "http.methods is empty: the rule would allow nothing".into(),
+                        "list methods, e.g. methods = [\"GET\", \"POST\"]",
+                    );
+                }
+                if let Some(bad) = list.iter().find(|m| !METHODS.contains(&m.as_str())) {
+                    return cx.err(
+                        span,
+                        format!("http.methods: `{bad}` is not a method claw allows"),
+                        "use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS",
+                    );
+                }
+                list
+            }
+        };
+        let line = cx.line_of(rule.url.span().start);
+        grant.http.push(HttpRule {
+            scheme,
+            host,
+            port,
+            path,
+            methods,
+            line,
+        });
+    }
+    for secret in raw.secrets {
+        grant.secrets.push(secret_grant(&cx, secret.into_inner())?);
+    }
+    if let Some(w) = raw.workspace {
+        grant.workspace = WorkspaceGrant {
+            read: w.read,
+            write: w.write,
+        };
+    }
+    grant.memory_search = raw.memory.is_some_and(|m| m.search);
+    for (alias, tool) in raw.invoke {
+        if !valid_name(tool.get_ref()) || !valid_name(&alias) {
+            return cx.err(
+                tool.span(),
+                format!("invoke.{alias}: `{}` is not a tool name", tool.get_ref()),
+                "tool names use letters, digits, `-` and `_`",
+            );
+        }
+        grant.invoke.insert(alias, tool.into_inner());
+    }
+    Ok(grant)
+}
+
+fn limits(cx: &Ctx<'_>, l: RawLimits) -> Result<Limits, GrantError> {
+    let mut limits = Limits::default();
+    let check = |v: &Spanned<u64>, field: &str, lo: u64, hi: u64| -> Result<u64, GrantError> {
+        let n = *v.get_ref();
+        if n < lo || n > hi {
+            return cx.err(
+                v.span(),
+                format!("limits.{field} = {n} is out of range"),
+                &format!("use a value from {lo} to {hi}"),
+            );
+        }
+        Ok(n)
+    };
+    if let Some(v) = &l.memory_mib {
+        limits.memory_bytes = (check(v, "memory_mib", 1, 4096)? as usize) << 20;
+    }
+    if let Some(v) = &l.timeout_ms {
+        limits.timeout_ms = check(v, "timeout_ms", 1, 600_000)?;
+    }
+    if let Some(v) = &l.output_kib {
+        limits.output_bytes = (check(v, "output_kib", 1, 64 * 1024)? as usize) << 10;
+    }
+    Ok(limits)
+}
+
+fn secret_grant(cx: &Ctx<'_>, s: RawSecret) -> Result<SecretGrant, GrantError> {
+    let name = s.name.get_ref().clone();
+    if !valid_name(&name) {
+        return cx.err(
+            s.name.span(),
+            format!("secrets.name `{name}` is not a secret name"),
+            "secret names use letters, digits, `-` and `_`",
+        );
+    }
+    let mut hosts = Vec::new();
+    for h in &s.hosts {
+        hosts.push(HostPattern::parse(h.get_ref()).or_else(|m| {
+            cx.err(
+                h.span(),
+                format!("secrets.hosts: {m}"),
+                "name the hosts this secret may be sent to",
+            )
+        })?);
+    }
+    let kind = s.inject.as_ref().map_or("none", |k| k.get_ref().as_str());
+    let kind_span = s.inject.as_ref().map_or(s.name.span(), |k| k.span());
+    let need = |field: Option<String>, key: &str| {
+        field.ok_or(()).or_else(|()| {
+            cx.err(
+                kind_span.clone(),
+                format!("secret `{name}`: inject = \"{kind}\" needs `{key}`"),
+                &format!("add {key} = \"...\" to this [[secrets]] entry"),
+            )
+        })
+    };
+    let inject = match kind {
+        "none" => Injection::None,
+        "header" => {
+            let format = s
+                .format
+                .map_or_else(|| "{secret}".to_string(), |f| f.into_inner());
+            if !format.contains("{secret}") {
+                return cx.err(
+                    kind_span,
+                    format!("secret `{name}`: format must contain {{secret}}"),
+                    "e.g. format = \"Bearer {secret}\"",
+                );
+            }
+            Injection::Header {
+                name: need(s.header, "header")?,
+                format,
+            }
+        }
+        "query" => Injection::Query {
+            param: need(s.param, "param")?,
+        },
+        "basic" => Injection::Basic {
+            username: need(s.username, "username")?,
+        },
+        "placeholder" => Injection::Placeholder,
+        other => {
+            return cx.err(
+                kind_span,
+                format!("secret `{name}`: unknown inject = \"{other}\""),
+                "use header, query, basic, placeholder or none",
+            );
+        }
+    };
+    if !matches!(inject, Injection::None) && hosts.is_empty() {
+        return cx.err(
+            s.name.span(),
+            format!("secret `{name}` is injected but names no hosts"),
+            "add hosts = [\"api.example.com\"]: the boundary sends a secret only to its hosts",
+        );
+    }
+    Ok(SecretGrant {
+        name,
+        hosts,
+        inject,
+    })
+}
+
+/// Names of tools and secrets: letters, digits, `-`, `_`, 1 to 64 long.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_grant_opens_nothing() {
+        let g = Grant::parse("", "g.toml").unwrap();
+        assert!(g.http.is_empty() && g.secrets.is_empty() && g.workspace.is_empty());
+        assert!(!g.memory_search && g.invoke.is_empty());
+        assert_eq!(g.limits, Limits::default());
+    }
+
+    #[test]
+    fn full_grant_parses() {
+        let text = r#"
+[limits]
+memory_mib = 128
+timeout_ms = 500
+output_kib = 64
+
+[[http]]
+url = "https://api.github.com/repos/**"
+methods = ["get", "POST"]
+
+[[secrets]]
+name = "gh"
+hosts = ["api.github.com"]
+inject = "header"
+header = "Authorization"
+format = "Bearer {secret}"
+
+[workspace]
+read = ["notes/"]
+
+[memory]
+search = true
+
+[invoke]
+e = "echo"
+"#;
+        let g = Grant::parse(text, "g.toml").unwrap();
+        assert_eq!(g.limits.memory_bytes, 128 << 20);
+        assert_eq!(g.limits.timeout_ms, 500);
+        assert_eq!(g.limits.output_bytes, 64 << 10);
+        assert_eq!(g.http[0].methods, vec!["GET", "POST"]);
+        assert_eq!(g.http[0].line, 8);
+        assert!(
+            matches!(&g.secrets[0].inject, Injection::Header { name, .. } if name == "Authorization")
+        );
+        assert!(g.memory_search);
+        assert_eq!(g.invoke["e"], "echo");
+    }
+
+    #[test]
+    fn syntax_error_names_the_line() {
+        let e = Grant::parse("[limits]\nmemory_mib = = 3\n", "bad.toml").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(e.to_string().starts_with("bad.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_field_names_the_line_and_field() {
+        let e = Grant::parse(
+            "\n[[http]]\nurl = \"https://x.com\"\nmethod = [\"GET\"]\n",
+            "g.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(4));
+        assert!(e.message.contains("method"), "{}", e.message);
+    }
+
+    #[test]
+    fn semantic_errors_name_the_line() {
+        let e = Grant::parse("[[http]]\n\nurl = \"https://*\"\n", "g.toml").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("every host"), "{}", e.message);
+        let e = Grant::parse("[limits]\nmemory_mib = 999999\n", "g.toml").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        let e = Grant::parse(
+            "[[secrets]]\nname = \"k\"\ninject = \"header\"\nhosts=[\"a.com\"]\n",
+            "g.toml",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("needs `header`"), "{}", e.message);
+        let e = Grant::parse(
+            "[[secrets]]\nname = \"k\"\ninject = \"query\"\nparam = \"key\"\n",
+            "g.toml",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("names no hosts"), "{}", e.message);
+        let e = Grant::parse(
+            "[[http]]\nurl = \"https://x.com\"\nmethods = [\"BREW\"]\n",
+            "g.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3));
+    }
+}

@@ -1,0 +1,144 @@
+//! One tool call: a fresh instance from the `InstancePre`, the grant's
+//! limits on memory, time and output, and a precise error when any is hit.
+
+use super::error::CallError;
+use crate::capabilities::{CallInfo, CallState, HostServices};
+use crate::components::LoadedTool;
+use crate::wit::claw::runtime::types::CallContext;
+use std::time::{Duration, Instant};
+use wasmtime::{Store, UpdateDeadline};
+
+/// Marks a trap raised by our epoch deadline.
+#[derive(Debug)]
+struct DeadlineHit;
+
+impl std::fmt::Display for DeadlineHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deadline reached")
+    }
+}
+
+impl std::error::Error for DeadlineHit {}
+
+/// A store for one call of `tool`, with its limits installed.
+pub(super) fn new_store(
+    engine: &wasmtime::Engine,
+    tool: &LoadedTool,
+    info: &CallInfo,
+    services: &HostServices,
+) -> Store<CallState> {
+    let limits = tool.grant.limits;
+    let state = CallState::prepare(&tool.config, info, services, limits.memory_bytes);
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.sandbox.limiter);
+    let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
+    // Every epoch tick, yield to the executor (so a busy guest cannot hog
+    // a worker) and trap once the wall-clock deadline has passed.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Err(wasmtime::Error::new(DeadlineHit))
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    store
+}
+
+/// Run `execute` on a fresh instance of `tool`.
+pub(super) async fn execute(
+    engine: &wasmtime::Engine,
+    tool: &LoadedTool,
+    info: CallInfo,
+    params: &str,
+    services: &HostServices,
+) -> Result<String, CallError> {
+    let limits = tool.grant.limits;
+    let name = info.tool.clone();
+    let mut store = new_store(engine, tool, &info, services);
+    let context = CallContext {
+        call_id: info.call_id,
+        tool: info.tool,
+        caller: info.caller,
+        depth: info.depth,
+    };
+    // The epoch deadline stops guest code; this also bounds time the guest
+    // spends waiting on the host (an HTTP response, a nested call).
+    let outer = Duration::from_millis(limits.timeout_ms) + Duration::from_millis(250);
+    let run = async {
+        let instance = tool.pre.instantiate_async(&mut store).await?;
+        instance.call_execute(&mut store, params, &context).await
+    };
+    let result = match tokio::time::timeout(outer, run).await {
+        Err(_) => {
+            return Err(CallError::Timeout {
+                tool: name,
+                ms: limits.timeout_ms,
+            });
+        }
+        Ok(r) => r,
+    };
+    match result {
+        Ok(Ok(output)) => {
+            if output.len() > limits.output_bytes {
+                return Err(CallError::OutputTooLarge {
+                    tool: name,
+                    bytes: output.len(),
+                    limit: limits.output_bytes,
+                });
+            }
+            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&output) {
+                return Err(CallError::OutputNotJson {
+                    tool: name,
+                    message: e.to_string(),
+                });
+            }
+            Ok(output)
+        }
+        Ok(Err(mut error)) => {
+            if error.message.len() > limits.output_bytes {
+                let mut cut = limits.output_bytes;
+                while !error.message.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                error.message.truncate(cut);
+            }
+            Err(CallError::Tool { tool: name, error })
+        }
+        Err(trap) => Err(classify(
+            trap,
+            &store,
+            name,
+            limits.timeout_ms,
+            limits.memory_bytes,
+        )),
+    }
+}
+
+/// Turn a trap into the error that says which limit, if any, caused it.
+pub(super) fn classify(
+    trap: wasmtime::Error,
+    store: &Store<CallState>,
+    tool: String,
+    ms: u64,
+    memory: usize,
+) -> CallError {
+    if trap.downcast_ref::<DeadlineHit>().is_some() {
+        return CallError::Timeout { tool, ms };
+    }
+    if store.data().sandbox.limiter.hit {
+        return CallError::Memory {
+            tool,
+            mib: memory >> 20,
+        };
+    }
+    let mut message = match trap.downcast_ref::<wasmtime::Trap>() {
+        Some(t) => t.to_string(),
+        None => format!("{trap:#}"),
+    };
+    let stderr = store.data().sandbox.stderr();
+    if !stderr.is_empty() {
+        message.push_str(&format!("; it printed: {stderr}"));
+    }
+    CallError::Trap { tool, message }
+}

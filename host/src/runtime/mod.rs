@@ -1,0 +1,516 @@
+//! The runtime: the engine, the shared linker, the component store and the
+//! live table, and the operations on them — add, upgrade, remove, call.
+
+mod call;
+mod error;
+
+pub use error::CallError;
+
+use crate::boundary::Boundary;
+use crate::capabilities::{self, CallInfo, CallState, Config, HostServices, invoke};
+use crate::components::{
+    ComponentStore, Digest, Index, LiveTable, LoadedTool, Record, World, inspect, sniff,
+};
+use crate::engine::Engine;
+use crate::grant::{Grant, check_imports};
+use crate::home::Home;
+use crate::problem::Problem;
+use crate::wit::ToolPre;
+use crate::wit::claw::runtime::types::{CallContext, ToolError};
+use anyhow::{Context as _, Result};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime};
+use wasmtime::component::Linker;
+
+/// How deep tool-to-tool calls may nest.
+pub const MAX_CALL_DEPTH: u32 = 4;
+
+/// A component ready to be recorded (validated, compiled, described).
+#[derive(Debug)]
+pub struct Prepared {
+    /// The tool, ready to run.
+    pub tool: Arc<LoadedTool>,
+    bytes: Vec<u8>,
+}
+
+/// What a [`Runtime::sync`] changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Newly loaded names.
+    pub added: Vec<String>,
+    /// Names whose digest or grant changed.
+    pub upgraded: Vec<String>,
+    /// Names no longer installed.
+    pub removed: Vec<String>,
+    /// Names that failed to load, with why.
+    pub failed: Vec<(String, String)>,
+}
+
+/// The host's runtime.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    store: ComponentStore,
+    live: LiveTable,
+    services: HostServices,
+    stamp: Mutex<Option<SystemTime>>,
+    calls: AtomicU64,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("engine", &self.engine)
+            .field("tools", &self.live.names())
+            .finish()
+    }
+}
+
+/// Lets the `invoke` capability call back into the runtime without a cycle.
+struct WeakInvoker(Weak<Runtime>);
+
+impl invoke::Invoker for WeakInvoker {
+    fn invoke(
+        &self,
+        tool: String,
+        params_json: String,
+        caller: String,
+        depth: u32,
+    ) -> invoke::InvokeFuture {
+        let runtime = self.0.upgrade();
+        Box::pin(async move {
+            let Some(runtime) = runtime else {
+                return Err(ToolError {
+                    kind: crate::wit::claw::runtime::types::ErrorKind::Unavailable,
+                    message: "the host is shutting down".into(),
+                });
+            };
+            runtime
+                .call_as(&tool, &params_json, Some(caller), depth)
+                .await
+                .map_err(|e| e.to_tool_error())
+        })
+    }
+}
+
+impl Runtime {
+    /// Open the runtime for a home: engine, linker and store (tools load lazily).
+    ///
+    /// # Errors
+    ///
+    /// When the engine cannot start.
+    pub fn open(home: &Home) -> Result<Arc<Runtime>> {
+        let engine = Engine::new(&home.compile_cache())?;
+        let mut linker = Linker::new(engine.wasmtime());
+        capabilities::link(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking host capabilities")?;
+        let store = ComponentStore::new(&home.components());
+        let workspace_root = home.workspace();
+        Ok(Arc::new_cyclic(|weak| Runtime {
+            engine,
+            linker,
+            store,
+            live: LiveTable::default(),
+            services: HostServices {
+                boundary: Arc::new(Boundary::new()),
+                workspace_root,
+                invoker: Arc::new(WeakInvoker(weak.clone())),
+            },
+            stamp: Mutex::new(None),
+            calls: AtomicU64::new(0),
+        }))
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The component store.
+    pub fn store(&self) -> &ComponentStore {
+        &self.store
+    }
+
+    /// The live table.
+    pub fn live(&self) -> &LiveTable {
+        &self.live
+    }
+
+    /// Validate a component for `name` with its grant: check the bytes,
+    /// compile (or load from cache), check the world and every import
+    /// against the grant, link, and ask the tool to describe itself.
+    /// Nothing is written except the compile cache.
+    ///
+    /// # Errors
+    ///
+    /// A [`Problem`] naming what is wrong and the fix.
+    pub async fn prepare(
+        &self,
+        name: &str,
+        file: &str,
+        bytes: Vec<u8>,
+        grant_text: String,
+        grant_source: String,
+        on_compile: impl FnOnce(),
+    ) -> Result<Prepared> {
+        if !crate::grant::valid_name(name) {
+            return Err(
+                Problem::new(format!("`{name}` is not a valid component name"))
+                    .hint("names use letters, digits, `-` and `_` (pass --name NAME)")
+                    .into(),
+            );
+        }
+        sniff(&bytes, file)?;
+        let grant = Grant::parse(&grant_text, &grant_source).map_err(|e| {
+            let hint = e.hint.clone().unwrap_or_default();
+            Problem::new(format!("the grant does not parse: {e}")).hint(hint)
+        })?;
+        let digest = Digest::of(&bytes);
+        let component = self.engine.load(&bytes, &digest, on_compile).map_err(|e| {
+            Problem::new(format!("{file} is not a valid component: {e:#}"))
+                .hint("rebuild it with `cargo build --target wasm32-wasip2 --release`")
+        })?;
+        let shape = inspect(self.engine.wasmtime(), &component, file)?;
+        if shape.world != World::Tool {
+            return Err(Problem::new(format!(
+                "{file} implements the {:?} world; this host runs tools only so far",
+                shape.world
+            ))
+            .into());
+        }
+        check_imports(&shape.imports, &grant, &grant_source)?;
+        let pre = self.instance_pre(&component)?;
+        let mut record = Record {
+            name: name.to_string(),
+            digest,
+            world: shape.world,
+            size: bytes.len() as u64,
+            description: String::new(),
+            schema: String::new(),
+            imports: shape.imports,
+            grant: grant_text,
+            grant_source,
+            updated_ms: crate::components::store_now_ms(),
+        };
+        let config = Arc::new(Config::from_grant(name, &grant));
+        let mut tool = LoadedTool {
+            record: record.clone(),
+            grant,
+            pre,
+            config,
+        };
+        let (description, schema) = self.describe(&tool).await?;
+        record.description = description;
+        record.schema = schema;
+        tool.record = record;
+        Ok(Prepared {
+            tool: Arc::new(tool),
+            bytes,
+        })
+    }
+
+    fn instance_pre(
+        &self,
+        component: &wasmtime::component::Component,
+    ) -> Result<ToolPre<CallState>> {
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| Problem::new(format!("cannot link the component: {e:#}")))?;
+        Ok(ToolPre::new(pre).map_err(|e| {
+            Problem::new(format!(
+                "the component's exports do not match the tool world: {e:#}"
+            ))
+            .hint("rebuild it against the current claw-sdk")
+        })?)
+    }
+
+    /// Ask a tool for its description and parameters schema.
+    async fn describe(&self, tool: &LoadedTool) -> Result<(String, String)> {
+        let name = tool.record.name.clone();
+        let info = CallInfo {
+            call_id: self.next_call_id(),
+            tool: name.clone(),
+            caller: None,
+            depth: 0,
+        };
+        let mut store = call::new_store(self.engine.wasmtime(), tool, &info, &self.services);
+        let run = async {
+            let instance = tool.pre.instantiate_async(&mut store).await?;
+            let description = instance.call_description(&mut store).await?;
+            let schema = instance.call_parameters_schema(&mut store).await?;
+            wasmtime::Result::Ok((description, schema))
+        };
+        let limits = tool.grant.limits;
+        let (description, schema) =
+            match tokio::time::timeout(Duration::from_millis(limits.timeout_ms + 250), run).await {
+                Err(_) => {
+                    return Err(Problem::new(format!(
+                        "`{name}` did not describe itself within {} ms",
+                        limits.timeout_ms
+                    ))
+                    .into());
+                }
+                Ok(Err(trap)) => {
+                    let e = call::classify(
+                        trap,
+                        &store,
+                        name.clone(),
+                        limits.timeout_ms,
+                        limits.memory_bytes,
+                    );
+                    return Err(Problem::new(format!(
+                        "asking the tool to describe itself failed: {e}"
+                    ))
+                    .into());
+                }
+                Ok(Ok(v)) => v,
+            };
+        let parsed: serde_json::Value = serde_json::from_str(&schema).map_err(|e| {
+            Problem::new(format!(
+                "`{name}` reports a parameters schema that is not JSON: {e}"
+            ))
+        })?;
+        if !parsed.is_object() {
+            return Err(Problem::new(format!(
+                "`{name}` reports a parameters schema that is not a JSON object"
+            ))
+            .into());
+        }
+        if description.trim().is_empty() {
+            return Err(Problem::new(format!("`{name}` has an empty description"))
+                .hint("set Tool::DESCRIPTION: the LLM reads it to decide when to call the tool")
+                .into());
+        }
+        Ok((description, schema))
+    }
+
+    /// Record a prepared component under its name. With `upgrade`, the
+    /// name must exist; without, it must not.
+    ///
+    /// # Errors
+    ///
+    /// When the name is taken (or missing for an upgrade), or on I/O failure.
+    pub fn commit(&self, prepared: Prepared, upgrade: bool) -> Result<Record> {
+        let record = prepared.tool.record.clone();
+        self.store.put_blob(&record.digest, &prepared.bytes)?;
+        self.store.update(|index| {
+            let exists = index.components.contains_key(&record.name);
+            if upgrade && !exists {
+                return Err(Problem::new(format!(
+                    "no component named `{}` is installed",
+                    record.name
+                ))
+                .hint("use `claw component add` for a new component")
+                .into());
+            }
+            if !upgrade && exists {
+                return Err(Problem::new(format!(
+                    "a component named `{}` is already installed",
+                    record.name
+                ))
+                .hint(format!(
+                    "use `claw component upgrade {} FILE` to replace it, or pick another --name",
+                    record.name
+                ))
+                .into());
+            }
+            index.components.insert(record.name.clone(), record.clone());
+            Ok(())
+        })?;
+        self.live.insert(prepared.tool);
+        Ok(record)
+    }
+
+    /// Remove an installed component.
+    ///
+    /// # Errors
+    ///
+    /// When it is not installed.
+    pub fn remove(&self, name: &str) -> Result<Record> {
+        let record = self.store.update(|index| {
+            index.components.remove(name).ok_or_else(|| {
+                Problem::new(format!("no component named `{name}` is installed"))
+                    .hint("`claw component list` shows what is installed")
+                    .into()
+            })
+        })?;
+        let mut next = HashMap::clone(&self.live.snapshot());
+        next.remove(name);
+        self.live.replace(next);
+        Ok(record)
+    }
+
+    /// Load a recorded component from the compile cache (or its blob).
+    ///
+    /// # Errors
+    ///
+    /// When its blob is missing or damaged, or its grant no longer covers it.
+    pub fn load(&self, record: &Record) -> Result<Arc<LoadedTool>> {
+        let component = match self.engine.load_cached(&record.digest) {
+            Ok(c) => c,
+            Err(_) => {
+                let bytes = self.store.blob(&record.digest)?;
+                self.engine.load(&bytes, &record.digest, || {})?
+            }
+        };
+        let grant = Grant::parse(&record.grant, &record.grant_source)?;
+        check_imports(&record.imports, &grant, &record.grant_source)?;
+        let pre = self.instance_pre(&component)?;
+        let config = Arc::new(Config::from_grant(&record.name, &grant));
+        Ok(Arc::new(LoadedTool {
+            record: record.clone(),
+            grant,
+            pre,
+            config,
+        }))
+    }
+
+    /// Bring the live table in line with the store, if the store changed
+    /// since the last sync. Unchanged tools keep their loaded instance.
+    ///
+    /// # Errors
+    ///
+    /// When the index cannot be read.
+    pub fn sync(&self) -> Result<SyncReport> {
+        let stamp = self.store.stamp();
+        {
+            let mut last = self.stamp.lock().unwrap_or_else(|p| p.into_inner());
+            if *last == stamp && stamp.is_some() {
+                return Ok(SyncReport::default());
+            }
+            *last = stamp;
+        }
+        let index: Index = self.store.index()?;
+        let current = self.live.snapshot();
+        let mut next = HashMap::new();
+        let mut report = SyncReport::default();
+        for (name, record) in &index.components {
+            match current.get(name) {
+                Some(t) if t.record == *record => {
+                    next.insert(name.clone(), t.clone());
+                }
+                old => match self.load(record) {
+                    Ok(t) => {
+                        if old.is_some() {
+                            report.upgraded.push(name.clone())
+                        } else {
+                            report.added.push(name.clone())
+                        }
+                        next.insert(name.clone(), t);
+                    }
+                    Err(e) => report.failed.push((name.clone(), format!("{e:#}"))),
+                },
+            }
+        }
+        report.removed = current
+            .keys()
+            .filter(|n| !index.components.contains_key(*n))
+            .cloned()
+            .collect();
+        report.removed.sort();
+        self.live.replace(next);
+        Ok(report)
+    }
+
+    fn next_call_id(&self) -> String {
+        format!(
+            "{:x}-{}",
+            std::process::id(),
+            self.calls.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    /// The tool named `name`, loading it from the store if needed.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, or a host error when it cannot be loaded.
+    pub fn tool(&self, name: &str) -> Result<Arc<LoadedTool>, CallError> {
+        if let Some(t) = self.live.get(name) {
+            return Ok(t);
+        }
+        let index = self.store.index().map_err(CallError::Host)?;
+        let record = index
+            .components
+            .get(name)
+            .ok_or_else(|| CallError::NotFound {
+                tool: name.to_string(),
+            })?;
+        let tool = self.load(record).map_err(CallError::Host)?;
+        self.live.insert(tool.clone());
+        Ok(tool)
+    }
+
+    /// Call a tool directly (as the operator or the agent).
+    ///
+    /// # Errors
+    ///
+    /// A [`CallError`] saying what failed.
+    pub async fn call(&self, name: &str, params_json: &str) -> Result<String, CallError> {
+        self.call_as(name, params_json, None, 0).await
+    }
+
+    /// Call a tool as `caller` at `depth`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::call`], and `TooDeep` past [`MAX_CALL_DEPTH`].
+    pub async fn call_as(
+        &self,
+        name: &str,
+        params_json: &str,
+        caller: Option<String>,
+        depth: u32,
+    ) -> Result<String, CallError> {
+        if depth > MAX_CALL_DEPTH {
+            return Err(CallError::TooDeep {
+                tool: name.to_string(),
+                max: MAX_CALL_DEPTH,
+            });
+        }
+        let tool = self.tool(name)?;
+        match serde_json::from_str::<serde_json::Value>(params_json) {
+            Ok(v) if v.is_object() => {}
+            Ok(_) => {
+                return Err(CallError::BadParams {
+                    tool: name.to_string(),
+                    message: "they must be a JSON object, e.g. {\"text\": \"hi\"}".into(),
+                });
+            }
+            Err(e) => {
+                return Err(CallError::BadParams {
+                    tool: name.to_string(),
+                    message: format!("not valid JSON: {e}"),
+                });
+            }
+        }
+        let info = CallInfo {
+            call_id: self.next_call_id(),
+            tool: name.to_string(),
+            caller,
+            depth,
+        };
+        call::execute(
+            self.engine.wasmtime(),
+            &tool,
+            info,
+            params_json,
+            &self.services,
+        )
+        .await
+    }
+
+    /// A call context for benchmarks and tests that drive instances directly.
+    pub fn context(&self, tool: &str) -> CallContext {
+        CallContext {
+            call_id: self.next_call_id(),
+            tool: tool.to_string(),
+            caller: None,
+            depth: 0,
+        }
+    }
+}
