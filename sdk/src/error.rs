@@ -32,7 +32,10 @@ pub struct Error {
 impl Error {
     /// A failure of the given kind.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error {
+            kind,
+            message: message.into(),
+        }
     }
     /// The parameters do not match the schema.
     pub fn invalid_params(message: impl Into<String>) -> Self {
@@ -66,7 +69,10 @@ impl From<Error> for ToolError {
             ErrorKind::Unavailable => WitKind::Unavailable,
             ErrorKind::Failed => WitKind::Failed,
         };
-        ToolError { kind, message: e.message }
+        ToolError {
+            kind,
+            message: e.message,
+        }
     }
 }
 
@@ -80,6 +86,9 @@ impl From<ToolError> for Error {
             WitKind::Unavailable => ErrorKind::Unavailable,
             WitKind::Failed => ErrorKind::Failed,
         };
-        Error { kind, message: e.message }
+        Error {
+            kind,
+            message: e.message,
+        }
     }
 }

@@ -105,8 +105,16 @@ fn split_url(url: &str) -> Result<Target<'_>, Error> {
     if let Some(hash) = path_and_query.find('#') {
         path_and_query = &path_and_query[..hash];
     }
-    let path_and_query = if path_and_query.is_empty() { "/" } else { path_and_query };
-    Ok(Target { https, authority, path_and_query })
+    let path_and_query = if path_and_query.is_empty() {
+        "/"
+    } else {
+        path_and_query
+    };
+    Ok(Target {
+        https,
+        authority,
+        path_and_query,
+    })
 }
 
 fn method(name: &str) -> Method {
@@ -128,9 +136,10 @@ fn from_code(url: &str, code: ErrorCode) -> Error {
             crate::ErrorKind::Denied,
             format!("the host denied the request to {url}: it is outside this tool's grant"),
         ),
-        ErrorCode::HttpRequestBodySize(_) | ErrorCode::HttpResponseBodySize(_) => {
-            Error::new(crate::ErrorKind::Limit, format!("request to {url}: body over the limit"))
-        }
+        ErrorCode::HttpRequestBodySize(_) | ErrorCode::HttpResponseBodySize(_) => Error::new(
+            crate::ErrorKind::Limit,
+            format!("request to {url}: body over the limit"),
+        ),
         other => Error::unavailable(format!("request to {url} failed: {other:?}")),
     }
 }
@@ -151,14 +160,26 @@ pub fn send(req: &Request) -> Result<Response, Error> {
         .map_err(|e| Error::invalid_params(format!("invalid header: {e:?}")))?;
     let outgoing = OutgoingRequest::new(headers);
     let bad = |what: &str| Error::invalid_params(format!("invalid {what} in `{}`", req.url));
-    outgoing.set_method(&method(&req.method)).map_err(|()| bad("method"))?;
-    let scheme = if target.https { Scheme::Https } else { Scheme::Http };
-    outgoing.set_scheme(Some(&scheme)).map_err(|()| bad("scheme"))?;
-    outgoing.set_authority(Some(target.authority)).map_err(|()| bad("host"))?;
+    outgoing
+        .set_method(&method(&req.method))
+        .map_err(|()| bad("method"))?;
+    let scheme = if target.https {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    outgoing
+        .set_scheme(Some(&scheme))
+        .map_err(|()| bad("scheme"))?;
+    outgoing
+        .set_authority(Some(target.authority))
+        .map_err(|()| bad("host"))?;
     outgoing
         .set_path_with_query(Some(target.path_and_query))
         .map_err(|()| bad("path"))?;
-    let body = outgoing.body().map_err(|()| Error::failed("request body taken twice"))?;
+    let body = outgoing
+        .body()
+        .map_err(|()| Error::failed("request body taken twice"))?;
 
     // Hand the request over first: the host reads the body while we write it.
     let future = outgoing_handler::handle(outgoing, None).map_err(|c| from_code(&req.url, c))?;
@@ -179,9 +200,16 @@ pub fn send(req: &Request) -> Result<Response, Error> {
         .into_iter()
         .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
         .collect();
-    let incoming = response.consume().map_err(|()| Error::failed("body taken twice"))?;
+    let incoming = response
+        .consume()
+        .map_err(|()| Error::failed("body taken twice"))?;
     let (body, truncated) = read_body(incoming, req.max_response_bytes)?;
-    Ok(Response { status, headers, body, truncated })
+    Ok(Response {
+        status,
+        headers,
+        body,
+        truncated,
+    })
 }
 
 fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), ErrorCode> {
@@ -197,7 +225,9 @@ fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), ErrorCode> {
 }
 
 fn read_body(incoming: IncomingBody, cap: usize) -> Result<(Vec<u8>, bool), Error> {
-    let stream = incoming.stream().map_err(|()| Error::failed("body stream taken twice"))?;
+    let stream = incoming
+        .stream()
+        .map_err(|()| Error::failed("body stream taken twice"))?;
     let mut body = Vec::new();
     loop {
         match stream.blocking_read(64 * 1024) {

@@ -111,8 +111,9 @@ impl<T: Tool> bindings::Guest for Export<T> {
         params_json: String,
         context: bindings::claw::runtime::types::CallContext,
     ) -> Result<String, bindings::claw::runtime::types::ToolError> {
-        let params: T = serde_json::from_str(&params_json)
-            .map_err(|e| Error::invalid_params(format!("parameters do not match the schema: {e}")))?;
+        let params: T = serde_json::from_str(&params_json).map_err(|e| {
+            Error::invalid_params(format!("parameters do not match the schema: {e}"))
+        })?;
         let ctx = Context {
             call_id: context.call_id,
             tool: context.tool,

@@ -26,8 +26,7 @@ struct Now {
 }
 
 impl Tool for Clock {
-    const DESCRIPTION: &'static str =
-        "The current date and time (RFC 3339, Unix seconds and weekday), in UTC or at a given offset.";
+    const DESCRIPTION: &'static str = "The current date and time (RFC 3339, Unix seconds and weekday), in UTC or at a given offset.";
     type Output = Now;
 
     fn execute(self, _ctx: &Context) -> Result<Now, Error> {
@@ -57,7 +56,13 @@ fn format_time(unix: i64, offset_minutes: i32) -> Now {
         format!("{sign}{:02}:{:02}", off / 60, off % 60)
     };
     const WEEKDAYS: [&str; 7] = [
-        "Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
     ];
     Now {
         rfc3339: format!(

@@ -1,0 +1,6 @@
+//! Version 1 of a tool that sleeps, then reports its version: two builds
+//! to swap under load in the hot-swap tests.
+
+const VERSION: u32 = 1;
+
+include!("../../versioned-common.rs");

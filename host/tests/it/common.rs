@@ -1,0 +1,156 @@
+//! Shared test helpers: guest components, throwaway homes, a local HTTP server.
+
+use claw::components::Record;
+use claw::home::Home;
+use claw::runtime::Runtime;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+/// The built guest component `name` (file stem, e.g. `http_fetch`).
+pub fn guest(name: &str) -> PathBuf {
+    let dir = std::env::var_os("CLAW_GUEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guest/wasm32-wasip2/release")
+        });
+    let path = dir.join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `scripts/dev components` first",
+        path.display()
+    );
+    path
+}
+
+/// A claw home in a temporary directory.
+pub struct TestHome {
+    pub dir: tempfile::TempDir,
+    pub home: Home,
+}
+
+impl TestHome {
+    pub fn new() -> TestHome {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = Home::at(dir.path());
+        TestHome { dir, home }
+    }
+
+    /// Run the `claw` binary against this home.
+    pub fn claw(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("running claw")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_claw"));
+        c.args(args)
+            .env("CLAW_HOME", self.dir.path())
+            .env_remove("CLAW_LOG")
+            .env_remove("RUST_LOG");
+        c
+    }
+
+    pub fn runtime(&self) -> Arc<Runtime> {
+        Runtime::open(&self.home).expect("runtime")
+    }
+
+    /// Write a grant file into the home's directory and return its path.
+    pub fn grant_file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+/// Add a guest through the library, as `claw component add` does.
+pub async fn add(rt: &Runtime, name: &str, wasm: &str, grant: &str) -> anyhow::Result<Record> {
+    let bytes = std::fs::read(guest(wasm)).unwrap();
+    let prepared = rt
+        .prepare(
+            name,
+            wasm,
+            bytes,
+            grant.to_string(),
+            "test-grant.toml".into(),
+            || {},
+        )
+        .await?;
+    rt.commit(prepared, false)
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for egress tests. Routes:
+/// `/hello` → 200 text; `/redirect` → 302 to `/hello` on `redirect_port`;
+/// anything else → 404. Every request line is recorded.
+pub struct TestServer {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl TestServer {
+    pub fn start(redirect_port: u16) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    let mut len = 0usize;
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    let _ = reader.read_exact(&mut body);
+                    seen.lock().unwrap().push(line.trim().to_string());
+                    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let (status, extra, body) = match path.as_str() {
+                        "/hello" => (
+                            "200 OK",
+                            String::new(),
+                            "hello from the test server".to_string(),
+                        ),
+                        "/redirect" => (
+                            "302 Found",
+                            format!("location: http://127.0.0.1:{redirect_port}/hello\r\n"),
+                            String::new(),
+                        ),
+                        _ => ("404 Not Found", String::new(), "no such page".to_string()),
+                    };
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                });
+            }
+        });
+        TestServer { port, requests }
+    }
+
+    pub fn seen(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}

@@ -1,0 +1,13 @@
+//! The host's integration tests: one binary (linking wasmtime once),
+//! one module per area. Components come from `scripts/dev components`.
+
+mod common;
+
+mod bad_input;
+mod cache;
+mod cli;
+mod egress;
+mod hot_swap;
+mod invoke;
+mod new_tool;
+mod sandbox;
