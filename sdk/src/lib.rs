@@ -34,7 +34,7 @@
 
 #[doc(hidden)]
 pub mod bindings {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, clippy::too_many_arguments)]
     wit_bindgen::generate!({
         path: "../wit",
         world: "claw:runtime/tool",

@@ -1,0 +1,436 @@
+//! The leak detector, shared by the boundary and `claw scan`: every vault
+//! value in the encodings a request can carry it in, and high-precision
+//! credential patterns, found in one Aho-Corasick pass (linear in the
+//! input, whatever the number of secrets).
+//!
+//! Findings carry the secret's *name* or the pattern's name and an offset,
+//! never the matched bytes.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+
+/// Vault values shorter than this are matched only raw: their encodings
+/// are too short to be evidence.
+pub const MIN_ENCODED_LEN: usize = 8;
+
+/// What a finding matched.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Finding {
+    /// A vault value, in some encoding.
+    Secret {
+        /// The secret's name.
+        name: String,
+        /// How it was encoded.
+        encoding: &'static str,
+        /// Byte offset in the scanned input.
+        offset: usize,
+    },
+    /// A credential pattern.
+    Pattern {
+        /// The pattern's name.
+        name: &'static str,
+        /// Byte offset in the scanned input.
+        offset: usize,
+    },
+}
+
+impl Finding {
+    /// The secret's or pattern's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Finding::Secret { name, .. } => name,
+            Finding::Pattern { name, .. } => name,
+        }
+    }
+
+    /// Where it starts.
+    pub fn offset(&self) -> usize {
+        match self {
+            Finding::Secret { offset, .. } | Finding::Pattern { offset, .. } => *offset,
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finding::Secret { name, encoding, offset } => write!(f, "vault secret `{name}` ({encoding}) at byte {offset}"),
+            Finding::Pattern { name, offset } => write!(f, "{name} at byte {offset}"),
+        }
+    }
+}
+
+/// A credential pattern: a literal prefix, then a run of allowed bytes.
+struct CredentialPattern {
+    name: &'static str,
+    prefix: &'static str,
+    /// Allowed bytes after the prefix.
+    tail: fn(u8) -> bool,
+    /// Minimum and maximum tail length.
+    min: usize,
+    max: usize,
+}
+
+fn alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+fn upper_digit(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit()
+}
+fn token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+fn slack(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-'
+}
+fn any(_: u8) -> bool {
+    true
+}
+
+const PATTERNS: &[CredentialPattern] = &[
+    CredentialPattern { name: "AWS access key id", prefix: "AKIA", tail: upper_digit, min: 16, max: 16 },
+    CredentialPattern { name: "AWS access key id", prefix: "ASIA", tail: upper_digit, min: 16, max: 16 },
+    CredentialPattern { name: "GitHub token", prefix: "ghp_", tail: alnum, min: 36, max: 255 },
+    CredentialPattern { name: "GitHub token", prefix: "gho_", tail: alnum, min: 36, max: 255 },
+    CredentialPattern { name: "GitHub token", prefix: "ghu_", tail: alnum, min: 36, max: 255 },
+    CredentialPattern { name: "GitHub token", prefix: "ghs_", tail: alnum, min: 36, max: 255 },
+    CredentialPattern { name: "GitHub token", prefix: "ghr_", tail: alnum, min: 36, max: 255 },
+    CredentialPattern { name: "GitHub fine-grained token", prefix: "github_pat_", tail: token, min: 60, max: 255 },
+    CredentialPattern { name: "Slack token", prefix: "xoxb-", tail: slack, min: 20, max: 255 },
+    CredentialPattern { name: "Slack token", prefix: "xoxp-", tail: slack, min: 20, max: 255 },
+    CredentialPattern { name: "Slack token", prefix: "xoxa-", tail: slack, min: 20, max: 255 },
+    CredentialPattern { name: "Slack token", prefix: "xoxr-", tail: slack, min: 20, max: 255 },
+    CredentialPattern { name: "Slack token", prefix: "xoxs-", tail: slack, min: 20, max: 255 },
+    CredentialPattern { name: "Slack webhook URL", prefix: "hooks.slack.com/services/T", tail: token, min: 8, max: 255 },
+    CredentialPattern { name: "Anthropic API key", prefix: "sk-ant-", tail: token, min: 40, max: 255 },
+    CredentialPattern { name: "OpenAI API key", prefix: "sk-proj-", tail: token, min: 40, max: 255 },
+    CredentialPattern { name: "OpenAI API key", prefix: "sk-svcacct-", tail: token, min: 40, max: 255 },
+    CredentialPattern { name: "Google API key", prefix: "AIza", tail: token, min: 35, max: 35 },
+    CredentialPattern { name: "Stripe secret key", prefix: "sk_live_", tail: alnum, min: 24, max: 255 },
+    CredentialPattern { name: "Stripe restricted key", prefix: "rk_live_", tail: alnum, min: 24, max: 255 },
+    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN PRIVATE KEY-----", tail: any, min: 0, max: 0 },
+    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN RSA PRIVATE KEY-----", tail: any, min: 0, max: 0 },
+    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN EC PRIVATE KEY-----", tail: any, min: 0, max: 0 },
+    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN DSA PRIVATE KEY-----", tail: any, min: 0, max: 0 },
+    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN OPENSSH PRIVATE KEY-----", tail: any, min: 0, max: 0 },
+    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN ENCRYPTED PRIVATE KEY-----", tail: any, min: 0, max: 0 },
+    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN PGP PRIVATE KEY BLOCK-----", tail: any, min: 0, max: 0 },
+];
+
+/// What one automaton pattern stands for.
+#[derive(Debug, Clone)]
+enum Needle {
+    Secret { index: usize, encoding: &'static str },
+    Pattern { index: usize },
+}
+
+/// The compiled detector. Build it once per vault change; scanning is
+/// read-only and can run on many threads at once.
+pub struct Detector {
+    automaton: AhoCorasick,
+    needles: Vec<Needle>,
+    names: Vec<String>,
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector").field("secrets", &self.names.len()).field("needles", &self.needles.len()).finish()
+    }
+}
+
+/// Every encoding of `value` a request could carry, labelled.
+pub fn encodings(value: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let mut out: Vec<(&'static str, Vec<u8>)> = vec![("raw", value.to_vec())];
+    if value.len() >= MIN_ENCODED_LEN {
+        out.push(("hex", hex::encode(value).into_bytes()));
+        out.push(("hex", hex::encode_upper(value).into_bytes()));
+        // base64 at each byte alignment: the characters that depend only on
+        // the value itself, whatever bytes come before or after it.
+        for align in 0..3usize {
+            let mut shifted = vec![0u8; align];
+            shifted.extend_from_slice(value);
+            let n = shifted.len();
+            let skip = (align * 8).div_ceil(6);
+            let keep = n * 8 / 6;
+            for (label, engine) in [("base64", &STANDARD_NO_PAD), ("base64url", &URL_SAFE_NO_PAD)] {
+                let enc = engine.encode(&shifted);
+                if keep > skip + 4 {
+                    out.push((label, enc.as_bytes()[skip..keep].to_vec()));
+                }
+            }
+        }
+        let pct_upper = percent(value, true);
+        let pct_lower = percent(value, false);
+        out.push(("percent", pct_upper));
+        out.push(("percent", pct_lower));
+        if let Ok(s) = std::str::from_utf8(value) {
+            let json = serde_json::to_string(s).unwrap_or_default();
+            out.push(("json", json.as_bytes()[1..json.len() - 1].to_vec()));
+            out.push(("json", json_escape_all(s).into_bytes()));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|(_, v)| !v.is_empty() && seen.insert(v.clone()));
+    out
+}
+
+fn percent(value: &[u8], upper: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() * 3);
+    for &b in value {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b);
+        } else if upper {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        } else {
+            out.extend_from_slice(format!("%{b:02x}").as_bytes());
+        }
+    }
+    out
+}
+
+/// JSON with `/` and non-ASCII escaped too (as some encoders do).
+fn json_escape_all(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' => out.push_str("\\/"),
+            c if (c as u32) < 0x20 || !c.is_ascii() => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Detector {
+    /// A detector for these vault values (name, value) and the credential
+    /// patterns.
+    ///
+    /// # Panics
+    ///
+    /// Never in practice: the automaton is built from at most a few hundred
+    /// thousand literal needles.
+    pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Detector {
+        let mut needles = Vec::new();
+        let mut bytes: Vec<Vec<u8>> = Vec::new();
+        let mut names = Vec::new();
+        for (index, (name, value)) in secrets.into_iter().enumerate() {
+            names.push(name.to_string());
+            for (encoding, enc) in encodings(value) {
+                needles.push(Needle::Secret { index, encoding });
+                bytes.push(enc);
+            }
+        }
+        for (index, p) in PATTERNS.iter().enumerate() {
+            needles.push(Needle::Pattern { index });
+            bytes.push(p.prefix.as_bytes().to_vec());
+        }
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(if bytes.len() <= 20_000 { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA }))
+            .build(&bytes)
+            .or_else(|_| AhoCorasick::builder().match_kind(MatchKind::Standard).build(&bytes))
+            .expect("literal needles always build");
+        Detector { automaton, needles, names }
+    }
+
+    /// A detector with the credential patterns only (no vault).
+    pub fn patterns_only() -> Detector {
+        Detector::new(std::iter::empty())
+    }
+
+    /// Every finding in `input`, in order of offset.
+    pub fn scan(&self, input: &[u8]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.each(input, |f| {
+            out.push(f);
+            true
+        });
+        out.sort_by_key(Finding::offset);
+        out.dedup();
+        out
+    }
+
+    /// The first finding, if any (stops at it).
+    pub fn first(&self, input: &[u8]) -> Option<Finding> {
+        let mut found = None;
+        self.each(input, |f| {
+            found = Some(f);
+            false
+        });
+        found
+    }
+
+    /// Call `on` for each finding until it returns false.
+    fn each(&self, input: &[u8], mut on: impl FnMut(Finding) -> bool) {
+        for m in self.automaton.find_overlapping_iter(input) {
+            let finding = match &self.needles[m.pattern().as_usize()] {
+                Needle::Secret { index, encoding } => {
+                    Some(Finding::Secret { name: self.names[*index].clone(), encoding, offset: m.start() })
+                }
+                Needle::Pattern { index } => {
+                    let p = &PATTERNS[*index];
+                    // A credential starts at a token boundary and its tail
+                    // has the right alphabet and length.
+                    let boundary = m.start() == 0 || !token(input[m.start() - 1]) || p.prefix.starts_with("hooks.") || p.prefix.starts_with('-');
+                    let tail = input[m.end()..].iter().take(p.max + 1).take_while(|b| (p.tail)(**b)).count();
+                    (boundary && tail >= p.min && (p.max == 0 || tail <= p.max)).then_some(Finding::Pattern { name: p.name, offset: m.start() })
+                }
+            };
+            if let Some(f) = finding
+                && !on(f)
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Replaces vault values (in every encoding) with `[REDACTED:name]`: used
+/// on responses, for the values the boundary injected into the request.
+pub struct Redactor {
+    automaton: Option<AhoCorasick>,
+    owners: Vec<usize>,
+    names: Vec<String>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor").field("secrets", &self.names).finish()
+    }
+}
+
+impl Redactor {
+    /// A redactor for these (name, value) pairs.
+    pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Redactor {
+        let mut owners = Vec::new();
+        let mut bytes = Vec::new();
+        let mut names = Vec::new();
+        for (index, (name, value)) in secrets.into_iter().enumerate() {
+            names.push(name.to_string());
+            for (_, enc) in encodings(value) {
+                owners.push(index);
+                bytes.push(enc);
+            }
+        }
+        let automaton = (!bytes.is_empty()).then(|| {
+            AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&bytes).expect("literal needles always build")
+        });
+        Redactor { automaton, owners, names }
+    }
+
+    /// `input` with every occurrence replaced, and the names replaced.
+    pub fn redact(&self, input: &[u8]) -> (Vec<u8>, Vec<String>) {
+        let Some(automaton) = &self.automaton else { return (input.to_vec(), Vec::new()) };
+        let mut out = Vec::with_capacity(input.len());
+        let mut names: Vec<String> = Vec::new();
+        let mut last = 0;
+        for m in automaton.find_iter(input) {
+            let name = &self.names[self.owners[m.pattern().as_usize()]];
+            out.extend_from_slice(&input[last..m.start()]);
+            out.extend_from_slice(format!("[REDACTED:{name}]").as_bytes());
+            last = m.end();
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        out.extend_from_slice(&input[last..]);
+        (out, names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "s3cr3t-V4lue/with+odd=chars\"q";
+
+    fn detector() -> Detector {
+        Detector::new([("api_key", SECRET.as_bytes())])
+    }
+
+    #[test]
+    fn finds_the_value_in_every_encoding_at_every_alignment() {
+        let d = detector();
+        let v = SECRET.as_bytes();
+        let mut carriers: Vec<String> = vec![
+            format!("x={SECRET}"),
+            hex::encode(v),
+            hex::encode_upper(v),
+            percent_str(v, true),
+            percent_str(v, false),
+            serde_json::to_string(SECRET).unwrap(),
+            json_escape_all(SECRET),
+        ];
+        for prefix in ["", "a", "ab", "abc"] {
+            let mut bytes = prefix.as_bytes().to_vec();
+            bytes.extend_from_slice(v);
+            bytes.extend_from_slice(b"tail");
+            for e in [&base64::engine::general_purpose::STANDARD, &base64::engine::general_purpose::URL_SAFE, &STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+                carriers.push(e.encode(&bytes));
+            }
+        }
+        for c in carriers {
+            let f = d.first(c.as_bytes());
+            assert!(matches!(&f, Some(Finding::Secret { name, .. }) if name == "api_key"), "missed in {c}");
+        }
+    }
+
+    fn percent_str(v: &[u8], upper: bool) -> String {
+        String::from_utf8(percent(v, upper)).unwrap()
+    }
+
+    #[test]
+    fn credential_patterns_need_the_right_shape() {
+        let d = Detector::patterns_only();
+        for (text, name) in [
+            ("key=AKIAIOSFODNN7EXAMPLE;", "AWS access key id"),
+            ("ghp_0123456789abcdefghijABCDEFGHIJ012345", "GitHub token"),
+            ("xoxb-123456789012-1234567890123-abcdefABCDEF", "Slack token"),
+            ("sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH", "Anthropic API key"),
+            ("sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH", "OpenAI API key"),
+            ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blb", "PEM private key"),
+        ] {
+            assert_eq!(d.first(text.as_bytes()).map(|f| f.name().to_string()), Some(name.to_string()), "{text}");
+        }
+        for benign in ["AKIA is a word", "ghp_short", "my-task-ask-ant-", "the sk-proj- prefix", "XAKIAIOSFODNN7EXAMPLE1", "xoxb-short"] {
+            assert_eq!(d.first(benign.as_bytes()), None, "false positive on {benign}");
+        }
+    }
+
+    #[test]
+    fn findings_name_the_secret_never_its_value() {
+        let d = detector();
+        let body = format!("{{\"leak\":\"{}\"}}", hex::encode(SECRET));
+        let f = d.scan(body.as_bytes());
+        assert_eq!(f.len(), 1);
+        let shown = format!("{} {:?} {}", f[0], f[0], serde_json::to_string(&f[0]).unwrap());
+        assert!(shown.contains("api_key"));
+        assert!(!shown.contains(SECRET) && !shown.contains(&hex::encode(SECRET)));
+    }
+
+    #[test]
+    fn short_values_match_only_raw() {
+        let d = Detector::new([("pin", b"1234".as_slice())]);
+        assert!(d.first(b"code 1234").is_some());
+        assert!(d.first(hex::encode("1234").as_bytes()).is_none());
+    }
+
+    #[test]
+    fn redaction_replaces_values_and_keeps_the_rest() {
+        let r = Redactor::new([("api_key", SECRET.as_bytes())]);
+        let body = format!("echo: {SECRET} and {}", hex::encode(SECRET));
+        let (out, names) = r.redact(body.as_bytes());
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out, "echo: [REDACTED:api_key] and [REDACTED:api_key]");
+        assert_eq!(names, vec!["api_key".to_string()]);
+    }
+}
