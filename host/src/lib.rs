@@ -20,6 +20,7 @@ pub mod grant;
 pub mod home;
 pub mod problem;
 pub mod runtime;
+pub mod vault;
 
 /// The host's generated bindings for the `claw:runtime` WIT package.
 /// Kept private to the crate behind this module; capabilities implement

@@ -22,9 +22,16 @@ use std::time::{Duration, Instant};
 fn guest(name: &str) -> Result<PathBuf> {
     let dir = std::env::var_os("CLAW_GUEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/guest/wasm32-wasip2/release"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/guest/wasm32-wasip2/release")
+        });
     let path = dir.join(format!("{name}.wasm"));
-    anyhow::ensure!(path.is_file(), "{} is missing: run `bash scripts/dev components` first", path.display());
+    anyhow::ensure!(
+        path.is_file(),
+        "{} is missing: run `bash scripts/dev components` first",
+        path.display()
+    );
     Ok(path)
 }
 
@@ -41,7 +48,11 @@ struct Stats {
 
 fn stats(mut samples: Vec<Duration>, unit: f64) -> Stats {
     samples.sort();
-    Stats { p50: pct(&samples, 0.5).as_secs_f64() * unit, p99: pct(&samples, 0.99).as_secs_f64() * unit, n: samples.len() }
+    Stats {
+        p50: pct(&samples, 0.5).as_secs_f64() * unit,
+        p99: pct(&samples, 0.99).as_secs_f64() * unit,
+        n: samples.len(),
+    }
 }
 
 fn emit(v: serde_json::Value) {
@@ -61,30 +72,52 @@ fn floor(iterations: usize) -> Result<Stats> {
     }
     impl wasmtime_wasi::WasiView for S {
         fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-            wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+            wasmtime_wasi::WasiCtxView {
+                ctx: &mut self.wasi,
+                table: &mut self.table,
+            }
         }
     }
     let mut config = wasmtime::Config::new();
-    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(Default::default()));
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+        Default::default(),
+    ));
     let engine = wasmtime::Engine::new(&config).map_err(anyhow::Error::from)?;
     let component = Component::from_file(&engine, guest("echo")?).map_err(anyhow::Error::from)?;
     let mut linker: Linker<S> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
     // echo imports the type-only `claw:runtime/types` instance.
-    linker.instance("claw:runtime/types@0.1.0").map_err(anyhow::Error::from)?;
-    let pre = linker.instantiate_pre(&component).map_err(anyhow::Error::from)?;
+    linker
+        .instance("claw:runtime/types@0.1.0")
+        .map_err(anyhow::Error::from)?;
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(anyhow::Error::from)?;
     type Ctx = claw::wit::claw::runtime::types::CallContext;
     type Err = claw::wit::claw::runtime::types::ToolError;
-    let ctx = Ctx { call_id: "bench".into(), tool: "echo".into(), caller: None, depth: 0 };
+    let ctx = Ctx {
+        call_id: "bench".into(),
+        tool: "echo".into(),
+        caller: None,
+        depth: 0,
+    };
     let mut samples = Vec::with_capacity(iterations);
     for i in 0..iterations + iterations / 10 {
         let t = Instant::now();
-        let mut store = wasmtime::Store::new(&engine, S { wasi: wasmtime_wasi::WasiCtxBuilder::new().build(), table: ResourceTable::new() });
+        let mut store = wasmtime::Store::new(
+            &engine,
+            S {
+                wasi: wasmtime_wasi::WasiCtxBuilder::new().build(),
+                table: ResourceTable::new(),
+            },
+        );
         let instance = pre.instantiate(&mut store).map_err(anyhow::Error::from)?;
         let f = instance
             .get_typed_func::<(&str, &Ctx), (Result<String, Err>,)>(&mut store, "execute")
             .map_err(anyhow::Error::from)?;
-        let (out,) = f.call(&mut store, (r#"{"text":"hello"}"#, &ctx)).map_err(anyhow::Error::from)?;
+        let (out,) = f
+            .call(&mut store, (r#"{"text":"hello"}"#, &ctx))
+            .map_err(anyhow::Error::from)?;
         anyhow::ensure!(out.is_ok_and(|s| s == "\"hello\""), "echo answered wrongly");
         if i >= iterations / 10 {
             samples.push(t.elapsed());
@@ -103,31 +136,59 @@ fn floor_async(iterations: usize) -> Result<Stats> {
     }
     impl wasmtime_wasi::WasiView for S {
         fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-            wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+            wasmtime_wasi::WasiCtxView {
+                ctx: &mut self.wasi,
+                table: &mut self.table,
+            }
         }
     }
     let mut config = wasmtime::Config::new();
-    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(Default::default()));
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+        Default::default(),
+    ));
     let engine = wasmtime::Engine::new(&config).map_err(anyhow::Error::from)?;
     let component = Component::from_file(&engine, guest("echo")?).map_err(anyhow::Error::from)?;
     let mut linker: Linker<S> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
-    linker.instance("claw:runtime/types@0.1.0").map_err(anyhow::Error::from)?;
-    let pre = linker.instantiate_pre(&component).map_err(anyhow::Error::from)?;
+    linker
+        .instance("claw:runtime/types@0.1.0")
+        .map_err(anyhow::Error::from)?;
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(anyhow::Error::from)?;
     type Ctx = claw::wit::claw::runtime::types::CallContext;
     type Err = claw::wit::claw::runtime::types::ToolError;
-    let ctx = Ctx { call_id: "bench".into(), tool: "echo".into(), caller: None, depth: 0 };
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let ctx = Ctx {
+        call_id: "bench".into(),
+        tool: "echo".into(),
+        caller: None,
+        depth: 0,
+    };
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let mut samples = Vec::with_capacity(iterations);
     tokio.block_on(async {
         for i in 0..iterations + iterations / 10 {
             let t = Instant::now();
-            let mut store = wasmtime::Store::new(&engine, S { wasi: wasmtime_wasi::WasiCtxBuilder::new().build(), table: ResourceTable::new() });
-            let instance = pre.instantiate_async(&mut store).await.map_err(anyhow::Error::from)?;
+            let mut store = wasmtime::Store::new(
+                &engine,
+                S {
+                    wasi: wasmtime_wasi::WasiCtxBuilder::new().build(),
+                    table: ResourceTable::new(),
+                },
+            );
+            let instance = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(anyhow::Error::from)?;
             let f = instance
                 .get_typed_func::<(&str, &Ctx), (Result<String, Err>,)>(&mut store, "execute")
                 .map_err(anyhow::Error::from)?;
-            let (out,) = f.call_async(&mut store, (r#"{"text":"hello"}"#, &ctx)).await.map_err(anyhow::Error::from)?;
+            let (out,) = f
+                .call_async(&mut store, (r#"{"text":"hello"}"#, &ctx))
+                .await
+                .map_err(anyhow::Error::from)?;
             anyhow::ensure!(out.is_ok_and(|s| s == "\"hello\""), "echo answered wrongly");
             if i >= iterations / 10 {
                 samples.push(t.elapsed());
@@ -141,10 +202,13 @@ fn floor_async(iterations: usize) -> Result<Stats> {
 fn setup() -> Result<(tempfile::TempDir, Arc<Runtime>, tokio::runtime::Runtime)> {
     let dir = tempfile::tempdir()?;
     let rt = Runtime::open(&Home::at(dir.path()))?;
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     for (name, file) in [("echo", "echo"), ("v", "versioned_1")] {
         let bytes = std::fs::read(guest(file)?)?;
-        let prepared = tokio.block_on(rt.prepare(name, file, bytes, String::new(), "bench".into(), || {}))?;
+        let prepared =
+            tokio.block_on(rt.prepare(name, file, bytes, String::new(), "bench".into(), || {}))?;
         rt.commit(prepared, false)?;
     }
     Ok((dir, rt, tokio))
@@ -173,7 +237,10 @@ fn load_cached(iterations: usize) -> Result<Stats> {
     let mut samples = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let t = Instant::now();
-        let c = rt.engine().load_cached(&digest).context("loading from the cache")?;
+        let c = rt
+            .engine()
+            .load_cached(&digest)
+            .context("loading from the cache")?;
         samples.push(t.elapsed());
         drop(c);
     }
@@ -190,7 +257,8 @@ fn hot_swap(iterations: usize) -> Result<Stats> {
     let mut samples = Vec::with_capacity(iterations);
     for i in 0..iterations {
         let bytes = if i % 2 == 0 { v2.clone() } else { v1.clone() };
-        let prepared = tokio.block_on(rt.prepare("v", "v", bytes, String::new(), "bench".into(), || {}))?;
+        let prepared =
+            tokio.block_on(rt.prepare("v", "v", bytes, String::new(), "bench".into(), || {}))?;
         // Record in the store without touching this process's live table, as
         // `claw component upgrade` in another process does.
         let record = prepared.tool.record.clone();
@@ -202,7 +270,10 @@ fn hot_swap(iterations: usize) -> Result<Stats> {
         let t = Instant::now();
         let report = rt.sync()?;
         samples.push(t.elapsed());
-        anyhow::ensure!(report.upgraded == vec!["v".to_string()], "sync did not swap: {report:?}");
+        anyhow::ensure!(
+            report.upgraded == vec!["v".to_string()],
+            "sync did not swap: {report:?}"
+        );
     }
     Ok(stats(samples, 1e3))
 }
@@ -218,27 +289,43 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn call_scenarios(rounds: usize, per_round: usize) -> Result<()> {
     let mut all: [(Vec<f64>, Vec<f64>); 3] = Default::default();
     for _ in 0..rounds {
-        for (i, s) in [floor(per_round)?, floor_async(per_round)?, tool_call(per_round)?].into_iter().enumerate() {
+        for (i, s) in [
+            floor(per_round)?,
+            floor_async(per_round)?,
+            tool_call(per_round)?,
+        ]
+        .into_iter()
+        .enumerate()
+        {
             all[i].0.push(s.p50);
             all[i].1.push(s.p99);
         }
     }
     let [f, fa, t] = all.map(|(p50, p99)| (median(p50), median(p99)));
     let n = rounds * per_round;
-    emit(json!({"name": "floor", "iterations": n, "p50": round(f.0), "p99": round(f.1), "unit": "us",
-        "what": "raw wasmtime 48: new Store + empty WasiCtx + InstancePre::instantiate + typed execute(echo), sync, pooling"}));
-    emit(json!({"name": "floor-async", "iterations": n, "p50": round(fa.0), "p99": round(fa.1), "unit": "us",
-        "what": "the same with instantiate_async + call_async (a fiber per call), as a host serving many calls does"}));
-    emit(json!({"name": "tool-call", "iterations": n, "p50": round(t.0), "p99": round(t.1), "unit": "us",
+    emit(
+        json!({"name": "floor", "iterations": n, "p50": round(f.0), "p99": round(f.1), "unit": "us",
+        "what": "raw wasmtime 48: new Store + empty WasiCtx + InstancePre::instantiate + typed execute(echo), sync, pooling"}),
+    );
+    emit(
+        json!({"name": "floor-async", "iterations": n, "p50": round(fa.0), "p99": round(fa.1), "unit": "us",
+        "what": "the same with instantiate_async + call_async (a fiber per call), as a host serving many calls does"}),
+    );
+    emit(
+        json!({"name": "tool-call", "iterations": n, "p50": round(t.0), "p99": round(t.1), "unit": "us",
         "ratio_to_floor_p50": round(t.0 / f.0), "ratio_to_floor_async_p50": round(t.0 / fa.0),
         "ironclaw_p50": 128.0, "speedup_vs_ironclaw_p50": round(128.0 / t.0),
-        "target": "p50 <= 50 us, p99 <= 250 us; >= 5x IronClaw"}));
+        "target": "p50 <= 50 us, p99 <= 250 us; >= 5x IronClaw"}),
+    );
     Ok(())
 }
 
 fn main() -> Result<()> {
     if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
-        let _ = writeln!(std::io::stderr(), "warning: RUST_BACKTRACE is set: wasmtime then captures a backtrace on every Store drop (~8 us per call); unset it for true figures");
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: RUST_BACKTRACE is set: wasmtime then captures a backtrace on every Store drop (~8 us per call); unset it for true figures"
+        );
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let all = args.is_empty() || args.iter().any(|a| a == "all");
@@ -248,12 +335,16 @@ fn main() -> Result<()> {
     }
     if want("load-cached") {
         let s = load_cached(500)?;
-        emit(json!({"name": "load-cached", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms", "target": "<= 5 ms"}));
+        emit(
+            json!({"name": "load-cached", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms", "target": "<= 5 ms"}),
+        );
     }
     if want("hot-swap") {
         let s = hot_swap(200)?;
-        emit(json!({"name": "hot-swap", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
-            "what": "a running host notices an upgrade in the store and swaps its live table"}));
+        emit(
+            json!({"name": "hot-swap", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
+            "what": "a running host notices an upgrade in the store and swaps its live table"}),
+        );
     }
     Ok(())
 }

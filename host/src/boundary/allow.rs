@@ -1,15 +1,25 @@
 //! Step 1: the allow rules. A plain decision over plain data.
 
-use crate::grant::{Grant, HttpRule, Scheme};
+use crate::grant::{Grant, HttpRule, Limits, Scheme, SecretGrant};
 use http::Uri;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
-/// A component's egress policy.
-#[derive(Debug, Clone)]
+/// A component's egress policy: everything the boundary needs to decide.
+#[derive(Debug)]
 pub struct Policy {
     /// The component's name (for logs and audit).
     pub component: String,
     /// Its allow rules.
     pub rules: Vec<HttpRule>,
+    /// Its secrets and how they are injected.
+    pub secrets: Vec<SecretGrant>,
+    /// Non-global networks it names explicitly.
+    pub networks: Vec<ipnet::IpNet>,
+    /// Its limits (timeouts, body caps, concurrency).
+    pub limits: Limits,
+    /// Caps its requests in flight.
+    pub permits: Arc<Semaphore>,
 }
 
 impl Policy {
@@ -18,6 +28,10 @@ impl Policy {
         Policy {
             component: component.to_string(),
             rules: grant.http.clone(),
+            secrets: grant.secrets.clone(),
+            networks: grant.networks.clone(),
+            limits: grant.limits,
+            permits: Arc::new(Semaphore::new(grant.limits.http_concurrency)),
         }
     }
 }

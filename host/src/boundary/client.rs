@@ -1,20 +1,113 @@
-//! The only HTTP client in the host. Nothing else opens an outbound
-//! connection. It follows no redirects.
+//! The only HTTP client in the host. It connects to the address the
+//! boundary checked (no second DNS lookup), speaks TLS with the host's
+//! name, and follows no redirects.
 
-use http_body_util::BodyExt as _;
-use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
+use bytes::Bytes;
+use http::request::Parts;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use wasmtime_wasi_http::Error;
 
-/// Send an already-allowed request.
+/// Where to connect and how.
+#[derive(Debug, Clone)]
+pub(super) struct Target {
+    /// The checked address.
+    pub addr: SocketAddr,
+    /// The host name for TLS (SNI and certificate check); `None` for http.
+    pub tls_host: Option<String>,
+    /// Time to connect (and handshake).
+    pub connect_timeout: Duration,
+    /// Time to the response head.
+    pub first_byte_timeout: Duration,
+}
+
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+            };
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            Arc::new(
+                rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .expect("ring supports the default TLS versions")
+                    .with_root_certificates(roots)
+                    .with_no_client_auth(),
+            )
+        })
+        .clone()
+}
+
+/// Send a request whose body is already buffered. The connection is driven
+/// by a task of its own; the returned future reports how it ended.
 pub(super) async fn send(
-    request: http::Request<WasiBody>,
-    options: Option<RequestOptions>,
+    target: &Target,
+    mut parts: Parts,
+    body: Bytes,
 ) -> Result<
     (
-        http::Response<WasiBody>,
-        Box<dyn Future<Output = Result<(), Error>> + Send>,
+        http::Response<Incoming>,
+        tokio::task::JoinHandle<Result<(), Error>>,
     ),
     Error,
 > {
-    let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-    Ok((response.map(|b| b.boxed_unsync()), Box::new(io)))
+    let tcp = tokio::time::timeout(target.connect_timeout, TcpStream::connect(target.addr))
+        .await
+        .map_err(|_| Error::ConnectionTimeout)?
+        .map_err(Error::Connect)?;
+    let _ = tcp.set_nodelay(true);
+    // The request line carries only the path: scheme and authority are for proxies.
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    parts.uri = pq.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
+    let request = http::Request::from_parts(parts, Full::new(body));
+
+    macro_rules! exchange {
+        ($io:expr) => {{
+            let (mut sender, conn) = tokio::time::timeout(
+                target.connect_timeout,
+                hyper::client::conn::http1::handshake($io),
+            )
+            .await
+            .map_err(|_| Error::ConnectionTimeout)?
+            .map_err(Error::Hyper)?;
+            let driver = tokio::spawn(async move { conn.await.map_err(Error::Hyper) });
+            let response =
+                tokio::time::timeout(target.first_byte_timeout, sender.send_request(request))
+                    .await
+                    .map_err(|_| Error::ConnectionReadTimeout)?
+                    .map_err(Error::Hyper)?;
+            Ok((response, driver))
+        }};
+    }
+
+    match &target.tls_host {
+        None => exchange!(TokioIo::new(tcp)),
+        Some(host) => {
+            let name = rustls::pki_types::ServerName::try_from(
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+            )
+            .map_err(|_| Error::HttpRequestUriInvalid)?;
+            let tls = tokio::time::timeout(
+                target.connect_timeout,
+                tokio_rustls::TlsConnector::from(tls_config()).connect(name, tcp),
+            )
+            .await
+            .map_err(|_| Error::ConnectionTimeout)?
+            .map_err(Error::Tls)?;
+            exchange!(TokioIo::new(tls))
+        }
+    }
 }

@@ -56,7 +56,11 @@ impl Finding {
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Finding::Secret { name, encoding, offset } => write!(f, "vault secret `{name}` ({encoding}) at byte {offset}"),
+            Finding::Secret {
+                name,
+                encoding,
+                offset,
+            } => write!(f, "vault secret `{name}` ({encoding}) at byte {offset}"),
             Finding::Pattern { name, offset } => write!(f, "{name} at byte {offset}"),
         }
     }
@@ -90,40 +94,207 @@ fn any(_: u8) -> bool {
 }
 
 const PATTERNS: &[CredentialPattern] = &[
-    CredentialPattern { name: "AWS access key id", prefix: "AKIA", tail: upper_digit, min: 16, max: 16 },
-    CredentialPattern { name: "AWS access key id", prefix: "ASIA", tail: upper_digit, min: 16, max: 16 },
-    CredentialPattern { name: "GitHub token", prefix: "ghp_", tail: alnum, min: 36, max: 255 },
-    CredentialPattern { name: "GitHub token", prefix: "gho_", tail: alnum, min: 36, max: 255 },
-    CredentialPattern { name: "GitHub token", prefix: "ghu_", tail: alnum, min: 36, max: 255 },
-    CredentialPattern { name: "GitHub token", prefix: "ghs_", tail: alnum, min: 36, max: 255 },
-    CredentialPattern { name: "GitHub token", prefix: "ghr_", tail: alnum, min: 36, max: 255 },
-    CredentialPattern { name: "GitHub fine-grained token", prefix: "github_pat_", tail: token, min: 60, max: 255 },
-    CredentialPattern { name: "Slack token", prefix: "xoxb-", tail: slack, min: 20, max: 255 },
-    CredentialPattern { name: "Slack token", prefix: "xoxp-", tail: slack, min: 20, max: 255 },
-    CredentialPattern { name: "Slack token", prefix: "xoxa-", tail: slack, min: 20, max: 255 },
-    CredentialPattern { name: "Slack token", prefix: "xoxr-", tail: slack, min: 20, max: 255 },
-    CredentialPattern { name: "Slack token", prefix: "xoxs-", tail: slack, min: 20, max: 255 },
-    CredentialPattern { name: "Slack webhook URL", prefix: "hooks.slack.com/services/T", tail: token, min: 8, max: 255 },
-    CredentialPattern { name: "Anthropic API key", prefix: "sk-ant-", tail: token, min: 40, max: 255 },
-    CredentialPattern { name: "OpenAI API key", prefix: "sk-proj-", tail: token, min: 40, max: 255 },
-    CredentialPattern { name: "OpenAI API key", prefix: "sk-svcacct-", tail: token, min: 40, max: 255 },
-    CredentialPattern { name: "Google API key", prefix: "AIza", tail: token, min: 35, max: 35 },
-    CredentialPattern { name: "Stripe secret key", prefix: "sk_live_", tail: alnum, min: 24, max: 255 },
-    CredentialPattern { name: "Stripe restricted key", prefix: "rk_live_", tail: alnum, min: 24, max: 255 },
-    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN PRIVATE KEY-----", tail: any, min: 0, max: 0 },
-    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN RSA PRIVATE KEY-----", tail: any, min: 0, max: 0 },
-    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN EC PRIVATE KEY-----", tail: any, min: 0, max: 0 },
-    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN DSA PRIVATE KEY-----", tail: any, min: 0, max: 0 },
-    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN OPENSSH PRIVATE KEY-----", tail: any, min: 0, max: 0 },
-    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN ENCRYPTED PRIVATE KEY-----", tail: any, min: 0, max: 0 },
-    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN PGP PRIVATE KEY BLOCK-----", tail: any, min: 0, max: 0 },
+    CredentialPattern {
+        name: "AWS access key id",
+        prefix: "AKIA",
+        tail: upper_digit,
+        min: 16,
+        max: 16,
+    },
+    CredentialPattern {
+        name: "AWS access key id",
+        prefix: "ASIA",
+        tail: upper_digit,
+        min: 16,
+        max: 16,
+    },
+    CredentialPattern {
+        name: "GitHub token",
+        prefix: "ghp_",
+        tail: alnum,
+        min: 36,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "GitHub token",
+        prefix: "gho_",
+        tail: alnum,
+        min: 36,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "GitHub token",
+        prefix: "ghu_",
+        tail: alnum,
+        min: 36,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "GitHub token",
+        prefix: "ghs_",
+        tail: alnum,
+        min: 36,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "GitHub token",
+        prefix: "ghr_",
+        tail: alnum,
+        min: 36,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "GitHub fine-grained token",
+        prefix: "github_pat_",
+        tail: token,
+        min: 60,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "Slack token",
+        prefix: "xoxb-",
+        tail: slack,
+        min: 20,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "Slack token",
+        prefix: "xoxp-",
+        tail: slack,
+        min: 20,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "Slack token",
+        prefix: "xoxa-",
+        tail: slack,
+        min: 20,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "Slack token",
+        prefix: "xoxr-",
+        tail: slack,
+        min: 20,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "Slack token",
+        prefix: "xoxs-",
+        tail: slack,
+        min: 20,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "Slack webhook URL",
+        prefix: "hooks.slack.com/services/T",
+        tail: token,
+        min: 8,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "Anthropic API key",
+        prefix: "sk-ant-",
+        tail: token,
+        min: 40,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "OpenAI API key",
+        prefix: "sk-proj-",
+        tail: token,
+        min: 40,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "OpenAI API key",
+        prefix: "sk-svcacct-",
+        tail: token,
+        min: 40,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "Google API key",
+        prefix: "AIza",
+        tail: token,
+        min: 35,
+        max: 35,
+    },
+    CredentialPattern {
+        name: "Stripe secret key",
+        prefix: "sk_live_",
+        tail: alnum,
+        min: 24,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "Stripe restricted key",
+        prefix: "rk_live_",
+        tail: alnum,
+        min: 24,
+        max: 255,
+    },
+    CredentialPattern {
+        name: "PEM private key",
+        prefix: "-----BEGIN PRIVATE KEY-----",
+        tail: any,
+        min: 0,
+        max: 0,
+    },
+    CredentialPattern {
+        name: "PEM private key",
+        prefix: "-----BEGIN RSA PRIVATE KEY-----",
+        tail: any,
+        min: 0,
+        max: 0,
+    },
+    CredentialPattern {
+        name: "PEM private key",
+        prefix: "-----BEGIN EC PRIVATE KEY-----",
+        tail: any,
+        min: 0,
+        max: 0,
+    },
+    CredentialPattern {
+        name: "PEM private key",
+        prefix: "-----BEGIN DSA PRIVATE KEY-----",
+        tail: any,
+        min: 0,
+        max: 0,
+    },
+    CredentialPattern {
+        name: "PEM private key",
+        prefix: "-----BEGIN OPENSSH PRIVATE KEY-----",
+        tail: any,
+        min: 0,
+        max: 0,
+    },
+    CredentialPattern {
+        name: "PEM private key",
+        prefix: "-----BEGIN ENCRYPTED PRIVATE KEY-----",
+        tail: any,
+        min: 0,
+        max: 0,
+    },
+    CredentialPattern {
+        name: "PEM private key",
+        prefix: "-----BEGIN PGP PRIVATE KEY BLOCK-----",
+        tail: any,
+        min: 0,
+        max: 0,
+    },
 ];
 
 /// What one automaton pattern stands for.
 #[derive(Debug, Clone)]
 enum Needle {
-    Secret { index: usize, encoding: &'static str },
-    Pattern { index: usize },
+    Secret {
+        index: usize,
+        encoding: &'static str,
+    },
+    Pattern {
+        index: usize,
+    },
 }
 
 /// The compiled detector. Build it once per vault change; scanning is
@@ -136,7 +307,10 @@ pub struct Detector {
 
 impl std::fmt::Debug for Detector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Detector").field("secrets", &self.names.len()).field("needles", &self.needles.len()).finish()
+        f.debug_struct("Detector")
+            .field("secrets", &self.names.len())
+            .field("needles", &self.needles.len())
+            .finish()
     }
 }
 
@@ -154,7 +328,10 @@ pub fn encodings(value: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
             let n = shifted.len();
             let skip = (align * 8).div_ceil(6);
             let keep = n * 8 / 6;
-            for (label, engine) in [("base64", &STANDARD_NO_PAD), ("base64url", &URL_SAFE_NO_PAD)] {
+            for (label, engine) in [
+                ("base64", &STANDARD_NO_PAD),
+                ("base64url", &URL_SAFE_NO_PAD),
+            ] {
                 let enc = engine.encode(&shifted);
                 if keep > skip + 4 {
                     out.push((label, enc.as_bytes()[skip..keep].to_vec()));
@@ -235,11 +412,23 @@ impl Detector {
         }
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
-            .kind(Some(if bytes.len() <= 20_000 { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA }))
+            .kind(Some(if bytes.len() <= 20_000 {
+                AhoCorasickKind::DFA
+            } else {
+                AhoCorasickKind::ContiguousNFA
+            }))
             .build(&bytes)
-            .or_else(|_| AhoCorasick::builder().match_kind(MatchKind::Standard).build(&bytes))
+            .or_else(|_| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(&bytes)
+            })
             .expect("literal needles always build");
-        Detector { automaton, needles, names }
+        Detector {
+            automaton,
+            needles,
+            names,
+        }
     }
 
     /// A detector with the credential patterns only (no vault).
@@ -273,16 +462,30 @@ impl Detector {
     fn each(&self, input: &[u8], mut on: impl FnMut(Finding) -> bool) {
         for m in self.automaton.find_overlapping_iter(input) {
             let finding = match &self.needles[m.pattern().as_usize()] {
-                Needle::Secret { index, encoding } => {
-                    Some(Finding::Secret { name: self.names[*index].clone(), encoding, offset: m.start() })
-                }
+                Needle::Secret { index, encoding } => Some(Finding::Secret {
+                    name: self.names[*index].clone(),
+                    encoding,
+                    offset: m.start(),
+                }),
                 Needle::Pattern { index } => {
                     let p = &PATTERNS[*index];
                     // A credential starts at a token boundary and its tail
                     // has the right alphabet and length.
-                    let boundary = m.start() == 0 || !token(input[m.start() - 1]) || p.prefix.starts_with("hooks.") || p.prefix.starts_with('-');
-                    let tail = input[m.end()..].iter().take(p.max + 1).take_while(|b| (p.tail)(**b)).count();
-                    (boundary && tail >= p.min && (p.max == 0 || tail <= p.max)).then_some(Finding::Pattern { name: p.name, offset: m.start() })
+                    let boundary = m.start() == 0
+                        || !token(input[m.start() - 1])
+                        || p.prefix.starts_with("hooks.")
+                        || p.prefix.starts_with('-');
+                    let tail = input[m.end()..]
+                        .iter()
+                        .take(p.max + 1)
+                        .take_while(|b| (p.tail)(**b))
+                        .count();
+                    (boundary && tail >= p.min && (p.max == 0 || tail <= p.max)).then_some(
+                        Finding::Pattern {
+                            name: p.name,
+                            offset: m.start(),
+                        },
+                    )
                 }
             };
             if let Some(f) = finding
@@ -304,7 +507,9 @@ pub struct Redactor {
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Redactor").field("secrets", &self.names).finish()
+        f.debug_struct("Redactor")
+            .field("secrets", &self.names)
+            .finish()
     }
 }
 
@@ -322,14 +527,23 @@ impl Redactor {
             }
         }
         let automaton = (!bytes.is_empty()).then(|| {
-            AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&bytes).expect("literal needles always build")
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&bytes)
+                .expect("literal needles always build")
         });
-        Redactor { automaton, owners, names }
+        Redactor {
+            automaton,
+            owners,
+            names,
+        }
     }
 
     /// `input` with every occurrence replaced, and the names replaced.
     pub fn redact(&self, input: &[u8]) -> (Vec<u8>, Vec<String>) {
-        let Some(automaton) = &self.automaton else { return (input.to_vec(), Vec::new()) };
+        let Some(automaton) = &self.automaton else {
+            return (input.to_vec(), Vec::new());
+        };
         let mut out = Vec::with_capacity(input.len());
         let mut names: Vec<String> = Vec::new();
         let mut last = 0;
@@ -374,13 +588,21 @@ mod tests {
             let mut bytes = prefix.as_bytes().to_vec();
             bytes.extend_from_slice(v);
             bytes.extend_from_slice(b"tail");
-            for e in [&base64::engine::general_purpose::STANDARD, &base64::engine::general_purpose::URL_SAFE, &STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            for e in [
+                &base64::engine::general_purpose::STANDARD,
+                &base64::engine::general_purpose::URL_SAFE,
+                &STANDARD_NO_PAD,
+                &URL_SAFE_NO_PAD,
+            ] {
                 carriers.push(e.encode(&bytes));
             }
         }
         for c in carriers {
             let f = d.first(c.as_bytes());
-            assert!(matches!(&f, Some(Finding::Secret { name, .. }) if name == "api_key"), "missed in {c}");
+            assert!(
+                matches!(&f, Some(Finding::Secret { name, .. }) if name == "api_key"),
+                "missed in {c}"
+            );
         }
     }
 
@@ -394,15 +616,42 @@ mod tests {
         for (text, name) in [
             ("key=AKIAIOSFODNN7EXAMPLE;", "AWS access key id"),
             ("ghp_0123456789abcdefghijABCDEFGHIJ012345", "GitHub token"),
-            ("xoxb-123456789012-1234567890123-abcdefABCDEF", "Slack token"),
-            ("sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH", "Anthropic API key"),
-            ("sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH", "OpenAI API key"),
-            ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blb", "PEM private key"),
+            (
+                "xoxb-123456789012-1234567890123-abcdefABCDEF",
+                "Slack token",
+            ),
+            (
+                "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH",
+                "Anthropic API key",
+            ),
+            (
+                "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH",
+                "OpenAI API key",
+            ),
+            (
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blb",
+                "PEM private key",
+            ),
         ] {
-            assert_eq!(d.first(text.as_bytes()).map(|f| f.name().to_string()), Some(name.to_string()), "{text}");
+            assert_eq!(
+                d.first(text.as_bytes()).map(|f| f.name().to_string()),
+                Some(name.to_string()),
+                "{text}"
+            );
         }
-        for benign in ["AKIA is a word", "ghp_short", "my-task-ask-ant-", "the sk-proj- prefix", "XAKIAIOSFODNN7EXAMPLE1", "xoxb-short"] {
-            assert_eq!(d.first(benign.as_bytes()), None, "false positive on {benign}");
+        for benign in [
+            "AKIA is a word",
+            "ghp_short",
+            "my-task-ask-ant-",
+            "the sk-proj- prefix",
+            "XAKIAIOSFODNN7EXAMPLE1",
+            "xoxb-short",
+        ] {
+            assert_eq!(
+                d.first(benign.as_bytes()),
+                None,
+                "false positive on {benign}"
+            );
         }
     }
 
@@ -412,7 +661,12 @@ mod tests {
         let body = format!("{{\"leak\":\"{}\"}}", hex::encode(SECRET));
         let f = d.scan(body.as_bytes());
         assert_eq!(f.len(), 1);
-        let shown = format!("{} {:?} {}", f[0], f[0], serde_json::to_string(&f[0]).unwrap());
+        let shown = format!(
+            "{} {:?} {}",
+            f[0],
+            f[0],
+            serde_json::to_string(&f[0]).unwrap()
+        );
         assert!(shown.contains("api_key"));
         assert!(!shown.contains(SECRET) && !shown.contains(&hex::encode(SECRET)));
     }

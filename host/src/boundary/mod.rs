@@ -3,19 +3,39 @@
 //!
 //! 1. [`allow`]: the component's grant rules (scheme, host, port, path,
 //!    method); deny by default;
-//! 2. [`client`]: the only HTTP client in the host, which sends it.
-//!
-//! Redirects are never followed here: a 3xx goes back to the component,
-//! and its next hop comes through this door again.
-//! (Vault injection, leak scanning, the post-DNS address policy and the
-//! audit log slot in between these two steps.)
+//! 2. the request body is buffered (capped) so it is scanned whole;
+//! 3. [`leak`]: the request exactly as the component produced it (URL,
+//!    headers, body) is scanned for vault values in every encoding and for
+//!    credential patterns; a hit blocks it;
+//! 4. [`inject`]: the component's own credential headers are removed and
+//!    the secrets granted to this host are injected;
+//! 5. [`address`]: the host is resolved here and every address checked
+//!    (no private, loopback, link-local or metadata address unless the
+//!    grant names it); the client connects to the address checked;
+//! 6. [`client`]: the only HTTP client in the host sends it — no redirects;
+//! 7. the response is scanned for the injected values, which are redacted
+//!    before the component reads it;
+//! 8. [`audit`]: the decision is appended to the hash-chained audit log.
 
+pub mod address;
 mod allow;
+pub mod audit;
 mod client;
+pub mod inject;
+pub mod leak;
+mod secrets;
 
 pub use allow::{Decision, Policy, decide};
+pub use secrets::Secrets;
 
+use arc_swap::ArcSwap;
+use audit::{AuditLog, Record};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 /// What `wasi:http` expects back from a send.
@@ -31,36 +51,318 @@ pub type SendFuture = Box<
         > + Send,
 >;
 
+/// How long to wait for a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The egress boundary, shared by every component.
-#[derive(Debug, Default)]
 pub struct Boundary {
-    _priv: (),
+    secrets: ArcSwap<Secrets>,
+    audit: Option<AuditLog>,
+}
+
+impl std::fmt::Debug for Boundary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Boundary")
+            .field(
+                "audit",
+                &self.audit.as_ref().map(|a| a.path().to_path_buf()),
+            )
+            .finish()
+    }
+}
+
+/// The fields of an audit record known before the decision.
+struct Draft {
+    record: Record,
+    started: Instant,
+}
+
+impl Draft {
+    fn new(component: &str, parts: &http::request::Parts) -> Draft {
+        let scheme = parts.uri.scheme_str().unwrap_or("").to_string();
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        let mut path: String = parts.uri.path().chars().take(512).collect();
+        if path.contains("{secret:") {
+            path = path.split("{secret:").next().unwrap_or("").to_string() + "{secret:…}";
+        }
+        Draft {
+            record: Record {
+                seq: 0,
+                time_ms: crate::components::store_now_ms(),
+                component: component.to_string(),
+                method: parts.method.to_string(),
+                scheme,
+                host: parts.uri.host().unwrap_or("").to_ascii_lowercase(),
+                port: parts.uri.port_u16().unwrap_or(default_port),
+                path,
+                decision: String::new(),
+                rule: String::new(),
+                secrets: Vec::new(),
+                redacted: Vec::new(),
+                request_bytes: 0,
+                response_bytes: None,
+                status: None,
+                duration_us: 0,
+                prev: String::new(),
+                hash: String::new(),
+            },
+            started: Instant::now(),
+        }
+    }
 }
 
 impl Boundary {
-    /// A boundary with no vault attached.
-    pub fn new() -> Boundary {
-        Boundary { _priv: () }
+    /// A boundary writing its audit log to `audit` (none: log only).
+    pub fn new(audit: Option<AuditLog>) -> Boundary {
+        Boundary {
+            secrets: ArcSwap::from_pointee(Secrets::empty()),
+            audit,
+        }
     }
 
-    /// Decide synchronously, then hand an allowed request to the client.
-    /// A denied request never leaves: the guest sees `HttpRequestDenied`.
+    /// Replace the vault snapshot (after the vault changed).
+    pub fn set_secrets(&self, secrets: Secrets) {
+        self.secrets.store(Arc::new(secrets));
+    }
+
+    /// The current vault snapshot.
+    pub fn secrets(&self) -> Arc<Secrets> {
+        self.secrets.load_full()
+    }
+
+    /// The audit log, if any.
+    pub fn audit_log(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
+    }
+
+    /// Take a request from a component through every step; the guest sees
+    /// `HttpRequestDenied` for any refusal.
     pub fn send(
+        self: &Arc<Self>,
+        policy: &Arc<Policy>,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> SendFuture {
+        let me = self.clone();
+        let policy = policy.clone();
+        Box::new(async move { me.handle(&policy, request, options).await })
+    }
+
+    fn finish(&self, mut draft: Draft, decision: &str, rule: String) {
+        draft.record.decision = decision.to_string();
+        draft.record.rule = rule;
+        draft.record.duration_us = draft.started.elapsed().as_micros() as u64;
+        let r = &draft.record;
+        if decision == "deny" {
+            tracing::warn!(target: "claw::boundary", component = %r.component, "denied {} {}://{}:{}{}: {}", r.method, r.scheme, r.host, r.port, r.path, r.rule);
+        } else {
+            tracing::debug!(target: "claw::boundary", component = %r.component, "allowed {} {}://{}:{}{} ({})", r.method, r.scheme, r.host, r.port, r.path, r.rule);
+        }
+        if let Some(log) = &self.audit
+            && let Err(e) = log.append(draft.record)
+        {
+            tracing::error!(target: "claw::boundary", "cannot write the audit log {}: {e}", log.path().display());
+        }
+    }
+
+    async fn handle(
         &self,
         policy: &Policy,
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
-    ) -> SendFuture {
-        let decision = decide(policy, request.method().as_str(), request.uri());
-        match decision {
-            Decision::Allow { rule_line } => {
-                tracing::debug!(target: "claw::boundary", component = %policy.component, method = %request.method(), uri = %request.uri(), rule_line, "allowed");
-                Box::new(client::send(request, options))
-            }
+    ) -> Result<
+        (
+            http::Response<WasiBody>,
+            Box<dyn Future<Output = Result<(), Error>> + Send>,
+        ),
+        Error,
+    > {
+        let (mut parts, body) = request.into_parts();
+        let mut draft = Draft::new(&policy.component, &parts);
+        let secrets = self.secrets();
+        if let Some(reason) = secrets.locked_reason() {
+            self.finish(draft, "deny", format!("the vault is locked: {reason}"));
+            return Err(Error::HttpRequestDenied);
+        }
+
+        // 1. Allow rules.
+        let rule_line = match decide(policy, parts.method.as_str(), &parts.uri) {
+            Decision::Allow { rule_line } => rule_line,
             Decision::Deny { reason } => {
-                tracing::warn!(target: "claw::boundary", component = %policy.component, method = %request.method(), uri = %request.uri(), "denied: {reason}");
-                Box::new(async { Err(Error::HttpRequestDenied) })
+                self.finish(draft, "deny", reason);
+                return Err(Error::HttpRequestDenied);
+            }
+        };
+        let _permit = policy
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::ConnectionLimitReached)?;
+
+        // 2. The whole body, capped.
+        let cap = policy.limits.http_request_bytes;
+        let body = match Limited::new(body, cap).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                let over = e
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some();
+                let why = if over {
+                    format!("request body over the limit of {cap} bytes")
+                } else {
+                    format!("reading the request body failed: {e}")
+                };
+                self.finish(draft, "deny", why);
+                return Err(if over {
+                    Error::HttpRequestBodySize(None)
+                } else {
+                    Error::HttpRequestDenied
+                });
+            }
+        };
+        draft.record.request_bytes = body.len() as u64;
+
+        // 3. Leak scan of what the component produced.
+        if let Some(finding) = scan_request(&secrets, &parts, &body) {
+            self.finish(draft, "deny", format!("leak: {finding}"));
+            return Err(Error::HttpRequestDenied);
+        }
+
+        // 4. Injection.
+        let host = parts.uri.host().unwrap_or("").to_ascii_lowercase();
+        let host = host.trim_end_matches('.').to_string();
+        match inject::inject(&mut parts, &host, &policy.secrets, &*secrets) {
+            Ok(names) => draft.record.secrets = names,
+            Err(reason) => {
+                self.finish(draft, "deny", reason);
+                return Err(Error::HttpRequestDenied);
             }
         }
+
+        // 5. Resolve and check every address; connect to the one checked.
+        let port = draft.record.port;
+        let addr = match resolve(&host, port, &policy.networks).await {
+            Ok(a) => a,
+            Err(reason) => {
+                self.finish(draft, "deny", reason);
+                return Err(Error::HttpRequestDenied);
+            }
+        };
+
+        // 6. Send.
+        let timeout = Duration::from_millis(policy.limits.timeout_ms);
+        let target = client::Target {
+            addr,
+            tls_host: (draft.record.scheme == "https").then(|| host.clone()),
+            connect_timeout: options
+                .and_then(|o| o.connect_timeout)
+                .unwrap_or(CONNECT_TIMEOUT)
+                .min(timeout),
+            first_byte_timeout: options
+                .and_then(|o| o.first_byte_timeout)
+                .unwrap_or(timeout),
+        };
+        let rule = format!("[[http]] rule on grant line {rule_line}");
+        let (response, driver) = match client::send(&target, parts, body).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.finish(draft, "allow", format!("{rule}; the request failed: {e}"));
+                return Err(e);
+            }
+        };
+        draft.record.status = Some(response.status().as_u16());
+        let io: Box<dyn Future<Output = Result<(), Error>> + Send> =
+            Box::new(async move { driver.await.unwrap_or(Err(Error::ConnectionTerminated)) });
+
+        // 7. Redact injected values from the response.
+        if draft.record.secrets.is_empty() {
+            self.finish(draft, "allow", rule);
+            return Ok((response.map(|b| b.map_err(Error::Hyper).boxed_unsync()), io));
+        }
+        let redactor = leak::Redactor::new(
+            draft
+                .record
+                .secrets
+                .iter()
+                .filter_map(|n| inject::Values::value(&*secrets, n).map(|v| (n.as_str(), v))),
+        );
+        let (mut head, incoming) = response.into_parts();
+        let limit = policy.limits.http_response_bytes;
+        let bytes = match Limited::new(incoming, limit).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                self.finish(
+                    draft,
+                    "allow",
+                    format!("{rule}; response over {limit} bytes (buffered to redact) or broken"),
+                );
+                return Err(Error::HttpResponseBodySize(None));
+            }
+        };
+        let (clean, mut names) = redactor.redact(&bytes);
+        for value in head.headers.values_mut() {
+            let (v, n) = redactor.redact(value.as_bytes());
+            if !n.is_empty() {
+                *value = http::HeaderValue::from_bytes(&v)
+                    .unwrap_or_else(|_| http::HeaderValue::from_static("[REDACTED]"));
+                names.extend(n);
+            }
+        }
+        names.sort();
+        names.dedup();
+        head.headers.remove(http::header::CONTENT_LENGTH);
+        draft.record.response_bytes = Some(bytes.len() as u64);
+        draft.record.redacted = names;
+        self.finish(draft, "allow", rule);
+        let body = Full::new(Bytes::from(clean))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        Ok((http::Response::from_parts(head, body), io))
     }
+}
+
+/// Scan the URL, the headers and the body as the component produced them.
+fn scan_request(
+    secrets: &Secrets,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Option<leak::Finding> {
+    let d = secrets.detector();
+    let uri = parts.uri.to_string();
+    if let Some(f) = d.first(uri.as_bytes()) {
+        return Some(f);
+    }
+    for (name, value) in &parts.headers {
+        if let Some(f) = d
+            .first(name.as_str().as_bytes())
+            .or_else(|| d.first(value.as_bytes()))
+        {
+            return Some(f);
+        }
+    }
+    d.first(body)
+}
+
+/// Resolve `host` and check every address it has; the first is used.
+async fn resolve(host: &str, port: u16, networks: &[ipnet::IpNet]) -> Result<SocketAddr, String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((bare, port))
+            .await
+            .map_err(|e| format!("DNS lookup of {host} failed: {e}"))?
+            .collect(),
+    };
+    for a in &addrs {
+        if let Some(why) = address::refusal(a.ip(), networks) {
+            return Err(format!(
+                "address policy: {host} resolves to {why}; the grant names no such network"
+            ));
+        }
+    }
+    addrs
+        .first()
+        .copied()
+        .ok_or_else(|| format!("DNS lookup of {host} returned no address"))
 }

@@ -105,7 +105,7 @@ impl CallState {
             http: http::Instance::prepare(&config.http, host),
             workspace: workspace::Instance::prepare(&config.workspace, host),
             memory: memory::Instance::prepare(&config.memory),
-            secrets: secrets::Instance::prepare(&config.secrets),
+            secrets: secrets::Instance::prepare(&config.secrets, host),
             invoke: invoke::Instance::prepare(&config.invoke, call, host),
         }
     }

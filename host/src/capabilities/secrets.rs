@@ -4,7 +4,8 @@
 //! any other name is `false`, the same as for a missing one, so a tool
 //! cannot probe the vault.
 
-use super::CallState;
+use super::{CallState, HostServices};
+use crate::boundary::Boundary;
 use crate::grant::Grant;
 use crate::wit::claw::runtime::secrets::{Host, add_to_linker};
 use std::sync::Arc;
@@ -36,21 +37,20 @@ impl Config {
 /// One instance's view of the vault.
 pub struct Instance {
     config: Arc<Config>,
+    boundary: Arc<Boundary>,
 }
 
 impl Instance {
-    pub(super) fn prepare(config: &Arc<Config>) -> Instance {
+    pub(super) fn prepare(config: &Arc<Config>, host: &HostServices) -> Instance {
         Instance {
             config: config.clone(),
+            boundary: host.boundary.clone(),
         }
     }
 }
 
 impl Host for Instance {
     fn exists(&mut self, name: String) -> wasmtime::Result<bool> {
-        // No vault is attached to this host build yet: a granted name is
-        // reported missing, like any secret that was never set.
-        let _granted = self.config.names.contains(&name);
-        Ok(false)
+        Ok(self.config.names.contains(&name) && self.boundary.secrets().contains(&name))
     }
 }

@@ -1,9 +1,13 @@
 //! The `claw` command line: one module per command group.
 
+mod audit;
 mod component;
 mod new;
 mod output;
+mod policy;
 mod run;
+mod scan;
+mod secret;
 mod tool;
 
 pub use output::Printer;
@@ -35,6 +39,16 @@ enum Command {
     /// Create a new component project from a template.
     #[command(subcommand)]
     New(new::NewCommand),
+    /// Manage the vault's secrets (values are never shown).
+    #[command(subcommand)]
+    Secret(secret::SecretCommand),
+    /// Show and verify the boundary's audit log.
+    Audit(audit::AuditArgs),
+    /// Scan text for vault secrets and credentials, as the boundary does.
+    Scan(scan::ScanArgs),
+    /// Explain a component's effective policy.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// Entry point of the `claw` binary.
@@ -57,10 +71,23 @@ pub fn main() -> ExitCode {
             Command::Tool(c) => tool::run(c, &printer).await,
             Command::Run(a) => run::run(a, &printer).await,
             Command::New(c) => new::run(c, &printer),
+            Command::Secret(c) => secret::run(c, &printer),
+            Command::Audit(a) => audit::run(a, &printer),
+            Command::Policy(c) => policy::run(c, &printer),
+            Command::Scan(a) => {
+                return scan::run(a, &printer).map(|found| {
+                    if found {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                });
+            }
         }
+        .map(|()| ExitCode::SUCCESS)
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => printer.error(&e),
     }
 }

@@ -54,7 +54,8 @@ impl Printer {
         }
     }
 
-    /// Print an error as `error:`, its causes, and a `hint:`; exit code 1.
+    /// Print an error as `error:`, its causes, and a `hint:`; exit code 2
+    /// (1 is `claw scan`'s "found something").
     pub fn error(&self, err: &anyhow::Error) -> ExitCode {
         let mut out = std::io::stderr().lock();
         let _ = writeln!(out, "error: {err}");
@@ -66,7 +67,7 @@ impl Printer {
         if let Some(h) = hint {
             let _ = writeln!(out, "hint: {}", h.replace('\n', "\n      "));
         }
-        ExitCode::from(1)
+        ExitCode::from(2)
     }
 }
 

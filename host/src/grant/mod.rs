@@ -30,6 +30,9 @@
 //!
 //! [invoke]                 # claw:runtime/invoke: alias = "tool name"
 //! summarise = "summarise"
+//!
+//! [network]                # non-global networks, named explicitly
+//! allow = ["10.0.0.0/8"]   # (an IP-literal or localhost [[http]] host names itself)
 //! ```
 
 mod check;
@@ -59,6 +62,10 @@ pub struct Grant {
     pub memory_search: bool,
     /// Tools it may invoke: alias → installed tool name.
     pub invoke: BTreeMap<String, String>,
+    /// Non-global networks it may reach (loopback, private...), named
+    /// explicitly: under `[network] allow`, or as an IP literal or
+    /// `localhost` host in an `[[http]]` rule.
+    pub networks: Vec<ipnet::IpNet>,
 }
 
 /// Per-instance resource limits.
@@ -70,6 +77,12 @@ pub struct Limits {
     pub timeout_ms: u64,
     /// Largest output one call may return, in bytes.
     pub output_bytes: usize,
+    /// Largest outbound request body, in bytes (buffered and scanned whole).
+    pub http_request_bytes: usize,
+    /// Largest response body the boundary buffers to redact, in bytes.
+    pub http_response_bytes: usize,
+    /// Outbound requests in flight at once.
+    pub http_concurrency: usize,
 }
 
 impl Default for Limits {
@@ -78,6 +91,9 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             timeout_ms: 10_000,
             output_bytes: 1 << 20,
+            http_request_bytes: 8 << 20,
+            http_response_bytes: 16 << 20,
+            http_concurrency: 8,
         }
     }
 }

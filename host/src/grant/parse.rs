@@ -45,6 +45,15 @@ struct RawGrant {
     memory: Option<RawMemory>,
     #[serde(default)]
     invoke: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    network: Option<RawNetwork>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    #[serde(default)]
+    allow: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +62,9 @@ struct RawLimits {
     memory_mib: Option<Spanned<u64>>,
     timeout_ms: Option<Spanned<u64>>,
     output_kib: Option<Spanned<u64>>,
+    http_request_kib: Option<Spanned<u64>>,
+    http_response_kib: Option<Spanned<u64>>,
+    http_concurrency: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -173,6 +185,18 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
             }
         };
         let line = cx.line_of(rule.url.span().start);
+        // Naming an IP literal or localhost is naming that network.
+        if let HostPattern::Exact(h) = &host {
+            let bare = h.trim_start_matches('[').trim_end_matches(']');
+            if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+                grant.networks.push(ipnet::IpNet::from(ip));
+            } else if bare == "localhost" {
+                grant
+                    .networks
+                    .push("127.0.0.0/8".parse().expect("valid net"));
+                grant.networks.push("::1/128".parse().expect("valid net"));
+            }
+        }
         grant.http.push(HttpRule {
             scheme,
             host,
@@ -192,6 +216,27 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         };
     }
     grant.memory_search = raw.memory.is_some_and(|m| m.search);
+    for net in raw.network.map(|n| n.allow).unwrap_or_default() {
+        let text = net.get_ref().trim();
+        let parsed = text
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .or_else(|_| {
+                cx.err(
+                    net.span(),
+                    format!("network.allow: `{text}` is not an address or CIDR network"),
+                    "e.g. \"10.0.0.0/8\" or \"192.168.1.20\"",
+                )
+            })?;
+        if parsed.prefix_len() == 0 {
+            return cx.err(
+                net.span(),
+                format!("network.allow: `{text}` would open every address"),
+                "name the private networks the component needs",
+            );
+        }
+        grant.networks.push(parsed.trunc());
+    }
     for (alias, tool) in raw.invoke {
         if !valid_name(tool.get_ref()) || !valid_name(&alias) {
             return cx.err(
@@ -226,6 +271,15 @@ fn limits(cx: &Ctx<'_>, l: RawLimits) -> Result<Limits, GrantError> {
     }
     if let Some(v) = &l.output_kib {
         limits.output_bytes = (check(v, "output_kib", 1, 64 * 1024)? as usize) << 10;
+    }
+    if let Some(v) = &l.http_request_kib {
+        limits.http_request_bytes = (check(v, "http_request_kib", 1, 256 * 1024)? as usize) << 10;
+    }
+    if let Some(v) = &l.http_response_kib {
+        limits.http_response_bytes = (check(v, "http_response_kib", 1, 256 * 1024)? as usize) << 10;
+    }
+    if let Some(v) = &l.http_concurrency {
+        limits.http_concurrency = check(v, "http_concurrency", 1, 256)? as usize;
     }
     Ok(limits)
 }
@@ -366,6 +420,30 @@ e = "echo"
         );
         assert!(g.memory_search);
         assert_eq!(g.invoke["e"], "echo");
+        assert!(
+            g.networks.is_empty(),
+            "a named public host opens no private network"
+        );
+    }
+
+    #[test]
+    fn networks_are_named_explicitly() {
+        let g = Grant::parse("[[http]]\nurl = \"http://127.0.0.1:8080/\"\n[[http]]\nurl = \"http://localhost:9/\"\n[network]\nallow = [\"10.1.0.0/16\", \"192.168.1.7\"]\n", "g").unwrap();
+        let nets: Vec<String> = g.networks.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            nets,
+            vec![
+                "127.0.0.1/32",
+                "127.0.0.0/8",
+                "::1/128",
+                "10.1.0.0/16",
+                "192.168.1.7/32"
+            ]
+        );
+        let e = Grant::parse("[network]\nallow = [\"0.0.0.0/0\"]\n", "g").unwrap_err();
+        assert!(e.message.contains("every address"), "{}", e.message);
+        let e = Grant::parse("[network]\nallow = [\"nope\"]\n", "g").unwrap_err();
+        assert_eq!(e.line, Some(2));
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod error;
 
 pub use error::CallError;
 
-use crate::boundary::Boundary;
+use crate::boundary::{Boundary, Secrets};
 use crate::capabilities::{self, CallInfo, CallState, Config, HostServices, invoke};
 use crate::components::{
     ComponentStore, Digest, Index, LiveTable, LoadedTool, Record, World, inspect, sniff,
@@ -15,6 +15,7 @@ use crate::engine::Engine;
 use crate::grant::{Grant, check_imports};
 use crate::home::Home;
 use crate::problem::Problem;
+use crate::vault::Vault;
 use crate::wit::ToolPre;
 use crate::wit::claw::runtime::types::{CallContext, ToolError};
 use anyhow::{Context as _, Result};
@@ -56,6 +57,8 @@ pub struct Runtime {
     live: LiveTable,
     services: HostServices,
     stamp: Mutex<Option<SystemTime>>,
+    vault_stamp: Mutex<Option<SystemTime>>,
+    home: Home,
     calls: AtomicU64,
 }
 
@@ -115,13 +118,58 @@ impl Runtime {
             store,
             live: LiveTable::default(),
             services: HostServices {
-                boundary: Arc::new(Boundary::new()),
+                boundary: Arc::new(Boundary::new(Some(crate::boundary::audit::AuditLog::new(
+                    &home.data.join("audit.jsonl"),
+                )))),
                 workspace_root,
                 invoker: Arc::new(WeakInvoker(weak.clone())),
             },
             stamp: Mutex::new(None),
+            vault_stamp: Mutex::new(None),
+            home: home.clone(),
             calls: AtomicU64::new(0),
-        }))
+        })
+        .with_vault())
+    }
+
+    /// Load the vault into the boundary (done at open and when it changes).
+    fn with_vault(self: Arc<Self>) -> Arc<Self> {
+        self.reload_vault();
+        self
+    }
+
+    /// Re-read the vault if its file changed. A vault that exists but
+    /// cannot be opened locks the boundary: every outbound request is
+    /// refused until it can (fail closed).
+    pub fn reload_vault(&self) {
+        let path = Vault::path_in(&self.home.data);
+        let stamp = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        {
+            let mut last = self.vault_stamp.lock().unwrap_or_else(|p| p.into_inner());
+            if *last == stamp && stamp.is_some() {
+                return;
+            }
+            *last = stamp;
+        }
+        let secrets = if stamp.is_none() {
+            Secrets::empty()
+        } else {
+            match Vault::open(&self.home.config, &self.home.data, false)
+                .and_then(|v| Secrets::from_vault(&v))
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!("outbound requests are refused until the vault opens: {e}");
+                    Secrets::locked(e.to_string())
+                }
+            }
+        };
+        self.services.boundary.set_secrets(secrets);
+    }
+
+    /// The boundary.
+    pub fn boundary(&self) -> &Arc<Boundary> {
+        &self.services.boundary
     }
 
     /// The engine.
@@ -376,6 +424,7 @@ impl Runtime {
     ///
     /// When the index cannot be read.
     pub fn sync(&self) -> Result<SyncReport> {
+        self.reload_vault();
         let stamp = self.store.stamp();
         {
             let mut last = self.stamp.lock().unwrap_or_else(|p| p.into_inner());

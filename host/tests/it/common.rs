@@ -89,11 +89,13 @@ pub fn stderr(o: &Output) -> String {
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 for egress tests. Routes:
-/// `/hello` → 200 text; `/redirect` → 302 to `/hello` on `redirect_port`;
-/// anything else → 404. Every request line is recorded.
+/// `/hello` → 200 text; `/echo` → the request head, in the body and the
+/// `x-seen-auth` header; `/redirect` → 302 to `/hello` on `redirect_port`;
+/// anything else → 404. Every request line and head is recorded.
 pub struct TestServer {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<String>>>,
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestServer {
@@ -102,10 +104,13 @@ impl TestServer {
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
+        let heads_all = Arc::new(Mutex::new(Vec::new()));
+        let heads_out = heads_all.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let seen = seen.clone();
+                let heads = heads_all.clone();
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
                     let mut line = String::new();
@@ -113,6 +118,7 @@ impl TestServer {
                         return;
                     }
                     let mut len = 0usize;
+                    let mut head = String::new();
                     loop {
                         let mut h = String::new();
                         if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
@@ -121,12 +127,29 @@ impl TestServer {
                         if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
                             len = v.trim().parse().unwrap_or(0);
                         }
+                        head.push_str(&h);
                     }
                     let mut body = vec![0; len];
                     let _ = reader.read_exact(&mut body);
                     seen.lock().unwrap().push(line.trim().to_string());
+                    heads.lock().unwrap().push(head.clone());
                     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                    let (status, extra, body) = match path.as_str() {
+                    let auth = head
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("authorization: ")
+                                .or_else(|| l.strip_prefix("Authorization: "))
+                        })
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
+                    let (status, extra, body) = match path.split('?').next().unwrap_or("") {
+                        // Echoes the request head back, in the body and in a header.
+                        "/echo" => (
+                            "200 OK",
+                            format!("x-seen-auth: {auth}\r\n"),
+                            format!("{line}{head}"),
+                        ),
                         "/hello" => (
                             "200 OK",
                             String::new(),
@@ -147,7 +170,15 @@ impl TestServer {
                 });
             }
         });
-        TestServer { port, requests }
+        TestServer {
+            port,
+            requests,
+            heads: heads_out,
+        }
+    }
+
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
     }
 
     pub fn seen(&self) -> Vec<String> {

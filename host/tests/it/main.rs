@@ -4,6 +4,7 @@
 mod common;
 
 mod bad_input;
+mod boundary;
 mod cache;
 mod cli;
 mod egress;

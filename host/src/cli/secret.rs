@@ -1,0 +1,204 @@
+//! `claw secret set|list|rm|rotate-key`. Values come from stdin or a
+//! hidden prompt, never from the command line, and are never printed.
+
+use super::Printer;
+use crate::boundary::audit::AuditLog;
+use crate::components::ComponentStore;
+use crate::grant::Grant;
+use crate::home::Home;
+use crate::problem::Problem;
+use crate::vault::{KEY_ENV, MasterKey, Vault};
+use anyhow::Result;
+use clap::Subcommand;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal as _, Read as _};
+use zeroize::Zeroizing;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum SecretCommand {
+    /// Store a secret; the value is read from stdin (or a hidden prompt).
+    Set {
+        /// The secret's name, as grants refer to it.
+        name: String,
+    },
+    /// List secret names, the hosts they may go to, and when they were set and last used.
+    List,
+    /// Delete a secret.
+    Rm {
+        /// The secret's name.
+        name: String,
+    },
+    /// Re-encrypt every secret under a new master key (atomically).
+    RotateKey,
+}
+
+pub(super) fn run(cmd: SecretCommand, printer: &Printer) -> Result<()> {
+    let home = Home::from_env()?;
+    match cmd {
+        SecretCommand::Set { name } => {
+            let value = read_value(&name)?;
+            let mut vault = Vault::open(&home.config, &home.data, true)?;
+            let existed = vault.contains(&name);
+            vault.set(&name, &value)?;
+            printer.note(format!(
+                "{} secret `{name}` ({} bytes)",
+                if existed { "updated" } else { "stored" },
+                value.len()
+            ));
+            Ok(())
+        }
+        SecretCommand::List => list(&home, printer),
+        SecretCommand::Rm { name } => {
+            let mut vault = Vault::open(&home.config, &home.data, false)?;
+            if !vault.remove(&name)? {
+                return Err(
+                    Problem::new(format!("the vault has no secret named `{name}`"))
+                        .hint("`claw secret list` shows the names")
+                        .into(),
+                );
+            }
+            printer.note(format!("removed secret `{name}`"));
+            Ok(())
+        }
+        SecretCommand::RotateKey => {
+            let mut vault = Vault::open(&home.config, &home.data, false)?;
+            let new_key = if std::env::var_os(KEY_ENV).is_some() {
+                let text = Zeroizing::new(std::env::var("CLAW_NEW_MASTER_KEY").map_err(|_| {
+                    Problem::new(format!("the master key comes from {KEY_ENV}, so claw cannot replace it by itself"))
+                        .hint("set CLAW_NEW_MASTER_KEY to the new key (64 bytes, base64) for this command, then use it as CLAW_MASTER_KEY")
+                })?);
+                MasterKey::parse(&text, "CLAW_NEW_MASTER_KEY".into())?
+            } else {
+                MasterKey::generate("new key file".into())
+            };
+            let count = vault.list().len();
+            vault.rotate(new_key)?;
+            printer.note(format!(
+                "re-encrypted {count} secret(s) under a new master key"
+            ));
+            Ok(())
+        }
+    }
+}
+
+fn read_value(name: &str) -> Result<Zeroizing<Vec<u8>>> {
+    let stdin = std::io::stdin();
+    let mut value = if stdin.is_terminal() {
+        let v = rpassword::prompt_password(format!("value for `{name}` (hidden): "))?;
+        Zeroizing::new(v.into_bytes())
+    } else {
+        let mut buf = Zeroizing::new(Vec::new());
+        stdin.lock().read_to_end(&mut buf)?;
+        buf
+    };
+    // One trailing newline is the shell's, not the secret's.
+    if value.last() == Some(&b'\n') {
+        value.pop();
+        if value.last() == Some(&b'\r') {
+            value.pop();
+        }
+    }
+    Ok(value)
+}
+
+fn list(home: &Home, printer: &Printer) -> Result<()> {
+    let vault = Vault::open(&home.config, &home.data, false);
+    let vault = match vault {
+        Ok(v) => v,
+        Err(e) if !Vault::path_in(&home.data).exists() => {
+            let _ = e;
+            printer.note("the vault is empty; add a secret with `printf %s \"$TOKEN\" | claw secret set NAME`");
+            if printer.json {
+                printer.value(&serde_json::json!([]));
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // Where each secret may go, from the installed components' grants.
+    let mut hosts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in ComponentStore::new(&home.components())
+        .index()?
+        .components
+        .values()
+    {
+        if let Ok(g) = Grant::parse(&r.grant, &r.grant_source) {
+            for s in g.secrets {
+                let entry = hosts.entry(s.name).or_default();
+                for h in s.hosts {
+                    entry.push(format!("{h} ({})", r.name));
+                }
+            }
+        }
+    }
+    // When each was last injected, from the audit log.
+    let mut used: BTreeMap<String, u64> = BTreeMap::new();
+    for rec in AuditLog::new(&home.data.join("audit.jsonl"))
+        .read()
+        .unwrap_or_default()
+    {
+        for n in rec.secrets {
+            used.insert(n, rec.time_ms);
+        }
+    }
+    let rows: Vec<serde_json::Value> = vault
+        .list()
+        .into_iter()
+        .map(|(name, info)| {
+            serde_json::json!({
+                "name": name,
+                "hosts": hosts.get(&name).cloned().unwrap_or_default(),
+                "created_ms": info.created_ms,
+                "updated_ms": info.updated_ms,
+                "used_ms": used.get(&name),
+            })
+        })
+        .collect();
+    if printer.json {
+        printer.value(&serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    printer.line(format!(
+        "{:<24} {:<20} {:<20} HOSTS",
+        "NAME", "UPDATED", "LAST USED"
+    ));
+    for r in rows {
+        let hosts: Vec<String> = serde_json::from_value(r["hosts"].clone()).unwrap_or_default();
+        printer.line(format!(
+            "{:<24} {:<20} {:<20} {}",
+            r["name"].as_str().unwrap_or(""),
+            when(r["updated_ms"].as_u64()),
+            when(r["used_ms"].as_u64()),
+            if hosts.is_empty() {
+                "(no grant sends it anywhere)".to_string()
+            } else {
+                hosts.join(", ")
+            }
+        ));
+    }
+    Ok(())
+}
+
+/// `2026-11-25 14:02:11` (UTC), or `never`.
+pub(super) fn when(ms: Option<u64>) -> String {
+    let Some(ms) = ms else { return "never".into() };
+    let secs = (ms / 1000) as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
