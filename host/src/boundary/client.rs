@@ -1,6 +1,8 @@
 //! The only HTTP client in the host. It connects to the address the
 //! boundary checked (no second DNS lookup), speaks TLS with the host's
-//! name, and follows no redirects.
+//! name, and follows no redirects. Public only so that claw-bench can time
+//! it as the baseline of the `egress` scenario; the host calls it from the
+//! boundary alone.
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -15,7 +17,7 @@ use wasmtime_wasi_http::Error;
 
 /// Where to connect and how.
 #[derive(Debug, Clone)]
-pub(super) struct Target {
+pub struct Target {
     /// The checked address.
     pub addr: SocketAddr,
     /// The host name for TLS (SNI and certificate check); `None` for http.
@@ -47,7 +49,7 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
 
 /// Send a request whose body is already buffered. The connection is driven
 /// by a task of its own; the returned future reports how it ended.
-pub(super) async fn send(
+pub async fn send(
     target: &Target,
     mut parts: Parts,
     body: Bytes,

@@ -20,7 +20,7 @@
 pub mod address;
 mod allow;
 pub mod audit;
-mod client;
+pub mod client;
 pub mod inject;
 pub mod leak;
 mod secrets;

@@ -59,6 +59,20 @@ impl Secrets {
         })
     }
 
+    /// From (name, value) pairs directly (benchmarks and tests).
+    pub fn from_values(values: impl IntoIterator<Item = (String, Vec<u8>)>) -> Secrets {
+        let values: BTreeMap<String, Zeroizing<Vec<u8>>> = values
+            .into_iter()
+            .map(|(n, v)| (n, Zeroizing::new(v)))
+            .collect();
+        let detector = Detector::new(values.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
+        Secrets {
+            values,
+            detector,
+            locked: None,
+        }
+    }
+
     /// The detector.
     pub fn detector(&self) -> &Detector {
         &self.detector
