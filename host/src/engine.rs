@@ -38,10 +38,7 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("cache_dir", &self.cache_dir)
-            .field("pooling", &self.pooling)
-            .finish()
+        f.debug_struct("Engine").field("cache_dir", &self.cache_dir).field("pooling", &self.pooling).finish()
     }
 }
 
@@ -95,10 +92,7 @@ impl Engine {
             Ok(engine) => (engine, true),
             Err(e) => {
                 tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
-                (
-                    wasmtime::Engine::new(&config(false)).map_err(anyhow::Error::from)?,
-                    false,
-                )
+                (wasmtime::Engine::new(&config(false)).map_err(anyhow::Error::from)?, false)
             }
         };
         let stop = Arc::new(AtomicBool::new(false));
@@ -119,12 +113,7 @@ impl Engine {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         inner.precompile_compatibility_hash().hash(&mut h);
         let cache_dir = cache_dir.join(format!("{:016x}", h.finish()));
-        Ok(Engine {
-            inner,
-            cache_dir,
-            pooling,
-            _ticker: Arc::new(Ticker { stop }),
-        })
+        Ok(Engine { inner, cache_dir, pooling, _ticker: Arc::new(Ticker { stop }) })
     }
 
     /// The wasmtime engine.
@@ -153,12 +142,7 @@ impl Engine {
     /// # Errors
     ///
     /// When `bytes` is not a valid component, or the cache cannot be written.
-    pub fn load(
-        &self,
-        bytes: &[u8],
-        digest: &Digest,
-        on_compile: impl FnOnce(),
-    ) -> Result<Component> {
+    pub fn load(&self, bytes: &[u8], digest: &Digest, on_compile: impl FnOnce()) -> Result<Component> {
         let path = self.artifact(digest);
         if path.is_file() {
             match self.deserialize(&path) {
@@ -170,8 +154,7 @@ impl Engine {
         on_compile();
         let component = Component::new(&self.inner, bytes).map_err(anyhow::Error::from)?;
         let serialized = component.serialize().map_err(anyhow::Error::from)?;
-        write_private(&path, &serialized)
-            .with_context(|| format!("writing the compile cache {}", path.display()))?;
+        write_private(&path, &serialized).with_context(|| format!("writing the compile cache {}", path.display()))?;
         Ok(component)
     }
 
@@ -201,21 +184,13 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
         std::process::id()
     ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     drop(f);

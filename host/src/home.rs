@@ -23,11 +23,7 @@ impl Home {
     ///
     /// When neither `CLAW_HOME`, the XDG variables nor `HOME` is set.
     pub fn from_env() -> Result<Home, Problem> {
-        let var = |k: &str| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
+        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
         if let Some(root) = var("CLAW_HOME") {
             return Ok(Home::at(&root));
         }
@@ -35,24 +31,15 @@ impl Home {
         let config = var("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")));
         let data = var("XDG_DATA_HOME").or_else(|| home.as_ref().map(|h| h.join(".local/share")));
         match (config, data) {
-            (Some(c), Some(d)) => Ok(Home {
-                config: c.join("claw"),
-                data: d.join("claw"),
-            }),
-            _ => Err(
-                Problem::new("cannot tell where to keep claw's files: HOME is not set").hint(
-                    "set CLAW_HOME=/some/dir (or HOME, or XDG_CONFIG_HOME and XDG_DATA_HOME)",
-                ),
-            ),
+            (Some(c), Some(d)) => Ok(Home { config: c.join("claw"), data: d.join("claw") }),
+            _ => Err(Problem::new("cannot tell where to keep claw's files: HOME is not set")
+                .hint("set CLAW_HOME=/some/dir (or HOME, or XDG_CONFIG_HOME and XDG_DATA_HOME)")),
         }
     }
 
     /// Both directories under one root.
     pub fn at(root: &Path) -> Home {
-        Home {
-            config: root.join("config"),
-            data: root.join("data"),
-        }
+        Home { config: root.join("config"), data: root.join("data") }
     }
 
     /// Installed components: blobs by digest and the index.

@@ -13,10 +13,7 @@ pub struct Problem {
 impl Problem {
     /// An error with no hint.
     pub fn new(message: impl Into<String>) -> Self {
-        Problem {
-            message: message.into(),
-            hint: None,
-        }
+        Problem { message: message.into(), hint: None }
     }
 
     /// Attach the fix.

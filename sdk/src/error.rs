@@ -32,10 +32,7 @@ pub struct Error {
 impl Error {
     /// A failure of the given kind.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            message: message.into(),
-        }
+        Error { kind, message: message.into() }
     }
     /// The parameters do not match the schema.
     pub fn invalid_params(message: impl Into<String>) -> Self {
@@ -69,10 +66,7 @@ impl From<Error> for ToolError {
             ErrorKind::Unavailable => WitKind::Unavailable,
             ErrorKind::Failed => WitKind::Failed,
         };
-        ToolError {
-            kind,
-            message: e.message,
-        }
+        ToolError { kind, message: e.message }
     }
 }
 
@@ -86,9 +80,6 @@ impl From<ToolError> for Error {
             WitKind::Unavailable => ErrorKind::Unavailable,
             WitKind::Failed => ErrorKind::Failed,
         };
-        Error {
-            kind,
-            message: e.message,
-        }
+        Error { kind, message: e.message }
     }
 }

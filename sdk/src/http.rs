@@ -62,10 +62,7 @@ pub struct Response {
 impl Response {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -92,9 +89,7 @@ fn split_url(url: &str) -> Result<Target<'_>, Error> {
     } else if let Some(rest) = url.strip_prefix("http://") {
         (false, rest)
     } else {
-        return Err(Error::invalid_params(format!(
-            "`{url}` is not an http:// or https:// URL"
-        )));
+        return Err(Error::invalid_params(format!("`{url}` is not an http:// or https:// URL")));
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
@@ -105,16 +100,8 @@ fn split_url(url: &str) -> Result<Target<'_>, Error> {
     if let Some(hash) = path_and_query.find('#') {
         path_and_query = &path_and_query[..hash];
     }
-    let path_and_query = if path_and_query.is_empty() {
-        "/"
-    } else {
-        path_and_query
-    };
-    Ok(Target {
-        https,
-        authority,
-        path_and_query,
-    })
+    let path_and_query = if path_and_query.is_empty() { "/" } else { path_and_query };
+    Ok(Target { https, authority, path_and_query })
 }
 
 fn method(name: &str) -> Method {
@@ -136,10 +123,9 @@ fn from_code(url: &str, code: ErrorCode) -> Error {
             crate::ErrorKind::Denied,
             format!("the host denied the request to {url}: it is outside this tool's grant"),
         ),
-        ErrorCode::HttpRequestBodySize(_) | ErrorCode::HttpResponseBodySize(_) => Error::new(
-            crate::ErrorKind::Limit,
-            format!("request to {url}: body over the limit"),
-        ),
+        ErrorCode::HttpRequestBodySize(_) | ErrorCode::HttpResponseBodySize(_) => {
+            Error::new(crate::ErrorKind::Limit, format!("request to {url}: body over the limit"))
+        }
         other => Error::unavailable(format!("request to {url} failed: {other:?}")),
     }
 }
@@ -151,35 +137,17 @@ fn from_code(url: &str, code: ErrorCode) -> Error {
 /// As [`get`].
 pub fn send(req: &Request) -> Result<Response, Error> {
     let target = split_url(&req.url)?;
-    let entries: Vec<(String, Vec<u8>)> = req
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone().into_bytes()))
-        .collect();
-    let headers = Fields::from_list(&entries)
-        .map_err(|e| Error::invalid_params(format!("invalid header: {e:?}")))?;
+    let entries: Vec<(String, Vec<u8>)> =
+        req.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone().into_bytes())).collect();
+    let headers = Fields::from_list(&entries).map_err(|e| Error::invalid_params(format!("invalid header: {e:?}")))?;
     let outgoing = OutgoingRequest::new(headers);
     let bad = |what: &str| Error::invalid_params(format!("invalid {what} in `{}`", req.url));
-    outgoing
-        .set_method(&method(&req.method))
-        .map_err(|()| bad("method"))?;
-    let scheme = if target.https {
-        Scheme::Https
-    } else {
-        Scheme::Http
-    };
-    outgoing
-        .set_scheme(Some(&scheme))
-        .map_err(|()| bad("scheme"))?;
-    outgoing
-        .set_authority(Some(target.authority))
-        .map_err(|()| bad("host"))?;
-    outgoing
-        .set_path_with_query(Some(target.path_and_query))
-        .map_err(|()| bad("path"))?;
-    let body = outgoing
-        .body()
-        .map_err(|()| Error::failed("request body taken twice"))?;
+    outgoing.set_method(&method(&req.method)).map_err(|()| bad("method"))?;
+    let scheme = if target.https { Scheme::Https } else { Scheme::Http };
+    outgoing.set_scheme(Some(&scheme)).map_err(|()| bad("scheme"))?;
+    outgoing.set_authority(Some(target.authority)).map_err(|()| bad("host"))?;
+    outgoing.set_path_with_query(Some(target.path_and_query)).map_err(|()| bad("path"))?;
+    let body = outgoing.body().map_err(|()| Error::failed("request body taken twice"))?;
 
     // Hand the request over first: the host reads the body while we write it.
     let future = outgoing_handler::handle(outgoing, None).map_err(|c| from_code(&req.url, c))?;
@@ -187,47 +155,30 @@ pub fn send(req: &Request) -> Result<Response, Error> {
 
     let response = loop {
         if let Some(done) = future.get() {
-            break done
-                .map_err(|()| Error::failed("response taken twice"))?
-                .map_err(|c| from_code(&req.url, c))?;
+            break done.map_err(|()| Error::failed("response taken twice"))?.map_err(|c| from_code(&req.url, c))?;
         }
         future.subscribe().block();
     };
     let status = response.status();
-    let headers = response
-        .headers()
-        .entries()
-        .into_iter()
-        .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
-        .collect();
-    let incoming = response
-        .consume()
-        .map_err(|()| Error::failed("body taken twice"))?;
+    let headers =
+        response.headers().entries().into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned())).collect();
+    let incoming = response.consume().map_err(|()| Error::failed("body taken twice"))?;
     let (body, truncated) = read_body(incoming, req.max_response_bytes)?;
-    Ok(Response {
-        status,
-        headers,
-        body,
-        truncated,
-    })
+    Ok(Response { status, headers, body, truncated })
 }
 
 fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), ErrorCode> {
     {
         let stream = body.write().map_err(|()| ErrorCode::InternalError(None))?;
         for chunk in bytes.chunks(4096) {
-            stream
-                .blocking_write_and_flush(chunk)
-                .map_err(|_| ErrorCode::HttpRequestBodySize(None))?;
+            stream.blocking_write_and_flush(chunk).map_err(|_| ErrorCode::HttpRequestBodySize(None))?;
         }
     }
     OutgoingBody::finish(body, None)
 }
 
 fn read_body(incoming: IncomingBody, cap: usize) -> Result<(Vec<u8>, bool), Error> {
-    let stream = incoming
-        .stream()
-        .map_err(|()| Error::failed("body stream taken twice"))?;
+    let stream = incoming.stream().map_err(|()| Error::failed("body stream taken twice"))?;
     let mut body = Vec::new();
     loop {
         match stream.blocking_read(64 * 1024) {
@@ -241,10 +192,7 @@ fn read_body(incoming: IncomingBody, cap: usize) -> Result<(Vec<u8>, bool), Erro
             }
             Err(StreamError::Closed) => return Ok((body, false)),
             Err(StreamError::LastOperationFailed(e)) => {
-                return Err(Error::unavailable(format!(
-                    "reading the response failed: {}",
-                    e.to_debug_string()
-                )));
+                return Err(Error::unavailable(format!("reading the response failed: {}", e.to_debug_string())));
             }
         }
     }

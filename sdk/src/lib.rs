@@ -111,15 +111,10 @@ impl<T: Tool> bindings::Guest for Export<T> {
         params_json: String,
         context: bindings::claw::runtime::types::CallContext,
     ) -> Result<String, bindings::claw::runtime::types::ToolError> {
-        let params: T = serde_json::from_str(&params_json).map_err(|e| {
-            Error::invalid_params(format!("parameters do not match the schema: {e}"))
-        })?;
-        let ctx = Context {
-            call_id: context.call_id,
-            tool: context.tool,
-            caller: context.caller,
-            depth: context.depth,
-        };
+        let params: T = serde_json::from_str(&params_json)
+            .map_err(|e| Error::invalid_params(format!("parameters do not match the schema: {e}")))?;
+        let ctx =
+            Context { call_id: context.call_id, tool: context.tool, caller: context.caller, depth: context.depth };
         let output = params.execute(&ctx)?;
         serde_json::to_string(&output)
             .map_err(|e| Error::failed(format!("output is not serialisable as JSON: {e}")).into())

@@ -26,14 +26,13 @@ struct Now {
 }
 
 impl Tool for Clock {
-    const DESCRIPTION: &'static str = "The current date and time (RFC 3339, Unix seconds and weekday), in UTC or at a given offset.";
+    const DESCRIPTION: &'static str =
+        "The current date and time (RFC 3339, Unix seconds and weekday), in UTC or at a given offset.";
     type Output = Now;
 
     fn execute(self, _ctx: &Context) -> Result<Now, Error> {
         if self.utc_offset_minutes.abs() > 18 * 60 {
-            return Err(Error::invalid_params(
-                "utc_offset_minutes must be between -1080 and 1080",
-            ));
+            return Err(Error::invalid_params("utc_offset_minutes must be between -1080 and 1080"));
         }
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -50,27 +49,10 @@ fn format_time(unix: i64, offset_minutes: i32) -> Now {
     let (y, m, d) = civil_from_days(days);
     let sign = if offset_minutes < 0 { '-' } else { '+' };
     let off = offset_minutes.abs();
-    let zone = if offset_minutes == 0 {
-        "Z".to_string()
-    } else {
-        format!("{sign}{:02}:{:02}", off / 60, off % 60)
-    };
-    const WEEKDAYS: [&str; 7] = [
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-    ];
+    let zone = if offset_minutes == 0 { "Z".to_string() } else { format!("{sign}{:02}:{:02}", off / 60, off % 60) };
+    const WEEKDAYS: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
     Now {
-        rfc3339: format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{zone}",
-            secs / 3600,
-            secs % 3600 / 60,
-            secs % 60
-        ),
+        rfc3339: format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{zone}", secs / 3600, secs % 3600 / 60, secs % 60),
         unix,
         weekday: WEEKDAYS[days.rem_euclid(7) as usize],
     }

@@ -30,13 +30,13 @@ struct Page {
 }
 
 impl Tool for Fetch {
-    const DESCRIPTION: &'static str = "Fetch a web page or API response by URL (HTTP GET) and return its status, content type and text.";
+    const DESCRIPTION: &'static str =
+        "Fetch a web page or API response by URL (HTTP GET) and return its status, content type and text.";
     type Output = Page;
 
     fn execute(self, _ctx: &Context) -> Result<Page, Error> {
         let cap = self.max_bytes.unwrap_or(64 * 1024).min(HARD_CAP);
-        let mut req = http::Request::get(&self.url)
-            .header("accept", "text/*, application/json;q=0.9, */*;q=0.5");
+        let mut req = http::Request::get(&self.url).header("accept", "text/*, application/json;q=0.9, */*;q=0.5");
         req.max_response_bytes = cap;
         let resp = http::send(&req)?;
         Ok(Page {

@@ -22,16 +22,9 @@ use std::time::{Duration, Instant};
 fn guest(name: &str) -> Result<PathBuf> {
     let dir = std::env::var_os("CLAW_GUEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../target/guest/wasm32-wasip2/release")
-        });
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/guest/wasm32-wasip2/release"));
     let path = dir.join(format!("{name}.wasm"));
-    anyhow::ensure!(
-        path.is_file(),
-        "{} is missing: run `bash scripts/dev components` first",
-        path.display()
-    );
+    anyhow::ensure!(path.is_file(), "{} is missing: run `bash scripts/dev components` first", path.display());
     Ok(path)
 }
 
@@ -72,52 +65,33 @@ fn floor(iterations: usize) -> Result<Stats> {
     }
     impl wasmtime_wasi::WasiView for S {
         fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-            wasmtime_wasi::WasiCtxView {
-                ctx: &mut self.wasi,
-                table: &mut self.table,
-            }
+            wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
         }
     }
     let mut config = wasmtime::Config::new();
-    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
-        Default::default(),
-    ));
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(Default::default()));
     let engine = wasmtime::Engine::new(&config).map_err(anyhow::Error::from)?;
     let component = Component::from_file(&engine, guest("echo")?).map_err(anyhow::Error::from)?;
     let mut linker: Linker<S> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
     // echo imports the type-only `claw:runtime/types` instance.
-    linker
-        .instance("claw:runtime/types@0.1.0")
-        .map_err(anyhow::Error::from)?;
-    let pre = linker
-        .instantiate_pre(&component)
-        .map_err(anyhow::Error::from)?;
+    linker.instance("claw:runtime/types@0.1.0").map_err(anyhow::Error::from)?;
+    let pre = linker.instantiate_pre(&component).map_err(anyhow::Error::from)?;
     type Ctx = claw::wit::claw::runtime::types::CallContext;
     type Err = claw::wit::claw::runtime::types::ToolError;
-    let ctx = Ctx {
-        call_id: "bench".into(),
-        tool: "echo".into(),
-        caller: None,
-        depth: 0,
-    };
+    let ctx = Ctx { call_id: "bench".into(), tool: "echo".into(), caller: None, depth: 0 };
     let mut samples = Vec::with_capacity(iterations);
     for i in 0..iterations + iterations / 10 {
         let t = Instant::now();
         let mut store = wasmtime::Store::new(
             &engine,
-            S {
-                wasi: wasmtime_wasi::WasiCtxBuilder::new().build(),
-                table: ResourceTable::new(),
-            },
+            S { wasi: wasmtime_wasi::WasiCtxBuilder::new().build(), table: ResourceTable::new() },
         );
         let instance = pre.instantiate(&mut store).map_err(anyhow::Error::from)?;
         let f = instance
             .get_typed_func::<(&str, &Ctx), (Result<String, Err>,)>(&mut store, "execute")
             .map_err(anyhow::Error::from)?;
-        let (out,) = f
-            .call(&mut store, (r#"{"text":"hello"}"#, &ctx))
-            .map_err(anyhow::Error::from)?;
+        let (out,) = f.call(&mut store, (r#"{"text":"hello"}"#, &ctx)).map_err(anyhow::Error::from)?;
         anyhow::ensure!(out.is_ok_and(|s| s == "\"hello\""), "echo answered wrongly");
         if i >= iterations / 10 {
             samples.push(t.elapsed());
@@ -136,59 +110,34 @@ fn floor_async(iterations: usize) -> Result<Stats> {
     }
     impl wasmtime_wasi::WasiView for S {
         fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-            wasmtime_wasi::WasiCtxView {
-                ctx: &mut self.wasi,
-                table: &mut self.table,
-            }
+            wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
         }
     }
     let mut config = wasmtime::Config::new();
-    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
-        Default::default(),
-    ));
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(Default::default()));
     let engine = wasmtime::Engine::new(&config).map_err(anyhow::Error::from)?;
     let component = Component::from_file(&engine, guest("echo")?).map_err(anyhow::Error::from)?;
     let mut linker: Linker<S> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
-    linker
-        .instance("claw:runtime/types@0.1.0")
-        .map_err(anyhow::Error::from)?;
-    let pre = linker
-        .instantiate_pre(&component)
-        .map_err(anyhow::Error::from)?;
+    linker.instance("claw:runtime/types@0.1.0").map_err(anyhow::Error::from)?;
+    let pre = linker.instantiate_pre(&component).map_err(anyhow::Error::from)?;
     type Ctx = claw::wit::claw::runtime::types::CallContext;
     type Err = claw::wit::claw::runtime::types::ToolError;
-    let ctx = Ctx {
-        call_id: "bench".into(),
-        tool: "echo".into(),
-        caller: None,
-        depth: 0,
-    };
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let ctx = Ctx { call_id: "bench".into(), tool: "echo".into(), caller: None, depth: 0 };
+    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut samples = Vec::with_capacity(iterations);
     tokio.block_on(async {
         for i in 0..iterations + iterations / 10 {
             let t = Instant::now();
             let mut store = wasmtime::Store::new(
                 &engine,
-                S {
-                    wasi: wasmtime_wasi::WasiCtxBuilder::new().build(),
-                    table: ResourceTable::new(),
-                },
+                S { wasi: wasmtime_wasi::WasiCtxBuilder::new().build(), table: ResourceTable::new() },
             );
-            let instance = pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(anyhow::Error::from)?;
+            let instance = pre.instantiate_async(&mut store).await.map_err(anyhow::Error::from)?;
             let f = instance
                 .get_typed_func::<(&str, &Ctx), (Result<String, Err>,)>(&mut store, "execute")
                 .map_err(anyhow::Error::from)?;
-            let (out,) = f
-                .call_async(&mut store, (r#"{"text":"hello"}"#, &ctx))
-                .await
-                .map_err(anyhow::Error::from)?;
+            let (out,) = f.call_async(&mut store, (r#"{"text":"hello"}"#, &ctx)).await.map_err(anyhow::Error::from)?;
             anyhow::ensure!(out.is_ok_and(|s| s == "\"hello\""), "echo answered wrongly");
             if i >= iterations / 10 {
                 samples.push(t.elapsed());
@@ -202,13 +151,10 @@ fn floor_async(iterations: usize) -> Result<Stats> {
 fn setup() -> Result<(tempfile::TempDir, Arc<Runtime>, tokio::runtime::Runtime)> {
     let dir = tempfile::tempdir()?;
     let rt = Runtime::open(&Home::at(dir.path()))?;
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     for (name, file) in [("echo", "echo"), ("v", "versioned_1")] {
         let bytes = std::fs::read(guest(file)?)?;
-        let prepared =
-            tokio.block_on(rt.prepare(name, file, bytes, String::new(), "bench".into(), || {}))?;
+        let prepared = tokio.block_on(rt.prepare(name, file, bytes, String::new(), "bench".into(), || {}))?;
         rt.commit(prepared, false)?;
     }
     Ok((dir, rt, tokio))
@@ -237,10 +183,7 @@ fn load_cached(iterations: usize) -> Result<Stats> {
     let mut samples = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let t = Instant::now();
-        let c = rt
-            .engine()
-            .load_cached(&digest)
-            .context("loading from the cache")?;
+        let c = rt.engine().load_cached(&digest).context("loading from the cache")?;
         samples.push(t.elapsed());
         drop(c);
     }
@@ -257,8 +200,7 @@ fn hot_swap(iterations: usize) -> Result<Stats> {
     let mut samples = Vec::with_capacity(iterations);
     for i in 0..iterations {
         let bytes = if i % 2 == 0 { v2.clone() } else { v1.clone() };
-        let prepared =
-            tokio.block_on(rt.prepare("v", "v", bytes, String::new(), "bench".into(), || {}))?;
+        let prepared = tokio.block_on(rt.prepare("v", "v", bytes, String::new(), "bench".into(), || {}))?;
         // Record in the store without touching this process's live table, as
         // `claw component upgrade` in another process does.
         let record = prepared.tool.record.clone();
@@ -270,10 +212,7 @@ fn hot_swap(iterations: usize) -> Result<Stats> {
         let t = Instant::now();
         let report = rt.sync()?;
         samples.push(t.elapsed());
-        anyhow::ensure!(
-            report.upgraded == vec!["v".to_string()],
-            "sync did not swap: {report:?}"
-        );
+        anyhow::ensure!(report.upgraded == vec!["v".to_string()], "sync did not swap: {report:?}");
     }
     Ok(stats(samples, 1e3))
 }
@@ -300,24 +239,16 @@ fn leak_scan(iterations: usize) -> Result<(f64, f64, usize, f64)> {
         .map(|i| {
             (
                 format!("secret_{i}"),
-                format!(
-                    "sk-{i:04}-{:016x}-value",
-                    (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)
-                )
-                .into_bytes(),
+                format!("sk-{i:04}-{:016x}-value", (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).into_bytes(),
             )
         })
         .collect();
     let built = Instant::now();
-    let detector =
-        claw::boundary::leak::Detector::new(values.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
+    let detector = claw::boundary::leak::Detector::new(values.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
     let build_ms = built.elapsed().as_secs_f64() * 1e3;
     let needles = format!("{detector:?}");
     let body = body_1mib();
-    anyhow::ensure!(
-        detector.first(&body).is_none(),
-        "the benchmark body must be clean"
-    );
+    anyhow::ensure!(detector.first(&body).is_none(), "the benchmark body must be clean");
     let mut samples = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let t = Instant::now();
@@ -365,11 +296,7 @@ fn loopback_server(rt: &tokio::runtime::Runtime) -> Result<u16> {
                         }
                     }
                 }
-                let _ = s
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    )
-                    .await;
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
             });
         }
     });
@@ -382,23 +309,14 @@ fn loopback_server(rt: &tokio::runtime::Runtime) -> Result<u16> {
 fn egress(rounds: usize, per_round: usize) -> Result<(Stats, Stats)> {
     use claw::boundary::{Boundary, Policy, Secrets, audit::AuditLog, client};
     use http_body_util::{BodyExt as _, Full};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let port = loopback_server(&rt)?;
     let dir = tempfile::tempdir()?;
-    let boundary = Arc::new(Boundary::new(Some(AuditLog::new(
-        &dir.path().join("audit.jsonl"),
-    ))));
+    let boundary = Arc::new(Boundary::new(Some(AuditLog::new(&dir.path().join("audit.jsonl")))));
     boundary.set_secrets(Secrets::from_values((0..1000).map(|i| {
         (
             format!("secret_{i}"),
-            format!(
-                "sk-{i:04}-{:016x}-value",
-                (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)
-            )
-            .into_bytes(),
+            format!("sk-{i:04}-{:016x}-value", (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).into_bytes(),
         )
     })));
     let grant = claw::grant::Grant::parse(
@@ -411,11 +329,7 @@ fn egress(rounds: usize, per_round: usize) -> Result<(Stats, Stats)> {
     let request = |body: bytes::Bytes| {
         http::Request::post(&url)
             .header("content-type", "application/octet-stream")
-            .body(
-                Full::new(body)
-                    .map_err(|never| match never {})
-                    .boxed_unsync(),
-            )
+            .body(Full::new(body).map_err(|never| match never {}).boxed_unsync())
             .expect("valid request")
     };
     let target = client::Target {
@@ -429,16 +343,10 @@ fn egress(rounds: usize, per_round: usize) -> Result<(Stats, Stats)> {
         for round in 0..rounds {
             for i in 0..per_round + per_round / 10 {
                 let t = Instant::now();
-                let (resp, _io) =
-                    Box::into_pin(boundary.send(&policy, request(body.clone()), None))
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                let got = resp
-                    .into_body()
-                    .collect()
+                let (resp, _io) = Box::into_pin(boundary.send(&policy, request(body.clone()), None))
                     .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?
-                    .to_bytes();
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let got = resp.into_body().collect().await.map_err(|e| anyhow::anyhow!("{e}"))?.to_bytes();
                 if i >= per_round / 10 {
                     through.push(t.elapsed());
                 }
@@ -446,14 +354,8 @@ fn egress(rounds: usize, per_round: usize) -> Result<(Stats, Stats)> {
 
                 let t = Instant::now();
                 let (parts, b) = request(body.clone()).into_parts();
-                let b = b
-                    .collect()
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?
-                    .to_bytes();
-                let (resp, _io) = client::send(&target, parts, b)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let b = b.collect().await.map_err(|e| anyhow::anyhow!("{e}"))?.to_bytes();
+                let (resp, _io) = client::send(&target, parts, b).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 let got = resp.into_body().collect().await?.to_bytes();
                 if i >= per_round / 10 {
                     direct.push(t.elapsed());
@@ -478,34 +380,21 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn call_scenarios(rounds: usize, per_round: usize) -> Result<()> {
     let mut all: [(Vec<f64>, Vec<f64>); 3] = Default::default();
     for _ in 0..rounds {
-        for (i, s) in [
-            floor(per_round)?,
-            floor_async(per_round)?,
-            tool_call(per_round)?,
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (i, s) in [floor(per_round)?, floor_async(per_round)?, tool_call(per_round)?].into_iter().enumerate() {
             all[i].0.push(s.p50);
             all[i].1.push(s.p99);
         }
     }
     let [f, fa, t] = all.map(|(p50, p99)| (median(p50), median(p99)));
     let n = rounds * per_round;
-    emit(
-        json!({"name": "floor", "iterations": n, "p50": round(f.0), "p99": round(f.1), "unit": "us",
-        "what": "raw wasmtime 48: new Store + empty WasiCtx + InstancePre::instantiate + typed execute(echo), sync, pooling"}),
-    );
-    emit(
-        json!({"name": "floor-async", "iterations": n, "p50": round(fa.0), "p99": round(fa.1), "unit": "us",
-        "what": "the same with instantiate_async + call_async (a fiber per call), as a host serving many calls does"}),
-    );
-    emit(
-        json!({"name": "tool-call", "iterations": n, "p50": round(t.0), "p99": round(t.1), "unit": "us",
+    emit(json!({"name": "floor", "iterations": n, "p50": round(f.0), "p99": round(f.1), "unit": "us",
+        "what": "raw wasmtime 48: new Store + empty WasiCtx + InstancePre::instantiate + typed execute(echo), sync, pooling"}));
+    emit(json!({"name": "floor-async", "iterations": n, "p50": round(fa.0), "p99": round(fa.1), "unit": "us",
+        "what": "the same with instantiate_async + call_async (a fiber per call), as a host serving many calls does"}));
+    emit(json!({"name": "tool-call", "iterations": n, "p50": round(t.0), "p99": round(t.1), "unit": "us",
         "ratio_to_floor_p50": round(t.0 / f.0), "ratio_to_floor_async_p50": round(t.0 / fa.0),
         "ironclaw_p50": 128.0, "speedup_vs_ironclaw_p50": round(128.0 / t.0),
-        "target": "p50 <= 50 us, p99 <= 250 us; >= 5x IronClaw"}),
-    );
+        "target": "p50 <= 50 us, p99 <= 250 us; >= 5x IronClaw"}));
     Ok(())
 }
 
@@ -524,21 +413,17 @@ fn main() -> Result<()> {
     }
     if want("leak-scan") {
         let (p50, p99, n, build_ms) = leak_scan(200)?;
-        emit(
-            json!({"name": "leak-scan", "iterations": n, "p50": round(p50), "p99": round(p99), "unit": "MB/s",
+        emit(json!({"name": "leak-scan", "iterations": n, "p50": round(p50), "p99": round(p99), "unit": "MB/s",
             "what": "1 MiB body, 1,000 vault secrets in every encoding + credential patterns, one Aho-Corasick pass",
-            "build_ms": round(build_ms), "target": ">= 500 MB/s", "ironclaw": "145-250 MB/s with 23 patterns and no vault values"}),
-        );
+            "build_ms": round(build_ms), "target": ">= 500 MB/s", "ironclaw": "145-250 MB/s with 23 patterns and no vault values"}));
     }
     if want("egress") {
         let (t, d) = egress(3, 1000)?;
-        emit(
-            json!({"name": "egress", "iterations": t.n, "p50": round(t.p50), "p99": round(t.p99), "unit": "us",
+        emit(json!({"name": "egress", "iterations": t.n, "p50": round(t.p50), "p99": round(t.p99), "unit": "us",
             "direct_p50": round(d.p50), "direct_p99": round(d.p99), "added_p50": round(t.p50 - d.p50), "added_p99": round(t.p99 - d.p99),
             "ratio_p50": round(t.p50 / d.p50),
             "what": "4 KiB POST to a loopback server through the boundary (1,000 vault secrets, audit on) vs. the same client directly",
-            "target": "added p50 <= 100 us"}),
-        );
+            "target": "added p50 <= 100 us"}));
     }
     if want("load-cached") {
         let s = load_cached(500)?;
@@ -548,10 +433,8 @@ fn main() -> Result<()> {
     }
     if want("hot-swap") {
         let s = hot_swap(200)?;
-        emit(
-            json!({"name": "hot-swap", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
-            "what": "a running host notices an upgrade in the store and swaps its live table"}),
-        );
+        emit(json!({"name": "hot-swap", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
+            "what": "a running host notices an upgrade in the store and swaps its live table"}));
     }
     Ok(())
 }

@@ -11,11 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub fn special_v4(ip: Ipv4Addr) -> Option<&'static str> {
     let n = u32::from(ip);
     let in_net = |base: [u8; 4], bits: u32| {
-        let mask = if bits == 0 {
-            0
-        } else {
-            u32::MAX << (32 - bits)
-        };
+        let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
         n & mask == u32::from(Ipv4Addr::from(base)) & mask
     };
     // Globally reachable exceptions inside 192.0.0.0/24.
@@ -27,11 +23,7 @@ pub fn special_v4(ip: Ipv4Addr) -> Option<&'static str> {
         ([10, 0, 0, 0], 8, "private-use"),
         ([100, 64, 0, 0], 10, "shared address space (CGNAT)"),
         ([127, 0, 0, 0], 8, "loopback"),
-        (
-            [169, 254, 0, 0],
-            16,
-            "link-local (includes the cloud metadata address)",
-        ),
+        ([169, 254, 0, 0], 16, "link-local (includes the cloud metadata address)"),
         ([172, 16, 0, 0], 12, "private-use"),
         ([192, 0, 0, 0], 24, "IETF protocol assignments"),
         ([192, 0, 2, 0], 24, "documentation"),
@@ -43,10 +35,7 @@ pub fn special_v4(ip: Ipv4Addr) -> Option<&'static str> {
         ([224, 0, 0, 0], 4, "multicast"),
         ([240, 0, 0, 0], 4, "reserved"),
     ];
-    table
-        .iter()
-        .find(|(base, bits, _)| in_net(*base, *bits))
-        .map(|(_, _, why)| *why)
+    table.iter().find(|(base, bits, _)| in_net(*base, *bits)).map(|(_, _, why)| *why)
 }
 
 /// The IPv4 address an IPv6 address carries, if any.
@@ -112,23 +101,12 @@ pub fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
         (&[0x2001, 0x0db8], 32, "documentation"),
         (&[0x3fff], 20, "documentation"),
         (&[0x5f00], 16, "segment routing (SRv6) SIDs"),
-        (
-            &[0xfc00],
-            7,
-            "unique-local (includes the cloud metadata address fd00:ec2::254)",
-        ),
+        (&[0xfc00], 7, "unique-local (includes the cloud metadata address fd00:ec2::254)"),
         (&[0xfe80], 10, "link-local"),
         (&[0xff00], 8, "multicast"),
-        (
-            &[0x0064, 0xff9b, 0x0001],
-            48,
-            "local-use IPv4/IPv6 translation",
-        ),
+        (&[0x0064, 0xff9b, 0x0001], 48, "local-use IPv4/IPv6 translation"),
     ];
-    table
-        .iter()
-        .find(|(p, b, _)| in_net(p, *b))
-        .map(|(_, _, why)| *why)
+    table.iter().find(|(p, b, _)| in_net(p, *b)).map(|(_, _, why)| *why)
 }
 
 /// Why `ip` may not be reached under a grant naming `networks`; `None`
@@ -163,14 +141,7 @@ mod tests {
 
     #[test]
     fn public_addresses_pass() {
-        for ok in [
-            "8.8.8.8",
-            "1.1.1.1",
-            "192.0.0.9",
-            "2606:4700::1111",
-            "2001:4860:4860::8888",
-            "2001:3::1",
-        ] {
+        for ok in ["8.8.8.8", "1.1.1.1", "192.0.0.9", "2606:4700::1111", "2001:4860:4860::8888", "2001:3::1"] {
             assert!(!refused(ok), "{ok} should be allowed");
         }
     }
@@ -216,8 +187,7 @@ mod tests {
         }
         assert!(!refused("::ffff:8.8.8.8"));
         assert!(!refused("64:ff9b::808:808"));
-        let teredo_loopback =
-            Ipv6Addr::new(0x2001, 0, 0x4136, 0xe378, 0x8000, 0x63bf, !0x7f00, !0x0001);
+        let teredo_loopback = Ipv6Addr::new(0x2001, 0, 0x4136, 0xe378, 0x8000, 0x63bf, !0x7f00, !0x0001);
         assert!(refusal(IpAddr::V6(teredo_loopback), &[]).is_some());
     }
 

@@ -69,18 +69,9 @@ pub fn decide(policy: &Policy, method: &str, uri: &Uri) -> Decision {
     let host = host.trim_end_matches('.');
     let port = authority.port_u16().unwrap_or(scheme.default_port());
     let path = uri.path();
-    match policy
-        .rules
-        .iter()
-        .find(|r| r.allows(method, scheme, host, port, path))
-    {
-        Some(rule) => Decision::Allow {
-            rule_line: rule.line,
-        },
-        None => deny(format!(
-            "no [[http]] rule allows {method} {}://{host}:{port}{path}",
-            scheme.as_str()
-        )),
+    match policy.rules.iter().find(|r| r.allows(method, scheme, host, port, path)) {
+        Some(rule) => Decision::Allow { rule_line: rule.line },
+        None => deny(format!("no [[http]] rule allows {method} {}://{host}:{port}{path}", scheme.as_str())),
     }
 }
 
@@ -103,41 +94,19 @@ mod tests {
     fn matching_rule_allows_and_names_its_line() {
         let p = policy("\n[[http]]\nurl = \"http://127.0.0.1:8080/api/**\"\n");
         assert_eq!(
-            decide(
-                &p,
-                "GET",
-                &"http://127.0.0.1:8080/api/x?q=1".parse().unwrap()
-            ),
+            decide(&p, "GET", &"http://127.0.0.1:8080/api/x?q=1".parse().unwrap()),
             Decision::Allow { rule_line: 3 }
         );
-        assert!(matches!(
-            decide(&p, "GET", &"http://127.0.0.1:8081/api/x".parse().unwrap()),
-            Decision::Deny { .. }
-        ));
-        assert!(matches!(
-            decide(&p, "POST", &"http://127.0.0.1:8080/api/x".parse().unwrap()),
-            Decision::Deny { .. }
-        ));
-        assert!(matches!(
-            decide(&p, "GET", &"http://127.0.0.1:8080/other".parse().unwrap()),
-            Decision::Deny { .. }
-        ));
+        assert!(matches!(decide(&p, "GET", &"http://127.0.0.1:8081/api/x".parse().unwrap()), Decision::Deny { .. }));
+        assert!(matches!(decide(&p, "POST", &"http://127.0.0.1:8080/api/x".parse().unwrap()), Decision::Deny { .. }));
+        assert!(matches!(decide(&p, "GET", &"http://127.0.0.1:8080/other".parse().unwrap()), Decision::Deny { .. }));
     }
 
     #[test]
     fn userinfo_and_trailing_dot_do_not_bypass() {
         let p = policy("[[http]]\nurl = \"https://api.x.com\"\n");
-        assert!(matches!(
-            decide(&p, "GET", &"https://evil@api.x.com/".parse().unwrap()),
-            Decision::Deny { .. }
-        ));
-        assert!(matches!(
-            decide(&p, "GET", &"https://api.x.com./".parse().unwrap()),
-            Decision::Allow { .. }
-        ));
-        assert!(matches!(
-            decide(&p, "GET", &"https://API.X.COM/".parse().unwrap()),
-            Decision::Allow { .. }
-        ));
+        assert!(matches!(decide(&p, "GET", &"https://evil@api.x.com/".parse().unwrap()), Decision::Deny { .. }));
+        assert!(matches!(decide(&p, "GET", &"https://api.x.com./".parse().unwrap()), Decision::Allow { .. }));
+        assert!(matches!(decide(&p, "GET", &"https://API.X.COM/".parse().unwrap()), Decision::Allow { .. }));
     }
 }

@@ -82,9 +82,7 @@ pub struct AuditLog {
 impl AuditLog {
     /// The log at `path`.
     pub fn new(path: &Path) -> AuditLog {
-        AuditLog {
-            path: path.to_path_buf(),
-        }
+        AuditLog { path: path.to_path_buf() }
     }
 
     /// Where it is.
@@ -102,11 +100,7 @@ impl AuditLog {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&self.path)?;
+        let mut file = OpenOptions::new().read(true).append(true).create(true).open(&self.path)?;
         file.lock()?;
         let last = last_record(&mut file)?;
         record.seq = last.as_ref().map_or(1, |r| r.seq + 1);
@@ -134,11 +128,7 @@ impl AuditLog {
         for (i, line) in BufReader::new(file).lines().enumerate() {
             let line = line?;
             let r: Record = serde_json::from_str(&line).map_err(|e| {
-                std::io::Error::other(format!(
-                    "line {} of {} is not an audit record: {e}",
-                    i + 1,
-                    self.path.display()
-                ))
+                std::io::Error::other(format!("line {} of {} is not an audit record: {e}", i + 1, self.path.display()))
             })?;
             out.push(r);
         }
@@ -254,12 +244,7 @@ mod tests {
         assert!(b.reason.contains("altered"), "{}", b.reason);
 
         // Remove record 2.
-        let removed: Vec<&str> = lines
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != 1)
-            .map(|(_, l)| *l)
-            .collect();
+        let removed: Vec<&str> = lines.iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, l)| *l).collect();
         std::fs::write(log.path(), removed.join("\n") + "\n").unwrap();
         let b = log.verify().unwrap_err().unwrap();
         assert_eq!(b.line, 2);

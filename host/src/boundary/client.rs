@@ -32,9 +32,7 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-            };
+            let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             Arc::new(
                 rustls::ClientConfig::builder_with_provider(provider)
@@ -53,42 +51,29 @@ pub async fn send(
     target: &Target,
     mut parts: Parts,
     body: Bytes,
-) -> Result<
-    (
-        http::Response<Incoming>,
-        tokio::task::JoinHandle<Result<(), Error>>,
-    ),
-    Error,
-> {
+) -> Result<(http::Response<Incoming>, tokio::task::JoinHandle<Result<(), Error>>), Error> {
     let tcp = tokio::time::timeout(target.connect_timeout, TcpStream::connect(target.addr))
         .await
         .map_err(|_| Error::ConnectionTimeout)?
         .map_err(Error::Connect)?;
     let _ = tcp.set_nodelay(true);
     // The request line carries only the path: scheme and authority are for proxies.
-    let pq = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
+    let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     parts.uri = pq.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
     let request = http::Request::from_parts(parts, Full::new(body));
 
     macro_rules! exchange {
         ($io:expr) => {{
-            let (mut sender, conn) = tokio::time::timeout(
-                target.connect_timeout,
-                hyper::client::conn::http1::handshake($io),
-            )
-            .await
-            .map_err(|_| Error::ConnectionTimeout)?
-            .map_err(Error::Hyper)?;
-            let driver = tokio::spawn(async move { conn.await.map_err(Error::Hyper) });
-            let response =
-                tokio::time::timeout(target.first_byte_timeout, sender.send_request(request))
+            let (mut sender, conn) =
+                tokio::time::timeout(target.connect_timeout, hyper::client::conn::http1::handshake($io))
                     .await
-                    .map_err(|_| Error::ConnectionReadTimeout)?
+                    .map_err(|_| Error::ConnectionTimeout)?
                     .map_err(Error::Hyper)?;
+            let driver = tokio::spawn(async move { conn.await.map_err(Error::Hyper) });
+            let response = tokio::time::timeout(target.first_byte_timeout, sender.send_request(request))
+                .await
+                .map_err(|_| Error::ConnectionReadTimeout)?
+                .map_err(Error::Hyper)?;
             Ok((response, driver))
         }};
     }
@@ -96,12 +81,9 @@ pub async fn send(
     match &target.tls_host {
         None => exchange!(TokioIo::new(tcp)),
         Some(host) => {
-            let name = rustls::pki_types::ServerName::try_from(
-                host.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_string(),
-            )
-            .map_err(|_| Error::HttpRequestUriInvalid)?;
+            let name =
+                rustls::pki_types::ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
+                    .map_err(|_| Error::HttpRequestUriInvalid)?;
             let tls = tokio::time::timeout(
                 target.connect_timeout,
                 tokio_rustls::TlsConnector::from(tls_config()).connect(name, tcp),

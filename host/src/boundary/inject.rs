@@ -33,10 +33,7 @@ pub fn inject(
     grants: &[SecretGrant],
     values: &dyn Values,
 ) -> Result<Vec<String>, String> {
-    let for_host: Vec<&SecretGrant> = grants
-        .iter()
-        .filter(|g| g.hosts.iter().any(|h| h.matches(host)))
-        .collect();
+    let for_host: Vec<&SecretGrant> = grants.iter().filter(|g| g.hosts.iter().any(|h| h.matches(host))).collect();
     let mut injected = Vec::new();
     let mut fetch = |name: &str| -> Result<Zeroizing<Vec<u8>>, String> {
         let v = values.value(name).ok_or_else(|| {
@@ -60,11 +57,7 @@ pub fn inject(
     }
 
     // Placeholders in the path and query.
-    let pq = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
+    let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     if pq.contains(OPEN) {
         let filled = fill(&pq, host, &for_host, &mut fetch, true)?;
         set_path_and_query(parts, &filled)?;
@@ -73,20 +66,15 @@ pub fn inject(
     let names: Vec<HeaderName> = parts.headers.keys().cloned().collect();
     for name in names {
         let values: Vec<HeaderValue> = parts.headers.get_all(&name).iter().cloned().collect();
-        if !values.iter().any(|v| {
-            v.as_bytes()
-                .windows(OPEN.len())
-                .any(|w| w == OPEN.as_bytes())
-        }) {
+        if !values.iter().any(|v| v.as_bytes().windows(OPEN.len()).any(|w| w == OPEN.as_bytes())) {
             continue;
         }
         parts.headers.remove(&name);
         for v in values {
             let text = String::from_utf8_lossy(v.as_bytes()).into_owned();
             let filled = Zeroizing::new(fill(&text, host, &for_host, &mut fetch, false)?);
-            let hv = HeaderValue::from_bytes(filled.as_bytes()).map_err(|_| {
-                format!("header `{name}` is not valid once its placeholder is filled")
-            })?;
+            let hv = HeaderValue::from_bytes(filled.as_bytes())
+                .map_err(|_| format!("header `{name}` is not valid once its placeholder is filled"))?;
             parts.headers.append(name.clone(), hv);
         }
     }
@@ -107,14 +95,9 @@ pub fn inject(
             }
             Injection::Query { param } => {
                 let v = fetch(&g.name)?;
-                let pq = parts
-                    .uri
-                    .path_and_query()
-                    .map_or("/", |p| p.as_str())
-                    .to_string();
+                let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
                 let sep = if pq.contains('?') { '&' } else { '?' };
-                let next =
-                    Zeroizing::new(format!("{pq}{sep}{}={}", pct(param.as_bytes()), pct(&v)));
+                let next = Zeroizing::new(format!("{pq}{sep}{}={}", pct(param.as_bytes()), pct(&v)));
                 set_path_and_query(parts, &next)?;
             }
             Injection::Basic { username } => {
@@ -122,8 +105,7 @@ pub fn inject(
                 let mut pair = Zeroizing::new(username.as_bytes().to_vec());
                 pair.push(b':');
                 pair.extend_from_slice(&v);
-                let encoded =
-                    Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*pair));
+                let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*pair));
                 let mut hv = HeaderValue::from_str(&format!("Basic {}", encoded.as_str()))
                     .map_err(|_| format!("secret `{}`: invalid basic auth", g.name))?;
                 hv.set_sensitive(true);
@@ -147,13 +129,9 @@ fn fill(
     while let Some(start) = rest.find(OPEN) {
         out.push_str(&rest[..start]);
         let after = &rest[start + OPEN.len()..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| "an unterminated {secret:...} placeholder".to_string())?;
+        let end = after.find('}').ok_or_else(|| "an unterminated {secret:...} placeholder".to_string())?;
         let name = &after[..end];
-        let granted = for_host
-            .iter()
-            .any(|g| g.name == name && matches!(g.inject, Injection::Placeholder));
+        let granted = for_host.iter().any(|g| g.name == name && matches!(g.inject, Injection::Placeholder));
         if !granted {
             return Err(format!(
                 "placeholder for secret `{name}`, which the grant does not allow as a placeholder for {host}"
@@ -173,12 +151,10 @@ fn fill(
 
 fn set_path_and_query(parts: &mut Parts, pq: &str) -> Result<(), String> {
     let mut uri = std::mem::take(&mut parts.uri).into_parts();
-    uri.path_and_query = Some(
-        pq.parse()
-            .map_err(|_| "the URL is not valid once its placeholder is filled".to_string())?,
-    );
-    parts.uri = http::Uri::from_parts(uri)
-        .map_err(|_| "the URL is not valid once credentials are added".to_string())?;
+    uri.path_and_query =
+        Some(pq.parse().map_err(|_| "the URL is not valid once its placeholder is filled".to_string())?);
+    parts.uri =
+        http::Uri::from_parts(uri).map_err(|_| "the URL is not valid once credentials are added".to_string())?;
     Ok(())
 }
 
@@ -261,10 +237,7 @@ inject = "placeholder"
 
     #[test]
     fn header_injection_replaces_the_guests_own_authorization() {
-        let mut p = parts(
-            "https://api.x.com/v1",
-            &[("authorization", "Bearer guest-made")],
-        );
+        let mut p = parts("https://api.x.com/v1", &[("authorization", "Bearer guest-made")]);
         let names = run(&mut p, &vault()).unwrap();
         assert_eq!(names, vec!["tok"]);
         assert_eq!(p.headers.get_all("authorization").iter().count(), 1);
@@ -274,16 +247,10 @@ inject = "placeholder"
 
     #[test]
     fn nothing_is_injected_for_other_hosts_and_guest_credentials_are_stripped() {
-        let mut p = parts(
-            "https://evil.com/",
-            &[("authorization", "Bearer x"), ("proxy-authorization", "y")],
-        );
+        let mut p = parts("https://evil.com/", &[("authorization", "Bearer x"), ("proxy-authorization", "y")]);
         let names = run(&mut p, &vault()).unwrap();
         assert!(names.is_empty());
-        assert!(
-            p.headers.get("authorization").is_none()
-                && p.headers.get("proxy-authorization").is_none()
-        );
+        assert!(p.headers.get("authorization").is_none() && p.headers.get("proxy-authorization").is_none());
     }
 
     #[test]
@@ -298,10 +265,7 @@ inject = "placeholder"
 
     #[test]
     fn placeholders_fill_only_for_their_granted_host() {
-        let mut p = parts(
-            "https://api.telegram.org/bot{secret:bot}/sendMessage",
-            &[("x-token", "t={secret:bot}")],
-        );
+        let mut p = parts("https://api.telegram.org/bot{secret:bot}/sendMessage", &[("x-token", "t={secret:bot}")]);
         let names = run(&mut p, &vault()).unwrap();
         assert_eq!(names, vec!["bot"]);
         assert_eq!(p.uri.path(), "/bot123%3AABC/sendMessage");
@@ -310,10 +274,7 @@ inject = "placeholder"
         let e = run(&mut p, &vault()).unwrap_err();
         assert!(e.contains("`bot`") && !e.contains("123:ABC"), "{e}");
         let mut p = parts("https://api.x.com/{secret:tok}", &[]);
-        assert!(
-            run(&mut p, &vault()).is_err(),
-            "tok is a header secret, not a placeholder"
-        );
+        assert!(run(&mut p, &vault()).is_err(), "tok is a header secret, not a placeholder");
     }
 
     #[test]

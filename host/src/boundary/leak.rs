@@ -56,11 +56,9 @@ impl Finding {
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Finding::Secret {
-                name,
-                encoding,
-                offset,
-            } => write!(f, "vault secret `{name}` ({encoding}) at byte {offset}"),
+            Finding::Secret { name, encoding, offset } => {
+                write!(f, "vault secret `{name}` ({encoding}) at byte {offset}")
+            }
             Finding::Pattern { name, offset } => write!(f, "{name} at byte {offset}"),
         }
     }
@@ -94,97 +92,19 @@ fn any(_: u8) -> bool {
 }
 
 const PATTERNS: &[CredentialPattern] = &[
-    CredentialPattern {
-        name: "AWS access key id",
-        prefix: "AKIA",
-        tail: upper_digit,
-        min: 16,
-        max: 16,
-    },
-    CredentialPattern {
-        name: "AWS access key id",
-        prefix: "ASIA",
-        tail: upper_digit,
-        min: 16,
-        max: 16,
-    },
-    CredentialPattern {
-        name: "GitHub token",
-        prefix: "ghp_",
-        tail: alnum,
-        min: 36,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "GitHub token",
-        prefix: "gho_",
-        tail: alnum,
-        min: 36,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "GitHub token",
-        prefix: "ghu_",
-        tail: alnum,
-        min: 36,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "GitHub token",
-        prefix: "ghs_",
-        tail: alnum,
-        min: 36,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "GitHub token",
-        prefix: "ghr_",
-        tail: alnum,
-        min: 36,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "GitHub fine-grained token",
-        prefix: "github_pat_",
-        tail: token,
-        min: 60,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "Slack token",
-        prefix: "xoxb-",
-        tail: slack,
-        min: 20,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "Slack token",
-        prefix: "xoxp-",
-        tail: slack,
-        min: 20,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "Slack token",
-        prefix: "xoxa-",
-        tail: slack,
-        min: 20,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "Slack token",
-        prefix: "xoxr-",
-        tail: slack,
-        min: 20,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "Slack token",
-        prefix: "xoxs-",
-        tail: slack,
-        min: 20,
-        max: 255,
-    },
+    CredentialPattern { name: "AWS access key id", prefix: "AKIA", tail: upper_digit, min: 16, max: 16 },
+    CredentialPattern { name: "AWS access key id", prefix: "ASIA", tail: upper_digit, min: 16, max: 16 },
+    CredentialPattern { name: "GitHub token", prefix: "ghp_", tail: alnum, min: 36, max: 255 },
+    CredentialPattern { name: "GitHub token", prefix: "gho_", tail: alnum, min: 36, max: 255 },
+    CredentialPattern { name: "GitHub token", prefix: "ghu_", tail: alnum, min: 36, max: 255 },
+    CredentialPattern { name: "GitHub token", prefix: "ghs_", tail: alnum, min: 36, max: 255 },
+    CredentialPattern { name: "GitHub token", prefix: "ghr_", tail: alnum, min: 36, max: 255 },
+    CredentialPattern { name: "GitHub fine-grained token", prefix: "github_pat_", tail: token, min: 60, max: 255 },
+    CredentialPattern { name: "Slack token", prefix: "xoxb-", tail: slack, min: 20, max: 255 },
+    CredentialPattern { name: "Slack token", prefix: "xoxp-", tail: slack, min: 20, max: 255 },
+    CredentialPattern { name: "Slack token", prefix: "xoxa-", tail: slack, min: 20, max: 255 },
+    CredentialPattern { name: "Slack token", prefix: "xoxr-", tail: slack, min: 20, max: 255 },
+    CredentialPattern { name: "Slack token", prefix: "xoxs-", tail: slack, min: 20, max: 255 },
     CredentialPattern {
         name: "Slack webhook URL",
         prefix: "hooks.slack.com/services/T",
@@ -192,76 +112,16 @@ const PATTERNS: &[CredentialPattern] = &[
         min: 8,
         max: 255,
     },
-    CredentialPattern {
-        name: "Anthropic API key",
-        prefix: "sk-ant-",
-        tail: token,
-        min: 40,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "OpenAI API key",
-        prefix: "sk-proj-",
-        tail: token,
-        min: 40,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "OpenAI API key",
-        prefix: "sk-svcacct-",
-        tail: token,
-        min: 40,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "Google API key",
-        prefix: "AIza",
-        tail: token,
-        min: 35,
-        max: 35,
-    },
-    CredentialPattern {
-        name: "Stripe secret key",
-        prefix: "sk_live_",
-        tail: alnum,
-        min: 24,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "Stripe restricted key",
-        prefix: "rk_live_",
-        tail: alnum,
-        min: 24,
-        max: 255,
-    },
-    CredentialPattern {
-        name: "PEM private key",
-        prefix: "-----BEGIN PRIVATE KEY-----",
-        tail: any,
-        min: 0,
-        max: 0,
-    },
-    CredentialPattern {
-        name: "PEM private key",
-        prefix: "-----BEGIN RSA PRIVATE KEY-----",
-        tail: any,
-        min: 0,
-        max: 0,
-    },
-    CredentialPattern {
-        name: "PEM private key",
-        prefix: "-----BEGIN EC PRIVATE KEY-----",
-        tail: any,
-        min: 0,
-        max: 0,
-    },
-    CredentialPattern {
-        name: "PEM private key",
-        prefix: "-----BEGIN DSA PRIVATE KEY-----",
-        tail: any,
-        min: 0,
-        max: 0,
-    },
+    CredentialPattern { name: "Anthropic API key", prefix: "sk-ant-", tail: token, min: 40, max: 255 },
+    CredentialPattern { name: "OpenAI API key", prefix: "sk-proj-", tail: token, min: 40, max: 255 },
+    CredentialPattern { name: "OpenAI API key", prefix: "sk-svcacct-", tail: token, min: 40, max: 255 },
+    CredentialPattern { name: "Google API key", prefix: "AIza", tail: token, min: 35, max: 35 },
+    CredentialPattern { name: "Stripe secret key", prefix: "sk_live_", tail: alnum, min: 24, max: 255 },
+    CredentialPattern { name: "Stripe restricted key", prefix: "rk_live_", tail: alnum, min: 24, max: 255 },
+    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN PRIVATE KEY-----", tail: any, min: 0, max: 0 },
+    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN RSA PRIVATE KEY-----", tail: any, min: 0, max: 0 },
+    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN EC PRIVATE KEY-----", tail: any, min: 0, max: 0 },
+    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN DSA PRIVATE KEY-----", tail: any, min: 0, max: 0 },
     CredentialPattern {
         name: "PEM private key",
         prefix: "-----BEGIN OPENSSH PRIVATE KEY-----",
@@ -288,13 +148,8 @@ const PATTERNS: &[CredentialPattern] = &[
 /// What one automaton pattern stands for.
 #[derive(Debug, Clone)]
 enum Needle {
-    Secret {
-        index: usize,
-        encoding: &'static str,
-    },
-    Pattern {
-        index: usize,
-    },
+    Secret { index: usize, encoding: &'static str },
+    Pattern { index: usize },
 }
 
 /// The compiled detector. Build it once per vault change; scanning is
@@ -307,10 +162,7 @@ pub struct Detector {
 
 impl std::fmt::Debug for Detector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Detector")
-            .field("secrets", &self.names.len())
-            .field("needles", &self.needles.len())
-            .finish()
+        f.debug_struct("Detector").field("secrets", &self.names.len()).field("needles", &self.needles.len()).finish()
     }
 }
 
@@ -328,10 +180,7 @@ pub fn encodings(value: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
             let n = shifted.len();
             let skip = (align * 8).div_ceil(6);
             let keep = n * 8 / 6;
-            for (label, engine) in [
-                ("base64", &STANDARD_NO_PAD),
-                ("base64url", &URL_SAFE_NO_PAD),
-            ] {
+            for (label, engine) in [("base64", &STANDARD_NO_PAD), ("base64url", &URL_SAFE_NO_PAD)] {
                 let enc = engine.encode(&shifted);
                 if keep > skip + 4 {
                     out.push((label, enc.as_bytes()[skip..keep].to_vec()));
@@ -350,6 +199,25 @@ pub fn encodings(value: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|(_, v)| !v.is_empty() && seen.insert(v.clone()));
+    out
+}
+
+/// Decode every `%XX` escape; anything else is kept as is.
+pub fn percent_decode(input: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] == b'%'
+            && let (Some(h), Some(l)) = (input.get(i + 1).and_then(|b| hex(*b)), input.get(i + 2).and_then(|b| hex(*b)))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(input[i]);
+        i += 1;
+    }
     out
 }
 
@@ -412,23 +280,11 @@ impl Detector {
         }
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
-            .kind(Some(if bytes.len() <= 20_000 {
-                AhoCorasickKind::DFA
-            } else {
-                AhoCorasickKind::ContiguousNFA
-            }))
+            .kind(Some(if bytes.len() <= 20_000 { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA }))
             .build(&bytes)
-            .or_else(|_| {
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(&bytes)
-            })
+            .or_else(|_| AhoCorasick::builder().match_kind(MatchKind::Standard).build(&bytes))
             .expect("literal needles always build");
-        Detector {
-            automaton,
-            needles,
-            names,
-        }
+        Detector { automaton, needles, names }
     }
 
     /// A detector with the credential patterns only (no vault).
@@ -448,6 +304,41 @@ impl Detector {
         out
     }
 
+    /// Like [`Detector::first`], and when the input has percent escapes,
+    /// also over its percent-decoded form: escapes can spell any byte
+    /// (`%2D` for `-`), so no list of encodings covers them all.
+    pub fn first_decoded(&self, input: &[u8]) -> Option<Finding> {
+        self.first(input).or_else(|| {
+            if !input.contains(&b'%') {
+                return None;
+            }
+            let decoded = percent_decode(input);
+            (decoded.len() != input.len()).then(|| self.first(&decoded)).flatten()
+        })
+    }
+
+    /// Every finding in the input and, where it has percent escapes, in its
+    /// decoded form (offsets there refer to the decoded text).
+    pub fn scan_decoded(&self, input: &[u8]) -> Vec<Finding> {
+        let mut found = self.scan(input);
+        if input.contains(&b'%') {
+            let decoded = percent_decode(input);
+            if decoded.len() != input.len() {
+                for f in self.scan(&decoded) {
+                    if !found.iter().any(|g| g.name() == f.name()) {
+                        found.push(match f {
+                            Finding::Secret { name, offset, .. } => {
+                                Finding::Secret { name, encoding: "percent-decoded", offset }
+                            }
+                            other => other,
+                        });
+                    }
+                }
+            }
+        }
+        found
+    }
+
     /// The first finding, if any (stops at it).
     pub fn first(&self, input: &[u8]) -> Option<Finding> {
         let mut found = None;
@@ -462,11 +353,9 @@ impl Detector {
     fn each(&self, input: &[u8], mut on: impl FnMut(Finding) -> bool) {
         for m in self.automaton.find_overlapping_iter(input) {
             let finding = match &self.needles[m.pattern().as_usize()] {
-                Needle::Secret { index, encoding } => Some(Finding::Secret {
-                    name: self.names[*index].clone(),
-                    encoding,
-                    offset: m.start(),
-                }),
+                Needle::Secret { index, encoding } => {
+                    Some(Finding::Secret { name: self.names[*index].clone(), encoding, offset: m.start() })
+                }
                 Needle::Pattern { index } => {
                     let p = &PATTERNS[*index];
                     // A credential starts at a token boundary and its tail
@@ -475,17 +364,9 @@ impl Detector {
                         || !token(input[m.start() - 1])
                         || p.prefix.starts_with("hooks.")
                         || p.prefix.starts_with('-');
-                    let tail = input[m.end()..]
-                        .iter()
-                        .take(p.max + 1)
-                        .take_while(|b| (p.tail)(**b))
-                        .count();
-                    (boundary && tail >= p.min && (p.max == 0 || tail <= p.max)).then_some(
-                        Finding::Pattern {
-                            name: p.name,
-                            offset: m.start(),
-                        },
-                    )
+                    let tail = input[m.end()..].iter().take(p.max + 1).take_while(|b| (p.tail)(**b)).count();
+                    (boundary && tail >= p.min && (p.max == 0 || tail <= p.max))
+                        .then_some(Finding::Pattern { name: p.name, offset: m.start() })
                 }
             };
             if let Some(f) = finding
@@ -507,9 +388,7 @@ pub struct Redactor {
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Redactor")
-            .field("secrets", &self.names)
-            .finish()
+        f.debug_struct("Redactor").field("secrets", &self.names).finish()
     }
 }
 
@@ -532,11 +411,7 @@ impl Redactor {
                 .build(&bytes)
                 .expect("literal needles always build")
         });
-        Redactor {
-            automaton,
-            owners,
-            names,
-        }
+        Redactor { automaton, owners, names }
     }
 
     /// `input` with every occurrence replaced, and the names replaced.
@@ -599,10 +474,7 @@ mod tests {
         }
         for c in carriers {
             let f = d.first(c.as_bytes());
-            assert!(
-                matches!(&f, Some(Finding::Secret { name, .. }) if name == "api_key"),
-                "missed in {c}"
-            );
+            assert!(matches!(&f, Some(Finding::Secret { name, .. }) if name == "api_key"), "missed in {c}");
         }
     }
 
@@ -616,28 +488,12 @@ mod tests {
         for (text, name) in [
             ("key=AKIAIOSFODNN7EXAMPLE;", "AWS access key id"),
             ("ghp_0123456789abcdefghijABCDEFGHIJ012345", "GitHub token"),
-            (
-                "xoxb-123456789012-1234567890123-abcdefABCDEF",
-                "Slack token",
-            ),
-            (
-                "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH",
-                "Anthropic API key",
-            ),
-            (
-                "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH",
-                "OpenAI API key",
-            ),
-            (
-                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blb",
-                "PEM private key",
-            ),
+            ("xoxb-123456789012-1234567890123-abcdefABCDEF", "Slack token"),
+            ("sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH", "Anthropic API key"),
+            ("sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH", "OpenAI API key"),
+            ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blb", "PEM private key"),
         ] {
-            assert_eq!(
-                d.first(text.as_bytes()).map(|f| f.name().to_string()),
-                Some(name.to_string()),
-                "{text}"
-            );
+            assert_eq!(d.first(text.as_bytes()).map(|f| f.name().to_string()), Some(name.to_string()), "{text}");
         }
         for benign in [
             "AKIA is a word",
@@ -647,11 +503,7 @@ mod tests {
             "XAKIAIOSFODNN7EXAMPLE1",
             "xoxb-short",
         ] {
-            assert_eq!(
-                d.first(benign.as_bytes()),
-                None,
-                "false positive on {benign}"
-            );
+            assert_eq!(d.first(benign.as_bytes()), None, "false positive on {benign}");
         }
     }
 
@@ -661,14 +513,23 @@ mod tests {
         let body = format!("{{\"leak\":\"{}\"}}", hex::encode(SECRET));
         let f = d.scan(body.as_bytes());
         assert_eq!(f.len(), 1);
-        let shown = format!(
-            "{} {:?} {}",
-            f[0],
-            f[0],
-            serde_json::to_string(&f[0]).unwrap()
-        );
+        let shown = format!("{} {:?} {}", f[0], f[0], serde_json::to_string(&f[0]).unwrap());
         assert!(shown.contains("api_key"));
         assert!(!shown.contains(SECRET) && !shown.contains(&hex::encode(SECRET)));
+    }
+
+    #[test]
+    fn percent_escapes_of_any_byte_are_seen_through() {
+        let d = detector();
+        let over: String = SECRET.bytes().map(|b| format!("%{b:02x}")).collect();
+        assert!(d.first(over.as_bytes()).is_none(), "a fully escaped value is no literal needle");
+        assert!(matches!(d.first_decoded(format!("q={over}").as_bytes()), Some(Finding::Secret { .. })));
+        assert!(
+            d.scan_decoded(over.as_bytes())
+                .iter()
+                .any(|f| matches!(f, Finding::Secret { encoding: "percent-decoded", .. }))
+        );
+        assert_eq!(percent_decode(b"a%2Fb%zz%4"), b"a/b%zz%4");
     }
 
     #[test]

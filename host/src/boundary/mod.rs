@@ -40,15 +40,8 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 /// What `wasi:http` expects back from a send.
 pub type SendFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), Error>> + Send>,
-                ),
-                Error,
-            >,
-        > + Send,
+    dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>>
+        + Send,
 >;
 
 /// How long to wait for a connection.
@@ -62,12 +55,7 @@ pub struct Boundary {
 
 impl std::fmt::Debug for Boundary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Boundary")
-            .field(
-                "audit",
-                &self.audit.as_ref().map(|a| a.path().to_path_buf()),
-            )
-            .finish()
+        f.debug_struct("Boundary").field("audit", &self.audit.as_ref().map(|a| a.path().to_path_buf())).finish()
     }
 }
 
@@ -114,10 +102,7 @@ impl Draft {
 impl Boundary {
     /// A boundary writing its audit log to `audit` (none: log only).
     pub fn new(audit: Option<AuditLog>) -> Boundary {
-        Boundary {
-            secrets: ArcSwap::from_pointee(Secrets::empty()),
-            audit,
-        }
+        Boundary { secrets: ArcSwap::from_pointee(Secrets::empty()), audit }
     }
 
     /// Replace the vault snapshot (after the vault changed).
@@ -170,13 +155,7 @@ impl Boundary {
         policy: &Policy,
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
-    ) -> Result<
-        (
-            http::Response<WasiBody>,
-            Box<dyn Future<Output = Result<(), Error>> + Send>,
-        ),
-        Error,
-    > {
+    ) -> Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error> {
         let (mut parts, body) = request.into_parts();
         let mut draft = Draft::new(&policy.component, &parts);
         let secrets = self.secrets();
@@ -193,32 +172,21 @@ impl Boundary {
                 return Err(Error::HttpRequestDenied);
             }
         };
-        let _permit = policy
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::ConnectionLimitReached)?;
+        let _permit = policy.permits.clone().acquire_owned().await.map_err(|_| Error::ConnectionLimitReached)?;
 
         // 2. The whole body, capped.
         let cap = policy.limits.http_request_bytes;
         let body = match Limited::new(body, cap).collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => {
-                let over = e
-                    .downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some();
+                let over = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
                 let why = if over {
                     format!("request body over the limit of {cap} bytes")
                 } else {
                     format!("reading the request body failed: {e}")
                 };
                 self.finish(draft, "deny", why);
-                return Err(if over {
-                    Error::HttpRequestBodySize(None)
-                } else {
-                    Error::HttpRequestDenied
-                });
+                return Err(if over { Error::HttpRequestBodySize(None) } else { Error::HttpRequestDenied });
             }
         };
         draft.record.request_bytes = body.len() as u64;
@@ -255,13 +223,8 @@ impl Boundary {
         let target = client::Target {
             addr,
             tls_host: (draft.record.scheme == "https").then(|| host.clone()),
-            connect_timeout: options
-                .and_then(|o| o.connect_timeout)
-                .unwrap_or(CONNECT_TIMEOUT)
-                .min(timeout),
-            first_byte_timeout: options
-                .and_then(|o| o.first_byte_timeout)
-                .unwrap_or(timeout),
+            connect_timeout: options.and_then(|o| o.connect_timeout).unwrap_or(CONNECT_TIMEOUT).min(timeout),
+            first_byte_timeout: options.and_then(|o| o.first_byte_timeout).unwrap_or(timeout),
         };
         let rule = format!("[[http]] rule on grant line {rule_line}");
         let (response, driver) = match client::send(&target, parts, body).await {
@@ -281,11 +244,7 @@ impl Boundary {
             return Ok((response.map(|b| b.map_err(Error::Hyper).boxed_unsync()), io));
         }
         let redactor = leak::Redactor::new(
-            draft
-                .record
-                .secrets
-                .iter()
-                .filter_map(|n| inject::Values::value(&*secrets, n).map(|v| (n.as_str(), v))),
+            draft.record.secrets.iter().filter_map(|n| inject::Values::value(&*secrets, n).map(|v| (n.as_str(), v))),
         );
         let (mut head, incoming) = response.into_parts();
         let limit = policy.limits.http_response_bytes;
@@ -304,8 +263,8 @@ impl Boundary {
         for value in head.headers.values_mut() {
             let (v, n) = redactor.redact(value.as_bytes());
             if !n.is_empty() {
-                *value = http::HeaderValue::from_bytes(&v)
-                    .unwrap_or_else(|_| http::HeaderValue::from_static("[REDACTED]"));
+                *value =
+                    http::HeaderValue::from_bytes(&v).unwrap_or_else(|_| http::HeaderValue::from_static("[REDACTED]"));
                 names.extend(n);
             }
         }
@@ -315,33 +274,24 @@ impl Boundary {
         draft.record.response_bytes = Some(bytes.len() as u64);
         draft.record.redacted = names;
         self.finish(draft, "allow", rule);
-        let body = Full::new(Bytes::from(clean))
-            .map_err(|never| match never {})
-            .boxed_unsync();
+        let body = Full::new(Bytes::from(clean)).map_err(|never| match never {}).boxed_unsync();
         Ok((http::Response::from_parts(head, body), io))
     }
 }
 
 /// Scan the URL, the headers and the body as the component produced them.
-fn scan_request(
-    secrets: &Secrets,
-    parts: &http::request::Parts,
-    body: &[u8],
-) -> Option<leak::Finding> {
+fn scan_request(secrets: &Secrets, parts: &http::request::Parts, body: &[u8]) -> Option<leak::Finding> {
     let d = secrets.detector();
     let uri = parts.uri.to_string();
-    if let Some(f) = d.first(uri.as_bytes()) {
+    if let Some(f) = d.first_decoded(uri.as_bytes()) {
         return Some(f);
     }
     for (name, value) in &parts.headers {
-        if let Some(f) = d
-            .first(name.as_str().as_bytes())
-            .or_else(|| d.first(value.as_bytes()))
-        {
+        if let Some(f) = d.first(name.as_str().as_bytes()).or_else(|| d.first_decoded(value.as_bytes())) {
             return Some(f);
         }
     }
-    d.first(body)
+    d.first_decoded(body)
 }
 
 /// Resolve `host` and check every address it has; the first is used.
@@ -356,13 +306,8 @@ async fn resolve(host: &str, port: u16, networks: &[ipnet::IpNet]) -> Result<Soc
     };
     for a in &addrs {
         if let Some(why) = address::refusal(a.ip(), networks) {
-            return Err(format!(
-                "address policy: {host} resolves to {why}; the grant names no such network"
-            ));
+            return Err(format!("address policy: {host} resolves to {why}; the grant names no such network"));
         }
     }
-    addrs
-        .first()
-        .copied()
-        .ok_or_else(|| format!("DNS lookup of {host} returned no address"))
+    addrs.first().copied().ok_or_else(|| format!("DNS lookup of {host} returned no address"))
 }

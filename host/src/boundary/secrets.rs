@@ -29,19 +29,12 @@ impl std::fmt::Debug for Secrets {
 impl Secrets {
     /// No vault: only the credential patterns are detected.
     pub fn empty() -> Secrets {
-        Secrets {
-            values: BTreeMap::new(),
-            detector: Detector::patterns_only(),
-            locked: None,
-        }
+        Secrets { values: BTreeMap::new(), detector: Detector::patterns_only(), locked: None }
     }
 
     /// A vault that exists but cannot be opened.
     pub fn locked(reason: String) -> Secrets {
-        Secrets {
-            locked: Some(reason),
-            ..Secrets::empty()
-        }
+        Secrets { locked: Some(reason), ..Secrets::empty() }
     }
 
     /// Decrypt every value of `vault`.
@@ -52,25 +45,15 @@ impl Secrets {
     pub fn from_vault(vault: &Vault) -> Result<Secrets, crate::problem::Problem> {
         let values: BTreeMap<String, Zeroizing<Vec<u8>>> = vault.values()?.into_iter().collect();
         let detector = Detector::new(values.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
-        Ok(Secrets {
-            values,
-            detector,
-            locked: None,
-        })
+        Ok(Secrets { values, detector, locked: None })
     }
 
     /// From (name, value) pairs directly (benchmarks and tests).
     pub fn from_values(values: impl IntoIterator<Item = (String, Vec<u8>)>) -> Secrets {
-        let values: BTreeMap<String, Zeroizing<Vec<u8>>> = values
-            .into_iter()
-            .map(|(n, v)| (n, Zeroizing::new(v)))
-            .collect();
+        let values: BTreeMap<String, Zeroizing<Vec<u8>>> =
+            values.into_iter().map(|(n, v)| (n, Zeroizing::new(v))).collect();
         let detector = Detector::new(values.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
-        Secrets {
-            values,
-            detector,
-            locked: None,
-        }
+        Secrets { values, detector, locked: None }
     }
 
     /// The detector.

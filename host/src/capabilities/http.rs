@@ -25,9 +25,7 @@ pub struct Config {
 
 impl Config {
     pub(super) fn from_grant(tool: &str, grant: &Grant) -> Config {
-        Config {
-            policy: Arc::new(Policy::from_grant(tool, grant)),
-        }
+        Config { policy: Arc::new(Policy::from_grant(tool, grant)) }
     }
 }
 
@@ -46,19 +44,12 @@ impl Instance {
     pub(super) fn prepare(config: &Config, host: &HostServices) -> Instance {
         Instance {
             ctx: WasiHttpCtx::new(),
-            hooks: Hooks {
-                boundary: host.boundary.clone(),
-                policy: config.policy.clone(),
-            },
+            hooks: Hooks { boundary: host.boundary.clone(), policy: config.policy.clone() },
         }
     }
 
     pub(super) fn view<'a>(&'a mut self, table: &'a mut ResourceTable) -> WasiHttpCtxView<'a> {
-        WasiHttpCtxView {
-            ctx: &mut self.ctx,
-            table,
-            hooks: &mut self.hooks,
-        }
+        WasiHttpCtxView { ctx: &mut self.ctx, table, hooks: &mut self.hooks }
     }
 }
 

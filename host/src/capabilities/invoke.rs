@@ -18,8 +18,7 @@ pub type InvokeFuture = Pin<Box<dyn Future<Output = Result<String, ToolError>> +
 /// Runs a tool on behalf of another (implemented by the runtime).
 pub trait Invoker: Send + Sync {
     /// Call `tool` with `params_json`, as `caller` at `depth`.
-    fn invoke(&self, tool: String, params_json: String, caller: String, depth: u32)
-    -> InvokeFuture;
+    fn invoke(&self, tool: String, params_json: String, caller: String, depth: u32) -> InvokeFuture;
 }
 
 /// Link `claw:runtime/invoke`.
@@ -39,9 +38,7 @@ pub struct Config {
 
 impl Config {
     pub(super) fn from_grant(grant: &Grant) -> Config {
-        Config {
-            aliases: grant.invoke.clone(),
-        }
+        Config { aliases: grant.invoke.clone() }
     }
 }
 
@@ -55,33 +52,18 @@ pub struct Instance {
 
 impl Instance {
     pub(super) fn prepare(config: &Arc<Config>, call: &CallInfo, host: &HostServices) -> Instance {
-        Instance {
-            config: config.clone(),
-            invoker: host.invoker.clone(),
-            caller: call.tool.clone(),
-            depth: call.depth,
-        }
+        Instance { config: config.clone(), invoker: host.invoker.clone(), caller: call.tool.clone(), depth: call.depth }
     }
 }
 
 impl Host for Instance {
-    async fn call(
-        &mut self,
-        alias: String,
-        params_json: String,
-    ) -> wasmtime::Result<Result<String, ToolError>> {
+    async fn call(&mut self, alias: String, params_json: String) -> wasmtime::Result<Result<String, ToolError>> {
         let Some(tool) = self.config.aliases.get(&alias).cloned() else {
             return Ok(Err(ToolError {
                 kind: ErrorKind::Denied,
-                message: format!(
-                    "the grant of `{}` names no tool `{alias}` under [invoke]",
-                    self.caller
-                ),
+                message: format!("the grant of `{}` names no tool `{alias}` under [invoke]", self.caller),
             }));
         };
-        Ok(self
-            .invoker
-            .invoke(tool, params_json, self.caller.clone(), self.depth + 1)
-            .await)
+        Ok(self.invoker.invoke(tool, params_json, self.caller.clone(), self.depth + 1).await)
     }
 }

@@ -26,11 +26,7 @@ pub struct Instance {
 
 impl Instance {
     pub(super) fn prepare(call: &CallInfo) -> Instance {
-        Instance {
-            tool: call.tool.clone(),
-            call_id: call.call_id.clone(),
-            left: BUDGET,
-        }
+        Instance { tool: call.tool.clone(), call_id: call.call_id.clone(), left: BUDGET }
     }
 }
 

@@ -26,9 +26,7 @@ pub struct Config {
 
 impl Config {
     pub(super) fn from_grant(grant: &Grant) -> Config {
-        Config {
-            search: grant.memory_search,
-        }
+        Config { search: grant.memory_search }
     }
 }
 
@@ -44,21 +42,11 @@ impl Instance {
 }
 
 impl Host for Instance {
-    fn search(
-        &mut self,
-        _query: String,
-        _limit: u32,
-    ) -> wasmtime::Result<Result<Vec<Hit>, ToolError>> {
+    fn search(&mut self, _query: String, _limit: u32) -> wasmtime::Result<Result<Vec<Hit>, ToolError>> {
         Ok(Err(if self.config.search {
-            ToolError {
-                kind: ErrorKind::Unavailable,
-                message: "this claw has no memory index yet".into(),
-            }
+            ToolError { kind: ErrorKind::Unavailable, message: "this claw has no memory index yet".into() }
         } else {
-            ToolError {
-                kind: ErrorKind::Denied,
-                message: "the grant does not allow memory search".into(),
-            }
+            ToolError { kind: ErrorKind::Denied, message: "the grant does not allow memory search".into() }
         }))
     }
 }

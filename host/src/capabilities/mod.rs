@@ -35,9 +35,7 @@ pub struct HostServices {
 
 impl std::fmt::Debug for HostServices {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostServices")
-            .field("workspace_root", &self.workspace_root)
-            .finish()
+        f.debug_struct("HostServices").field("workspace_root", &self.workspace_root).finish()
     }
 }
 
@@ -92,12 +90,7 @@ pub struct CallState {
 
 impl CallState {
     /// Prepare the state for one call.
-    pub fn prepare(
-        config: &Config,
-        call: &CallInfo,
-        host: &HostServices,
-        memory_limit: usize,
-    ) -> CallState {
+    pub fn prepare(config: &Config, call: &CallInfo, host: &HostServices, memory_limit: usize) -> CallState {
         CallState {
             table: ResourceTable::new(),
             sandbox: sandbox::Instance::prepare(memory_limit),
@@ -118,10 +111,7 @@ impl CallState {
 /// When wasmtime refuses a definition (a bug, not a user error).
 pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     sandbox::link(linker)?;
-    crate::wit::claw::runtime::types::add_to_linker::<CallState, HasSelf<CallState>>(
-        linker,
-        |s| s,
-    )?;
+    crate::wit::claw::runtime::types::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)?;
     log::link(linker)?;
     http::link(linker)?;
     workspace::link(linker)?;
@@ -135,10 +125,7 @@ impl crate::wit::claw::runtime::types::Host for CallState {}
 
 impl wasmtime_wasi::WasiView for CallState {
     fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-        wasmtime_wasi::WasiCtxView {
-            ctx: &mut self.sandbox.wasi,
-            table: &mut self.table,
-        }
+        wasmtime_wasi::WasiCtxView { ctx: &mut self.sandbox.wasi, table: &mut self.table }
     }
 }
 

@@ -35,21 +35,12 @@ impl Instance {
     pub(super) fn prepare(memory_limit: usize) -> Instance {
         let stderr = MemoryOutputPipe::new(STDERR_CAP);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
-        Instance {
-            wasi,
-            stderr,
-            limiter: MemoryLimiter {
-                limit: memory_limit,
-                hit: false,
-            },
-        }
+        Instance { wasi, stderr, limiter: MemoryLimiter { limit: memory_limit, hit: false } }
     }
 
     /// What the guest wrote to stderr (at most 4 KiB), trimmed.
     pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents())
-            .trim()
-            .to_string()
+        String::from_utf8_lossy(&self.stderr.contents()).trim().to_string()
     }
 }
 
@@ -62,12 +53,7 @@ pub struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.limit {
             self.hit = true;
             return Ok(false);
@@ -75,12 +61,7 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }

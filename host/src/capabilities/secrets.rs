@@ -28,9 +28,7 @@ pub struct Config {
 
 impl Config {
     pub(super) fn from_grant(grant: &Grant) -> Config {
-        Config {
-            names: grant.secrets.iter().map(|s| s.name.clone()).collect(),
-        }
+        Config { names: grant.secrets.iter().map(|s| s.name.clone()).collect() }
     }
 }
 
@@ -42,10 +40,7 @@ pub struct Instance {
 
 impl Instance {
     pub(super) fn prepare(config: &Arc<Config>, host: &HostServices) -> Instance {
-        Instance {
-            config: config.clone(),
-            boundary: host.boundary.clone(),
-        }
+        Instance { config: config.clone(), boundary: host.boundary.clone() }
     }
 }
 

@@ -32,9 +32,7 @@ pub struct Config {
 
 impl Config {
     pub(super) fn from_grant(grant: &Grant) -> Config {
-        Config {
-            grant: grant.workspace.clone(),
-        }
+        Config { grant: grant.workspace.clone() }
     }
 }
 
@@ -46,25 +44,15 @@ pub struct Instance {
 
 impl Instance {
     pub(super) fn prepare(config: &Arc<Config>, host: &HostServices) -> Instance {
-        Instance {
-            config: config.clone(),
-            root: host.workspace_root.clone(),
-        }
+        Instance { config: config.clone(), root: host.workspace_root.clone() }
     }
 
     fn resolve(&self, path: &str, write: bool) -> Result<PathBuf, ToolError> {
         let clean = clean(path)?;
-        let allowed = if write {
-            self.config.grant.may_write(&clean)
-        } else {
-            self.config.grant.may_read(&clean)
-        };
+        let allowed = if write { self.config.grant.may_write(&clean) } else { self.config.grant.may_read(&clean) };
         if !allowed {
             let what = if write { "write" } else { "read" };
-            return Err(err(
-                ErrorKind::Denied,
-                format!("the grant does not let this tool {what} `{clean}`"),
-            ));
+            return Err(err(ErrorKind::Denied, format!("the grant does not let this tool {what} `{clean}`")));
         }
         Ok(self.root.join(clean))
     }
@@ -79,23 +67,16 @@ fn clean(path: &str) -> Result<String, ToolError> {
     let bad = trimmed.is_empty()
         || trimmed.contains('\\')
         || trimmed.contains('\0')
-        || trimmed
-            .split('/')
-            .any(|s| s.is_empty() || s == "." || s == "..");
+        || trimmed.split('/').any(|s| s.is_empty() || s == "." || s == "..");
     if bad {
-        return Err(err(
-            ErrorKind::InvalidParams,
-            format!("`{path}` is not a workspace path (use a/b/c.md, no `..`)"),
-        ));
+        return Err(err(ErrorKind::InvalidParams, format!("`{path}` is not a workspace path (use a/b/c.md, no `..`)")));
     }
     Ok(trimmed.to_string())
 }
 
 fn io(path: &str, e: std::io::Error) -> ToolError {
     match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            err(ErrorKind::NotFound, format!("`{path}` does not exist"))
-        }
+        std::io::ErrorKind::NotFound => err(ErrorKind::NotFound, format!("`{path}` does not exist")),
         _ => err(ErrorKind::Failed, format!("`{path}`: {e}")),
     }
 }
@@ -106,20 +87,11 @@ fn write_file(full: &Path, path: &str, content: &[u8], append: bool) -> Result<(
         std::fs::create_dir_all(dir).map_err(|e| io(path, e))?;
     }
     if append {
-        let len = std::fs::metadata(full)
-            .map(|m| m.len() as usize)
-            .unwrap_or(0);
+        let len = std::fs::metadata(full).map(|m| m.len() as usize).unwrap_or(0);
         if len + content.len() > MAX_DOCUMENT {
-            return Err(err(
-                ErrorKind::Limit,
-                format!("`{path}` would exceed {MAX_DOCUMENT} bytes"),
-            ));
+            return Err(err(ErrorKind::Limit, format!("`{path}` would exceed {MAX_DOCUMENT} bytes")));
         }
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(full)
-            .map_err(|e| io(path, e))?;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(full).map_err(|e| io(path, e))?;
         return f.write_all(content).map_err(|e| io(path, e));
     }
     crate::engine::write_private(full, content).map_err(|e| io(path, e))
@@ -127,27 +99,18 @@ fn write_file(full: &Path, path: &str, content: &[u8], append: bool) -> Result<(
 
 impl Host for Instance {
     fn read(&mut self, path: String) -> wasmtime::Result<Result<String, ToolError>> {
-        Ok(self
-            .resolve(&path, false)
-            .and_then(|full| std::fs::read_to_string(full).map_err(|e| io(&path, e))))
+        Ok(self.resolve(&path, false).and_then(|full| std::fs::read_to_string(full).map_err(|e| io(&path, e))))
     }
 
     fn write(&mut self, path: String, content: String) -> wasmtime::Result<Result<(), ToolError>> {
         if content.len() > MAX_DOCUMENT {
-            return Ok(Err(err(
-                ErrorKind::Limit,
-                format!("documents are limited to {MAX_DOCUMENT} bytes"),
-            )));
+            return Ok(Err(err(ErrorKind::Limit, format!("documents are limited to {MAX_DOCUMENT} bytes"))));
         }
-        Ok(self
-            .resolve(&path, true)
-            .and_then(|full| write_file(&full, &path, content.as_bytes(), false)))
+        Ok(self.resolve(&path, true).and_then(|full| write_file(&full, &path, content.as_bytes(), false)))
     }
 
     fn append(&mut self, path: String, content: String) -> wasmtime::Result<Result<(), ToolError>> {
-        Ok(self
-            .resolve(&path, true)
-            .and_then(|full| write_file(&full, &path, content.as_bytes(), true)))
+        Ok(self.resolve(&path, true).and_then(|full| write_file(&full, &path, content.as_bytes(), true)))
     }
 
     fn list(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<Entry>, ToolError>> {
@@ -160,9 +123,7 @@ impl Host for Instance {
     }
 
     fn delete(&mut self, path: String) -> wasmtime::Result<Result<(), ToolError>> {
-        Ok(self
-            .resolve(&path, true)
-            .and_then(|full| std::fs::remove_file(full).map_err(|e| io(&path, e))))
+        Ok(self.resolve(&path, true).and_then(|full| std::fs::remove_file(full).map_err(|e| io(&path, e))))
     }
 }
 
@@ -181,11 +142,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Entry>) {
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_millis() as u64);
-            out.push(Entry {
-                path: rel.to_string_lossy().into_owned(),
-                size: meta.len(),
-                modified_ms,
-            });
+            out.push(Entry { path: rel.to_string_lossy().into_owned(), size: meta.len(), modified_ms });
         }
     }
 }
@@ -196,16 +153,7 @@ mod tests {
 
     #[test]
     fn traversal_and_odd_paths_are_refused() {
-        for bad in [
-            "",
-            "/",
-            "../x",
-            "a/../../b",
-            "a//b",
-            "a/./b",
-            "a\\b",
-            "a\0b",
-        ] {
+        for bad in ["", "/", "../x", "a/../../b", "a//b", "a/./b", "a\\b", "a\0b"] {
             assert!(clean(bad).is_err(), "{bad:?}");
         }
         assert_eq!(clean("/notes/a.md").unwrap(), "notes/a.md");

@@ -35,10 +35,7 @@ pub(super) fn run(args: AuditArgs, printer: &Printer) -> Result<()> {
     if let Some(AuditCommand::Verify) = args.command {
         return match log.verify() {
             Ok(n) => {
-                printer.line(format!(
-                    "audit log intact: {n} record(s) in {}",
-                    log.path().display()
-                ));
+                printer.line(format!("audit log intact: {n} record(s) in {}", log.path().display()));
                 Ok(())
             }
             Err(Ok(b)) => Err(Problem::new(format!(

@@ -54,16 +54,7 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
         ComponentCommand::Add { path, grant, name } => {
             let name = name.unwrap_or_else(|| default_name(&path));
             let (grant_text, grant_source) = read_grant(grant.as_deref())?;
-            install(
-                &runtime,
-                printer,
-                &name,
-                &path,
-                grant_text,
-                grant_source,
-                false,
-            )
-            .await
+            install(&runtime, printer, &name, &path, grant_text, grant_source, false).await
         }
         ComponentCommand::Upgrade { name, path, grant } => {
             let (grant_text, grant_source) = match grant {
@@ -77,16 +68,7 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
                     (current.grant.clone(), current.grant_source.clone())
                 }
             };
-            install(
-                &runtime,
-                printer,
-                &name,
-                &path,
-                grant_text,
-                grant_source,
-                true,
-            )
-            .await
+            install(&runtime, printer, &name, &path, grant_text, grant_source, true).await
         }
         ComponentCommand::List => {
             let index = runtime.store().index()?;
@@ -94,13 +76,9 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
                 let list: Vec<_> = index.components.values().map(summary).collect();
                 printer.value(&serde_json::Value::Array(list));
             } else if index.components.is_empty() {
-                printer
-                    .note("no components installed; add one with `claw component add FILE.wasm`");
+                printer.note("no components installed; add one with `claw component add FILE.wasm`");
             } else {
-                printer.line(format!(
-                    "{:<20} {:<6} {:<14} {:>9}  DESCRIPTION",
-                    "NAME", "WORLD", "DIGEST", "SIZE"
-                ));
+                printer.line(format!("{:<20} {:<6} {:<14} {:>9}  DESCRIPTION", "NAME", "WORLD", "DIGEST", "SIZE"));
                 for r in index.components.values() {
                     printer.line(format!(
                         "{:<20} {:<6} {:<14} {:>9}  {}",
@@ -143,10 +121,7 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
             }
             let schema: serde_json::Value = serde_json::from_str(&r.schema).unwrap_or_default();
             printer.line("parameters:");
-            for l in serde_json::to_string_pretty(&schema)
-                .unwrap_or_default()
-                .lines()
-            {
+            for l in serde_json::to_string_pretty(&schema).unwrap_or_default().lines() {
                 printer.line(format!("  {l}"));
             }
             printer.line(format!("grant ({}):", r.grant_source));
@@ -176,10 +151,7 @@ fn summary(r: &Record) -> serde_json::Value {
 
 /// `target/.../http_fetch.wasm` → `http-fetch`.
 fn default_name(path: &Path) -> String {
-    path.file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("component")
-        .replace('_', "-")
+    path.file_stem().and_then(|s| s.to_str()).unwrap_or("component").replace('_', "-")
 }
 
 fn read_grant(path: Option<&Path>) -> Result<(String, String)> {
@@ -213,26 +185,18 @@ async fn install(
     let mut progress = None;
     let prepared = runtime
         .prepare(name, &file, bytes, grant_text, grant_source, || {
-            progress =
-                Some(printer.progress(format!("compiling {name} ({} KiB)", size.div_ceil(1024))));
+            progress = Some(printer.progress(format!("compiling {name} ({} KiB)", size.div_ceil(1024))));
         })
         .await;
     if let Some(p) = progress {
-        p.finish(if prepared.is_ok() {
-            "compiled"
-        } else {
-            "stopped"
-        });
+        p.finish(if prepared.is_ok() { "compiled" } else { "stopped" });
     }
     let record = runtime.commit(prepared?, upgrade)?;
     if printer.json {
         printer.value(&summary(&record));
     } else {
         let verb = if upgrade { "upgraded" } else { "added" };
-        printer.line(format!(
-            "{verb} {} ({}, {})",
-            record.name, record.digest, record.description
-        ));
+        printer.line(format!("{verb} {} ({}, {})", record.name, record.digest, record.description));
     }
     Ok(())
 }

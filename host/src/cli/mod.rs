@@ -56,10 +56,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     output::init_logging();
     let printer = Printer::new(cli.json);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             return printer.error(&anyhow::Error::from(e).context("starting the async runtime"));
@@ -75,13 +72,7 @@ pub fn main() -> ExitCode {
             Command::Audit(a) => audit::run(a, &printer),
             Command::Policy(c) => policy::run(c, &printer),
             Command::Scan(a) => {
-                return scan::run(a, &printer).map(|found| {
-                    if found {
-                        ExitCode::from(1)
-                    } else {
-                        ExitCode::SUCCESS
-                    }
-                });
+                return scan::run(a, &printer).map(|found| if found { ExitCode::from(1) } else { ExitCode::SUCCESS });
             }
         }
         .map(|()| ExitCode::SUCCESS)

@@ -20,22 +20,10 @@ pub(super) enum NewCommand {
 
 /// The tool template, embedded so `claw new` works from any directory.
 const TOOL_TEMPLATE: &[(&str, &str)] = &[
-    (
-        "Cargo.toml",
-        include_str!("../../../templates/tool/Cargo.toml.tmpl"),
-    ),
-    (
-        "src/lib.rs",
-        include_str!("../../../templates/tool/src/lib.rs.tmpl"),
-    ),
-    (
-        "grant.toml",
-        include_str!("../../../templates/tool/grant.toml"),
-    ),
-    (
-        "README.md",
-        include_str!("../../../templates/tool/README.md.tmpl"),
-    ),
+    ("Cargo.toml", include_str!("../../../templates/tool/Cargo.toml.tmpl")),
+    ("src/lib.rs", include_str!("../../../templates/tool/src/lib.rs.tmpl")),
+    ("grant.toml", include_str!("../../../templates/tool/grant.toml")),
+    ("README.md", include_str!("../../../templates/tool/README.md.tmpl")),
     (".gitignore", "target/\n"),
 ];
 
@@ -45,14 +33,11 @@ fn sdk_path() -> Result<PathBuf> {
         Some(p) => PathBuf::from(p),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk"),
     };
-    path.join("Cargo.toml")
-        .is_file()
-        .then(|| path.canonicalize().unwrap_or(path.clone()))
-        .ok_or_else(|| {
-            Problem::new(format!("the claw SDK is not at {}", path.display()))
-                .hint("set CLAW_SDK_PATH to the sdk/ directory of a claw checkout")
-                .into()
-        })
+    path.join("Cargo.toml").is_file().then(|| path.canonicalize().unwrap_or(path.clone())).ok_or_else(|| {
+        Problem::new(format!("the claw SDK is not at {}", path.display()))
+            .hint("set CLAW_SDK_PATH to the sdk/ directory of a claw checkout")
+            .into()
+    })
 }
 
 pub(super) fn run(cmd: NewCommand, printer: &Printer) -> Result<()> {
@@ -74,9 +59,7 @@ pub(super) fn run(cmd: NewCommand, printer: &Printer) -> Result<()> {
         .split(['-', '_'])
         .map(|w| {
             let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
         })
         .collect();
     for (file, text) in TOOL_TEMPLATE {
@@ -87,8 +70,7 @@ pub(super) fn run(cmd: NewCommand, printer: &Printer) -> Result<()> {
             .replace("{{sdk_path}}", &sdk.display().to_string());
         let target = dir.join(file);
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
         std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
     }

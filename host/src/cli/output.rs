@@ -47,11 +47,7 @@ impl Printer {
             self.note(format!("{message}..."));
             None
         };
-        Progress {
-            bar,
-            message,
-            started: Instant::now(),
-        }
+        Progress { bar, message, started: Instant::now() }
     }
 
     /// Print an error as `error:`, its causes, and a `hint:`; exit code 2
@@ -95,11 +91,7 @@ pub struct Progress {
 impl Progress {
     /// Finish with a closing word (e.g. "done").
     pub fn finish(self, word: &str) {
-        let text = format!(
-            "{} {word} in {} ms",
-            self.message,
-            self.started.elapsed().as_millis()
-        );
+        let text = format!("{} {word} in {} ms", self.message, self.started.elapsed().as_millis());
         match self.bar {
             Some(bar) => bar.finish_with_message(text),
             None => {
@@ -111,9 +103,7 @@ impl Progress {
 
 /// Logs go to stderr; `CLAW_LOG` (or `RUST_LOG`) sets the filter, default `warn`.
 pub fn init_logging() {
-    let filter = std::env::var("CLAW_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn".into());
+    let filter = std::env::var("CLAW_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "warn".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

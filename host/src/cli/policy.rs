@@ -30,29 +30,21 @@ pub(super) fn run(cmd: PolicyCommand, printer: &Printer) -> Result<()> {
     // A grant naming a secret the vault lacks fails every call that needs it: say so now.
     let secrets = runtime.boundary().secrets();
     if let Some(reason) = secrets.locked_reason() {
-        lines.push(format!(
-            "warning: the vault cannot be opened ({reason}): every outbound request is refused"
-        ));
+        lines.push(format!("warning: the vault cannot be opened ({reason}): every outbound request is refused"));
     }
     for s in &grant.secrets {
-        if !matches!(s.inject, Injection::None)
-            && !secrets.contains(&s.name)
-            && secrets.locked_reason().is_none()
-        {
-            lines.push(format!("warning: secret `{}` is granted but not in the vault: set it with `claw secret set {}`", s.name, s.name));
+        if !matches!(s.inject, Injection::None) && !secrets.contains(&s.name) && secrets.locked_reason().is_none() {
+            lines.push(format!(
+                "warning: secret `{}` is granted but not in the vault: set it with `claw secret set {}`",
+                s.name, s.name
+            ));
         }
     }
     if printer.json {
-        printer.value(
-            &serde_json::json!({ "name": name, "grant_source": r.grant_source, "policy": lines }),
-        );
+        printer.value(&serde_json::json!({ "name": name, "grant_source": r.grant_source, "policy": lines }));
         return Ok(());
     }
-    printer.line(format!(
-        "{name} ({}, grant {}):",
-        r.digest.short(),
-        r.grant_source
-    ));
+    printer.line(format!("{name} ({}, grant {}):", r.digest.short(), r.grant_source));
     for l in lines {
         printer.line(format!("  {l}"));
     }

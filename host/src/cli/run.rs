@@ -37,7 +37,9 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
         if names.is_empty() { "" } else { ": " },
         names.join(", ")
     ));
-    printer.note("no LLM provider is configured in this build: the agent loop is not available yet; call tools directly (/help)");
+    printer.note(
+        "no LLM provider is configured in this build: the agent loop is not available yet; call tools directly (/help)",
+    );
 
     let watcher = {
         let runtime = runtime.clone();
@@ -47,9 +49,7 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
                 tokio::time::sleep(WATCH_INTERVAL).await;
                 match runtime.sync() {
                     Ok(r) => report(&printer, &r),
-                    Err(e) => printer.note(format!(
-                        "warning: reading the component store failed: {e:#}"
-                    )),
+                    Err(e) => printer.note(format!("warning: reading the component store failed: {e:#}")),
                 }
             }
         })
@@ -94,8 +94,7 @@ async fn handle(line: &str, runtime: &Arc<Runtime>, printer: &Printer) -> bool {
                 }
             }
         }
-        _ => printer
-            .line("the agent is not available in this build; use /tool NAME JSON (see /help)"),
+        _ => printer.line("the agent is not available in this build; use /tool NAME JSON (see /help)"),
     }
     true
 }

@@ -32,7 +32,7 @@ pub(super) fn run(args: ScanArgs, printer: &Printer) -> Result<bool> {
     } else {
         Secrets::empty()
     };
-    let findings = secrets.detector().scan(&input);
+    let findings = secrets.detector().scan_decoded(&input);
     if printer.json {
         printer.value(&serde_json::json!({ "bytes": input.len(), "findings": findings }));
     } else if findings.is_empty() {
@@ -41,10 +41,7 @@ pub(super) fn run(args: ScanArgs, printer: &Printer) -> Result<bool> {
         for f in &findings {
             printer.line(f.to_string());
         }
-        printer.note(format!(
-            "{} finding(s): the boundary would block a request carrying this",
-            findings.len()
-        ));
+        printer.note(format!("{} finding(s): the boundary would block a request carrying this", findings.len()));
     }
     Ok(!findings.is_empty())
 }

@@ -51,11 +51,9 @@ pub(super) fn run(cmd: SecretCommand, printer: &Printer) -> Result<()> {
         SecretCommand::Rm { name } => {
             let mut vault = Vault::open(&home.config, &home.data, false)?;
             if !vault.remove(&name)? {
-                return Err(
-                    Problem::new(format!("the vault has no secret named `{name}`"))
-                        .hint("`claw secret list` shows the names")
-                        .into(),
-                );
+                return Err(Problem::new(format!("the vault has no secret named `{name}`"))
+                    .hint("`claw secret list` shows the names")
+                    .into());
             }
             printer.note(format!("removed secret `{name}`"));
             Ok(())
@@ -73,9 +71,7 @@ pub(super) fn run(cmd: SecretCommand, printer: &Printer) -> Result<()> {
             };
             let count = vault.list().len();
             vault.rotate(new_key)?;
-            printer.note(format!(
-                "re-encrypted {count} secret(s) under a new master key"
-            ));
+            printer.note(format!("re-encrypted {count} secret(s) under a new master key"));
             Ok(())
         }
     }
@@ -117,11 +113,7 @@ fn list(home: &Home, printer: &Printer) -> Result<()> {
     };
     // Where each secret may go, from the installed components' grants.
     let mut hosts: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in ComponentStore::new(&home.components())
-        .index()?
-        .components
-        .values()
-    {
+    for r in ComponentStore::new(&home.components()).index()?.components.values() {
         if let Ok(g) = Grant::parse(&r.grant, &r.grant_source) {
             for s in g.secrets {
                 let entry = hosts.entry(s.name).or_default();
@@ -133,10 +125,7 @@ fn list(home: &Home, printer: &Printer) -> Result<()> {
     }
     // When each was last injected, from the audit log.
     let mut used: BTreeMap<String, u64> = BTreeMap::new();
-    for rec in AuditLog::new(&home.data.join("audit.jsonl"))
-        .read()
-        .unwrap_or_default()
-    {
+    for rec in AuditLog::new(&home.data.join("audit.jsonl")).read().unwrap_or_default() {
         for n in rec.secrets {
             used.insert(n, rec.time_ms);
         }
@@ -158,10 +147,7 @@ fn list(home: &Home, printer: &Printer) -> Result<()> {
         printer.value(&serde_json::Value::Array(rows));
         return Ok(());
     }
-    printer.line(format!(
-        "{:<24} {:<20} {:<20} HOSTS",
-        "NAME", "UPDATED", "LAST USED"
-    ));
+    printer.line(format!("{:<24} {:<20} {:<20} HOSTS", "NAME", "UPDATED", "LAST USED"));
     for r in rows {
         let hosts: Vec<String> = serde_json::from_value(r["hosts"].clone()).unwrap_or_default();
         printer.line(format!(
@@ -169,11 +155,7 @@ fn list(home: &Home, printer: &Printer) -> Result<()> {
             r["name"].as_str().unwrap_or(""),
             when(r["updated_ms"].as_u64()),
             when(r["used_ms"].as_u64()),
-            if hosts.is_empty() {
-                "(no grant sends it anywhere)".to_string()
-            } else {
-                hosts.join(", ")
-            }
+            if hosts.is_empty() { "(no grant sends it anywhere)".to_string() } else { hosts.join(", ") }
         ));
     }
     Ok(())
@@ -195,10 +177,5 @@ pub(super) fn when(ms: Option<u64>) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }

@@ -16,11 +16,8 @@ impl Digest {
     /// Parse `sha256:HEX` or bare `HEX`.
     pub fn parse(s: &str) -> Option<Digest> {
         let hex = s.strip_prefix("sha256:").unwrap_or(s);
-        (hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then(|| Digest(hex.to_string()))
+        (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+            .then(|| Digest(hex.to_string()))
     }
 
     /// The 64 hex digits.
@@ -49,8 +46,7 @@ impl serde::Serialize for Digest {
 impl<'de> serde::Deserialize<'de> for Digest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Digest::parse(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a sha256 digest")))
+        Digest::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a sha256 digest")))
     }
 }
 
@@ -61,10 +57,7 @@ mod tests {
     #[test]
     fn digest_round_trips_and_rejects_junk() {
         let d = Digest::of(b"abc");
-        assert_eq!(
-            d.hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(d.hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(Digest::parse(&d.to_string()), Some(d.clone()));
         assert_eq!(Digest::parse(d.hex()), Some(d));
         assert_eq!(Digest::parse("sha256:xyz"), None);

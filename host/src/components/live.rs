@@ -25,10 +25,7 @@ pub struct LoadedTool {
 
 impl std::fmt::Debug for LoadedTool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedTool")
-            .field("name", &self.record.name)
-            .field("digest", &self.record.digest)
-            .finish()
+        f.debug_struct("LoadedTool").field("name", &self.record.name).field("digest", &self.record.digest).finish()
     }
 }
 

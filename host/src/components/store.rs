@@ -57,9 +57,7 @@ pub struct ComponentStore {
 impl ComponentStore {
     /// The store under `dir` (created on first write).
     pub fn new(dir: &Path) -> ComponentStore {
-        ComponentStore {
-            dir: dir.to_path_buf(),
-        }
+        ComponentStore { dir: dir.to_path_buf() }
     }
 
     fn index_path(&self) -> PathBuf {
@@ -67,9 +65,7 @@ impl ComponentStore {
     }
 
     fn blob_path(&self, digest: &Digest) -> PathBuf {
-        self.dir
-            .join("blobs")
-            .join(format!("{}.wasm", digest.hex()))
+        self.dir.join("blobs").join(format!("{}.wasm", digest.hex()))
     }
 
     /// The current index (empty when nothing was ever added).
@@ -81,10 +77,7 @@ impl ComponentStore {
         let path = self.index_path();
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-                format!(
-                    "{} is damaged; restore it or remove it and add the components again",
-                    path.display()
-                )
+                format!("{} is damaged; restore it or remove it and add the components again", path.display())
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
@@ -93,9 +86,7 @@ impl ComponentStore {
 
     /// The index's modification time: cheap to poll.
     pub fn stamp(&self) -> Option<SystemTime> {
-        std::fs::metadata(self.index_path())
-            .and_then(|m| m.modified())
-            .ok()
+        std::fs::metadata(self.index_path()).and_then(|m| m.modified()).ok()
     }
 
     /// Store a blob under its digest (idempotent).
@@ -135,10 +126,8 @@ impl ComponentStore {
     ///
     /// `change`'s error, or an I/O failure.
     pub fn update<T>(&self, change: impl FnOnce(&mut Index) -> Result<T>) -> Result<T> {
-        std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating {}", self.dir.display()))?;
-        let lock =
-            std::fs::File::create(self.dir.join(".lock")).context("opening the store lock")?;
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        let lock = std::fs::File::create(self.dir.join(".lock")).context("opening the store lock")?;
         lock.lock().context("locking the component store")?;
         let mut index = self.index()?;
         let out = change(&mut index)?;
@@ -151,9 +140,7 @@ impl ComponentStore {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

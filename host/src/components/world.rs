@@ -69,11 +69,7 @@ pub fn sniff(bytes: &[u8], file: &str) -> Result<(), Problem> {
 /// # Errors
 ///
 /// A [`Problem`] when it exports none of the known worlds.
-pub fn inspect(
-    engine: &wasmtime::Engine,
-    component: &Component,
-    file: &str,
-) -> Result<Shape, Problem> {
+pub fn inspect(engine: &wasmtime::Engine, component: &Component, file: &str) -> Result<Shape, Problem> {
     let ty = component.component_type();
     let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
     let mut exports = Vec::new();
@@ -88,23 +84,12 @@ pub fn inspect(
         .into_iter()
         .find(|w| w.exports().iter().all(|e| funcs.iter().any(|f| f == e)));
     match world {
-        Some(world) => Ok(Shape {
-            world,
-            imports,
-            exports,
-        }),
+        Some(world) => Ok(Shape { world, imports, exports }),
         None => {
-            let found = if exports.is_empty() {
-                "nothing".to_string()
-            } else {
-                exports.join(", ")
-            };
+            let found = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
             let what = if exports.iter().any(|e| e.starts_with("wasi:cli/run")) {
                 " (it is a WASI command program)"
-            } else if exports
-                .iter()
-                .any(|e| e.starts_with("wasi:http/incoming-handler"))
-            {
+            } else if exports.iter().any(|e| e.starts_with("wasi:http/incoming-handler")) {
                 " (it is a wasi:http proxy)"
             } else {
                 ""

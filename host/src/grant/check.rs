@@ -88,21 +88,12 @@ pub fn check_imports(imports: &[String], grant: &Grant, grant_file: &str) -> Res
             }))
         };
         match classify_import(import) {
-            ImportClass::Sandbox
-            | ImportClass::Types
-            | ImportClass::Log
-            | ImportClass::HttpTypes => {}
+            ImportClass::Sandbox | ImportClass::Types | ImportClass::Log | ImportClass::HttpTypes => {}
             ImportClass::Http if grant.http.is_empty() => {
-                missing(
-                    "[[http]] rule",
-                    "  [[http]]\n  url = \"https://api.example.com/**\"\n  methods = [\"GET\"]",
-                )?;
+                missing("[[http]] rule", "  [[http]]\n  url = \"https://api.example.com/**\"\n  methods = [\"GET\"]")?;
             }
             ImportClass::Workspace if grant.workspace.is_empty() => {
-                missing(
-                    "[workspace] paths",
-                    "  [workspace]\n  read = [\"notes/\"]\n  write = [\"notes/drafts/\"]",
-                )?;
+                missing("[workspace] paths", "  [workspace]\n  read = [\"notes/\"]\n  write = [\"notes/drafts/\"]")?;
             }
             ImportClass::Memory if !grant.memory_search => {
                 missing("[memory] section", "  [memory]\n  search = true")?;
@@ -122,10 +113,10 @@ pub fn check_imports(imports: &[String], grant: &Grant, grant_file: &str) -> Res
             | ImportClass::Secrets
             | ImportClass::Invoke => {}
             ImportClass::Sockets => {
-                return Err(Problem::new(format!(
-                    "the component imports `{import}`: components may not open sockets"
-                ))
-                .hint("make network requests with wasi:http (claw_sdk::http); they go through the egress boundary"));
+                return Err(Problem::new(format!("the component imports `{import}`: components may not open sockets"))
+                    .hint(
+                        "make network requests with wasi:http (claw_sdk::http); they go through the egress boundary",
+                    ));
             }
             ImportClass::Unknown => {
                 return Err(Problem::new(format!(
@@ -159,16 +150,9 @@ mod tests {
 
     #[test]
     fn ungranted_http_import_names_import_and_fix() {
-        let e = check_imports(
-            &names(&["wasi:http/outgoing-handler@0.2.12"]),
-            &Grant::default(),
-            "fetch.toml",
-        )
-        .unwrap_err();
-        assert!(
-            e.to_string().contains("wasi:http/outgoing-handler@0.2.12"),
-            "{e}"
-        );
+        let e =
+            check_imports(&names(&["wasi:http/outgoing-handler@0.2.12"]), &Grant::default(), "fetch.toml").unwrap_err();
+        assert!(e.to_string().contains("wasi:http/outgoing-handler@0.2.12"), "{e}");
         assert!(e.to_string().contains("fetch.toml"), "{e}");
         assert!(e.hint_text().unwrap().contains("[[http]]"));
     }
@@ -185,17 +169,9 @@ mod tests {
             let e = check_imports(&names(&[import]), &g, "g.toml").unwrap_err();
             assert!(e.hint_text().unwrap().contains(section), "{import}");
         }
-        let g = Grant::parse(
-            "[workspace]\nread=[\"a/\"]\n[memory]\nsearch=true\n[invoke]\ne=\"echo\"\n",
-            "g",
-        )
-        .unwrap();
+        let g = Grant::parse("[workspace]\nread=[\"a/\"]\n[memory]\nsearch=true\n[invoke]\ne=\"echo\"\n", "g").unwrap();
         check_imports(
-            &names(&[
-                "claw:runtime/workspace@0.1.0",
-                "claw:runtime/memory@0.1.0",
-                "claw:runtime/invoke@0.1.0",
-            ]),
+            &names(&["claw:runtime/workspace@0.1.0", "claw:runtime/memory@0.1.0", "claw:runtime/invoke@0.1.0"]),
             &g,
             "g",
         )

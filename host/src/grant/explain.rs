@@ -18,11 +18,8 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
                 HostPattern::Exact(h) => h.clone(),
                 HostPattern::Subdomains(s) => format!("any subdomain of {s} (not {s} itself)"),
             };
-            let path = if r.path.as_str() == "/**" {
-                "any path".to_string()
-            } else {
-                format!("paths {}", r.path.as_str())
-            };
+            let path =
+                if r.path.as_str() == "/**" { "any path".to_string() } else { format!("paths {}", r.path.as_str()) };
             out.push(format!(
                 "  - {} {}://{}:{} {} (grant line {})",
                 r.methods.join("/"),
@@ -48,95 +45,46 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
             }
         }
         if !imports.is_empty() && !imports_class(ImportClass::Http) {
-            warnings.push(
-                "[[http]] rules are granted but the component does not import wasi:http".into(),
-            );
+            warnings.push("[[http]] rules are granted but the component does not import wasi:http".into());
         }
     }
     for s in &grant.secrets {
         let hosts: Vec<String> = s.hosts.iter().map(ToString::to_string).collect();
         let how = match &s.inject {
-            Injection::None => {
-                "never sent; the component may only ask whether it exists".to_string()
+            Injection::None => "never sent; the component may only ask whether it exists".to_string(),
+            Injection::Header { name, format } => {
+                format!("injected as header `{name}: {format}` to {}", hosts.join(", "))
             }
-            Injection::Header { name, format } => format!(
-                "injected as header `{name}: {format}` to {}",
-                hosts.join(", ")
-            ),
-            Injection::Query { param } => format!(
-                "injected as query parameter `{param}` to {}",
-                hosts.join(", ")
-            ),
-            Injection::Basic { username } => format!(
-                "injected as basic auth for user `{username}` to {}",
-                hosts.join(", ")
-            ),
-            Injection::Placeholder => format!(
-                "injected where the component writes {{secret:{}}}, only to {}",
-                s.name,
-                hosts.join(", ")
-            ),
+            Injection::Query { param } => format!("injected as query parameter `{param}` to {}", hosts.join(", ")),
+            Injection::Basic { username } => {
+                format!("injected as basic auth for user `{username}` to {}", hosts.join(", "))
+            }
+            Injection::Placeholder => {
+                format!("injected where the component writes {{secret:{}}}, only to {}", s.name, hosts.join(", "))
+            }
         };
-        out.push(format!(
-            "secret `{}`: {how} (the value never reaches the component)",
-            s.name
-        ));
-        if !matches!(s.inject, Injection::None)
-            && !s
-                .hosts
-                .iter()
-                .any(|h| grant.http.iter().any(|r| &r.host == h))
-        {
-            warnings.push(format!(
-                "secret `{}` goes to hosts no [[http]] rule allows: it can never be sent",
-                s.name
-            ));
+        out.push(format!("secret `{}`: {how} (the value never reaches the component)", s.name));
+        if !matches!(s.inject, Injection::None) && !s.hosts.iter().any(|h| grant.http.iter().any(|r| &r.host == h)) {
+            warnings.push(format!("secret `{}` goes to hosts no [[http]] rule allows: it can never be sent", s.name));
         }
     }
     if grant.workspace.is_empty() {
         out.push("workspace: no access".into());
     } else {
         let list = |v: &[String]| {
-            if v.is_empty() {
-                "nothing".to_string()
-            } else {
-                v.join(", ")
-            }
+            if v.is_empty() { "nothing".to_string() } else { v.join(", ") }
         };
-        out.push(format!(
-            "workspace: reads {}; writes {}",
-            list(&grant.workspace.read),
-            list(&grant.workspace.write)
-        ));
-        if grant
-            .workspace
-            .write
-            .iter()
-            .any(|p| p.trim_matches('/').is_empty())
-        {
-            warnings.push(
-                "the component may write the whole workspace, including the identity files".into(),
-            );
+        out.push(format!("workspace: reads {}; writes {}", list(&grant.workspace.read), list(&grant.workspace.write)));
+        if grant.workspace.write.iter().any(|p| p.trim_matches('/').is_empty()) {
+            warnings.push("the component may write the whole workspace, including the identity files".into());
         }
     }
-    out.push(format!(
-        "memory search: {}",
-        if grant.memory_search { "yes" } else { "no" }
-    ));
+    out.push(format!("memory search: {}", if grant.memory_search { "yes" } else { "no" }));
     if grant.invoke.is_empty() {
         out.push("may invoke: no other tools".into());
     } else {
-        let pairs: Vec<String> = grant
-            .invoke
-            .iter()
-            .map(|(a, t)| {
-                if a == t {
-                    t.clone()
-                } else {
-                    format!("{t} (as `{a}`)")
-                }
-            })
-            .collect();
+        let pairs: Vec<String> =
+            grant.invoke.iter().map(|(a, t)| if a == t { t.clone() } else { format!("{t} (as `{a}`)") }).collect();
         out.push(format!("may invoke: {}", pairs.join(", ")));
     }
     let l = &grant.limits;
@@ -146,9 +94,7 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
         l.timeout_ms,
         l.output_bytes >> 10
     ));
-    out.push(
-        "always: no environment variables, no files, no sockets; clocks and randomness only".into(),
-    );
+    out.push("always: no environment variables, no files, no sockets; clocks and randomness only".into());
     out.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
     out
 }
@@ -170,26 +116,16 @@ mod tests {
 
     #[test]
     fn open_writes_and_plain_http_warn() {
-        let g = Grant::parse("[[http]]\nurl = \"http://api.x.com\"\nmethods = [\"POST\"]\n[workspace]\nwrite = [\"/\"]\n", "g").unwrap();
+        let g = Grant::parse(
+            "[[http]]\nurl = \"http://api.x.com\"\nmethods = [\"POST\"]\n[workspace]\nwrite = [\"/\"]\n",
+            "g",
+        )
+        .unwrap();
         let lines = explain(&g, &["claw:runtime/workspace@0.1.0".into()]);
         let warnings: Vec<_> = lines.iter().filter(|l| l.starts_with("warning:")).collect();
-        assert!(
-            warnings.iter().any(|w| w.contains("plain http")),
-            "{lines:?}"
-        );
-        assert!(
-            warnings.iter().any(|w| w.contains("write anywhere")),
-            "{lines:?}"
-        );
-        assert!(
-            warnings.iter().any(|w| w.contains("whole workspace")),
-            "{lines:?}"
-        );
-        assert!(
-            warnings
-                .iter()
-                .any(|w| w.contains("does not import wasi:http")),
-            "{lines:?}"
-        );
+        assert!(warnings.iter().any(|w| w.contains("plain http")), "{lines:?}");
+        assert!(warnings.iter().any(|w| w.contains("write anywhere")), "{lines:?}");
+        assert!(warnings.iter().any(|w| w.contains("whole workspace")), "{lines:?}");
+        assert!(warnings.iter().any(|w| w.contains("does not import wasi:http")), "{lines:?}");
     }
 }

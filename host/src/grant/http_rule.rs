@@ -60,13 +60,9 @@ impl HostPattern {
             None => (HostPattern::Exact(s.clone()), s.as_str()),
         };
         let name = name.trim_start_matches('[').trim_end_matches(']');
-        let valid = name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == ':');
+        let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == ':');
         if !valid || name.contains('*') {
-            return Err(format!(
-                "`{s}` is not a host name; a wildcard is only allowed as a leading `*.`"
-            ));
+            return Err(format!("`{s}` is not a host name; a wildcard is only allowed as a leading `*.`"));
         }
         Ok(pattern)
     }
@@ -75,9 +71,9 @@ impl HostPattern {
     pub fn matches(&self, host: &str) -> bool {
         match self {
             HostPattern::Exact(h) => h == host,
-            HostPattern::Subdomains(suffix) => host
-                .strip_suffix(suffix.as_str())
-                .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
+            HostPattern::Subdomains(suffix) => {
+                host.strip_suffix(suffix.as_str()).is_some_and(|head| head.len() > 1 && head.ends_with('.'))
+            }
         }
     }
 }
@@ -107,9 +103,7 @@ impl PathGlob {
             return Err(format!("the path `{s}` must start with `/`"));
         }
         if s.contains('?') || s.contains('#') {
-            return Err(format!(
-                "the path `{s}` may not contain a query or fragment"
-            ));
+            return Err(format!("the path `{s}` may not contain a query or fragment"));
         }
         Ok(PathGlob(s.to_string()))
     }
@@ -191,12 +185,9 @@ impl HttpRule {
             None => (rest, "/**"),
         };
         if authority.contains('@') {
-            return Err(format!(
-                "`{url}` contains user info; credentials belong in [[secrets]]"
-            ));
+            return Err(format!("`{url}` contains user info; credentials belong in [[secrets]]"));
         }
-        let (host, port) =
-            split_port(authority).ok_or_else(|| format!("`{authority}` has an invalid port"))?;
+        let (host, port) = split_port(authority).ok_or_else(|| format!("`{authority}` has an invalid port"))?;
         let host = HostPattern::parse(host)?;
         let port = port.unwrap_or(scheme.default_port());
         Ok((scheme, host, port, PathGlob::parse(path)?))
@@ -302,14 +293,7 @@ mod tests {
     #[test]
     fn rule_checks_every_part() {
         let (scheme, host, port, path) = HttpRule::parse_url("https://api.x.com/v1/**").unwrap();
-        let r = HttpRule {
-            scheme,
-            host,
-            port,
-            path,
-            methods: vec!["GET".into()],
-            line: 1,
-        };
+        let r = HttpRule { scheme, host, port, path, methods: vec!["GET".into()], line: 1 };
         assert!(r.allows("GET", Scheme::Https, "api.x.com", 443, "/v1/a"));
         assert!(!r.allows("POST", Scheme::Https, "api.x.com", 443, "/v1/a"));
         assert!(!r.allows("GET", Scheme::Http, "api.x.com", 443, "/v1/a"));

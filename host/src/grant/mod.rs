@@ -171,10 +171,7 @@ fn under(path: &str, prefix: &str) -> bool {
     if prefix.ends_with('/') {
         path.starts_with(prefix)
     } else {
-        path == prefix
-            || path
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with('/'))
+        path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
     }
 }
 
@@ -195,10 +192,7 @@ mod tests {
 
     #[test]
     fn workspace_prefixes_do_not_leak_to_siblings() {
-        let g = WorkspaceGrant {
-            read: vec!["notes".into()],
-            write: vec!["out/".into()],
-        };
+        let g = WorkspaceGrant { read: vec!["notes".into()], write: vec!["out/".into()] };
         assert!(g.may_read("notes/a.md"));
         assert!(g.may_read("notes"));
         assert!(!g.may_read("notesecret.md"));

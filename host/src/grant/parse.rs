@@ -112,18 +112,10 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())]
-            .matches('\n')
-            .count()
-            + 1
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
     }
 
-    fn err<T>(
-        &self,
-        span: std::ops::Range<usize>,
-        message: String,
-        hint: &str,
-    ) -> Result<T, GrantError> {
+    fn err<T>(&self, span: std::ops::Range<usize>, message: String, hint: &str) -> Result<T, GrantError> {
         Err(GrantError {
             file: self.file.to_string(),
             line: Some(self.line_of(span.start)),
@@ -152,21 +144,13 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
     for rule in raw.http {
         let rule = rule.into_inner();
         let (scheme, host, port, path) = HttpRule::parse_url(rule.url.get_ref()).or_else(|m| {
-            cx.err(
-                rule.url.span(),
-                format!("http.url: {m}"),
-                "write it as url = \"https://api.example.com/v1/**\"",
-            )
+            cx.err(rule.url.span(), format!("http.url: {m}"), "write it as url = \"https://api.example.com/v1/**\"")
         })?;
         let methods = match rule.methods {
             None => vec!["GET".to_string()],
             Some(m) => {
                 let span = m.span();
-                let list: Vec<String> = m
-                    .into_inner()
-                    .iter()
-                    .map(|s| s.to_ascii_uppercase())
-                    .collect();
+                let list: Vec<String> = m.into_inner().iter().map(|s| s.to_ascii_uppercase()).collect();
                 if list.is_empty() {
                     return cx.err(
                         span,
@@ -191,29 +175,17 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
             if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
                 grant.networks.push(ipnet::IpNet::from(ip));
             } else if bare == "localhost" {
-                grant
-                    .networks
-                    .push("127.0.0.0/8".parse().expect("valid net"));
+                grant.networks.push("127.0.0.0/8".parse().expect("valid net"));
                 grant.networks.push("::1/128".parse().expect("valid net"));
             }
         }
-        grant.http.push(HttpRule {
-            scheme,
-            host,
-            port,
-            path,
-            methods,
-            line,
-        });
+        grant.http.push(HttpRule { scheme, host, port, path, methods, line });
     }
     for secret in raw.secrets {
         grant.secrets.push(secret_grant(&cx, secret.into_inner())?);
     }
     if let Some(w) = raw.workspace {
-        grant.workspace = WorkspaceGrant {
-            read: w.read,
-            write: w.write,
-        };
+        grant.workspace = WorkspaceGrant { read: w.read, write: w.write };
     }
     grant.memory_search = raw.memory.is_some_and(|m| m.search);
     for net in raw.network.map(|n| n.allow).unwrap_or_default() {
@@ -296,11 +268,7 @@ fn secret_grant(cx: &Ctx<'_>, s: RawSecret) -> Result<SecretGrant, GrantError> {
     let mut hosts = Vec::new();
     for h in &s.hosts {
         hosts.push(HostPattern::parse(h.get_ref()).or_else(|m| {
-            cx.err(
-                h.span(),
-                format!("secrets.hosts: {m}"),
-                "name the hosts this secret may be sent to",
-            )
+            cx.err(h.span(), format!("secrets.hosts: {m}"), "name the hosts this secret may be sent to")
         })?);
     }
     let kind = s.inject.as_ref().map_or("none", |k| k.get_ref().as_str());
@@ -317,9 +285,7 @@ fn secret_grant(cx: &Ctx<'_>, s: RawSecret) -> Result<SecretGrant, GrantError> {
     let inject = match kind {
         "none" => Injection::None,
         "header" => {
-            let format = s
-                .format
-                .map_or_else(|| "{secret}".to_string(), |f| f.into_inner());
+            let format = s.format.map_or_else(|| "{secret}".to_string(), |f| f.into_inner());
             if !format.contains("{secret}") {
                 return cx.err(
                     kind_span,
@@ -327,17 +293,10 @@ fn secret_grant(cx: &Ctx<'_>, s: RawSecret) -> Result<SecretGrant, GrantError> {
                     "e.g. format = \"Bearer {secret}\"",
                 );
             }
-            Injection::Header {
-                name: need(s.header, "header")?,
-                format,
-            }
+            Injection::Header { name: need(s.header, "header")?, format }
         }
-        "query" => Injection::Query {
-            param: need(s.param, "param")?,
-        },
-        "basic" => Injection::Basic {
-            username: need(s.username, "username")?,
-        },
+        "query" => Injection::Query { param: need(s.param, "param")? },
+        "basic" => Injection::Basic { username: need(s.username, "username")? },
         "placeholder" => Injection::Placeholder,
         other => {
             return cx.err(
@@ -354,19 +313,12 @@ fn secret_grant(cx: &Ctx<'_>, s: RawSecret) -> Result<SecretGrant, GrantError> {
             "add hosts = [\"api.example.com\"]: the boundary sends a secret only to its hosts",
         );
     }
-    Ok(SecretGrant {
-        name,
-        hosts,
-        inject,
-    })
+    Ok(SecretGrant { name, hosts, inject })
 }
 
 /// Names of tools and secrets: letters, digits, `-`, `_`, 1 to 64 long.
 pub fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 #[cfg(test)]
@@ -415,31 +367,17 @@ e = "echo"
         assert_eq!(g.limits.output_bytes, 64 << 10);
         assert_eq!(g.http[0].methods, vec!["GET", "POST"]);
         assert_eq!(g.http[0].line, 8);
-        assert!(
-            matches!(&g.secrets[0].inject, Injection::Header { name, .. } if name == "Authorization")
-        );
+        assert!(matches!(&g.secrets[0].inject, Injection::Header { name, .. } if name == "Authorization"));
         assert!(g.memory_search);
         assert_eq!(g.invoke["e"], "echo");
-        assert!(
-            g.networks.is_empty(),
-            "a named public host opens no private network"
-        );
+        assert!(g.networks.is_empty(), "a named public host opens no private network");
     }
 
     #[test]
     fn networks_are_named_explicitly() {
         let g = Grant::parse("[[http]]\nurl = \"http://127.0.0.1:8080/\"\n[[http]]\nurl = \"http://localhost:9/\"\n[network]\nallow = [\"10.1.0.0/16\", \"192.168.1.7\"]\n", "g").unwrap();
         let nets: Vec<String> = g.networks.iter().map(ToString::to_string).collect();
-        assert_eq!(
-            nets,
-            vec![
-                "127.0.0.1/32",
-                "127.0.0.0/8",
-                "::1/128",
-                "10.1.0.0/16",
-                "192.168.1.7/32"
-            ]
-        );
+        assert_eq!(nets, vec!["127.0.0.1/32", "127.0.0.0/8", "::1/128", "10.1.0.0/16", "192.168.1.7/32"]);
         let e = Grant::parse("[network]\nallow = [\"0.0.0.0/0\"]\n", "g").unwrap_err();
         assert!(e.message.contains("every address"), "{}", e.message);
         let e = Grant::parse("[network]\nallow = [\"nope\"]\n", "g").unwrap_err();
@@ -455,11 +393,7 @@ e = "echo"
 
     #[test]
     fn unknown_field_names_the_line_and_field() {
-        let e = Grant::parse(
-            "\n[[http]]\nurl = \"https://x.com\"\nmethod = [\"GET\"]\n",
-            "g.toml",
-        )
-        .unwrap_err();
+        let e = Grant::parse("\n[[http]]\nurl = \"https://x.com\"\nmethod = [\"GET\"]\n", "g.toml").unwrap_err();
         assert_eq!(e.line, Some(4));
         assert!(e.message.contains("method"), "{}", e.message);
     }
@@ -471,23 +405,12 @@ e = "echo"
         assert!(e.message.contains("every host"), "{}", e.message);
         let e = Grant::parse("[limits]\nmemory_mib = 999999\n", "g.toml").unwrap_err();
         assert_eq!(e.line, Some(2));
-        let e = Grant::parse(
-            "[[secrets]]\nname = \"k\"\ninject = \"header\"\nhosts=[\"a.com\"]\n",
-            "g.toml",
-        )
-        .unwrap_err();
+        let e =
+            Grant::parse("[[secrets]]\nname = \"k\"\ninject = \"header\"\nhosts=[\"a.com\"]\n", "g.toml").unwrap_err();
         assert!(e.message.contains("needs `header`"), "{}", e.message);
-        let e = Grant::parse(
-            "[[secrets]]\nname = \"k\"\ninject = \"query\"\nparam = \"key\"\n",
-            "g.toml",
-        )
-        .unwrap_err();
+        let e = Grant::parse("[[secrets]]\nname = \"k\"\ninject = \"query\"\nparam = \"key\"\n", "g.toml").unwrap_err();
         assert!(e.message.contains("names no hosts"), "{}", e.message);
-        let e = Grant::parse(
-            "[[http]]\nurl = \"https://x.com\"\nmethods = [\"BREW\"]\n",
-            "g.toml",
-        )
-        .unwrap_err();
+        let e = Grant::parse("[[http]]\nurl = \"https://x.com\"\nmethods = [\"BREW\"]\n", "g.toml").unwrap_err();
         assert_eq!(e.line, Some(3));
     }
 }

@@ -36,11 +36,7 @@ pub(super) fn new_store(
     // a worker) and trap once the wall-clock deadline has passed.
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline {
-            Err(wasmtime::Error::new(DeadlineHit))
-        } else {
-            Ok(UpdateDeadline::Yield(1))
-        }
+        if Instant::now() >= deadline { Err(wasmtime::Error::new(DeadlineHit)) } else { Ok(UpdateDeadline::Yield(1)) }
     });
     store
 }
@@ -56,12 +52,7 @@ pub(super) async fn execute(
     let limits = tool.grant.limits;
     let name = info.tool.clone();
     let mut store = new_store(engine, tool, &info, services);
-    let context = CallContext {
-        call_id: info.call_id,
-        tool: info.tool,
-        caller: info.caller,
-        depth: info.depth,
-    };
+    let context = CallContext { call_id: info.call_id, tool: info.tool, caller: info.caller, depth: info.depth };
     // The epoch deadline stops guest code; this also bounds time the guest
     // spends waiting on the host (an HTTP response, a nested call).
     let outer = Duration::from_millis(limits.timeout_ms) + Duration::from_millis(250);
@@ -71,27 +62,17 @@ pub(super) async fn execute(
     };
     let result = match tokio::time::timeout(outer, run).await {
         Err(_) => {
-            return Err(CallError::Timeout {
-                tool: name,
-                ms: limits.timeout_ms,
-            });
+            return Err(CallError::Timeout { tool: name, ms: limits.timeout_ms });
         }
         Ok(r) => r,
     };
     match result {
         Ok(Ok(output)) => {
             if output.len() > limits.output_bytes {
-                return Err(CallError::OutputTooLarge {
-                    tool: name,
-                    bytes: output.len(),
-                    limit: limits.output_bytes,
-                });
+                return Err(CallError::OutputTooLarge { tool: name, bytes: output.len(), limit: limits.output_bytes });
             }
             if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&output) {
-                return Err(CallError::OutputNotJson {
-                    tool: name,
-                    message: e.to_string(),
-                });
+                return Err(CallError::OutputNotJson { tool: name, message: e.to_string() });
             }
             Ok(output)
         }
@@ -105,13 +86,7 @@ pub(super) async fn execute(
             }
             Err(CallError::Tool { tool: name, error })
         }
-        Err(trap) => Err(classify(
-            trap,
-            &store,
-            name,
-            limits.timeout_ms,
-            limits.memory_bytes,
-        )),
+        Err(trap) => Err(classify(trap, &store, name, limits.timeout_ms, limits.memory_bytes)),
     }
 }
 
@@ -127,10 +102,7 @@ pub(super) fn classify(
         return CallError::Timeout { tool, ms };
     }
     if store.data().sandbox.limiter.hit {
-        return CallError::Memory {
-            tool,
-            mib: memory >> 20,
-        };
+        return CallError::Memory { tool, mib: memory >> 20 };
     }
     let mut message = match trap.downcast_ref::<wasmtime::Trap>() {
         Some(t) => t.to_string(),

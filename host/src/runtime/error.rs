@@ -92,34 +92,23 @@ impl fmt::Display for CallError {
             CallError::BadParams { tool, message } => {
                 write!(f, "parameters for `{tool}` are invalid: {message}")
             }
-            CallError::Tool { tool, error } => write!(
-                f,
-                "`{tool}` failed ({}): {}",
-                kind_name(error.kind),
-                error.message
-            ),
+            CallError::Tool { tool, error } => {
+                write!(f, "`{tool}` failed ({}): {}", kind_name(error.kind), error.message)
+            }
             CallError::Trap { tool, message } => write!(f, "`{tool}` crashed: {message}"),
-            CallError::Timeout { tool, ms } => write!(
-                f,
-                "`{tool}` ran past its time limit of {ms} ms and was stopped"
-            ),
-            CallError::Memory { tool, mib } => write!(
-                f,
-                "`{tool}` tried to use more than its memory limit of {mib} MiB and was stopped"
-            ),
+            CallError::Timeout { tool, ms } => write!(f, "`{tool}` ran past its time limit of {ms} ms and was stopped"),
+            CallError::Memory { tool, mib } => {
+                write!(f, "`{tool}` tried to use more than its memory limit of {mib} MiB and was stopped")
+            }
             CallError::OutputTooLarge { tool, bytes, limit } => {
-                write!(
-                    f,
-                    "`{tool}` returned {bytes} bytes; its output limit is {limit} bytes"
-                )
+                write!(f, "`{tool}` returned {bytes} bytes; its output limit is {limit} bytes")
             }
             CallError::OutputNotJson { tool, message } => {
                 write!(f, "`{tool}` returned output that is not JSON: {message}")
             }
-            CallError::TooDeep { tool, max } => write!(
-                f,
-                "calling `{tool}` would exceed the tool-to-tool call depth of {max}"
-            ),
+            CallError::TooDeep { tool, max } => {
+                write!(f, "calling `{tool}` would exceed the tool-to-tool call depth of {max}")
+            }
             CallError::Host(e) => write!(f, "host error: {e:#}"),
         }
     }
@@ -131,14 +120,18 @@ impl CallError {
     /// How to fix it, where the host knows.
     pub fn hint(&self) -> Option<String> {
         match self {
-            CallError::NotFound { .. } => Some("`claw component list` shows what is installed; `claw component add FILE.wasm` adds one".into()),
-            CallError::BadParams { tool, .. } => Some(format!("`claw component inspect {tool}` shows the parameters schema")),
+            CallError::NotFound { .. } => {
+                Some("`claw component list` shows what is installed; `claw component add FILE.wasm` adds one".into())
+            }
+            CallError::BadParams { tool, .. } => {
+                Some(format!("`claw component inspect {tool}` shows the parameters schema"))
+            }
             CallError::Tool { tool, error } if error.kind == ErrorKind::InvalidParams => {
                 Some(format!("`claw component inspect {tool}` shows the parameters schema"))
             }
-            CallError::Tool { tool, error } if error.kind == ErrorKind::Denied => {
-                Some(format!("`claw component inspect {tool}` shows its grant; upgrade it with a grant that allows this"))
-            }
+            CallError::Tool { tool, error } if error.kind == ErrorKind::Denied => Some(format!(
+                "`claw component inspect {tool}` shows its grant; upgrade it with a grant that allows this"
+            )),
             CallError::Timeout { .. } | CallError::Memory { .. } | CallError::OutputTooLarge { .. } => {
                 Some("raise the limit under [limits] in the tool's grant if this is expected".into())
             }
@@ -156,9 +149,7 @@ impl CallError {
             | CallError::Memory { .. }
             | CallError::OutputTooLarge { .. }
             | CallError::TooDeep { .. } => ErrorKind::Limit,
-            CallError::Trap { .. } | CallError::OutputNotJson { .. } | CallError::Host(_) => {
-                ErrorKind::Failed
-            }
+            CallError::Trap { .. } | CallError::OutputNotJson { .. } | CallError::Host(_) => ErrorKind::Failed,
         };
         let message = match self {
             CallError::Tool { error, .. } => error.message.clone(),

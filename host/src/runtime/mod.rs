@@ -8,9 +8,7 @@ pub use error::CallError;
 
 use crate::boundary::{Boundary, Secrets};
 use crate::capabilities::{self, CallInfo, CallState, Config, HostServices, invoke};
-use crate::components::{
-    ComponentStore, Digest, Index, LiveTable, LoadedTool, Record, World, inspect, sniff,
-};
+use crate::components::{ComponentStore, Digest, Index, LiveTable, LoadedTool, Record, World, inspect, sniff};
 use crate::engine::Engine;
 use crate::grant::{Grant, check_imports};
 use crate::home::Home;
@@ -64,10 +62,7 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
-            .field("engine", &self.engine)
-            .field("tools", &self.live.names())
-            .finish()
+        f.debug_struct("Runtime").field("engine", &self.engine).field("tools", &self.live.names()).finish()
     }
 }
 
@@ -75,13 +70,7 @@ impl std::fmt::Debug for Runtime {
 struct WeakInvoker(Weak<Runtime>);
 
 impl invoke::Invoker for WeakInvoker {
-    fn invoke(
-        &self,
-        tool: String,
-        params_json: String,
-        caller: String,
-        depth: u32,
-    ) -> invoke::InvokeFuture {
+    fn invoke(&self, tool: String, params_json: String, caller: String, depth: u32) -> invoke::InvokeFuture {
         let runtime = self.0.upgrade();
         Box::pin(async move {
             let Some(runtime) = runtime else {
@@ -90,10 +79,7 @@ impl invoke::Invoker for WeakInvoker {
                     message: "the host is shutting down".into(),
                 });
             };
-            runtime
-                .call_as(&tool, &params_json, Some(caller), depth)
-                .await
-                .map_err(|e| e.to_tool_error())
+            runtime.call_as(&tool, &params_json, Some(caller), depth).await.map_err(|e| e.to_tool_error())
         })
     }
 }
@@ -107,9 +93,7 @@ impl Runtime {
     pub fn open(home: &Home) -> Result<Arc<Runtime>> {
         let engine = Engine::new(&home.compile_cache())?;
         let mut linker = Linker::new(engine.wasmtime());
-        capabilities::link(&mut linker)
-            .map_err(anyhow::Error::from)
-            .context("linking host capabilities")?;
+        capabilities::link(&mut linker).map_err(anyhow::Error::from).context("linking host capabilities")?;
         let store = ComponentStore::new(&home.components());
         let workspace_root = home.workspace();
         Ok(Arc::new_cyclic(|weak| Runtime {
@@ -154,9 +138,7 @@ impl Runtime {
         let secrets = if stamp.is_none() {
             Secrets::empty()
         } else {
-            match Vault::open(&self.home.config, &self.home.data, false)
-                .and_then(|v| Secrets::from_vault(&v))
-            {
+            match Vault::open(&self.home.config, &self.home.data, false).and_then(|v| Secrets::from_vault(&v)) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!("outbound requests are refused until the vault opens: {e}");
@@ -205,11 +187,9 @@ impl Runtime {
         on_compile: impl FnOnce(),
     ) -> Result<Prepared> {
         if !crate::grant::valid_name(name) {
-            return Err(
-                Problem::new(format!("`{name}` is not a valid component name"))
-                    .hint("names use letters, digits, `-` and `_` (pass --name NAME)")
-                    .into(),
-            );
+            return Err(Problem::new(format!("`{name}` is not a valid component name"))
+                .hint("names use letters, digits, `-` and `_` (pass --name NAME)")
+                .into());
         }
         sniff(&bytes, file)?;
         let grant = Grant::parse(&grant_text, &grant_source).map_err(|e| {
@@ -244,47 +224,29 @@ impl Runtime {
             updated_ms: crate::components::store_now_ms(),
         };
         let config = Arc::new(Config::from_grant(name, &grant));
-        let mut tool = LoadedTool {
-            record: record.clone(),
-            grant,
-            pre,
-            config,
-        };
+        let mut tool = LoadedTool { record: record.clone(), grant, pre, config };
         let (description, schema) = self.describe(&tool).await?;
         record.description = description;
         record.schema = schema;
         tool.record = record;
-        Ok(Prepared {
-            tool: Arc::new(tool),
-            bytes,
-        })
+        Ok(Prepared { tool: Arc::new(tool), bytes })
     }
 
-    fn instance_pre(
-        &self,
-        component: &wasmtime::component::Component,
-    ) -> Result<ToolPre<CallState>> {
+    fn instance_pre(&self, component: &wasmtime::component::Component) -> Result<ToolPre<CallState>> {
         let pre = self
             .linker
             .instantiate_pre(component)
             .map_err(|e| Problem::new(format!("cannot link the component: {e:#}")))?;
         Ok(ToolPre::new(pre).map_err(|e| {
-            Problem::new(format!(
-                "the component's exports do not match the tool world: {e:#}"
-            ))
-            .hint("rebuild it against the current claw-sdk")
+            Problem::new(format!("the component's exports do not match the tool world: {e:#}"))
+                .hint("rebuild it against the current claw-sdk")
         })?)
     }
 
     /// Ask a tool for its description and parameters schema.
     async fn describe(&self, tool: &LoadedTool) -> Result<(String, String)> {
         let name = tool.record.name.clone();
-        let info = CallInfo {
-            call_id: self.next_call_id(),
-            tool: name.clone(),
-            caller: None,
-            depth: 0,
-        };
+        let info = CallInfo { call_id: self.next_call_id(), tool: name.clone(), caller: None, depth: 0 };
         let mut store = call::new_store(self.engine.wasmtime(), tool, &info, &self.services);
         let run = async {
             let instance = tool.pre.instantiate_async(&mut store).await?;
@@ -293,40 +255,24 @@ impl Runtime {
             wasmtime::Result::Ok((description, schema))
         };
         let limits = tool.grant.limits;
-        let (description, schema) =
-            match tokio::time::timeout(Duration::from_millis(limits.timeout_ms + 250), run).await {
-                Err(_) => {
-                    return Err(Problem::new(format!(
-                        "`{name}` did not describe itself within {} ms",
-                        limits.timeout_ms
-                    ))
-                    .into());
-                }
-                Ok(Err(trap)) => {
-                    let e = call::classify(
-                        trap,
-                        &store,
-                        name.clone(),
-                        limits.timeout_ms,
-                        limits.memory_bytes,
-                    );
-                    return Err(Problem::new(format!(
-                        "asking the tool to describe itself failed: {e}"
-                    ))
-                    .into());
-                }
-                Ok(Ok(v)) => v,
-            };
-        let parsed: serde_json::Value = serde_json::from_str(&schema).map_err(|e| {
-            Problem::new(format!(
-                "`{name}` reports a parameters schema that is not JSON: {e}"
-            ))
-        })?;
+        let (description, schema) = match tokio::time::timeout(Duration::from_millis(limits.timeout_ms + 250), run)
+            .await
+        {
+            Err(_) => {
+                return Err(
+                    Problem::new(format!("`{name}` did not describe itself within {} ms", limits.timeout_ms)).into()
+                );
+            }
+            Ok(Err(trap)) => {
+                let e = call::classify(trap, &store, name.clone(), limits.timeout_ms, limits.memory_bytes);
+                return Err(Problem::new(format!("asking the tool to describe itself failed: {e}")).into());
+            }
+            Ok(Ok(v)) => v,
+        };
+        let parsed: serde_json::Value = serde_json::from_str(&schema)
+            .map_err(|e| Problem::new(format!("`{name}` reports a parameters schema that is not JSON: {e}")))?;
         if !parsed.is_object() {
-            return Err(Problem::new(format!(
-                "`{name}` reports a parameters schema that is not a JSON object"
-            ))
-            .into());
+            return Err(Problem::new(format!("`{name}` reports a parameters schema that is not a JSON object")).into());
         }
         if description.trim().is_empty() {
             return Err(Problem::new(format!("`{name}` has an empty description"))
@@ -348,23 +294,17 @@ impl Runtime {
         self.store.update(|index| {
             let exists = index.components.contains_key(&record.name);
             if upgrade && !exists {
-                return Err(Problem::new(format!(
-                    "no component named `{}` is installed",
-                    record.name
-                ))
-                .hint("use `claw component add` for a new component")
-                .into());
+                return Err(Problem::new(format!("no component named `{}` is installed", record.name))
+                    .hint("use `claw component add` for a new component")
+                    .into());
             }
             if !upgrade && exists {
-                return Err(Problem::new(format!(
-                    "a component named `{}` is already installed",
-                    record.name
-                ))
-                .hint(format!(
-                    "use `claw component upgrade {} FILE` to replace it, or pick another --name",
-                    record.name
-                ))
-                .into());
+                return Err(Problem::new(format!("a component named `{}` is already installed", record.name))
+                    .hint(format!(
+                        "use `claw component upgrade {} FILE` to replace it, or pick another --name",
+                        record.name
+                    ))
+                    .into());
             }
             index.components.insert(record.name.clone(), record.clone());
             Ok(())
@@ -409,12 +349,7 @@ impl Runtime {
         check_imports(&record.imports, &grant, &record.grant_source)?;
         let pre = self.instance_pre(&component)?;
         let config = Arc::new(Config::from_grant(&record.name, &grant));
-        Ok(Arc::new(LoadedTool {
-            record: record.clone(),
-            grant,
-            pre,
-            config,
-        }))
+        Ok(Arc::new(LoadedTool { record: record.clone(), grant, pre, config }))
     }
 
     /// Bring the live table in line with the store, if the store changed
@@ -455,22 +390,14 @@ impl Runtime {
                 },
             }
         }
-        report.removed = current
-            .keys()
-            .filter(|n| !index.components.contains_key(*n))
-            .cloned()
-            .collect();
+        report.removed = current.keys().filter(|n| !index.components.contains_key(*n)).cloned().collect();
         report.removed.sort();
         self.live.replace(next);
         Ok(report)
     }
 
     fn next_call_id(&self) -> String {
-        format!(
-            "{:x}-{}",
-            std::process::id(),
-            self.calls.fetch_add(1, Ordering::Relaxed)
-        )
+        format!("{:x}-{}", std::process::id(), self.calls.fetch_add(1, Ordering::Relaxed))
     }
 
     /// The tool named `name`, loading it from the store if needed.
@@ -483,12 +410,7 @@ impl Runtime {
             return Ok(t);
         }
         let index = self.store.index().map_err(CallError::Host)?;
-        let record = index
-            .components
-            .get(name)
-            .ok_or_else(|| CallError::NotFound {
-                tool: name.to_string(),
-            })?;
+        let record = index.components.get(name).ok_or_else(|| CallError::NotFound { tool: name.to_string() })?;
         let tool = self.load(record).map_err(CallError::Host)?;
         self.live.insert(tool.clone());
         Ok(tool)
@@ -516,10 +438,7 @@ impl Runtime {
         depth: u32,
     ) -> Result<String, CallError> {
         if depth > MAX_CALL_DEPTH {
-            return Err(CallError::TooDeep {
-                tool: name.to_string(),
-                max: MAX_CALL_DEPTH,
-            });
+            return Err(CallError::TooDeep { tool: name.to_string(), max: MAX_CALL_DEPTH });
         }
         let tool = self.tool(name)?;
         match serde_json::from_str::<serde_json::Value>(params_json) {
@@ -531,35 +450,15 @@ impl Runtime {
                 });
             }
             Err(e) => {
-                return Err(CallError::BadParams {
-                    tool: name.to_string(),
-                    message: format!("not valid JSON: {e}"),
-                });
+                return Err(CallError::BadParams { tool: name.to_string(), message: format!("not valid JSON: {e}") });
             }
         }
-        let info = CallInfo {
-            call_id: self.next_call_id(),
-            tool: name.to_string(),
-            caller,
-            depth,
-        };
-        call::execute(
-            self.engine.wasmtime(),
-            &tool,
-            info,
-            params_json,
-            &self.services,
-        )
-        .await
+        let info = CallInfo { call_id: self.next_call_id(), tool: name.to_string(), caller, depth };
+        call::execute(self.engine.wasmtime(), &tool, info, params_json, &self.services).await
     }
 
     /// A call context for benchmarks and tests that drive instances directly.
     pub fn context(&self, tool: &str) -> CallContext {
-        CallContext {
-            call_id: self.next_call_id(),
-            tool: tool.to_string(),
-            caller: None,
-            depth: 0,
-        }
+        CallContext { call_id: self.next_call_id(), tool: tool.to_string(), caller: None, depth: 0 }
     }
 }

@@ -22,9 +22,7 @@ pub struct MasterKey {
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKey")
-            .field("source", &self.source)
-            .finish_non_exhaustive()
+        f.debug_struct("MasterKey").field("source", &self.source).finish_non_exhaustive()
     }
 }
 
@@ -48,13 +46,11 @@ impl MasterKey {
     /// A [`Problem`] that says what shape is expected (never echoing the input).
     pub fn parse(text: &str, source: String) -> Result<MasterKey, Problem> {
         let text = text.trim();
-        let decoded = Zeroizing::new(
-            if text.len() == KEY_LEN * 2 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-                hex::decode(text).unwrap_or_default()
-            } else {
-                STANDARD.decode(text).unwrap_or_default()
-            },
-        );
+        let decoded = Zeroizing::new(if text.len() == KEY_LEN * 2 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(text).unwrap_or_default()
+        } else {
+            STANDARD.decode(text).unwrap_or_default()
+        });
         if decoded.len() != KEY_LEN {
             return Err(Problem::new(format!("the master key from {source} is not {KEY_LEN} bytes of base64 or hex"))
                 .hint("generate one with `head -c 64 /dev/urandom | base64 -w0`, or unset it to use the key file"));
@@ -92,9 +88,7 @@ pub fn load(config_dir: &Path, create: bool) -> Result<MasterKey, Problem> {
         Ok(text) => {
             let text = Zeroizing::new(text);
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(&path)
-                .map(|m| m.permissions().mode() & 0o777)
-                .unwrap_or(0);
+            let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
             if mode & 0o077 != 0 {
                 return Err(Problem::new(format!(
                     "the key file {} is readable by others (mode {mode:o})",
@@ -106,21 +100,14 @@ pub fn load(config_dir: &Path, create: bool) -> Result<MasterKey, Problem> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
             let key = MasterKey::generate(path.display().to_string());
-            crate::engine::write_private(&path, key.to_base64().as_bytes()).map_err(|e| {
-                Problem::new(format!("cannot write the key file {}: {e}", path.display()))
-            })?;
+            crate::engine::write_private(&path, key.to_base64().as_bytes())
+                .map_err(|e| Problem::new(format!("cannot write the key file {}: {e}", path.display())))?;
             Ok(key)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Problem::new(
-            "no master key: the vault cannot be opened",
-        )
-        .hint(format!(
-            "set {KEY_ENV}, or restore the key file {}",
-            path.display()
-        ))),
-        Err(e) => Err(Problem::new(format!(
-            "cannot read the key file {}: {e}",
-            path.display()
-        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Problem::new("no master key: the vault cannot be opened")
+                .hint(format!("set {KEY_ENV}, or restore the key file {}", path.display())))
+        }
+        Err(e) => Err(Problem::new(format!("cannot read the key file {}: {e}", path.display()))),
     }
 }

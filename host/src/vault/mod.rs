@@ -62,10 +62,7 @@ pub struct Vault {
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vault")
-            .field("path", &self.path)
-            .field("secrets", &self.file.secrets.len())
-            .finish()
+        f.debug_struct("Vault").field("path", &self.path).field("secrets", &self.file.secrets.len()).finish()
     }
 }
 
@@ -73,24 +70,16 @@ fn seal(key: &MasterKey, name: &str, value: &[u8], info: SecretInfo) -> Sealed {
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).expect("the OS random source is available");
     let mut cipher = Aes256Siv::new(key.bytes().into());
-    let ciphertext = cipher
-        .encrypt([name.as_bytes(), &nonce], value)
-        .expect("AES-SIV encryption cannot fail for in-memory data");
-    Sealed {
-        nonce: STANDARD.encode(nonce),
-        ciphertext: STANDARD.encode(ciphertext),
-        info,
-    }
+    let ciphertext =
+        cipher.encrypt([name.as_bytes(), &nonce], value).expect("AES-SIV encryption cannot fail for in-memory data");
+    Sealed { nonce: STANDARD.encode(nonce), ciphertext: STANDARD.encode(ciphertext), info }
 }
 
 fn open(key: &MasterKey, name: &str, sealed: &Sealed) -> Option<Zeroizing<Vec<u8>>> {
     let nonce = STANDARD.decode(&sealed.nonce).ok()?;
     let ciphertext = STANDARD.decode(&sealed.ciphertext).ok()?;
     let mut cipher = Aes256Siv::new(key.bytes().into());
-    cipher
-        .decrypt([name.as_bytes(), &nonce], &ciphertext)
-        .ok()
-        .map(Zeroizing::new)
+    cipher.decrypt([name.as_bytes(), &nonce], &ciphertext).ok().map(Zeroizing::new)
 }
 
 fn now_ms() -> u64 {
@@ -119,25 +108,14 @@ impl Vault {
                 key_check: seal(&key, KEY_CHECK_NAME, KEY_CHECK, info_now()),
                 secrets: BTreeMap::new(),
             };
-            return Ok(Vault {
-                path,
-                config_dir: config_dir.to_path_buf(),
-                key,
-                file,
-            });
+            return Ok(Vault { path, config_dir: config_dir.to_path_buf(), key, file });
         }
-        let text = std::fs::read(&path)
-            .map_err(|e| Problem::new(format!("cannot read the vault {}: {e}", path.display())))?;
+        let text =
+            std::fs::read(&path).map_err(|e| Problem::new(format!("cannot read the vault {}: {e}", path.display())))?;
         let file: VaultFile = serde_json::from_slice(&text).map_err(|e| {
-            Problem::new(format!("the vault {} is damaged: {e}", path.display()))
-                .hint("restore it from a backup")
+            Problem::new(format!("the vault {} is damaged: {e}", path.display())).hint("restore it from a backup")
         })?;
-        let mut vault = Vault {
-            path,
-            config_dir: config_dir.to_path_buf(),
-            key,
-            file,
-        };
+        let mut vault = Vault { path, config_dir: config_dir.to_path_buf(), key, file };
         if !vault.key_opens() {
             vault.finish_rotation()?;
         } else {
@@ -147,8 +125,7 @@ impl Vault {
     }
 
     fn key_opens(&self) -> bool {
-        open(&self.key, KEY_CHECK_NAME, &self.file.key_check)
-            .is_some_and(|v| v.as_slice() == KEY_CHECK)
+        open(&self.key, KEY_CHECK_NAME, &self.file.key_check).is_some_and(|v| v.as_slice() == KEY_CHECK)
     }
 
     /// The vault does not open with the current key: if an interrupted
@@ -161,9 +138,8 @@ impl Vault {
             let text = Zeroizing::new(text);
             let candidate = MasterKey::parse(&text, next.display().to_string())?;
             if open(&candidate, KEY_CHECK_NAME, &self.file.key_check).is_some() {
-                std::fs::rename(&next, key_file(&self.config_dir)).map_err(|e| {
-                    Problem::new(format!("cannot finish the interrupted key rotation: {e}"))
-                })?;
+                std::fs::rename(&next, key_file(&self.config_dir))
+                    .map_err(|e| Problem::new(format!("cannot finish the interrupted key rotation: {e}")))?;
                 let mut candidate = candidate;
                 candidate.source = key_file(&self.config_dir).display().to_string();
                 self.key = candidate;
@@ -175,18 +151,12 @@ impl Vault {
             self.key.source,
             self.path.display()
         ))
-        .hint(format!(
-            "use the key the vault was created with ({KEY_ENV} or the key file)"
-        )))
+        .hint(format!("use the key the vault was created with ({KEY_ENV} or the key file)")))
     }
 
     /// Names and metadata, sorted by name.
     pub fn list(&self) -> Vec<(String, SecretInfo)> {
-        self.file
-            .secrets
-            .iter()
-            .map(|(n, s)| (n.clone(), s.info.clone()))
-            .collect()
+        self.file.secrets.iter().map(|(n, s)| (n.clone(), s.info.clone())).collect()
     }
 
     /// Whether a secret exists.
@@ -202,13 +172,14 @@ impl Vault {
     /// or does not decrypt under its name.
     pub fn get(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, Problem> {
         let sealed = self.file.secrets.get(name).ok_or_else(|| {
-            Problem::new(format!("the vault has no secret named `{name}`")).hint(format!(
-                "set it with `claw secret set {name}` (the value is read from stdin)"
-            ))
+            Problem::new(format!("the vault has no secret named `{name}`"))
+                .hint(format!("set it with `claw secret set {name}` (the value is read from stdin)"))
         })?;
         open(&self.key, name, sealed).ok_or_else(|| {
-            Problem::new(format!("the secret `{name}` does not decrypt: its ciphertext was altered or moved from another name"))
-                .hint(format!("set it again with `claw secret set {name}`"))
+            Problem::new(format!(
+                "the secret `{name}` does not decrypt: its ciphertext was altered or moved from another name"
+            ))
+            .hint(format!("set it again with `claw secret set {name}`"))
         })
     }
 
@@ -218,11 +189,7 @@ impl Vault {
     ///
     /// As [`Vault::get`].
     pub fn values(&self) -> Result<Vec<(String, Secret)>, Problem> {
-        self.file
-            .secrets
-            .keys()
-            .map(|n| Ok((n.clone(), self.get(n)?)))
-            .collect()
+        self.file.secrets.keys().map(|n| Ok((n.clone(), self.get(n)?))).collect()
     }
 
     /// Set (create or replace) a secret and save.
@@ -232,26 +199,18 @@ impl Vault {
     /// A [`Problem`] for a bad name, an empty value, or a failed write.
     pub fn set(&mut self, name: &str, value: &[u8]) -> Result<(), Problem> {
         if !crate::grant::valid_name(name) {
-            return Err(Problem::new(format!("`{name}` is not a valid secret name"))
-                .hint("use letters, digits, `-` and `_`"));
+            return Err(
+                Problem::new(format!("`{name}` is not a valid secret name")).hint("use letters, digits, `-` and `_`")
+            );
         }
         if value.is_empty() {
-            return Err(
-                Problem::new(format!("the value for `{name}` is empty")).hint(
-                    "pipe the value on stdin, e.g. `printf %s \"$TOKEN\" | claw secret set NAME`",
-                ),
-            );
+            return Err(Problem::new(format!("the value for `{name}` is empty"))
+                .hint("pipe the value on stdin, e.g. `printf %s \"$TOKEN\" | claw secret set NAME`"));
         }
         let now = now_ms();
         let info = match self.file.secrets.get(name) {
-            Some(old) => SecretInfo {
-                updated_ms: now,
-                ..old.info.clone()
-            },
-            None => SecretInfo {
-                created_ms: now,
-                updated_ms: now,
-            },
+            Some(old) => SecretInfo { updated_ms: now, ..old.info.clone() },
+            None => SecretInfo { created_ms: now, updated_ms: now },
         };
         let sealed = seal(&self.key, name, value, info);
         self.file.secrets.insert(name.to_string(), sealed);
@@ -288,21 +247,15 @@ impl Vault {
         };
         for (name, sealed) in &self.file.secrets {
             let value = open(&self.key, name, sealed).ok_or_else(|| {
-                Problem::new(format!(
-                    "the secret `{name}` does not decrypt; rotation stopped, nothing changed"
-                ))
+                Problem::new(format!("the secret `{name}` does not decrypt; rotation stopped, nothing changed"))
             })?;
-            next.secrets.insert(
-                name.clone(),
-                seal(&new_key, name, &value, sealed.info.clone()),
-            );
+            next.secrets.insert(name.clone(), seal(&new_key, name, &value, sealed.info.clone()));
         }
         let using_file = std::env::var_os(KEY_ENV).is_none();
         let next_path = next_key_file(&self.config_dir);
         if using_file {
-            write_private(&next_path, new_key.to_base64().as_bytes()).map_err(|e| {
-                Problem::new(format!("cannot write the new key: {e}; nothing changed"))
-            })?;
+            write_private(&next_path, new_key.to_base64().as_bytes())
+                .map_err(|e| Problem::new(format!("cannot write the new key: {e}; nothing changed")))?;
         }
         let old = std::mem::replace(&mut self.file, next);
         if let Err(e) = self.save() {
@@ -312,10 +265,8 @@ impl Vault {
         }
         if using_file {
             std::fs::rename(&next_path, key_file(&self.config_dir)).map_err(|e| {
-                Problem::new(format!(
-                    "the vault is re-encrypted but the key file was not replaced: {e}"
-                ))
-                .hint("the next claw command finishes the rotation")
+                Problem::new(format!("the vault is re-encrypted but the key file was not replaced: {e}"))
+                    .hint("the next claw command finishes the rotation")
             })?;
         }
         self.key = new_key;
@@ -323,23 +274,16 @@ impl Vault {
     }
 
     fn save(&self) -> Result<(), Problem> {
-        let bytes = serde_json::to_vec_pretty(&self.file)
-            .map_err(|e| Problem::new(format!("encoding the vault: {e}")))?;
-        write_private(&self.path, &bytes).map_err(|e| {
-            Problem::new(format!(
-                "cannot write the vault {}: {e}",
-                self.path.display()
-            ))
-        })
+        let bytes =
+            serde_json::to_vec_pretty(&self.file).map_err(|e| Problem::new(format!("encoding the vault: {e}")))?;
+        write_private(&self.path, &bytes)
+            .map_err(|e| Problem::new(format!("cannot write the vault {}: {e}", self.path.display())))
     }
 }
 
 fn info_now() -> SecretInfo {
     let now = now_ms();
-    SecretInfo {
-        created_ms: now,
-        updated_ms: now,
-    }
+    SecretInfo { created_ms: now, updated_ms: now }
 }
 
 fn next_key_file(config_dir: &Path) -> PathBuf {
@@ -369,12 +313,7 @@ mod tests {
         assert!(!raw.contains("ghp_value"), "the file holds ciphertext only");
         let mut v = v;
         assert!(v.remove("gh").unwrap());
-        assert!(
-            v.get("gh")
-                .unwrap_err()
-                .to_string()
-                .contains("no secret named `gh`")
-        );
+        assert!(v.get("gh").unwrap_err().to_string().contains("no secret named `gh`"));
     }
 
     #[test]
@@ -386,10 +325,7 @@ mod tests {
         let a = v.file.secrets["a"].clone();
         v.file.secrets.insert("b".into(), a);
         let e = v.get("b").unwrap_err().to_string();
-        assert!(
-            e.contains("does not decrypt") && !e.contains("value-a"),
-            "{e}"
-        );
+        assert!(e.contains("does not decrypt") && !e.contains("value-a"), "{e}");
     }
 
     #[test]
@@ -422,11 +358,7 @@ mod tests {
         std::fs::write(next_key_file(&c), &new_b64).unwrap();
         write_private(&key_file(&c), &old_key).unwrap();
         let v = Vault::open(&c, &data, false).unwrap();
-        assert_eq!(
-            v.get("a").unwrap().as_slice(),
-            b"value-a-123",
-            "the next open finished the rotation"
-        );
+        assert_eq!(v.get("a").unwrap().as_slice(), b"value-a-123", "the next open finished the rotation");
         assert!(!next_key_file(&c).exists());
     }
 }

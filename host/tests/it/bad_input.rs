@@ -6,26 +6,16 @@ use claw::runtime::CallError;
 
 /// A failed add leaves the index exactly as it was.
 fn assert_unchanged(h: &TestHome, before: &claw::components::Index) {
-    let after = claw::components::ComponentStore::new(&h.home.components())
-        .index()
-        .unwrap();
-    assert_eq!(
-        after.generation, before.generation,
-        "the index was rewritten"
-    );
-    assert_eq!(
-        after.components.keys().collect::<Vec<_>>(),
-        before.components.keys().collect::<Vec<_>>()
-    );
+    let after = claw::components::ComponentStore::new(&h.home.components()).index().unwrap();
+    assert_eq!(after.generation, before.generation, "the index was rewritten");
+    assert_eq!(after.components.keys().collect::<Vec<_>>(), before.components.keys().collect::<Vec<_>>());
 }
 
 fn setup() -> (TestHome, claw::components::Index) {
     let h = TestHome::new();
     let out = h.claw(&["component", "add", guest("echo").to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let index = claw::components::ComponentStore::new(&h.home.components())
-        .index()
-        .unwrap();
+    let index = claw::components::ComponentStore::new(&h.home.components()).index().unwrap();
     (h, index)
 }
 
@@ -57,10 +47,7 @@ fn a_core_module_is_refused_as_not_a_component() {
     let out = h.claw(&["component", "add", path.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(
-        err.contains("is a core WebAssembly module, not a component"),
-        "{err}"
-    );
+    assert!(err.contains("is a core WebAssembly module, not a component"), "{err}");
     assert!(err.contains("wasm32-wasip2"), "{err}");
     assert_unchanged(&h, &before);
     assert_still_serving(&h);
@@ -80,17 +67,9 @@ fn a_component_of_the_wrong_world_is_refused() {
 #[test]
 fn a_grant_that_does_not_parse_names_the_line() {
     let (h, before) = setup();
-    let grant = h.grant_file(
-        "bad.toml",
-        "[limits]\nmemory_mib = 64\n\n[[http]]\nurl = \"https://x.com\"\nmethod = [\"GET\"]\n",
-    );
-    let out = h.claw(&[
-        "component",
-        "add",
-        guest("clock").to_str().unwrap(),
-        "--grant",
-        grant.to_str().unwrap(),
-    ]);
+    let grant = h
+        .grant_file("bad.toml", "[limits]\nmemory_mib = 64\n\n[[http]]\nurl = \"https://x.com\"\nmethod = [\"GET\"]\n");
+    let out = h.claw(&["component", "add", guest("clock").to_str().unwrap(), "--grant", grant.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("bad.toml:6:"), "{err}");
@@ -108,20 +87,10 @@ fn an_import_with_no_grant_is_refused_naming_import_and_fix() {
     assert!(err.contains("[[http]]"), "{err}");
     assert_unchanged(&h, &before);
     let caller_grant = h.grant_file("empty.toml", "");
-    let out = h.claw(&[
-        "component",
-        "add",
-        guest("caller").to_str().unwrap(),
-        "--grant",
-        caller_grant.to_str().unwrap(),
-    ]);
+    let out =
+        h.claw(&["component", "add", guest("caller").to_str().unwrap(), "--grant", caller_grant.to_str().unwrap()]);
     let err = stderr(&out);
-    assert!(
-        err.contains("claw:runtime/invoke")
-            && err.contains("empty.toml")
-            && err.contains("[invoke]"),
-        "{err}"
-    );
+    assert!(err.contains("claw:runtime/invoke") && err.contains("empty.toml") && err.contains("[invoke]"), "{err}");
     assert_unchanged(&h, &before);
 }
 
@@ -133,14 +102,8 @@ async fn a_tool_that_traps_is_a_clear_error_and_the_host_keeps_serving() {
     add(&rt, "echo", "echo", "").await.unwrap();
     let err = rt.call("misbehave", r#"{"how":"trap"}"#).await.unwrap_err();
     assert!(matches!(err, CallError::Trap { .. }), "{err}");
-    assert!(
-        err.to_string().contains("deliberate trap"),
-        "the guest's panic message is reported: {err}"
-    );
-    assert_eq!(
-        rt.call("misbehave", r#"{"how":"ok"}"#).await.unwrap(),
-        "\"fine\""
-    );
+    assert!(err.to_string().contains("deliberate trap"), "the guest's panic message is reported: {err}");
+    assert_eq!(rt.call("misbehave", r#"{"how":"ok"}"#).await.unwrap(), "\"fine\"");
     assert_eq!(rt.call("echo", r#"{"text":"a"}"#).await.unwrap(), "\"a\"");
 }
 
@@ -148,39 +111,19 @@ async fn a_tool_that_traps_is_a_clear_error_and_the_host_keeps_serving() {
 async fn a_tool_that_loops_forever_is_stopped_at_its_deadline() {
     let h = TestHome::new();
     let rt = h.runtime();
-    add(
-        &rt,
-        "misbehave",
-        "misbehave",
-        "[limits]\ntimeout_ms = 300\n",
-    )
-    .await
-    .unwrap();
+    add(&rt, "misbehave", "misbehave", "[limits]\ntimeout_ms = 300\n").await.unwrap();
     let started = std::time::Instant::now();
     let err = rt.call("misbehave", r#"{"how":"loop"}"#).await.unwrap_err();
     assert!(matches!(err, CallError::Timeout { ms: 300, .. }), "{err}");
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(5),
-        "stopped promptly"
-    );
-    assert_eq!(
-        rt.call("misbehave", r#"{"how":"ok"}"#).await.unwrap(),
-        "\"fine\""
-    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "stopped promptly");
+    assert_eq!(rt.call("misbehave", r#"{"how":"ok"}"#).await.unwrap(), "\"fine\"");
 }
 
 #[tokio::test]
 async fn a_loop_does_not_block_other_calls() {
     let h = TestHome::new();
     let rt = h.runtime();
-    add(
-        &rt,
-        "misbehave",
-        "misbehave",
-        "[limits]\ntimeout_ms = 1500\n",
-    )
-    .await
-    .unwrap();
+    add(&rt, "misbehave", "misbehave", "[limits]\ntimeout_ms = 1500\n").await.unwrap();
     add(&rt, "echo", "echo", "").await.unwrap();
     let looping = {
         let rt = rt.clone();
@@ -189,30 +132,19 @@ async fn a_loop_does_not_block_other_calls() {
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     // The looping guest yields every epoch tick, so echo completes meanwhile.
     assert_eq!(rt.call("echo", r#"{"text":"b"}"#).await.unwrap(), "\"b\"");
-    assert!(
-        !looping.is_finished(),
-        "echo finished while the loop was still running"
-    );
-    assert!(matches!(
-        looping.await.unwrap(),
-        Err(CallError::Timeout { .. })
-    ));
+    assert!(!looping.is_finished(), "echo finished while the loop was still running");
+    assert!(matches!(looping.await.unwrap(), Err(CallError::Timeout { .. })));
 }
 
 #[tokio::test]
 async fn a_tool_that_grows_memory_without_bound_is_stopped_at_its_limit() {
     let h = TestHome::new();
     let rt = h.runtime();
-    add(&rt, "misbehave", "misbehave", "[limits]\nmemory_mib = 48\n")
-        .await
-        .unwrap();
+    add(&rt, "misbehave", "misbehave", "[limits]\nmemory_mib = 48\n").await.unwrap();
     let err = rt.call("misbehave", r#"{"how":"grow"}"#).await.unwrap_err();
     assert!(matches!(err, CallError::Memory { mib: 48, .. }), "{err}");
     assert!(err.to_string().contains("memory limit of 48 MiB"), "{err}");
-    assert_eq!(
-        rt.call("misbehave", r#"{"how":"ok"}"#).await.unwrap(),
-        "\"fine\""
-    );
+    assert_eq!(rt.call("misbehave", r#"{"how":"ok"}"#).await.unwrap(), "\"fine\"");
 }
 
 #[tokio::test]
@@ -220,18 +152,8 @@ async fn a_tool_that_returns_100_mb_is_refused_by_the_output_cap() {
     let h = TestHome::new();
     let rt = h.runtime();
     // Enough memory to build the string, so the output cap is what stops it.
-    add(
-        &rt,
-        "misbehave",
-        "misbehave",
-        "[limits]\nmemory_mib = 512\noutput_kib = 1024\n",
-    )
-    .await
-    .unwrap();
-    let err = rt
-        .call("misbehave", r#"{"how":"big-output","bytes":104857600}"#)
-        .await
-        .unwrap_err();
+    add(&rt, "misbehave", "misbehave", "[limits]\nmemory_mib = 512\noutput_kib = 1024\n").await.unwrap();
+    let err = rt.call("misbehave", r#"{"how":"big-output","bytes":104857600}"#).await.unwrap_err();
     match &err {
         CallError::OutputTooLarge { bytes, limit, .. } => {
             assert!(*bytes > 100 << 20);
@@ -239,10 +161,7 @@ async fn a_tool_that_returns_100_mb_is_refused_by_the_output_cap() {
         }
         other => panic!("expected OutputTooLarge, got {other}"),
     }
-    let small = rt
-        .call("misbehave", r#"{"how":"big-output","bytes":1000}"#)
-        .await
-        .unwrap();
+    let small = rt.call("misbehave", r#"{"how":"big-output","bytes":1000}"#).await.unwrap();
     assert_eq!(small.len(), 1002);
 }
 
@@ -255,15 +174,8 @@ fn invalid_json_and_schema_mismatch_are_clear_errors() {
     let out = h.claw(&["tool", "call", "echo", r#"{"text": 5}"#]);
     let err = stderr(&out);
     assert!(!out.status.success());
-    assert!(
-        err.contains("invalid parameters") && err.contains("expected a string"),
-        "{err}"
-    );
+    assert!(err.contains("invalid parameters") && err.contains("expected a string"), "{err}");
     assert!(err.contains("claw component inspect echo"), "{err}");
     let out = h.claw(&["tool", "call", "nope", "{}"]);
-    assert!(
-        stderr(&out).contains("no tool named `nope`"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("no tool named `nope`"), "{}", stderr(&out));
 }

@@ -15,9 +15,7 @@ fn set_secret(h: &TestHome, name: &str, value: &str) {
 }
 
 fn audit(h: &TestHome) -> Vec<claw::boundary::audit::Record> {
-    AuditLog::new(&h.home.data.join("audit.jsonl"))
-        .read()
-        .unwrap()
+    AuditLog::new(&h.home.data.join("audit.jsonl")).read().unwrap()
 }
 
 fn fetch_grant(port: u16) -> String {
@@ -42,28 +40,14 @@ async fn the_boundary_injects_and_the_component_never_sees_the_value() {
     let h = TestHome::new();
     set_secret(&h, "api_token", TOKEN);
     let rt = h.runtime();
-    add(&rt, "fetch", "http_fetch", &fetch_grant(server.port))
-        .await
-        .unwrap();
-    let out = rt
-        .call(
-            "fetch",
-            &format!(r#"{{"url":"http://127.0.0.1:{}/echo"}}"#, server.port),
-        )
-        .await
-        .unwrap();
+    add(&rt, "fetch", "http_fetch", &fetch_grant(server.port)).await.unwrap();
+    let out = rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/echo"}}"#, server.port)).await.unwrap();
 
     // The server received the injected credential...
     let heads = server.heads();
-    assert!(
-        heads[0].contains(&format!("authorization: Bearer {TOKEN}")),
-        "{heads:?}"
-    );
+    assert!(heads[0].contains(&format!("authorization: Bearer {TOKEN}")), "{heads:?}");
     // ...and its echo of it came back redacted, body and headers alike.
-    assert!(
-        !out.contains(TOKEN),
-        "the value reached the component: {out}"
-    );
+    assert!(!out.contains(TOKEN), "the value reached the component: {out}");
     assert!(out.contains("[REDACTED:api_token]"), "{out}");
 
     let records = audit(&h);
@@ -73,10 +57,7 @@ async fn the_boundary_injects_and_the_component_never_sees_the_value() {
     assert_eq!(last.redacted, vec!["api_token"]);
     assert_eq!(last.status, Some(200));
     let raw = std::fs::read_to_string(h.home.data.join("audit.jsonl")).unwrap();
-    assert!(
-        !raw.contains(TOKEN),
-        "the audit log holds names, never values"
-    );
+    assert!(!raw.contains(TOKEN), "the audit log holds names, never values");
 }
 
 #[tokio::test]
@@ -86,33 +67,18 @@ async fn a_request_carrying_a_vault_value_is_blocked_and_audited_by_name() {
     set_secret(&h, "api_token", TOKEN);
     set_secret(&h, "other", "an-unrelated-secret-value");
     let rt = h.runtime();
-    add(&rt, "fetch", "http_fetch", &fetch_grant(server.port))
-        .await
-        .unwrap();
+    add(&rt, "fetch", "http_fetch", &fetch_grant(server.port)).await.unwrap();
     // The component smuggles a value it should never have had, hex-encoded.
     let smuggled = hex::encode("an-unrelated-secret-value");
     let err = rt
-        .call(
-            "fetch",
-            &format!(
-                r#"{{"url":"http://127.0.0.1:{}/hello?x={smuggled}"}}"#,
-                server.port
-            ),
-        )
+        .call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/hello?x={smuggled}"}}"#, server.port))
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, CallError::Tool { .. }) && err.to_string().contains("denied"),
-        "{err}"
-    );
+    assert!(matches!(&err, CallError::Tool { .. }) && err.to_string().contains("denied"), "{err}");
     assert!(server.seen().is_empty(), "nothing left the host");
     let last = audit(&h).pop().unwrap();
     assert_eq!(last.decision, "deny");
-    assert!(
-        last.rule.contains("leak") && last.rule.contains("`other`") && last.rule.contains("hex"),
-        "{}",
-        last.rule
-    );
+    assert!(last.rule.contains("leak") && last.rule.contains("`other`") && last.rule.contains("hex"), "{}", last.rule);
     assert!(!last.rule.contains(&smuggled));
 }
 
@@ -121,24 +87,12 @@ async fn a_granted_secret_missing_from_the_vault_fails_naming_it_and_the_fix() {
     let server = TestServer::start(0);
     let h = TestHome::new();
     let rt = h.runtime();
-    add(&rt, "fetch", "http_fetch", &fetch_grant(server.port))
-        .await
-        .unwrap();
-    let err = rt
-        .call(
-            "fetch",
-            &format!(r#"{{"url":"http://127.0.0.1:{}/echo"}}"#, server.port),
-        )
-        .await
-        .unwrap_err();
+    add(&rt, "fetch", "http_fetch", &fetch_grant(server.port)).await.unwrap();
+    let err = rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/echo"}}"#, server.port)).await.unwrap_err();
     assert!(err.to_string().contains("denied"), "{err}");
     assert!(server.seen().is_empty());
     let last = audit(&h).pop().unwrap();
-    assert!(
-        last.rule.contains("api_token") && last.rule.contains("claw secret set api_token"),
-        "{}",
-        last.rule
-    );
+    assert!(last.rule.contains("api_token") && last.rule.contains("claw secret set api_token"), "{}", last.rule);
 }
 
 #[tokio::test]
@@ -147,9 +101,7 @@ async fn a_name_resolving_to_loopback_is_refused_unless_the_grant_names_the_netw
     let name = std::process::Command::new("hostname").output().unwrap();
     let name = String::from_utf8_lossy(&name.stdout).trim().to_string();
     let resolved: Vec<std::net::SocketAddr> =
-        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), server.port))
-            .unwrap()
-            .collect();
+        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), server.port)).unwrap().collect();
     assert!(
         resolved.iter().any(|a| a.ip().is_loopback()),
         "this test needs the machine's host name ({name}) to resolve to loopback, as /etc/hosts has it here; got {resolved:?}"
@@ -163,19 +115,12 @@ async fn a_name_resolving_to_loopback_is_refused_unless_the_grant_names_the_netw
     assert!(err.to_string().contains("denied"), "{err}");
     assert!(server.seen().is_empty());
     let last = audit(&h).pop().unwrap();
-    assert!(
-        last.rule.contains("address policy") && last.rule.contains("loopback"),
-        "{}",
-        last.rule
-    );
+    assert!(last.rule.contains("address policy") && last.rule.contains("loopback"), "{}", last.rule);
 
     // Naming the network opens it.
     let bytes = std::fs::read(crate::common::guest("http_fetch")).unwrap();
     let grant = format!("{rule}[network]\nallow = [\"127.0.0.1\", \"::1\"]\n");
-    let p = rt
-        .prepare("fetch", "http_fetch", bytes, grant, "g".into(), || {})
-        .await
-        .unwrap();
+    let p = rt.prepare("fetch", "http_fetch", bytes, grant, "g".into(), || {}).await.unwrap();
     rt.commit(p, true).unwrap();
     let out = rt.call("fetch", &url).await.unwrap();
     assert!(out.contains("hello from the test server"), "{out}");
@@ -192,14 +137,7 @@ async fn a_body_over_the_cap_is_refused_before_anything_is_sent() {
     let grant = fetch_grant(server.port) + "[limits]\nhttp_response_kib = 1\n";
     add(&rt, "fetch", "http_fetch", &grant).await.unwrap();
     // /echo answers with the request head, well under 1 KiB: allowed.
-    rt.call(
-        "fetch",
-        &format!(r#"{{"url":"http://127.0.0.1:{}/echo"}}"#, server.port),
-    )
-    .await
-    .unwrap();
-    let chain = AuditLog::new(&h.home.data.join("audit.jsonl"))
-        .verify()
-        .unwrap();
+    rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/echo"}}"#, server.port)).await.unwrap();
+    let chain = AuditLog::new(&h.home.data.join("audit.jsonl")).verify().unwrap();
     assert_eq!(chain, 1);
 }

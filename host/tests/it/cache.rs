@@ -10,24 +10,10 @@ fn the_second_add_of_the_same_bytes_does_not_compile() {
     let echo = guest("echo");
     let out = h.claw(&["component", "add", echo.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("compiling echo"),
-        "first add compiles: {}",
-        stderr(&out)
-    );
-    let out = h.claw(&[
-        "component",
-        "add",
-        echo.to_str().unwrap(),
-        "--name",
-        "echo2",
-    ]);
+    assert!(stderr(&out).contains("compiling echo"), "first add compiles: {}", stderr(&out));
+    let out = h.claw(&["component", "add", echo.to_str().unwrap(), "--name", "echo2"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        !stderr(&out).contains("compiling"),
-        "second add loads from the cache: {}",
-        stderr(&out)
-    );
+    assert!(!stderr(&out).contains("compiling"), "second add loads from the cache: {}", stderr(&out));
 }
 
 #[test]
@@ -42,9 +28,7 @@ fn a_new_process_loads_from_the_cache_by_digest() {
     assert!(out.status.success());
     let rt = h.runtime();
     assert!(rt.engine().is_cached(&digest));
-    rt.engine()
-        .load_cached(&digest)
-        .expect("deserializes without the source");
+    rt.engine().load_cached(&digest).expect("deserializes without the source");
 }
 
 #[test]
@@ -53,10 +37,7 @@ fn a_damaged_cache_entry_is_recompiled_not_trusted() {
     let out = h.claw(&["component", "add", guest("echo").to_str().unwrap()]);
     assert!(out.status.success());
     let cache = h.home.compile_cache();
-    let artifact = walk(&cache)
-        .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
-        .unwrap();
+    let artifact = walk(&cache).into_iter().find(|p| p.extension().is_some_and(|e| e == "cwasm")).unwrap();
     std::fs::write(&artifact, b"garbage").unwrap();
     let out = h.claw(&["tool", "call", "echo", r#"{"text":"ok"}"#]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -8,11 +8,7 @@ fn add_list_inspect_call_remove() {
     let h = TestHome::new();
     let out = h.claw(&["component", "add", guest("clock").to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).starts_with("added clock (sha256:"),
-        "{}",
-        stdout(&out)
-    );
+    assert!(stdout(&out).starts_with("added clock (sha256:"), "{}", stdout(&out));
 
     let out = h.claw(&["component", "list"]);
     assert!(stdout(&out).contains("clock"), "{}", stdout(&out));
@@ -25,38 +21,22 @@ fn add_list_inspect_call_remove() {
 
     let out = h.claw(&["component", "inspect", "clock"]);
     let text = stdout(&out);
-    assert!(
-        text.contains("world:       claw:runtime/tool@0.1.0"),
-        "{text}"
-    );
-    assert!(
-        text.contains("utc_offset_minutes"),
-        "the schema is shown: {text}"
-    );
-    assert!(
-        text.contains("network: none"),
-        "the grant is explained: {text}"
-    );
+    assert!(text.contains("world:       claw:runtime/tool@0.1.0"), "{text}");
+    assert!(text.contains("utc_offset_minutes"), "the schema is shown: {text}");
+    assert!(text.contains("network: none"), "the grant is explained: {text}");
 
     let out = h.claw(&["tool", "call", "clock", r#"{"utc_offset_minutes": 60}"#]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["rfc3339"].as_str().unwrap().ends_with("+01:00"), "{v}");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     assert!((v["unix"].as_i64().unwrap() - now).abs() < 60, "{v}");
 
     let out = h.claw(&["component", "remove", "clock"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = h.claw(&["tool", "call", "clock", "{}"]);
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("no tool named `clock`"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("no tool named `clock`"), "{}", stderr(&out));
     let out = h.claw(&["component", "remove", "clock"]);
     assert!(stderr(&out).contains("no component named `clock`"));
 }
@@ -75,26 +55,13 @@ fn upgrade_keeps_the_grant_unless_given_a_new_one() {
         grant.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = h.claw(&[
-        "component",
-        "upgrade",
-        "v",
-        guest("versioned_2").to_str().unwrap(),
-    ]);
+    let out = h.claw(&["component", "upgrade", "v", guest("versioned_2").to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = h.claw(&["tool", "call", "v", "{}"]);
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["version"],
-        2
-    );
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["version"], 2);
     let text = stdout(&h.claw(&["component", "inspect", "v"]));
     assert!(text.contains("1234 ms per call"), "{text}");
-    let out = h.claw(&[
-        "component",
-        "upgrade",
-        "missing",
-        guest("echo").to_str().unwrap(),
-    ]);
+    let out = h.claw(&["component", "upgrade", "missing", guest("echo").to_str().unwrap()]);
     assert!(stderr(&out).contains("no component named `missing`"));
 }
 
@@ -102,11 +69,7 @@ fn upgrade_keeps_the_grant_unless_given_a_new_one() {
 fn two_homes_never_mix() {
     let a = TestHome::new();
     let b = TestHome::new();
-    assert!(
-        a.claw(&["component", "add", guest("echo").to_str().unwrap()])
-            .status
-            .success()
-    );
+    assert!(a.claw(&["component", "add", guest("echo").to_str().unwrap()]).status.success());
     let out = b.claw(&["tool", "call", "echo", r#"{"text":"x"}"#]);
     assert!(!out.status.success(), "home b does not see home a's tools");
     assert!(a.dir.path().join("data/components/index.json").is_file());

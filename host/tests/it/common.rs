@@ -13,15 +13,9 @@ use std::sync::{Arc, Mutex};
 pub fn guest(name: &str) -> PathBuf {
     let dir = std::env::var_os("CLAW_GUEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guest/wasm32-wasip2/release")
-        });
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guest/wasm32-wasip2/release"));
     let path = dir.join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `scripts/dev components` first",
-        path.display()
-    );
+    assert!(path.is_file(), "{} is missing: run `scripts/dev components` first", path.display());
     path
 }
 
@@ -45,10 +39,7 @@ impl TestHome {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_claw"));
-        c.args(args)
-            .env("CLAW_HOME", self.dir.path())
-            .env_remove("CLAW_LOG")
-            .env_remove("RUST_LOG");
+        c.args(args).env("CLAW_HOME", self.dir.path()).env_remove("CLAW_LOG").env_remove("RUST_LOG");
         c
     }
 
@@ -67,16 +58,7 @@ impl TestHome {
 /// Add a guest through the library, as `claw component add` does.
 pub async fn add(rt: &Runtime, name: &str, wasm: &str, grant: &str) -> anyhow::Result<Record> {
     let bytes = std::fs::read(guest(wasm)).unwrap();
-    let prepared = rt
-        .prepare(
-            name,
-            wasm,
-            bytes,
-            grant.to_string(),
-            "test-grant.toml".into(),
-            || {},
-        )
-        .await?;
+    let prepared = rt.prepare(name, wasm, bytes, grant.to_string(), "test-grant.toml".into(), || {}).await?;
     rt.commit(prepared, false)
 }
 
@@ -136,25 +118,14 @@ impl TestServer {
                     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
                     let auth = head
                         .lines()
-                        .find_map(|l| {
-                            l.strip_prefix("authorization: ")
-                                .or_else(|| l.strip_prefix("Authorization: "))
-                        })
+                        .find_map(|l| l.strip_prefix("authorization: ").or_else(|| l.strip_prefix("Authorization: ")))
                         .unwrap_or("")
                         .trim()
                         .to_string();
                     let (status, extra, body) = match path.split('?').next().unwrap_or("") {
                         // Echoes the request head back, in the body and in a header.
-                        "/echo" => (
-                            "200 OK",
-                            format!("x-seen-auth: {auth}\r\n"),
-                            format!("{line}{head}"),
-                        ),
-                        "/hello" => (
-                            "200 OK",
-                            String::new(),
-                            "hello from the test server".to_string(),
-                        ),
+                        "/echo" => ("200 OK", format!("x-seen-auth: {auth}\r\n"), format!("{line}{head}")),
+                        "/hello" => ("200 OK", String::new(), "hello from the test server".to_string()),
                         "/redirect" => (
                             "302 Found",
                             format!("location: http://127.0.0.1:{redirect_port}/hello\r\n"),
@@ -170,11 +141,7 @@ impl TestServer {
                 });
             }
         });
-        TestServer {
-            port,
-            requests,
-            heads: heads_out,
-        }
+        TestServer { port, requests, heads: heads_out }
     }
 
     pub fn heads(&self) -> Vec<String> {

@@ -14,16 +14,8 @@ async fn an_allowed_request_reaches_the_server() {
     let server = TestServer::start(0);
     let h = TestHome::new();
     let rt = h.runtime();
-    add(&rt, "fetch", "http_fetch", &grant_for(server.port))
-        .await
-        .unwrap();
-    let out = rt
-        .call(
-            "fetch",
-            &format!(r#"{{"url":"http://127.0.0.1:{}/hello"}}"#, server.port),
-        )
-        .await
-        .unwrap();
+    add(&rt, "fetch", "http_fetch", &grant_for(server.port)).await.unwrap();
+    let out = rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/hello"}}"#, server.port)).await.unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["status"], 200);
     assert_eq!(v["text"], "hello from the test server");
@@ -36,35 +28,22 @@ async fn requests_outside_the_grant_are_denied_and_never_sent() {
     let other = TestServer::start(0);
     let h = TestHome::new();
     let rt = h.runtime();
-    add(&rt, "fetch", "http_fetch", &grant_for(server.port))
-        .await
-        .unwrap();
+    add(&rt, "fetch", "http_fetch", &grant_for(server.port)).await.unwrap();
     for url in [
-        format!("http://127.0.0.1:{}/other", server.port), // path not granted
-        format!("http://127.0.0.1:{}/hello", other.port),  // port not granted
-        format!("http://localhost:{}/hello", server.port), // host not granted
+        format!("http://127.0.0.1:{}/other", server.port),  // path not granted
+        format!("http://127.0.0.1:{}/hello", other.port),   // port not granted
+        format!("http://localhost:{}/hello", server.port),  // host not granted
         format!("https://127.0.0.1:{}/hello", server.port), // scheme not granted
     ] {
-        let err = rt
-            .call("fetch", &format!(r#"{{"url":"{url}"}}"#))
-            .await
-            .unwrap_err();
+        let err = rt.call("fetch", &format!(r#"{{"url":"{url}"}}"#)).await.unwrap_err();
         match &err {
             CallError::Tool { error, .. } => {
-                assert_eq!(
-                    error.kind,
-                    claw::wit::claw::runtime::types::ErrorKind::Denied,
-                    "{url}: {err}"
-                );
+                assert_eq!(error.kind, claw::wit::claw::runtime::types::ErrorKind::Denied, "{url}: {err}");
             }
             other => panic!("{url}: expected a denial, got {other}"),
         }
     }
-    assert!(
-        server.seen().is_empty(),
-        "nothing reached the server: {:?}",
-        server.seen()
-    );
+    assert!(server.seen().is_empty(), "nothing reached the server: {:?}", server.seen());
     assert!(other.seen().is_empty(), "nothing reached the other server");
 }
 
@@ -74,24 +53,12 @@ async fn a_redirect_comes_back_to_the_component_and_is_not_followed() {
     let server = TestServer::start(target.port);
     let h = TestHome::new();
     let rt = h.runtime();
-    let grant = format!(
-        "[[http]]\nurl = \"http://127.0.0.1:{}/redirect\"\n",
-        server.port
-    );
+    let grant = format!("[[http]]\nurl = \"http://127.0.0.1:{}/redirect\"\n", server.port);
     add(&rt, "fetch", "http_fetch", &grant).await.unwrap();
-    let out = rt
-        .call(
-            "fetch",
-            &format!(r#"{{"url":"http://127.0.0.1:{}/redirect"}}"#, server.port),
-        )
-        .await
-        .unwrap();
+    let out = rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/redirect"}}"#, server.port)).await.unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["status"], 302, "{v}");
-    assert!(
-        target.seen().is_empty(),
-        "the host did not follow the redirect"
-    );
+    assert!(target.seen().is_empty(), "the host did not follow the redirect");
 }
 
 #[tokio::test]
@@ -101,21 +68,8 @@ async fn a_tool_without_http_in_its_grant_cannot_reach_anything() {
     let rt = h.runtime();
     // http-fetch imports wasi:http, so it needs *a* rule to be added; give it
     // one for another port and try this server.
-    add(
-        &rt,
-        "fetch",
-        "http_fetch",
-        "[[http]]\nurl = \"http://127.0.0.1:1/\"\n",
-    )
-    .await
-    .unwrap();
-    let err = rt
-        .call(
-            "fetch",
-            &format!(r#"{{"url":"http://127.0.0.1:{}/hello"}}"#, server.port),
-        )
-        .await
-        .unwrap_err();
+    add(&rt, "fetch", "http_fetch", "[[http]]\nurl = \"http://127.0.0.1:1/\"\n").await.unwrap();
+    let err = rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/hello"}}"#, server.port)).await.unwrap_err();
     assert!(err.to_string().contains("denied"), "{err}");
     assert!(server.seen().is_empty());
 }

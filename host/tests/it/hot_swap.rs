@@ -26,23 +26,13 @@ async fn calls_in_flight_during_a_swap_all_succeed() {
 
     // Upgrade while the first batch sleeps inside version 1.
     let bytes = std::fs::read(guest("versioned_2")).unwrap();
-    let prepared = rt
-        .prepare("v", "versioned_2", bytes, String::new(), "g".into(), || {})
-        .await
-        .unwrap();
+    let prepared = rt.prepare("v", "versioned_2", bytes, String::new(), "g".into(), || {}).await.unwrap();
     rt.commit(prepared, true).unwrap();
     let after = spawn_batch(16);
 
-    let version = |out: String| {
-        serde_json::from_str::<serde_json::Value>(&out).unwrap()["version"]
-            .as_u64()
-            .unwrap()
-    };
+    let version = |out: String| serde_json::from_str::<serde_json::Value>(&out).unwrap()["version"].as_u64().unwrap();
     for call in before {
-        let out = call
-            .await
-            .unwrap()
-            .expect("no call in flight fails during the swap");
+        let out = call.await.unwrap().expect("no call in flight fails during the swap");
         assert_eq!(version(out), 1, "a call that started on v1 finishes on v1");
     }
     for call in after {
@@ -80,36 +70,20 @@ fn wait_for(rx: &mpsc::Receiver<String>, what: &str) -> String {
 #[test]
 fn claw_run_picks_up_add_upgrade_and_remove_without_restart() {
     let h = TestHome::new();
-    let mut child = h
-        .command(&["run"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        h.command(&["run"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let out = lines(child.stdout.take().unwrap());
     let err = lines(child.stderr.take().unwrap());
     wait_for(&err, "claw is running with 0 tool(s)");
 
-    let add = h.claw(&[
-        "component",
-        "add",
-        guest("versioned_1").to_str().unwrap(),
-        "--name",
-        "v",
-    ]);
+    let add = h.claw(&["component", "add", guest("versioned_1").to_str().unwrap(), "--name", "v"]);
     assert!(add.status.success(), "{}", stderr(&add));
     wait_for(&err, "loaded v");
     writeln!(stdin, "/tool v {{}}").unwrap();
     wait_for(&out, "\"version\": 1");
 
-    let up = h.claw(&[
-        "component",
-        "upgrade",
-        "v",
-        guest("versioned_2").to_str().unwrap(),
-    ]);
+    let up = h.claw(&["component", "upgrade", "v", guest("versioned_2").to_str().unwrap()]);
     assert!(up.status.success(), "{}", stderr(&up));
     wait_for(&err, "upgraded v");
     writeln!(stdin, "/tool v {{}}").unwrap();

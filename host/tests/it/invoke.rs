@@ -10,16 +10,8 @@ async fn a_granted_alias_calls_the_other_tool_one_level_deeper() {
     let h = TestHome::new();
     let rt = h.runtime();
     add(&rt, "echo", "echo", "").await.unwrap();
-    add(&rt, "caller", "caller", "[invoke]\nsay = \"echo\"\n")
-        .await
-        .unwrap();
-    let out = rt
-        .call(
-            "caller",
-            r#"{"alias":"say","params":{"text":"via invoke"}}"#,
-        )
-        .await
-        .unwrap();
+    add(&rt, "caller", "caller", "[invoke]\nsay = \"echo\"\n").await.unwrap();
+    let out = rt.call("caller", r#"{"alias":"say","params":{"text":"via invoke"}}"#).await.unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["inner"], "via invoke");
     assert_eq!(v["depth"], 0);
@@ -30,21 +22,12 @@ async fn an_alias_outside_the_grant_is_denied() {
     let h = TestHome::new();
     let rt = h.runtime();
     add(&rt, "echo", "echo", "").await.unwrap();
-    add(&rt, "caller", "caller", "[invoke]\nsay = \"echo\"\n")
-        .await
-        .unwrap();
-    let err = rt
-        .call("caller", r#"{"alias":"echo","params":{"text":"x"}}"#)
-        .await
-        .unwrap_err();
+    add(&rt, "caller", "caller", "[invoke]\nsay = \"echo\"\n").await.unwrap();
+    let err = rt.call("caller", r#"{"alias":"echo","params":{"text":"x"}}"#).await.unwrap_err();
     match err {
         CallError::Tool { error, .. } => {
             assert_eq!(error.kind, ErrorKind::Denied);
-            assert!(
-                error.message.contains("names no tool `echo`"),
-                "{}",
-                error.message
-            );
+            assert!(error.message.contains("names no tool `echo`"), "{}", error.message);
         }
         other => panic!("expected a denial, got {other}"),
     }
@@ -55,14 +38,7 @@ async fn a_chain_deeper_than_the_cap_is_refused() {
     let h = TestHome::new();
     let rt = h.runtime();
     add(&rt, "echo", "echo", "").await.unwrap();
-    add(
-        &rt,
-        "caller",
-        "caller",
-        "[invoke]\nme = \"caller\"\nsay = \"echo\"\n",
-    )
-    .await
-    .unwrap();
+    add(&rt, "caller", "caller", "[invoke]\nme = \"caller\"\nsay = \"echo\"\n").await.unwrap();
     // caller → caller → ... ten deep, ending in echo.
     let mut params = serde_json::json!({"alias": "say", "params": {"text": "bottom"}});
     for _ in 0..10 {
@@ -72,11 +48,7 @@ async fn a_chain_deeper_than_the_cap_is_refused() {
     match err {
         CallError::Tool { error, .. } => {
             assert_eq!(error.kind, ErrorKind::Limit, "{}", error.message);
-            assert!(
-                error.message.contains("call depth of 4"),
-                "{}",
-                error.message
-            );
+            assert!(error.message.contains("call depth of 4"), "{}", error.message);
         }
         other => panic!("expected a depth error, got {other}"),
     }

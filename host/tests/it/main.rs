@@ -2,6 +2,7 @@
 //! one module per area. Components come from `scripts/dev components`.
 
 mod common;
+mod conformance;
 
 mod bad_input;
 mod boundary;

@@ -8,13 +8,7 @@ use std::process::Command;
 fn a_new_tool_builds_adds_and_runs_unchanged() {
     let h = TestHome::new();
     let project = h.dir.path().join("greet-me");
-    let out = h.claw(&[
-        "new",
-        "tool",
-        "greet-me",
-        "--path",
-        project.to_str().unwrap(),
-    ]);
+    let out = h.claw(&["new", "tool", "greet-me", "--path", project.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(project.join("src/lib.rs").is_file() && project.join("grant.toml").is_file());
 
@@ -45,22 +39,14 @@ fn a_new_tool_builds_adds_and_runs_unchanged() {
     assert_eq!(v["length"], 5);
     assert_eq!(v["text"], "héllo");
     let out = h.claw(&["tool", "call", "greet-me", r#"{"text":""}"#]);
-    assert!(
-        stderr(&out).contains("text must not be empty"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("text must not be empty"), "{}", stderr(&out));
 }
 
 #[test]
 fn new_refuses_bad_names_and_existing_directories() {
     let h = TestHome::new();
     let out = h.claw(&["new", "tool", "../escape"]);
-    assert!(
-        stderr(&out).contains("not a valid tool name"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("not a valid tool name"), "{}", stderr(&out));
     let existing = h.dir.path().join("taken");
     std::fs::create_dir(&existing).unwrap();
     let out = h.claw(&["new", "tool", "taken", "--path", existing.to_str().unwrap()]);

@@ -8,15 +8,9 @@ async fn a_tool_sees_no_environment_and_no_files() {
     let h = TestHome::new();
     let rt = h.runtime();
     add(&rt, "misbehave", "misbehave", "").await.unwrap();
-    assert!(
-        std::env::var("PATH").is_ok(),
-        "the host itself has an environment"
-    );
+    assert!(std::env::var("PATH").is_ok(), "the host itself has an environment");
     let env = rt.call("misbehave", r#"{"how":"env"}"#).await.unwrap();
-    assert_eq!(
-        env, "\"[]\"",
-        "no host environment variable reaches the tool"
-    );
+    assert_eq!(env, "\"[]\"", "no host environment variable reaches the tool");
     let file = rt.call("misbehave", r#"{"how":"file"}"#).await.unwrap();
     assert!(file.starts_with("\"no file:"), "{file}");
 }

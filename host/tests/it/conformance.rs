@@ -1,0 +1,239 @@
+//! The conformance suite's attacks and benign requests, run against this
+//! host: `raw-http` sends exactly what each case says. Every attack must
+//! fail and be audited; every benign request must pass (zero false blocks).
+
+use crate::common::{TestHome, TestServer, add, guest, stderr};
+use base64::Engine as _;
+use claw::boundary::audit::{AuditLog, Record};
+use claw::runtime::{CallError, Runtime};
+use claw::vault::Vault;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const VALUE: &str = "s3cr3t-V4lue/with+odd=chars";
+
+struct Setup {
+    h: TestHome,
+    rt: Arc<Runtime>,
+    server: TestServer,
+    other: TestServer,
+}
+
+/// raw-http may reach `/**` on one loopback server; `key` may only go to
+/// that server as a header; `bot` only as a placeholder to `api.example.com`.
+async fn setup(extra: &str) -> Setup {
+    let other = TestServer::start(0);
+    let server = TestServer::start(other.port);
+    let h = TestHome::new();
+    let mut v = Vault::open(&h.home.config, &h.home.data, true).unwrap();
+    v.set("key", VALUE.as_bytes()).unwrap();
+    v.set("bot", b"123456:bot-token-value").unwrap();
+    let rt = h.runtime();
+    let grant = format!(
+        r#"
+[[http]]
+url = "http://127.0.0.1:{}/**"
+methods = ["GET", "POST"]
+
+[[http]]
+url = "https://api.example.com/**"
+
+[[secrets]]
+name = "key"
+hosts = ["127.0.0.1"]
+inject = "header"
+header = "x-api-key"
+
+[[secrets]]
+name = "bot"
+hosts = ["api.example.com"]
+inject = "placeholder"
+{extra}"#,
+        server.port
+    );
+    add(&rt, "raw", "raw_http", &grant).await.unwrap();
+    Setup { h, rt, server, other }
+}
+
+impl Setup {
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.server.port)
+    }
+
+    async fn send(&self, req: Value) -> Result<Value, CallError> {
+        self.rt.call("raw", &req.to_string()).await.map(|s| serde_json::from_str(&s).unwrap())
+    }
+
+    fn last_audit(&self) -> Record {
+        AuditLog::new(&self.h.home.data.join("audit.jsonl")).read().unwrap().pop().expect("an audit record")
+    }
+
+    /// The request fails as denied, nothing reached either server, and the
+    /// audit's last record is a denial whose reason contains `why`.
+    async fn assert_blocked(&self, req: Value, why: &str) {
+        let before = AuditLog::new(&self.h.home.data.join("audit.jsonl")).read().unwrap().len();
+        let err = self.send(req.clone()).await.expect_err(&format!("attack succeeded: {req}"));
+        assert!(err.to_string().contains("denied") || err.to_string().contains("limit"), "{req}: {err}");
+        assert!(self.server.seen().is_empty() && self.other.seen().is_empty(), "{req}: a request reached a server");
+        let records = AuditLog::new(&self.h.home.data.join("audit.jsonl")).read().unwrap();
+        assert_eq!(records.len(), before + 1, "{req}: not audited");
+        let last = records.last().unwrap();
+        assert_eq!(last.decision, "deny", "{req}");
+        assert!(last.rule.contains(why), "{req}: audit says `{}`, expected `{why}`", last.rule);
+        let raw = std::fs::read_to_string(self.h.home.data.join("audit.jsonl")).unwrap();
+        assert!(!raw.contains(VALUE), "a secret value reached the audit log");
+    }
+}
+
+#[tokio::test]
+async fn hosts_ports_and_addresses_outside_the_grant_are_refused() {
+    let s = setup("").await;
+    for (url, why) in [
+        (format!("http://127.0.0.1:{}/hello", s.other.port), "no [[http]] rule"),
+        ("http://10.0.0.1/".to_string(), "no [[http]] rule"),
+        ("http://169.254.169.254/latest/meta-data/".to_string(), "no [[http]] rule"),
+        ("http://[fd00:ec2::254]/latest/meta-data/".to_string(), "no [[http]] rule"),
+        ("http://not-granted.example/".to_string(), "no [[http]] rule"),
+        (format!("http://127.0.0.1:{}/hello", s.server.port).replace("http://", "https://"), "no [[http]] rule"),
+    ] {
+        s.assert_blocked(json!({"url": url}), why).await;
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_disallowed_host_stops_at_the_next_hop() {
+    let s = setup("").await;
+    let err = s.send(json!({"url": s.url("/redirect"), "follow": 1})).await.unwrap_err();
+    assert!(err.to_string().contains("denied"), "{err}");
+    assert_eq!(s.server.seen().len(), 1, "the first hop was allowed");
+    assert!(s.other.seen().is_empty(), "the redirect target was not reached");
+    assert!(s.last_audit().rule.contains("no [[http]] rule"));
+}
+
+/// Every encoding the detector must catch.
+fn encodings() -> Vec<(&'static str, String)> {
+    let b = VALUE.as_bytes();
+    let mut out = vec![
+        ("raw", VALUE.to_string()),
+        ("hex", hex::encode(b)),
+        ("HEX", hex::encode_upper(b)),
+        (
+            "percent",
+            b.iter()
+                .map(|c| if c.is_ascii_alphanumeric() { (*c as char).to_string() } else { format!("%{c:02X}") })
+                .collect(),
+        ),
+        ("json", serde_json::to_string(VALUE).unwrap().trim_matches('"').replace('/', "\\/")),
+    ];
+    for prefix in ["", "a", "ab"] {
+        let mut bytes = prefix.as_bytes().to_vec();
+        bytes.extend_from_slice(b);
+        out.push(("base64", base64::engine::general_purpose::STANDARD.encode(&bytes)));
+        out.push(("base64url", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes)));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_vault_value_smuggled_in_any_encoding_is_blocked() {
+    let s = setup("").await;
+    for (label, enc) in encodings() {
+        let url_safe = enc.bytes().all(|c| c.is_ascii_alphanumeric() || b"-._~%".contains(&c));
+        if url_safe {
+            s.assert_blocked(json!({"url": s.url(&format!("/hello?q={enc}"))}), "leak: vault secret `key`").await;
+        }
+        s.assert_blocked(json!({"url": s.url("/hello"), "headers": [["x-note", enc]]}), "leak: vault secret `key`")
+            .await;
+        s.assert_blocked(
+            json!({"method": "POST", "url": s.url("/hello"), "body": format!("{{\"data\":\"{enc}\"}}")}),
+            "leak: vault secret `key`",
+        )
+        .await;
+        let _ = label;
+    }
+}
+
+#[tokio::test]
+async fn credential_patterns_are_blocked_even_when_not_in_the_vault() {
+    let s = setup("").await;
+    for (body, name) in [
+        ("aws=AKIAIOSFODNN7EXAMPLE", "AWS access key id"),
+        ("token ghp_0123456789abcdefghijABCDEFGHIJ012345", "GitHub token"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "PEM private key"),
+    ] {
+        s.assert_blocked(json!({"method": "POST", "url": s.url("/hello"), "body": body}), name).await;
+    }
+}
+
+#[tokio::test]
+async fn a_placeholder_for_a_secret_not_granted_to_that_host_is_denied() {
+    let s = setup("").await;
+    s.assert_blocked(json!({"url": s.url("/bot{secret:bot}/sendMessage")}), "placeholder for secret `bot`").await;
+    s.assert_blocked(json!({"url": s.url("/x"), "headers": [["x-t", "{secret:key}"]]}), "placeholder for secret `key`")
+        .await;
+}
+
+#[tokio::test]
+async fn the_guests_own_authorization_header_never_leaves() {
+    let s = setup("").await;
+    let out = s
+        .send(json!({"url": s.url("/echo"), "headers": [["authorization", "Bearer guest-made-credential"]]}))
+        .await
+        .unwrap();
+    let head = &s.server.heads()[0];
+    assert!(!head.to_ascii_lowercase().contains("authorization:"), "{head}");
+    assert!(!head.contains("guest-made-credential"), "{head}");
+    // The boundary injected the granted key instead, and redacted its echo.
+    assert!(head.contains(&format!("x-api-key: {VALUE}")), "{head}");
+    let text = out.to_string();
+    assert!(!text.contains(VALUE) && text.contains("[REDACTED:key]"), "{text}");
+}
+
+#[tokio::test]
+async fn userinfo_in_the_authority_is_refused() {
+    let s = setup("").await;
+    s.assert_blocked(json!({"url": format!("http://user:pw@127.0.0.1:{}/hello", s.server.port)}), "user info").await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_refused_before_anything_is_sent() {
+    let s = setup("[limits]\nhttp_request_kib = 4\n").await;
+    s.assert_blocked(
+        json!({"method": "POST", "url": s.url("/hello"), "body": "x".repeat(5000)}),
+        "request body over the limit",
+    )
+    .await;
+    // Under the cap passes.
+    s.send(json!({"method": "POST", "url": s.url("/hello"), "body": "x".repeat(3000)})).await.unwrap();
+}
+
+#[test]
+fn a_component_that_opens_sockets_is_refused_at_add_time() {
+    let h = TestHome::new();
+    let out = h.claw(&["component", "add", guest("socket_opener").to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("wasi:sockets") && err.contains("may not open sockets"), "{err}");
+}
+
+#[tokio::test]
+async fn benign_requests_pass_without_false_blocks() {
+    let s = setup("").await;
+    let benign_bodies = [
+        r#"{"query":"what is my password policy?","token_count":42}"#.to_string(),
+        "sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_string(),
+        "uuid 123e4567-e89b-12d3-a456-426614174000 and base64 aGVsbG8gd29ybGQ=".to_string(),
+        "the key is in the vault; sk- prefixes and AKIA words are fine here".to_string(),
+        "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE".to_string(),
+        "x".repeat(3000),
+    ];
+    for body in benign_bodies {
+        let out = s.send(json!({"method": "POST", "url": s.url("/hello"), "body": body})).await;
+        assert!(out.is_ok(), "false block on {body:?}: {:?}", out.err().map(|e| e.to_string()));
+    }
+    let out = s.send(json!({"url": s.url("/hello?page=2&sort=desc")})).await.unwrap();
+    assert_eq!(out["hops"][0]["status"], 200);
+    let records = AuditLog::new(&s.h.home.data.join("audit.jsonl")).read().unwrap();
+    assert!(records.iter().all(|r| r.decision == "allow"), "{records:#?}");
+    assert_eq!(AuditLog::new(&s.h.home.data.join("audit.jsonl")).verify().unwrap(), records.len());
+}
