@@ -18,6 +18,7 @@ pub mod components;
 pub mod engine;
 pub mod grant;
 pub mod home;
+pub mod inbound;
 pub mod problem;
 pub mod runtime;
 pub mod vault;

@@ -87,6 +87,18 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
             grant.invoke.iter().map(|(a, t)| if a == t { t.clone() } else { format!("{t} (as `{a}`)") }).collect();
         out.push(format!("may invoke: {}", pairs.join(", ")));
     }
+    if let Some(i) = &grant.inbound {
+        let how = match &i.verifier {
+            crate::inbound::Verifier::Telegram => "the Telegram secret-token header".to_string(),
+            crate::inbound::Verifier::Slack => "Slack v0 signatures (5-minute window)".to_string(),
+            crate::inbound::Verifier::HmacSha256 { header } => format!("an HMAC-SHA256 signature in `{header}`"),
+            crate::inbound::Verifier::Bearer => "a bearer token".to_string(),
+        };
+        out.push(format!(
+            "inbound webhooks: verified by the host with {how}, against secret `{}` (never given to the component)",
+            i.secret
+        ));
+    }
     let l = &grant.limits;
     out.push(format!(
         "limits: {} MiB memory, {} ms per call, {} KiB output",

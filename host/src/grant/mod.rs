@@ -31,6 +31,10 @@
 //! [invoke]                 # claw:runtime/invoke: alias = "tool name"
 //! summarise = "summarise"
 //!
+//! [inbound]                # channels: webhooks verified by the host
+//! verify = "slack"         # telegram | slack | hmac-sha256 | bearer
+//! secret = "slack_signing_secret"
+//!
 //! [network]                # non-global networks, named explicitly
 //! allow = ["10.0.0.0/8"]   # (an IP-literal or localhost [[http]] host names itself)
 //! ```
@@ -66,6 +70,18 @@ pub struct Grant {
     /// explicitly: under `[network] allow`, or as an IP literal or
     /// `localhost` host in an `[[http]]` rule.
     pub networks: Vec<ipnet::IpNet>,
+    /// How the host authenticates this channel's webhooks, if it has any.
+    pub inbound: Option<InboundGrant>,
+}
+
+/// A channel's webhook authentication: the verifier and the vault secret
+/// it checks against (the channel never sees the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundGrant {
+    /// How requests are verified.
+    pub verifier: crate::inbound::Verifier,
+    /// The vault secret to verify with.
+    pub secret: String,
 }
 
 /// Per-instance resource limits.

@@ -47,6 +47,16 @@ struct RawGrant {
     invoke: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     network: Option<RawNetwork>,
+    #[serde(default)]
+    inbound: Option<Spanned<RawInbound>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInbound {
+    verify: Spanned<String>,
+    secret: Spanned<String>,
+    header: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +218,41 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
             );
         }
         grant.networks.push(parsed.trunc());
+    }
+    if let Some(inbound) = raw.inbound {
+        let span = inbound.span();
+        let i = inbound.into_inner();
+        use crate::inbound::Verifier;
+        let verifier = match i.verify.get_ref().as_str() {
+            "telegram" => Verifier::Telegram,
+            "slack" => Verifier::Slack,
+            "bearer" => Verifier::Bearer,
+            "hmac-sha256" => Verifier::HmacSha256 {
+                header: i.header.clone().unwrap_or_else(|| "x-hub-signature-256".into()).to_ascii_lowercase(),
+            },
+            other => {
+                return cx.err(
+                    i.verify.span(),
+                    format!("inbound.verify: unknown verifier `{other}`"),
+                    "use telegram, slack, hmac-sha256 or bearer",
+                );
+            }
+        };
+        if i.header.is_some() && !matches!(verifier, Verifier::HmacSha256 { .. }) {
+            return cx.err(
+                span,
+                "inbound.header applies to hmac-sha256 only".into(),
+                "remove `header`, or use verify = \"hmac-sha256\"",
+            );
+        }
+        if !valid_name(i.secret.get_ref()) {
+            return cx.err(
+                i.secret.span(),
+                format!("inbound.secret `{}` is not a secret name", i.secret.get_ref()),
+                "secret names use letters, digits, `-` and `_`",
+            );
+        }
+        grant.inbound = Some(super::InboundGrant { verifier, secret: i.secret.into_inner() });
     }
     for (alias, tool) in raw.invoke {
         if !valid_name(tool.get_ref()) || !valid_name(&alias) {
@@ -371,6 +416,20 @@ e = "echo"
         assert!(g.memory_search);
         assert_eq!(g.invoke["e"], "echo");
         assert!(g.networks.is_empty(), "a named public host opens no private network");
+    }
+
+    #[test]
+    fn inbound_verifiers_parse_and_bad_ones_name_the_line() {
+        let g = Grant::parse("[inbound]\nverify = \"slack\"\nsecret = \"slack_signing\"\n", "g").unwrap();
+        let i = g.inbound.unwrap();
+        assert_eq!(i.verifier, crate::inbound::Verifier::Slack);
+        assert_eq!(i.secret, "slack_signing");
+        let g = Grant::parse("[inbound]\nverify = \"hmac-sha256\"\nsecret = \"k\"\nheader = \"X-Sig\"\n", "g").unwrap();
+        assert_eq!(g.inbound.unwrap().verifier, crate::inbound::Verifier::HmacSha256 { header: "x-sig".into() });
+        let e = Grant::parse("[inbound]\nsecret = \"k\"\nverify = \"magic\"\n", "g").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        let e = Grant::parse("[inbound]\nverify = \"slack\"\n", "g").unwrap_err();
+        assert!(e.message.contains("secret"), "{}", e.message);
     }
 
     #[test]

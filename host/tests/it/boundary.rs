@@ -127,9 +127,8 @@ async fn a_name_resolving_to_loopback_is_refused_unless_the_grant_names_the_netw
 }
 
 #[tokio::test]
-async fn a_body_over_the_cap_is_refused_before_anything_is_sent() {
-    // http-fetch only GETs; the body cap is exercised by the conformance
-    // attack guest. Here: the response cap for redacted responses.
+async fn a_response_too_large_to_redact_fails_instead_of_passing_unredacted() {
+    // The request-body cap is exercised by the conformance attack guest.
     let server = TestServer::start(0);
     let h = TestHome::new();
     set_secret(&h, "api_token", TOKEN);
@@ -138,6 +137,44 @@ async fn a_body_over_the_cap_is_refused_before_anything_is_sent() {
     add(&rt, "fetch", "http_fetch", &grant).await.unwrap();
     // /echo answers with the request head, well under 1 KiB: allowed.
     rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/echo"}}"#, server.port)).await.unwrap();
+    // A long query makes the echoed head larger than the 1 KiB the boundary
+    // may buffer to redact: the call fails rather than pass it unredacted.
+    let long = "q".repeat(1500);
+    let err =
+        rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/echo?{long}"}}"#, server.port)).await.unwrap_err();
+    assert!(err.to_string().contains("limit") || err.to_string().contains("over"), "{err}");
+    let last = audit(&h).pop().unwrap();
+    assert!(last.rule.contains("response over 1024 bytes"), "{}", last.rule);
     let chain = AuditLog::new(&h.home.data.join("audit.jsonl")).verify().unwrap();
-    assert_eq!(chain, 1);
+    assert_eq!(chain, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_in_flight_are_capped_per_component() {
+    let server = TestServer::start(0);
+    let h = TestHome::new();
+    let rt = h.runtime();
+    let rule = format!("[[http]]\nurl = \"http://127.0.0.1:{}/slow\"\n", server.port);
+    add(&rt, "one", "http_fetch", &format!("{rule}[limits]\nhttp_concurrency = 1\n")).await.unwrap();
+    add(&rt, "many", "http_fetch", &rule).await.unwrap();
+    let url = format!(r#"{{"url":"http://127.0.0.1:{}/slow"}}"#, server.port);
+    let run = |tool: &'static str| {
+        let calls: Vec<_> = (0..4)
+            .map(|_| {
+                let rt = rt.clone();
+                let url = url.clone();
+                tokio::spawn(async move { rt.call(tool, &url).await })
+            })
+            .collect();
+        async move {
+            for c in calls {
+                c.await.unwrap().expect("every call completes");
+            }
+        }
+    };
+    run("one").await;
+    assert_eq!(server.concurrency.lock().unwrap().1, 1, "a cap of 1 keeps one request in flight");
+    *server.concurrency.lock().unwrap() = (0, 0);
+    run("many").await;
+    assert!(server.concurrency.lock().unwrap().1 > 1, "the default cap lets requests overlap");
 }

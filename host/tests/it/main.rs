@@ -13,3 +13,4 @@ mod hot_swap;
 mod invoke;
 mod new_tool;
 mod sandbox;
+mod secrets_cli;

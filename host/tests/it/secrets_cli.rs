@@ -1,0 +1,156 @@
+//! `claw secret`, `claw scan`, `claw audit` and `claw policy explain` as an
+//! operator uses them. Values go in on stdin and never come back out.
+
+use crate::common::{TestHome, TestServer, guest, stderr, stdout};
+use std::io::Write as _;
+use std::process::{Output, Stdio};
+
+const VALUE: &str = "ghp_operatorSetThisValue0123456789abcdef";
+
+fn set(h: &TestHome, name: &str, value: &str) -> Output {
+    let mut child = h
+        .command(&["secret", "set", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{value}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn all_output(o: &Output) -> String {
+    format!("{}{}", stdout(o), stderr(o))
+}
+
+#[test]
+fn secrets_are_set_from_stdin_listed_by_name_and_never_shown() {
+    let h = TestHome::new();
+    let out = set(&h, "gh_token", VALUE);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!all_output(&out).contains(VALUE));
+    let key = h.dir.path().join("config/master.key");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600, "the key file is private");
+
+    let grant = h.grant_file("g.toml", "[[http]]\nurl = \"https://api.github.com/**\"\n[[secrets]]\nname = \"gh_token\"\nhosts = [\"api.github.com\"]\ninject = \"header\"\nheader = \"Authorization\"\nformat = \"Bearer {secret}\"\n");
+    assert!(
+        h.claw(&["component", "add", guest("http_fetch").to_str().unwrap(), "--grant", grant.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    for args in [&["secret", "list"][..], &["--json", "secret", "list"][..]] {
+        let out = h.claw(args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = all_output(&out);
+        assert!(text.contains("gh_token") && text.contains("api.github.com (http-fetch)"), "{text}");
+        assert!(!text.contains(VALUE), "{text}");
+    }
+    let vault = std::fs::read_to_string(h.dir.path().join("data/vault.json")).unwrap();
+    assert!(!vault.contains(VALUE) && !vault.contains("ghp_"), "the vault file holds ciphertext only");
+
+    let out = h.claw(&["secret", "rm", "gh_token"]);
+    assert!(out.status.success());
+    let out = h.claw(&["secret", "rm", "gh_token"]);
+    assert!(stderr(&out).contains("no secret named `gh_token`"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_wrong_master_key_is_a_clear_error_and_rotation_keeps_values() {
+    let h = TestHome::new();
+    assert!(set(&h, "a", "value-of-a-1234").status.success());
+    let out = h.claw(&["secret", "rotate-key"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Still readable: scan finds the value by name after rotation.
+    let mut child =
+        h.command(&["scan", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    write!(child.stdin.take().unwrap(), "payload value-of-a-1234 end").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a finding exits 1: {}", stderr(&out));
+    assert!(stdout(&out).contains("vault secret `a` (raw) at byte 8"), "{}", stdout(&out));
+    assert!(!all_output(&out).contains("value-of-a-1234"));
+
+    let wrong = "A".repeat(86) + "==";
+    let out = h.command(&["secret", "list"]).env("CLAW_MASTER_KEY", &wrong).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("does not open the vault"), "{}", stderr(&out));
+    let out = h.command(&["secret", "list"]).env("CLAW_MASTER_KEY", "short").output().unwrap();
+    assert!(stderr(&out).contains("not 64 bytes"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("short"), "the key is not echoed");
+}
+
+#[test]
+fn scan_reports_patterns_by_name_and_exits_zero_on_clean_input() {
+    let h = TestHome::new();
+    let file = h.grant_file("payload.txt", "aws AKIAIOSFODNN7EXAMPLE here");
+    let out = h.claw(&["--json", "scan", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["findings"][0]["name"], "AWS access key id");
+    assert_eq!(v["findings"][0]["offset"], 4);
+    assert!(!stdout(&out).contains("AKIAIOSFODNN7EXAMPLE"));
+    let clean = h.grant_file("clean.txt", "nothing to see");
+    assert_eq!(h.claw(&["scan", clean.to_str().unwrap()]).status.code(), Some(0));
+}
+
+#[test]
+fn audit_lists_decisions_and_verify_names_the_first_broken_record() {
+    let server = TestServer::start(0);
+    let h = TestHome::new();
+    let grant = h.grant_file("g.toml", &format!("[[http]]\nurl = \"http://127.0.0.1:{}/hello\"\n", server.port));
+    assert!(
+        h.claw(&["component", "add", guest("http_fetch").to_str().unwrap(), "--grant", grant.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let ok = format!(r#"{{"url":"http://127.0.0.1:{}/hello"}}"#, server.port);
+    let denied = format!(r#"{{"url":"http://127.0.0.1:{}/other"}}"#, server.port);
+    assert!(h.claw(&["tool", "call", "http-fetch", &ok]).status.success());
+    assert!(!h.claw(&["tool", "call", "http-fetch", &denied]).status.success());
+    assert!(h.claw(&["tool", "call", "http-fetch", &ok]).status.success());
+
+    let out = h.claw(&["audit"]);
+    let text = stdout(&out);
+    assert!(text.contains("allow") && text.contains("deny") && text.contains("/other"), "{text}");
+    let out = h.claw(&["--json", "audit", "--decision", "deny"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["path"], "/other");
+
+    let out = h.claw(&["audit", "verify"]);
+    assert!(out.status.success() && stdout(&out).contains("3 record(s)"), "{}", stdout(&out));
+    let log = h.dir.path().join("data/audit.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap().replace("\"/other\"", "\"/innocent\"");
+    std::fs::write(&log, text).unwrap();
+    let out = h.claw(&["audit", "verify"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("broken at record 2"), "{}", stderr(&out));
+}
+
+#[test]
+fn policy_explain_flags_a_granted_secret_the_vault_lacks() {
+    let h = TestHome::new();
+    let grant = h.grant_file("g.toml", "[[http]]\nurl = \"https://api.github.com/**\"\n[[secrets]]\nname = \"gh_token\"\nhosts = [\"api.github.com\"]\ninject = \"header\"\nheader = \"Authorization\"\nformat = \"Bearer {secret}\"\n");
+    assert!(
+        h.claw(&["component", "add", guest("http_fetch").to_str().unwrap(), "--grant", grant.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let out = h.claw(&["policy", "explain", "http-fetch"]);
+    let text = stdout(&out);
+    assert!(text.contains("GET https://api.github.com:443 any path"), "{text}");
+    assert!(
+        text.contains("secret `gh_token`: injected as header `Authorization: Bearer {secret}` to api.github.com"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "warning: secret `gh_token` is granted but not in the vault: set it with `claw secret set gh_token`"
+        ),
+        "{text}"
+    );
+    assert!(set(&h, "gh_token", VALUE).status.success());
+    let text = stdout(&h.claw(&["policy", "explain", "http-fetch"]));
+    assert!(!text.contains("not in the vault"), "{text}");
+}
