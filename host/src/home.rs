@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 pub struct Home {
     /// Operator-edited configuration.
     pub config: PathBuf,
-    /// Everything claw writes: components, compile cache, workspace.
+    /// Everything claw writes: components, compile cache, vault, audit log, the SQLite store.
     pub data: PathBuf,
 }
 
@@ -50,11 +50,6 @@ impl Home {
     /// Compiled components, by engine and digest.
     pub fn compile_cache(&self) -> PathBuf {
         self.data.join("cache")
-    }
-
-    /// The agent's workspace documents.
-    pub fn workspace(&self) -> PathBuf {
-        self.data.join("workspace")
     }
 }
 

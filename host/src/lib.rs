@@ -15,12 +15,15 @@ pub mod boundary;
 pub mod capabilities;
 pub mod cli;
 pub mod components;
+pub mod config;
 pub mod engine;
 pub mod grant;
 pub mod home;
 pub mod inbound;
+pub mod memory;
 pub mod problem;
 pub mod runtime;
+pub mod store;
 pub mod vault;
 
 /// The host's generated bindings for the `claw:runtime` WIT package.
@@ -33,6 +36,7 @@ pub mod wit {
         world: "claw:runtime/tool",
         imports: {
             "claw:runtime/invoke": async | trappable,
+            "claw:runtime/workspace": async | trappable,
             default: trappable,
         },
         exports: { default: async },

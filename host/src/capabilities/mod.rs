@@ -18,7 +18,6 @@ pub mod workspace;
 
 use crate::boundary::Boundary;
 use crate::grant::Grant;
-use std::path::PathBuf;
 use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 
@@ -27,15 +26,15 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 pub struct HostServices {
     /// The one door out.
     pub boundary: Arc<Boundary>,
-    /// Where workspace documents live.
-    pub workspace_root: PathBuf,
+    /// The store (workspace documents, memory).
+    pub store: Arc<crate::store::LazyStore>,
     /// Runs tool-to-tool calls.
     pub invoker: Arc<dyn invoke::Invoker>,
 }
 
 impl std::fmt::Debug for HostServices {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostServices").field("workspace_root", &self.workspace_root).finish()
+        f.debug_struct("HostServices").field("store", &self.store).finish()
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod audit;
 mod component;
+mod memory;
 mod new;
 mod output;
 mod policy;
@@ -46,6 +47,9 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Scan text for vault secrets and credentials, as the boundary does.
     Scan(scan::ScanArgs),
+    /// Read and write the agent's workspace (memory documents).
+    #[command(subcommand)]
+    Memory(memory::MemoryCommand),
     /// Explain a component's effective policy.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -71,6 +75,7 @@ pub fn main() -> ExitCode {
             Command::Secret(c) => secret::run(c, &printer),
             Command::Audit(a) => audit::run(a, &printer),
             Command::Policy(c) => policy::run(c, &printer),
+            Command::Memory(c) => memory::run(c, &printer).await,
             Command::Scan(a) => {
                 return scan::run(a, &printer).map(|found| if found { ExitCode::from(1) } else { ExitCode::SUCCESS });
             }

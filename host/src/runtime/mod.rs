@@ -95,7 +95,6 @@ impl Runtime {
         let mut linker = Linker::new(engine.wasmtime());
         capabilities::link(&mut linker).map_err(anyhow::Error::from).context("linking host capabilities")?;
         let store = ComponentStore::new(&home.components());
-        let workspace_root = home.workspace();
         Ok(Arc::new_cyclic(|weak| Runtime {
             engine,
             linker,
@@ -105,7 +104,7 @@ impl Runtime {
                 boundary: Arc::new(Boundary::new(Some(crate::boundary::audit::AuditLog::new(
                     &home.data.join("audit.jsonl"),
                 )))),
-                workspace_root,
+                store: Arc::new(crate::store::LazyStore::new(home)),
                 invoker: Arc::new(WeakInvoker(weak.clone())),
             },
             stamp: Mutex::new(None),

@@ -3,6 +3,7 @@
 
 mod common;
 mod conformance;
+mod db;
 
 mod bad_input;
 mod boundary;
@@ -14,3 +15,4 @@ mod invoke;
 mod new_tool;
 mod sandbox;
 mod secrets_cli;
+mod store;

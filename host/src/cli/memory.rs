@@ -1,0 +1,115 @@
+//! `claw memory write|cat|ls|rm|mv`: the workspace from the command line.
+//! (Search and reindex arrive with the memory index.)
+
+use super::Printer;
+use super::secret::when;
+use crate::home::Home;
+use crate::problem::Problem;
+use crate::store::workspace::{Origin, WorkspaceError};
+use crate::store::{DatabaseUrl, Store};
+use anyhow::Result;
+use clap::Subcommand;
+use std::io::Read as _;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum MemoryCommand {
+    /// Write a document; its content is read from stdin.
+    Write {
+        /// The document's path, e.g. notes/today.md.
+        path: String,
+        /// Append instead of replacing.
+        #[arg(long)]
+        append: bool,
+    },
+    /// Print a document.
+    Cat {
+        /// The document's path.
+        path: String,
+    },
+    /// List documents under a prefix.
+    Ls {
+        /// Only paths starting with this.
+        #[arg(default_value = "")]
+        prefix: String,
+    },
+    /// Delete a document.
+    Rm {
+        /// The document's path.
+        path: String,
+    },
+    /// Move a document.
+    Mv {
+        /// From this path.
+        from: String,
+        /// To this path (must not exist).
+        to: String,
+    },
+}
+
+fn problem(e: WorkspaceError) -> anyhow::Error {
+    match &e {
+        WorkspaceError::NotFound(_) => Problem::new(e.to_string()).hint("`claw memory ls` lists the documents").into(),
+        WorkspaceError::Exists(_) => Problem::new(e.to_string()).hint("remove it first, or choose another path").into(),
+        _ => Problem::new(e.to_string()).into(),
+    }
+}
+
+pub(super) async fn run(cmd: MemoryCommand, printer: &Printer) -> Result<()> {
+    let home = Home::from_env()?;
+    let store = Store::connect(&DatabaseUrl::resolve(&home)?).await?;
+    let ws = store.workspace();
+    match cmd {
+        MemoryCommand::Write { path, append } => {
+            let mut content = String::new();
+            std::io::stdin()
+                .read_to_string(&mut content)
+                .map_err(|e| Problem::new(format!("stdin is not UTF-8 text: {e}")))?;
+            if append {
+                ws.append(&path, &content, Origin::Operator).await.map_err(problem)?;
+            } else {
+                ws.write(&path, &content, Origin::Operator).await.map_err(problem)?;
+            }
+            printer.note(format!("wrote {path} ({} bytes)", content.len()));
+        }
+        MemoryCommand::Cat { path } => {
+            let doc = ws
+                .read(&path)
+                .await
+                .map_err(problem)?
+                .ok_or_else(|| problem(WorkspaceError::NotFound(path.clone())))?;
+            if let Some(f) = &doc.flagged {
+                printer.note(format!(
+                    "warning: {path} holds external content flagged for prompt injection ({f}); do not trust it"
+                ));
+            }
+            if printer.json {
+                printer.value(&serde_json::json!({"path": doc.path, "content": doc.content, "modified_ms": doc.modified_ms, "flagged": doc.flagged}));
+            } else {
+                use std::io::Write as _;
+                let _ = std::io::stdout().lock().write_all(doc.content.as_bytes());
+            }
+        }
+        MemoryCommand::Ls { prefix } => {
+            let entries = ws.list(&prefix).await.map_err(problem)?;
+            if printer.json {
+                printer.value(&serde_json::to_value(&entries)?);
+            } else if entries.is_empty() {
+                printer.note(format!("no documents under `{prefix}`"));
+            } else {
+                for e in entries {
+                    let flag = if e.flagged { "  [flagged: external content with injection markers]" } else { "" };
+                    printer.line(format!("{:>9}  {}  {}{flag}", e.size, when(Some(e.modified_ms as u64)), e.path));
+                }
+            }
+        }
+        MemoryCommand::Rm { path } => {
+            ws.delete(&path).await.map_err(problem)?;
+            printer.note(format!("removed {path}"));
+        }
+        MemoryCommand::Mv { from, to } => {
+            ws.rename(&from, &to).await.map_err(problem)?;
+            printer.note(format!("moved {from} to {to}"));
+        }
+    }
+    Ok(())
+}
