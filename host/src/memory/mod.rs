@@ -1,5 +1,8 @@
-//! The agent's memory: the workspace's documents, indexed for search.
-//! (This build: prompt-injection flagging of external content; the
-//! chunker, full-text and vector indexes and RRF land with the memory index.)
+//! The agent's memory: the workspace's documents, cut into chunks and
+//! indexed for full-text and vector search, fused by Reciprocal Rank Fusion.
+//! External content is flagged for prompt-injection markers on the way in.
 
+pub mod chunk;
+pub mod embed;
 pub mod injection;
+pub mod rrf;
