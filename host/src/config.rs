@@ -3,6 +3,9 @@
 //!
 //! ```toml
 //! database_url = "postgres://claw@db.internal/claw"   # default: SQLite under the data dir
+//!
+//! [memory]
+//! rrf_k = 60            # Reciprocal Rank Fusion constant
 //! ```
 
 use crate::home::Home;
@@ -11,11 +14,33 @@ use serde::Deserialize;
 use std::path::PathBuf;
 
 /// The parsed configuration.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the store lives (`sqlite://...` or `postgres://...`).
     pub database_url: Option<String>,
+    /// Memory search settings.
+    #[serde(default)]
+    pub memory: MemoryConfig,
+}
+
+/// `[memory]`: retrieval settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// The Reciprocal Rank Fusion constant (default 60).
+    #[serde(default = "default_k")]
+    pub rrf_k: f64,
+}
+
+fn default_k() -> f64 {
+    crate::memory::rrf::DEFAULT_K
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig { rrf_k: default_k() }
+    }
 }
 
 impl Config {
@@ -36,12 +61,17 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(Problem::new(format!("cannot read {}: {e}", path.display()))),
         };
-        toml::from_str(&text).map_err(|e| {
+        let config: Config = toml::from_str(&text).map_err(|e| {
             let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
             let at = line.map_or(String::new(), |l| format!(":{l}"));
             Problem::new(format!("{}{at}: {}", path.display(), e.message().trim()))
                 .hint("the keys claw reads are listed in `host/src/config.rs`; e.g. database_url = \"postgres://...\"")
-        })
+        })?;
+        if !(config.memory.rrf_k > 0.0 && config.memory.rrf_k.is_finite()) {
+            return Err(Problem::new(format!("{}: memory.rrf_k must be a positive number", path.display()))
+                .hint("the usual value is 60"));
+        }
+        Ok(config)
     }
 }
 

@@ -1,9 +1,11 @@
-//! `claw memory write|cat|ls|rm|mv`: the workspace from the command line.
-//! (Search and reindex arrive with the memory index.)
+//! `claw memory write|cat|ls|rm|mv|search|reindex`: the workspace and its
+//! index from the command line.
 
 use super::Printer;
 use super::secret::when;
+use crate::config::Config;
 use crate::home::Home;
+use crate::memory::index::{Embedder, Memory};
 use crate::problem::Problem;
 use crate::store::workspace::{Origin, WorkspaceError};
 use crate::store::{DatabaseUrl, Store};
@@ -44,6 +46,19 @@ pub(super) enum MemoryCommand {
         /// To this path (must not exist).
         to: String,
     },
+    /// Hybrid search: full-text and vector rankings fused by RRF.
+    Search {
+        /// What to look for.
+        query: String,
+        /// How many results.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Only documents whose path starts with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+    /// Embed every chunk the current embedder has not embedded yet.
+    Reindex,
 }
 
 fn problem(e: WorkspaceError) -> anyhow::Error {
@@ -56,7 +71,9 @@ fn problem(e: WorkspaceError) -> anyhow::Error {
 
 pub(super) async fn run(cmd: MemoryCommand, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
+    let config = Config::load(&home)?;
     let store = Store::connect(&DatabaseUrl::resolve(&home)?).await?;
+    let memory = Memory::new(store.clone(), Embedder::Offline, config.memory.rrf_k);
     let ws = store.workspace();
     match cmd {
         MemoryCommand::Write { path, append } => {
@@ -70,6 +87,9 @@ pub(super) async fn run(cmd: MemoryCommand, printer: &Printer) -> Result<()> {
                 ws.write(&path, &content, Origin::Operator).await.map_err(problem)?;
             }
             printer.note(format!("wrote {path} ({} bytes)", content.len()));
+            if let Err(e) = memory.embed_all(|_, _| {}).await {
+                printer.note(format!("warning: {path} is searchable by full text only for now: {e}"));
+            }
         }
         MemoryCommand::Cat { path } => {
             let doc = ws
@@ -109,6 +129,47 @@ pub(super) async fn run(cmd: MemoryCommand, printer: &Printer) -> Result<()> {
         MemoryCommand::Mv { from, to } => {
             ws.rename(&from, &to).await.map_err(problem)?;
             printer.note(format!("moved {from} to {to}"));
+            let _ = memory.embed_all(|_, _| {}).await;
+        }
+        MemoryCommand::Search { query, limit, prefix } => {
+            let result =
+                memory.search(&query, limit, &prefix).await.map_err(|e| Problem::new(format!("search failed: {e}")))?;
+            if let Some(d) = &result.degraded {
+                printer.note(format!("warning: {d}"));
+            }
+            if result.pending > 0 {
+                printer.note(format!(
+                    "note: {} chunk(s) are not embedded yet (full-text only); `claw memory reindex` embeds them",
+                    result.pending
+                ));
+            }
+            if printer.json {
+                printer.value(&serde_json::to_value(&result)?);
+            } else if result.hits.is_empty() {
+                printer.note(format!("nothing found for `{query}`"));
+            } else {
+                for (i, h) in result.hits.iter().enumerate() {
+                    let parts: Vec<String> = [("full-text", &h.fulltext), ("vector", &h.vector)]
+                        .iter()
+                        .filter_map(|(name, c)| c.as_ref().map(|c| format!("{name} #{}", c.rank)))
+                        .collect();
+                    printer.line(format!("{}. {}  (score {:.4}: {})", i + 1, h.path, h.score, parts.join(", ")));
+                    let body = h.chunk.split_once('\n').map_or(h.chunk.as_str(), |(_, b)| b);
+                    let snippet: String = body.chars().take(200).collect::<String>().replace('\n', " ");
+                    printer.line(format!("   {snippet}"));
+                }
+            }
+        }
+        MemoryCommand::Reindex => {
+            let progress = printer.progress("embedding chunks".into());
+            let done = memory.embed_all(|done, total| tracing::info!("embedded {done}/{total}")).await;
+            progress.finish(if done.is_ok() { "done" } else { "stopped" });
+            let done = done.map_err(|e| {
+                Problem::new(format!("embedding failed: {e}")).hint(
+                    "full-text search keeps working; check the [embedder] settings and run `claw memory reindex` again",
+                )
+            })?;
+            printer.note(format!("embedded {done} chunk(s)"));
         }
     }
     Ok(())

@@ -4,5 +4,6 @@
 
 pub mod chunk;
 pub mod embed;
+pub mod index;
 pub mod injection;
 pub mod rrf;

@@ -85,6 +85,8 @@ pub fn normalize(path: &str) -> Result<String, WorkspaceError> {
 }
 
 /// Run the same statement on whichever backend, with SQL per dialect.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! on_db {
     ($db:expr, $pool:ident, $sqlite:expr, $pg:expr, |$sql:ident| $body:expr) => {
         match $db {
@@ -99,6 +101,27 @@ macro_rules! on_db {
         }
     };
 }
+
+/// Re-cut `$path`'s chunks from its current content inside transaction
+/// `$tx` (no chunks when the document is gone), and bump the index
+/// generation. The same SQL serves both dialects.
+macro_rules! rechunk {
+    ($tx:ident, $path:expr) => {{
+        let content: Option<String> = sqlx::query_scalar(CONTENT).bind($path).fetch_optional(&mut *$tx).await?;
+        sqlx::query(DELETE_CHUNKS).bind($path).execute(&mut *$tx).await?;
+        if let Some(content) = content {
+            for (seq, text) in crate::memory::chunk::chunk($path, &content).into_iter().enumerate() {
+                sqlx::query(INSERT_CHUNK).bind($path).bind(seq as i64).bind(text).execute(&mut *$tx).await?;
+            }
+        }
+        sqlx::query(BUMP).execute(&mut *$tx).await?;
+    }};
+}
+
+const CONTENT: &str = "SELECT content FROM documents WHERE path = $1";
+const DELETE_CHUNKS: &str = "DELETE FROM chunks WHERE path = $1";
+const INSERT_CHUNK: &str = "INSERT INTO chunks (path, seq, content) VALUES ($1, $2, $3)";
+const BUMP: &str = "UPDATE memory_state SET generation = generation + 1 WHERE id = 1";
 
 const READ: &str = "SELECT path, content, modified_ms, flagged FROM documents WHERE path = $1";
 const WRITE: &str = "INSERT INTO documents (path, content, modified_ms, flagged) VALUES ($1, $2, $3, $4)
@@ -171,14 +194,12 @@ impl Workspace<'_> {
             return Err(WorkspaceError::TooLarge(path));
         }
         let flagged = flags(content, origin);
-        on_db!(self.store.db(), p, WRITE, WRITE, |sql| sqlx::query(sql)
-            .bind(&path)
-            .bind(content)
-            .bind(now_ms())
-            .bind(&flagged)
-            .execute(p)
-            .await?
-            .rows_affected());
+        on_db!(self.store.db(), p, WRITE, WRITE, |sql| {
+            let mut tx = p.begin().await?;
+            sqlx::query(sql).bind(&path).bind(content).bind(now_ms()).bind(&flagged).execute(&mut *tx).await?;
+            rechunk!(tx, &path);
+            tx.commit().await?;
+        });
         Ok(flagged)
     }
 
@@ -197,14 +218,12 @@ impl Workspace<'_> {
             return Err(WorkspaceError::TooLarge(path));
         }
         let flagged = flags(content, origin);
-        on_db!(self.store.db(), p, APPEND, APPEND, |sql| sqlx::query(sql)
-            .bind(&path)
-            .bind(content)
-            .bind(now_ms())
-            .bind(&flagged)
-            .execute(p)
-            .await?
-            .rows_affected());
+        on_db!(self.store.db(), p, APPEND, APPEND, |sql| {
+            let mut tx = p.begin().await?;
+            sqlx::query(sql).bind(&path).bind(content).bind(now_ms()).bind(&flagged).execute(&mut *tx).await?;
+            rechunk!(tx, &path);
+            tx.commit().await?;
+        });
         Ok(flagged)
     }
 
@@ -238,13 +257,15 @@ impl Workspace<'_> {
         if taken > 0 {
             return Err(WorkspaceError::Exists(to));
         }
-        let moved = on_db!(self.store.db(), p, MOVE, MOVE, |sql| sqlx::query(sql)
-            .bind(&from)
-            .bind(&to)
-            .bind(now_ms())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()));
+        let moved: Result<u64, sqlx::Error> = on_db!(self.store.db(), p, MOVE, MOVE, |sql| async {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(sql).bind(&from).bind(&to).bind(now_ms()).execute(&mut *tx).await?.rows_affected();
+            rechunk!(tx, &from);
+            rechunk!(tx, &to);
+            tx.commit().await?;
+            Ok(n)
+        }
+        .await);
         match moved {
             Ok(0) => Err(WorkspaceError::NotFound(from)),
             Ok(_) => Ok(()),
@@ -261,11 +282,13 @@ impl Workspace<'_> {
     /// `NotFound`, an invalid path or a database failure.
     pub async fn delete(&self, path: &str) -> Result<(), WorkspaceError> {
         let path = normalize(path)?;
-        let n = on_db!(self.store.db(), p, DELETE, DELETE, |sql| sqlx::query(sql)
-            .bind(&path)
-            .execute(p)
-            .await?
-            .rows_affected());
+        let n = on_db!(self.store.db(), p, DELETE, DELETE, |sql| {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(sql).bind(&path).execute(&mut *tx).await?.rows_affected();
+            rechunk!(tx, &path);
+            tx.commit().await?;
+            n
+        });
         if n == 0 {
             return Err(WorkspaceError::NotFound(path));
         }

@@ -12,6 +12,7 @@ mod cli;
 mod egress;
 mod hot_swap;
 mod invoke;
+mod memory;
 mod new_tool;
 mod sandbox;
 mod secrets_cli;
