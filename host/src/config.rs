@@ -6,6 +6,12 @@
 //!
 //! [memory]
 //! rrf_k = 60            # Reciprocal Rank Fusion constant
+//!
+//! [embedder]            # default: the offline embedder
+//! kind = "openai"       # any OpenAI-compatible /v1/embeddings
+//! url = "http://127.0.0.1:11434/v1/embeddings"
+//! model = "nomic-embed-text"
+//! credential = "openai_key"   # optional vault secret, injected by the boundary
 //! ```
 
 use crate::home::Home;
@@ -22,6 +28,22 @@ pub struct Config {
     /// Memory search settings.
     #[serde(default)]
     pub memory: MemoryConfig,
+    /// The embedder (default: the offline one).
+    pub embedder: Option<EmbedderConfig>,
+}
+
+/// `[embedder]`: where embeddings come from.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedderConfig {
+    /// `offline` or `openai` (any OpenAI-compatible `/v1/embeddings`).
+    pub kind: String,
+    /// The endpoint, e.g. `http://127.0.0.1:11434/v1/embeddings`.
+    pub url: Option<String>,
+    /// The model name.
+    pub model: Option<String>,
+    /// A vault secret sent as `Authorization: Bearer` to that host only.
+    pub credential: Option<String>,
 }
 
 /// `[memory]`: retrieval settings.

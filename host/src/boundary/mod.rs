@@ -105,6 +105,13 @@ impl Boundary {
         Boundary { secrets: ArcSwap::from_pointee(Secrets::empty()), audit }
     }
 
+    /// The boundary of a home: its audit log and its vault.
+    pub fn for_home(home: &crate::home::Home) -> Boundary {
+        let b = Boundary::new(Some(AuditLog::new(&home.data.join("audit.jsonl"))));
+        b.set_secrets(Secrets::load(home));
+        b
+    }
+
     /// Replace the vault snapshot (after the vault changed).
     pub fn set_secrets(&self, secrets: Secrets) {
         self.secrets.store(Arc::new(secrets));

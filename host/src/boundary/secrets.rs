@@ -48,6 +48,21 @@ impl Secrets {
         Ok(Secrets { values, detector, locked: None })
     }
 
+    /// The vault of `home`: empty when there is none; locked (every
+    /// outbound request refused) when it exists but cannot be opened.
+    pub fn load(home: &crate::home::Home) -> Secrets {
+        if !Vault::path_in(&home.data).exists() {
+            return Secrets::empty();
+        }
+        match Vault::open(&home.config, &home.data, false).and_then(|v| Secrets::from_vault(&v)) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("outbound requests are refused until the vault opens: {e}");
+                Secrets::locked(e.to_string())
+            }
+        }
+    }
+
     /// From (name, value) pairs directly (benchmarks and tests).
     pub fn from_values(values: impl IntoIterator<Item = (String, Vec<u8>)>) -> Secrets {
         let values: BTreeMap<String, Zeroizing<Vec<u8>>> =

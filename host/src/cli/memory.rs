@@ -5,7 +5,7 @@ use super::Printer;
 use super::secret::when;
 use crate::config::Config;
 use crate::home::Home;
-use crate::memory::index::{Embedder, Memory};
+use crate::memory::index::Memory;
 use crate::problem::Problem;
 use crate::store::workspace::{Origin, WorkspaceError};
 use crate::store::{DatabaseUrl, Store};
@@ -73,7 +73,8 @@ pub(super) async fn run(cmd: MemoryCommand, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
     let config = Config::load(&home)?;
     let store = Store::connect(&DatabaseUrl::resolve(&home)?).await?;
-    let memory = Memory::new(store.clone(), Embedder::Offline, config.memory.rrf_k);
+    let boundary = std::sync::Arc::new(crate::boundary::Boundary::for_home(&home));
+    let memory = Memory::new(store.clone(), Memory::configured(&config, boundary)?, config.memory.rrf_k);
     let ws = store.workspace();
     match cmd {
         MemoryCommand::Write { path, append } => {

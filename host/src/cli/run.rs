@@ -55,6 +55,8 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
         })
     };
 
+    let indexer = tokio::spawn(embed_in_background(home.clone(), runtime.clone(), *printer));
+
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
         let line = tokio::select! {
@@ -67,7 +69,43 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
         }
     }
     watcher.abort();
+    indexer.abort();
     Ok(())
+}
+
+/// Keep the memory index embedded: new writes, and everything after the
+/// embedder changes. Search answers from what is embedded meanwhile.
+async fn embed_in_background(home: Home, runtime: Arc<Runtime>, printer: Printer) {
+    let memory = loop {
+        let setup = async {
+            let config = crate::config::Config::load(&home).map_err(|e| e.to_string())?;
+            let store = runtime.services().store.get().await?.clone();
+            let embedder = crate::memory::index::Memory::configured(&config, runtime.boundary().clone())
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(crate::memory::index::Memory::new(store, embedder, config.memory.rrf_k))
+        };
+        match setup.await {
+            Ok(m) => break m,
+            Err(e) => {
+                printer.note(format!("warning: memory indexing is paused: {e}"));
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        }
+    };
+    let mut failing = false;
+    loop {
+        match memory.embed_pending(128).await {
+            Ok(0) => tokio::time::sleep(Duration::from_secs(2)).await,
+            Ok(_) => failing = false,
+            Err(e) => {
+                if !failing {
+                    printer.note(format!("warning: embedding paused, full-text search still works: {e}"));
+                }
+                failing = true;
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+        }
+    }
 }
 
 /// Handle one line; false means stop.

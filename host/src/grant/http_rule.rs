@@ -203,6 +203,11 @@ impl HttpRule {
     }
 }
 
+/// The host of `host[:port]` (IPv6 literals keep their brackets).
+pub fn split_host(authority: &str) -> &str {
+    split_port(authority).map_or(authority, |(h, _)| h)
+}
+
 /// Split `host:port` (IPv6 literals in brackets); `None` for a bad port.
 pub(crate) fn split_port(authority: &str) -> Option<(&str, Option<u16>)> {
     if authority.starts_with('[') {

@@ -46,7 +46,7 @@ mod parse;
 
 pub use check::{ImportClass, check_imports, classify_import};
 pub use explain::explain;
-pub use http_rule::{HostPattern, HttpRule, PathGlob, Scheme};
+pub use http_rule::{HostPattern, HttpRule, PathGlob, Scheme, split_host};
 pub use parse::{GrantError, valid_name};
 
 use std::collections::BTreeMap;

@@ -22,6 +22,8 @@ const OFFLINE_MIN_SIMILARITY: f64 = 0.08;
 pub enum Embedder {
     /// The offline hashing embedder (no network).
     Offline,
+    /// An OpenAI-compatible endpoint, through the boundary.
+    Remote(super::remote::Remote),
 }
 
 impl Embedder {
@@ -29,6 +31,7 @@ impl Embedder {
     pub fn id(&self) -> String {
         match self {
             Embedder::Offline => embed::OFFLINE_ID.to_string(),
+            Embedder::Remote(r) => r.id(),
         }
     }
 
@@ -40,6 +43,7 @@ impl Embedder {
     pub async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
         match self {
             Embedder::Offline => Ok(texts.iter().map(|t| embed::offline(t)).collect()),
+            Embedder::Remote(r) => r.embed(texts).await,
         }
     }
 }
@@ -92,6 +96,37 @@ impl Memory {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The embedder configured for a home (`[embedder]` in config.toml).
+    ///
+    /// # Errors
+    ///
+    /// A [`crate::problem::Problem`] for settings that cannot work.
+    pub fn configured(
+        config: &crate::config::Config,
+        boundary: std::sync::Arc<crate::boundary::Boundary>,
+    ) -> Result<Embedder, crate::problem::Problem> {
+        match &config.embedder {
+            None => Ok(Embedder::Offline),
+            Some(e) if e.kind == "offline" => Ok(Embedder::Offline),
+            Some(e) if e.kind == "openai" => {
+                let url = e.url.as_deref().ok_or_else(|| {
+                    crate::problem::Problem::new("[embedder] kind = \"openai\" needs url")
+                        .hint("e.g. url = \"http://127.0.0.1:11434/v1/embeddings\"")
+                })?;
+                let model = e.model.as_deref().ok_or_else(|| {
+                    crate::problem::Problem::new("[embedder] kind = \"openai\" needs model")
+                        .hint("e.g. model = \"nomic-embed-text\"")
+                })?;
+                Ok(Embedder::Remote(super::remote::Remote::new(boundary, url, model, e.credential.as_deref())?))
+            }
+            Some(e) => Err(crate::problem::Problem::new(format!(
+                "[embedder] kind = {:?} is not an embedder claw knows",
+                e.kind
+            ))
+            .hint("use \"offline\" or \"openai\"")),
+        }
     }
 
     /// Embed up to `batch` pending chunks; how many were embedded.

@@ -134,18 +134,12 @@ impl Runtime {
             }
             *last = stamp;
         }
-        let secrets = if stamp.is_none() {
-            Secrets::empty()
-        } else {
-            match Vault::open(&self.home.config, &self.home.data, false).and_then(|v| Secrets::from_vault(&v)) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!("outbound requests are refused until the vault opens: {e}");
-                    Secrets::locked(e.to_string())
-                }
-            }
-        };
-        self.services.boundary.set_secrets(secrets);
+        self.services.boundary.set_secrets(Secrets::load(&self.home));
+    }
+
+    /// What every call gets from the host (boundary, store, invoker).
+    pub fn services(&self) -> &HostServices {
+        &self.services
     }
 
     /// The boundary.

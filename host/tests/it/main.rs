@@ -10,6 +10,7 @@ mod boundary;
 mod cache;
 mod cli;
 mod egress;
+mod embedder;
 mod hot_swap;
 mod invoke;
 mod memory;
