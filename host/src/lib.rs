@@ -37,6 +37,7 @@ pub mod wit {
         imports: {
             "claw:runtime/invoke": async | trappable,
             "claw:runtime/workspace": async | trappable,
+            "claw:runtime/memory": async | trappable,
             default: trappable,
         },
         exports: { default: async },

@@ -48,6 +48,7 @@ mod error;
 pub mod http;
 pub mod invoke;
 pub mod log;
+pub mod memory;
 pub mod workspace;
 
 pub use error::{Error, ErrorKind};

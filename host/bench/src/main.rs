@@ -369,6 +369,157 @@ fn egress(rounds: usize, per_round: usize) -> Result<(Stats, Stats)> {
     Ok((stats(through, 1e6), stats(direct, 1e6)))
 }
 
+/// Deterministic pseudo-random text over a 4,000-word vocabulary.
+struct Words {
+    x: u64,
+    vocab: Vec<String>,
+}
+
+impl Words {
+    fn new() -> Words {
+        let syll =
+            ["ka", "lo", "mi", "ren", "tas", "vu", "zen", "pol", "dri", "mek", "sor", "fa", "gil", "hun", "jo", "bri"];
+        // The most frequent ranks are English function words, as in real
+        // text (and PostgreSQL's english configuration drops them).
+        let mut vocab: Vec<String> = "the of and to a in is it that for on was with as be by at this are from or an but not have which they you were his her had she their we been has more one all would there what so if about out up them into when can only other new some could time these two may then do first any my now such like our over me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three".split_whitespace().map(str::to_string).take(50).collect();
+        for a in syll {
+            for b in syll {
+                for c in ["", "n", "ra", "te", "lis", "mo", "ck", "vel", "s", "dor", "x", "pe", "qua", "th", "ia", "um"]
+                {
+                    vocab.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        Words { x: 0x2545_F491_4F6C_DD1D, vocab }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.x ^= self.x << 13;
+        self.x ^= self.x >> 7;
+        self.x ^= self.x << 17;
+        self.x
+    }
+
+    /// A word drawn log-uniformly over ranks `from..` (Zipf's law with
+    /// exponent 1, as natural language roughly follows).
+    fn ranked(&mut self, from: usize) -> &str {
+        let r = (self.next() % 1_000_000) as f64 / 1_000_000.0;
+        let (lo, hi) = ((from.max(1)) as f64, self.vocab.len() as f64);
+        let i = ((lo * (hi / lo).powf(r)) as usize).min(self.vocab.len() - 1);
+        &self.vocab[i]
+    }
+
+    /// A word of running text.
+    fn word(&mut self) -> &str {
+        self.ranked(1)
+    }
+
+    /// A query word: a content word, not one of the 50 function words.
+    fn query_word(&mut self) -> String {
+        self.ranked(50).to_string()
+    }
+
+    fn paragraph(&mut self, words: usize) -> String {
+        let mut out = String::new();
+        for i in 0..words {
+            out.push_str(self.word());
+            out.push(if i % 12 == 11 { '.' } else { ' ' });
+            if i % 12 == 11 {
+                out.push(' ');
+            }
+        }
+        out
+    }
+}
+
+/// Ingest documents until the index holds `chunks` chunks (chunks/s,
+/// including chunking, FTS and the offline embedding), then time hybrid
+/// searches of three-word queries.
+fn memory_bench(url: &str, chunks: usize, searches: usize) -> Result<(f64, Stats, usize)> {
+    use claw::memory::index::{Embedder, Memory};
+    use claw::store::workspace::Origin;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async {
+        let store = claw::store::Store::connect(&claw::store::DatabaseUrl::parse(url)?).await?;
+        let memory = Memory::new(store.clone(), Embedder::Offline, 60.0);
+        let mut words = Words::new();
+        let started = Instant::now();
+        let mut doc = 0;
+        let mut made = 0;
+        // CLAW_BENCH_KEEP=1 reuses an index already built (search only).
+        if std::env::var_os("CLAW_BENCH_KEEP").is_some() {
+            made = store.index_counts("").await?.0 as usize;
+        }
+        let reused = made >= chunks;
+        while made < chunks {
+            // ~10 chunks per document: ten paragraphs of ~1,100 bytes.
+            let text: Vec<String> = (0..10).map(|_| words.paragraph(160)).collect();
+            let path = format!("docs/{:03}/{doc}.md", doc % 100);
+            let text = text.join("\n\n");
+            made += claw::memory::chunk::chunk(&path, &text).len();
+            store.workspace().write(&path, &text, Origin::Operator).await?;
+            doc += 1;
+            if doc % 50 == 0 {
+                memory.embed_all(|_, _| {}).await.map_err(|e| anyhow::anyhow!(e))?;
+            }
+        }
+        memory.embed_all(|_, _| {}).await.map_err(|e| anyhow::anyhow!(e))?;
+        let (total, pending) = store.index_counts(claw::memory::embed::OFFLINE_ID).await?;
+        anyhow::ensure!(pending == 0);
+        let ingest = if reused { f64::NAN } else { total as f64 / started.elapsed().as_secs_f64() };
+        // What autovacuum's auto-analyze does on a live server.
+        store.analyze().await?;
+        // Warm the in-process vector index (SQLite) once, then measure.
+        memory.search("warm up", 10, "").await?;
+        if std::env::var_os("CLAW_BENCH_BREAKDOWN").is_some() {
+            let q = format!("{} {} {}", words.query_word(), words.query_word(), words.query_word());
+            let t = Instant::now();
+            for _ in 0..20 { store.fulltext(&q, "", 50).await?; }
+            let ft = t.elapsed() / 20;
+            let t = Instant::now();
+            for _ in 0..20 { store.index_counts(claw::memory::embed::OFFLINE_ID).await?; }
+            let counts = t.elapsed() / 20;
+            let t = Instant::now();
+            for _ in 0..20 { store.index_generation().await?; }
+            let generation = t.elapsed() / 20;
+            let embedded = memory.store().sqlite_vectors(claw::memory::embed::OFFLINE_ID).await?;
+            let qv = claw::memory::embed::offline(&q);
+            let t = Instant::now();
+            let mut best = 0.0f32;
+            for (_, _, v) in &embedded {
+                best = best.max(claw::memory::embed::dot(v, &qv));
+            }
+            let scan = t.elapsed();
+            let _ = writeln!(std::io::stderr(), "breakdown: fulltext {ft:?} counts {counts:?} generation {generation:?} dot-scan {scan:?} ({} vectors, best {best}) query {q}", embedded.len());
+        }
+        let mut samples = Vec::with_capacity(searches);
+        for _ in 0..searches {
+            let q = format!("{} {} {}", words.query_word(), words.query_word(), words.query_word());
+            let t = Instant::now();
+            let r = memory.search(&q, 10, "").await?;
+            samples.push(t.elapsed());
+            anyhow::ensure!(!r.hits.is_empty(), "no hits for {q}");
+        }
+        Ok((ingest, stats(samples, 1e3), total as usize))
+    })
+}
+
+/// A fresh PostgreSQL database for the benchmark.
+fn bench_pg_url() -> Result<String> {
+    let admin = std::env::var("CLAW_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
+        if std::env::var_os("CLAW_BENCH_KEEP").is_none() {
+            sqlx::query("DROP DATABASE IF EXISTS claw_bench WITH (FORCE)").execute(&mut conn).await?;
+            sqlx::query("CREATE DATABASE claw_bench").execute(&mut conn).await?;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(format!("{}/claw_bench", admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)))
+}
+
 /// Median of a few numbers.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -424,6 +575,26 @@ fn main() -> Result<()> {
             "ratio_p50": round(t.p50 / d.p50),
             "what": "4 KiB POST to a loopback server through the boundary (1,000 vault secrets, audit on) vs. the same client directly",
             "target": "added p50 <= 100 us"}));
+    }
+    if want("memory") || want("memory-search") || want("memory-ingest") {
+        let chunks: usize = std::env::var("CLAW_BENCH_CHUNKS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+        let dir = tempfile::tempdir()?;
+        let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let only = std::env::var("CLAW_BENCH_BACKEND").ok();
+        for (backend, url) in [("sqlite", sqlite), ("postgres", bench_pg_url()?)] {
+            if only.as_deref().is_some_and(|o| o != backend) {
+                continue;
+            }
+            let (ingest, s, n) = memory_bench(&url, chunks, 200)?;
+            emit(
+                json!({"name": "memory-ingest", "backend": backend, "iterations": n, "p50": round(ingest), "p99": null, "unit": "chunks/s",
+                "what": "workspace writes of ~11 KB documents: chunking, full-text index, offline embedding"}),
+            );
+            emit(
+                json!({"name": "memory-search", "backend": backend, "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
+                "chunks": n, "what": "hybrid search (full-text + vector, RRF), queries of three content words, top 10", "target": "p50 <= 20 ms at 100k chunks"}),
+            );
+        }
     }
     if want("load-cached") {
         let s = load_cached(500)?;

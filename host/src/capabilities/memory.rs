@@ -1,13 +1,16 @@
-//! `claw:runtime/memory`: search of the agent's long-term memory.
-//!
-//! The memory index arrives with the store; until then a granted search
-//! answers `unavailable` with that reason, and an ungranted one `denied`.
+//! `claw:runtime/memory`: hybrid search of the agent's memory, for
+//! components whose grant says `[memory] search = true`.
 
-use super::CallState;
+use super::{CallState, HostServices};
 use crate::grant::Grant;
+use crate::memory::index::LazyMemory;
 use crate::wit::claw::runtime::memory::{Hit, Host, add_to_linker};
 use crate::wit::claw::runtime::types::{ErrorKind, ToolError};
+use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
+
+/// The most results one search may return.
+pub const MAX_RESULTS: u32 = 50;
 
 /// Link `claw:runtime/memory`.
 ///
@@ -33,20 +36,33 @@ impl Config {
 /// One instance's memory access.
 pub struct Instance {
     config: Config,
+    memory: Arc<LazyMemory>,
 }
 
 impl Instance {
-    pub(super) fn prepare(config: &Config) -> Instance {
-        Instance { config: *config }
+    pub(super) fn prepare(config: &Config, host: &HostServices) -> Instance {
+        Instance { config: *config, memory: host.memory.clone() }
     }
 }
 
 impl Host for Instance {
-    fn search(&mut self, _query: String, _limit: u32) -> wasmtime::Result<Result<Vec<Hit>, ToolError>> {
-        Ok(Err(if self.config.search {
-            ToolError { kind: ErrorKind::Unavailable, message: "this claw has no memory index yet".into() }
-        } else {
-            ToolError { kind: ErrorKind::Denied, message: "the grant does not allow memory search".into() }
-        }))
+    async fn search(&mut self, query: String, limit: u32) -> wasmtime::Result<Result<Vec<Hit>, ToolError>> {
+        if !self.config.search {
+            return Ok(Err(ToolError {
+                kind: ErrorKind::Denied,
+                message: "the grant does not allow memory search".into(),
+            }));
+        }
+        let run = async {
+            let memory = self.memory.get().await.map_err(|e| ToolError {
+                kind: ErrorKind::Unavailable,
+                message: format!("memory is unavailable: {e}"),
+            })?;
+            let result = memory.search(&query, limit.clamp(1, MAX_RESULTS) as usize, "").await.map_err(|e| {
+                ToolError { kind: ErrorKind::Unavailable, message: format!("memory search failed: {e}") }
+            })?;
+            Ok(result.hits.into_iter().map(|h| Hit { path: h.path, chunk: h.chunk, score: h.score }).collect())
+        };
+        Ok(run.await)
     }
 }

@@ -28,6 +28,8 @@ pub struct HostServices {
     pub boundary: Arc<Boundary>,
     /// The store (workspace documents, memory).
     pub store: Arc<crate::store::LazyStore>,
+    /// The memory index over the store.
+    pub memory: Arc<crate::memory::index::LazyMemory>,
     /// Runs tool-to-tool calls.
     pub invoker: Arc<dyn invoke::Invoker>,
 }
@@ -96,7 +98,7 @@ impl CallState {
             log: log::Instance::prepare(call),
             http: http::Instance::prepare(&config.http, host),
             workspace: workspace::Instance::prepare(&config.workspace, host),
-            memory: memory::Instance::prepare(&config.memory),
+            memory: memory::Instance::prepare(&config.memory, host),
             secrets: secrets::Instance::prepare(&config.secrets, host),
             invoke: invoke::Instance::prepare(&config.invoke, call, host),
         }

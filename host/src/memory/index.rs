@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 /// How many candidates each ranker contributes to the fusion.
-const CANDIDATES: i64 = 50;
+const CANDIDATES: i64 = 40;
 
 /// Vector candidates less similar than this are noise for the offline
 /// embedder (hash collisions), and are left out.
@@ -161,6 +161,9 @@ impl Memory {
         loop {
             let n = self.embed_pending(256).await?;
             if n == 0 {
+                if done >= 1000 {
+                    self.store.analyze().await.map_err(|e| e.to_string())?;
+                }
                 return Ok(done);
             }
             done += n as i64;
@@ -186,7 +189,7 @@ impl Memory {
             Ok(_) => (Vec::new(), Some("the embedder returned no vector; full-text results only".to_string())),
             Err(e) => (Vec::new(), Some(format!("vector search unavailable ({e}); full-text results only"))),
         };
-        let (_, pending) = self.store.index_counts(&self.embedder.id()).await?;
+        let pending = self.store.pending_count(&self.embedder.id()).await?;
         Ok(SearchResult { hits: rrf::fuse(fulltext, vector, self.k, limit), degraded, pending })
     }
 
@@ -245,5 +248,48 @@ impl Memory {
                 })
             })
             .collect())
+    }
+}
+
+/// The memory of a home, opened on first use (its store and embedder).
+pub struct LazyMemory {
+    home: crate::home::Home,
+    store: std::sync::Arc<crate::store::LazyStore>,
+    boundary: std::sync::Arc<crate::boundary::Boundary>,
+    cell: tokio::sync::OnceCell<Result<Memory, String>>,
+}
+
+impl std::fmt::Debug for LazyMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyMemory").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+impl LazyMemory {
+    /// For a home, over its (lazily opened) store, embedding through `boundary`.
+    pub fn new(
+        home: &crate::home::Home,
+        store: std::sync::Arc<crate::store::LazyStore>,
+        boundary: std::sync::Arc<crate::boundary::Boundary>,
+    ) -> LazyMemory {
+        LazyMemory { home: home.clone(), store, boundary, cell: tokio::sync::OnceCell::new() }
+    }
+
+    /// The memory, opening it the first time.
+    ///
+    /// # Errors
+    ///
+    /// Why the store or the embedder cannot be set up.
+    pub async fn get(&self) -> Result<&Memory, String> {
+        self.cell
+            .get_or_init(|| async {
+                let config = crate::config::Config::load(&self.home).map_err(|e| e.to_string())?;
+                let store = self.store.get().await?.clone();
+                let embedder = Memory::configured(&config, self.boundary.clone()).map_err(|e| e.to_string())?;
+                Ok(Memory::new(store, embedder, config.memory.rrf_k))
+            })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }

@@ -95,16 +95,19 @@ impl Runtime {
         let mut linker = Linker::new(engine.wasmtime());
         capabilities::link(&mut linker).map_err(anyhow::Error::from).context("linking host capabilities")?;
         let store = ComponentStore::new(&home.components());
+        // The vault is loaded by `with_vault` below (and reloaded on change).
+        let boundary =
+            Arc::new(Boundary::new(Some(crate::boundary::audit::AuditLog::new(&home.data.join("audit.jsonl")))));
+        let store_handle = Arc::new(crate::store::LazyStore::new(home));
         Ok(Arc::new_cyclic(|weak| Runtime {
             engine,
             linker,
             store,
             live: LiveTable::default(),
             services: HostServices {
-                boundary: Arc::new(Boundary::new(Some(crate::boundary::audit::AuditLog::new(
-                    &home.data.join("audit.jsonl"),
-                )))),
-                store: Arc::new(crate::store::LazyStore::new(home)),
+                memory: Arc::new(crate::memory::index::LazyMemory::new(home, store_handle.clone(), boundary.clone())),
+                boundary,
+                store: store_handle,
                 invoker: Arc::new(WeakInvoker(weak.clone())),
             },
             stamp: Mutex::new(None),

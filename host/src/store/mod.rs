@@ -96,7 +96,7 @@ impl Store {
         };
         result.map_err(|e| {
             let text = e.to_string();
-            if text.contains("extension \"vector\" is not available") || text.contains("vector.control") {
+            if pgvector_missing(&text) {
                 Problem::new(format!("the PostgreSQL server behind {shown} does not have the pgvector extension"))
                     .hint("install pgvector on the server (Debian: build it from the `pgvector` source package against postgresql-server-dev; `bash scripts/pg` does this), then run claw again")
             } else {
@@ -122,6 +122,11 @@ impl Store {
     pub fn url(&self) -> String {
         self.url.redacted()
     }
+}
+
+/// Whether a migration error means the server lacks pgvector.
+fn pgvector_missing(error: &str) -> bool {
+    error.contains("extension \"vector\" is not available") || error.contains("vector.control")
 }
 
 async fn applied_versions_sqlite(p: &SqlitePool) -> Vec<i64> {
@@ -158,5 +163,21 @@ impl LazyStore {
             .await
             .as_ref()
             .map_err(Clone::clone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pgvector_missing;
+
+    #[test]
+    fn a_server_without_pgvector_is_recognised() {
+        // PostgreSQL 15's message when the extension's files are absent.
+        let msg = "error returned from database: extension \"vector\" is not available";
+        assert!(pgvector_missing(msg));
+        assert!(pgvector_missing(
+            "could not open extension control file \"/usr/share/postgresql/15/extension/vector.control\""
+        ));
+        assert!(!pgvector_missing("relation \"documents\" already exists"));
     }
 }

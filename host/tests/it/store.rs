@@ -101,7 +101,9 @@ async fn the_workspace_capability_obeys_the_grant(db: &TestDb) {
     std::fs::create_dir_all(&h.home.config).unwrap();
     std::fs::write(h.home.config.join("config.toml"), format!("database_url = \"{}\"\n", db.url.as_str())).unwrap();
     let rt = h.runtime();
-    add(&rt, "notes", "notes", "[workspace]\nread = [\"notes/\"]\nwrite = [\"notes/out/\"]\n").await.unwrap();
+    add(&rt, "notes", "notes", "[workspace]\nread = [\"notes/\"]\nwrite = [\"notes/out/\"]\n[memory]\nsearch = true\n")
+        .await
+        .unwrap();
     let call = |op: &str, path: &str, content: &str| {
         let rt = rt.clone();
         let params = serde_json::json!({"op": op, "path": path, "content": content}).to_string();
@@ -125,4 +127,26 @@ async fn the_workspace_capability_obeys_the_grant(db: &TestDb) {
     let written = store.workspace().read("notes/out/result.md").await.unwrap().unwrap();
     assert_eq!(written.flagged.as_deref(), Some("override-instructions"), "a tool's output is external content");
     assert_eq!(store.workspace().read("notes/in.md").await.unwrap().unwrap().content, "input");
+
+    // Memory search through the capability: hybrid results from the store.
+    store
+        .workspace()
+        .write("notes/deploy.md", "The deployment pipeline pushes images to the registry.", Origin::Operator)
+        .await
+        .unwrap();
+    let found = call("search", "", "deployment pipeline registry").await.unwrap();
+    assert!(found.contains("notes/deploy.md"), "{found}");
+    // A component without the grant is refused.
+    add(&rt, "nosearch", "notes", "[workspace]\nread = [\"x/\"]\n[memory]\nsearch = false\n").await.unwrap_err();
+}
+
+#[test]
+fn an_unreachable_database_names_the_url_without_its_password_and_the_fix() {
+    let h = TestHome::new();
+    let out = h.command(&["memory", "ls"]).env("CLAW_DATABASE_URL", "postgres://claw:s3cretpw@127.0.0.1:1/claw").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("postgres://claw:***@127.0.0.1:1/claw"), "{err}");
+    assert!(!err.contains("s3cretpw"), "{err}");
+    assert!(err.contains("hint:") && err.contains("scripts/pg"), "{err}");
 }

@@ -1,14 +1,14 @@
 //! Conformance: drives the workspace capability — read, write, append,
-//! list, delete — so the host's grant limits can be tested.
+//! list, delete — and memory search, so the host's grant limits can be tested.
 
-use claw_sdk::{Context, Error, Tool, export_tool, schemars, serde, serde_json, workspace};
+use claw_sdk::{Context, Error, Tool, export_tool, memory, schemars, serde, serde_json, workspace};
 
 /// Parameters of `notes`.
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(crate = "claw_sdk::serde", deny_unknown_fields)]
 #[schemars(crate = "claw_sdk::schemars")]
 struct Notes {
-    /// read, write, append, list or delete.
+    /// read, write, append, list, delete or search (the query in `content`).
     op: String,
     /// The path (or prefix for list).
     path: String,
@@ -33,6 +33,12 @@ impl Tool for Notes {
                 serde_json::json!("ok")
             }
             "list" => serde_json::json!(workspace::list(&self.path)?.into_iter().map(|e| e.path).collect::<Vec<_>>()),
+            "search" => serde_json::json!(
+                memory::search(&self.content, 5)?
+                    .into_iter()
+                    .map(|h| serde_json::json!({"path": h.path, "score": h.score}))
+                    .collect::<Vec<_>>()
+            ),
             "delete" => {
                 workspace::delete(&self.path)?;
                 serde_json::json!("ok")
