@@ -56,23 +56,31 @@ fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// Raw wasmtime: fresh Store + empty WasiCtx, instantiate, typed execute.
-fn floor(iterations: usize) -> Result<Stats> {
-    use wasmtime::component::{Component, Linker, ResourceTable};
-    struct S {
-        wasi: wasmtime_wasi::WasiCtx,
-        table: ResourceTable,
+/// The store data of the raw-wasmtime floor: an empty WasiCtx.
+struct S {
+    wasi: wasmtime_wasi::WasiCtx,
+    table: wasmtime::component::ResourceTable,
+}
+
+impl wasmtime_wasi::WasiView for S {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
-    impl wasmtime_wasi::WasiView for S {
-        fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-            wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-        }
-    }
+}
+
+/// A plain pooling engine, echo compiled, and an empty linker: no claw.
+fn raw_wasmtime() -> Result<(wasmtime::Engine, wasmtime::component::Component, wasmtime::component::Linker<S>)> {
     let mut config = wasmtime::Config::new();
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(Default::default()));
     let engine = wasmtime::Engine::new(&config).map_err(anyhow::Error::from)?;
-    let component = Component::from_file(&engine, guest("echo")?).map_err(anyhow::Error::from)?;
-    let mut linker: Linker<S> = Linker::new(&engine);
+    let component = wasmtime::component::Component::from_file(&engine, guest("echo")?).map_err(anyhow::Error::from)?;
+    let linker = wasmtime::component::Linker::new(&engine);
+    Ok((engine, component, linker))
+}
+
+/// Raw wasmtime: fresh Store + empty WasiCtx, instantiate, typed execute.
+fn floor(iterations: usize) -> Result<Stats> {
+    let (engine, component, mut linker) = raw_wasmtime()?;
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
     // echo imports the type-only `claw:runtime/types` instance.
     linker.instance("claw:runtime/types@0.1.0").map_err(anyhow::Error::from)?;
@@ -85,7 +93,7 @@ fn floor(iterations: usize) -> Result<Stats> {
         let t = Instant::now();
         let mut store = wasmtime::Store::new(
             &engine,
-            S { wasi: wasmtime_wasi::WasiCtxBuilder::new().build(), table: ResourceTable::new() },
+            S { wasi: wasmtime_wasi::WasiCtxBuilder::new().build(), table: wasmtime::component::ResourceTable::new() },
         );
         let instance = pre.instantiate(&mut store).map_err(anyhow::Error::from)?;
         let f = instance
@@ -103,21 +111,7 @@ fn floor(iterations: usize) -> Result<Stats> {
 /// The floor with async instantiate and call (what a host that serves many
 /// calls on one executor pays): same component, async WASI linker.
 fn floor_async(iterations: usize) -> Result<Stats> {
-    use wasmtime::component::{Component, Linker, ResourceTable};
-    struct S {
-        wasi: wasmtime_wasi::WasiCtx,
-        table: ResourceTable,
-    }
-    impl wasmtime_wasi::WasiView for S {
-        fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-            wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-        }
-    }
-    let mut config = wasmtime::Config::new();
-    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(Default::default()));
-    let engine = wasmtime::Engine::new(&config).map_err(anyhow::Error::from)?;
-    let component = Component::from_file(&engine, guest("echo")?).map_err(anyhow::Error::from)?;
-    let mut linker: Linker<S> = Linker::new(&engine);
+    let (engine, component, mut linker) = raw_wasmtime()?;
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
     linker.instance("claw:runtime/types@0.1.0").map_err(anyhow::Error::from)?;
     let pre = linker.instantiate_pre(&component).map_err(anyhow::Error::from)?;
@@ -131,7 +125,10 @@ fn floor_async(iterations: usize) -> Result<Stats> {
             let t = Instant::now();
             let mut store = wasmtime::Store::new(
                 &engine,
-                S { wasi: wasmtime_wasi::WasiCtxBuilder::new().build(), table: ResourceTable::new() },
+                S {
+                    wasi: wasmtime_wasi::WasiCtxBuilder::new().build(),
+                    table: wasmtime::component::ResourceTable::new(),
+                },
             );
             let instance = pre.instantiate_async(&mut store).await.map_err(anyhow::Error::from)?;
             let f = instance

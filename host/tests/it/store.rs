@@ -143,7 +143,11 @@ async fn the_workspace_capability_obeys_the_grant(db: &TestDb) {
 #[test]
 fn an_unreachable_database_names_the_url_without_its_password_and_the_fix() {
     let h = TestHome::new();
-    let out = h.command(&["memory", "ls"]).env("CLAW_DATABASE_URL", "postgres://claw:s3cretpw@127.0.0.1:1/claw").output().unwrap();
+    let out = h
+        .command(&["memory", "ls"])
+        .env("CLAW_DATABASE_URL", "postgres://claw:s3cretpw@127.0.0.1:1/claw")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("postgres://claw:***@127.0.0.1:1/claw"), "{err}");
