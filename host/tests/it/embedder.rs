@@ -181,3 +181,42 @@ async fn a_failing_endpoint_leaves_full_text_working(db: &TestDb) {
     assert_eq!(r.hits[0].path, "recipes/cake.md");
     assert!(!format!("{err}{:?}", r.degraded).contains(KEY));
 }
+
+#[test]
+fn claw_run_re_embeds_in_the_background_after_the_embedder_changes() {
+    let server = EmbeddingServer::start();
+    let h = TestHome::new();
+    // Written and embedded with the default offline embedder...
+    for (path, text) in [("a.md", "lemon cake recipe"), ("b.md", "deployment pipeline notes")] {
+        let mut child = h.command(&["memory", "write", path]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+        write!(child.stdin.take().unwrap(), "{text}").unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    // ...then the operator switches to a remote embedder.
+    std::fs::create_dir_all(&h.home.config).unwrap();
+    std::fs::write(
+        h.home.config.join("config.toml"),
+        format!(
+            "[embedder]\nkind = \"openai\"\nurl = \"http://127.0.0.1:{}/v1/embeddings\"\nmodel = \"test-embed\"\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    let pending = || {
+        let out = h.claw(&["--json", "memory", "search", "lemon cake"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["hits"][0]["path"], "a.md", "search answers throughout");
+        v["pending"].as_i64().unwrap()
+    };
+    assert_eq!(pending(), 2, "nothing is embedded by the new embedder yet");
+    let mut run =
+        h.command(&["run"]).stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while pending() > 0 {
+        assert!(std::time::Instant::now() < deadline, "claw run did not re-embed within 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(!server.auth.lock().unwrap().is_empty(), "the new embedder was called");
+    drop(run.stdin.take());
+    assert!(run.wait().unwrap().success());
+}
