@@ -75,3 +75,25 @@ fn two_homes_never_mix() {
     assert!(a.dir.path().join("data/components/index.json").is_file());
     assert!(!b.dir.path().join("data/components/index.json").exists());
 }
+
+#[test]
+fn first_party_components_install_with_their_shipped_grants() {
+    // What `scripts/dev run` does before `claw run`: each must be accepted as shipped.
+    let h = TestHome::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (name, file) in [("echo", "echo"), ("clock", "clock"), ("http-fetch", "http_fetch")] {
+        let grant = root.join(format!("components/{name}/grant.toml"));
+        let out = h.claw(&[
+            "component",
+            "add",
+            guest(file).to_str().unwrap(),
+            "--grant",
+            grant.to_str().unwrap(),
+            "--name",
+            name,
+        ]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+    }
+    let text = stdout(&h.claw(&["policy", "explain", "http-fetch"]));
+    assert!(text.contains("GET https://en.wikipedia.org:443") && !text.contains("warning:"), "{text}");
+}
