@@ -61,10 +61,7 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
                 Some(g) => read_grant(Some(&g))?,
                 None => {
                     let index = runtime.store().index()?;
-                    let current = index.components.get(&name).ok_or_else(|| {
-                        Problem::new(format!("no component named `{name}` is installed"))
-                            .hint("use `claw component add` for a new component")
-                    })?;
+                    let current = index.record(&name)?;
                     (current.grant.clone(), current.grant_source.clone())
                 }
             };
@@ -94,10 +91,7 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
         }
         ComponentCommand::Inspect { name } => {
             let index = runtime.store().index()?;
-            let r = index.components.get(&name).ok_or_else(|| {
-                Problem::new(format!("no component named `{name}` is installed"))
-                    .hint("`claw component list` shows what is installed")
-            })?;
+            let r = index.record(&name)?;
             let grant = Grant::parse(&r.grant, &r.grant_source)?;
             let policy = explain(&grant, &r.imports);
             if printer.json {

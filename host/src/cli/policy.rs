@@ -3,7 +3,6 @@
 use super::Printer;
 use crate::grant::{Grant, Injection, explain};
 use crate::home::Home;
-use crate::problem::Problem;
 use crate::runtime::Runtime;
 use anyhow::Result;
 
@@ -21,10 +20,7 @@ pub(super) fn run(cmd: PolicyCommand, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
     let runtime = Runtime::open(&home)?;
     let index = runtime.store().index()?;
-    let r = index.components.get(&name).ok_or_else(|| {
-        Problem::new(format!("no component named `{name}` is installed"))
-            .hint("`claw component list` shows what is installed")
-    })?;
+    let r = index.record(&name)?;
     let grant = Grant::parse(&r.grant, &r.grant_source)?;
     let mut lines = explain(&grant, &r.imports);
     // A grant naming a secret the vault lacks fails every call that needs it: say so now.

@@ -8,6 +8,7 @@
 
 use super::{Digest, World};
 use crate::engine::write_private;
+use crate::problem::Problem;
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -46,6 +47,20 @@ pub struct Index {
     pub generation: u64,
     /// By name.
     pub components: BTreeMap<String, Record>,
+}
+
+impl Index {
+    /// The record named `name`, or an error saying it is not installed.
+    ///
+    /// # Errors
+    ///
+    /// A [`Problem`] naming the component, with how to list and add them.
+    pub fn record(&self, name: &str) -> Result<&Record, Problem> {
+        self.components.get(name).ok_or_else(|| {
+            Problem::new(format!("no component named `{name}` is installed"))
+                .hint("`claw component list` shows what is installed; `claw component add FILE.wasm` installs one")
+        })
+    }
 }
 
 /// The on-disk store.
