@@ -8,7 +8,9 @@
 //! - [`grant`]: what a component may do (plain data), parsed and checked.
 //! - [`capabilities`]: one module per host interface a component may import.
 //! - [`boundary`]: the one door out for every outbound request.
-//! - [`runtime`]: one tool call: a fresh instance under limits.
+//! - [`runtime`]: one call of a component: a fresh instance under limits.
+//! - [`llm`]: the configured providers and the router's request and reply.
+//! - [`agent`]: sessions, context assembly and the tool-calling loop.
 //! - [`cli`]: the `claw` command.
 
 pub mod boundary;
@@ -20,6 +22,7 @@ pub mod engine;
 pub mod grant;
 pub mod home;
 pub mod inbound;
+pub mod llm;
 pub mod memory;
 pub mod problem;
 pub mod runtime;
@@ -48,4 +51,38 @@ pub mod wit {
         },
         require_store_data_send: true,
     });
+
+    /// The `llm` world: the router with its adapters plugged in.
+    pub mod llm {
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: "claw:runtime/llm",
+            imports: { default: trappable },
+            exports: { default: async },
+            with: {
+                "claw:runtime/log": crate::wit::claw::runtime::log,
+                "wasi:io": wasmtime_wasi::p2::bindings::io,
+                "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+                "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            },
+            require_store_data_send: true,
+        });
+    }
+
+    /// The `channel` world.
+    pub mod channel {
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: "claw:runtime/channel",
+            imports: { default: trappable },
+            exports: { default: async },
+            with: {
+                "claw:runtime/log": crate::wit::claw::runtime::log,
+                "wasi:io": wasmtime_wasi::p2::bindings::io,
+                "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+                "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            },
+            require_store_data_send: true,
+        });
+    }
 }

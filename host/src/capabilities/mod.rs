@@ -56,6 +56,7 @@ pub struct CallInfo {
 /// Every capability configured from one component's grant.
 #[derive(Debug)]
 pub struct Config {
+    sandbox: sandbox::Config,
     http: Arc<http::Config>,
     workspace: Arc<workspace::Config>,
     memory: memory::Config,
@@ -67,6 +68,7 @@ impl Config {
     /// Configure every capability from `grant`.
     pub fn from_grant(tool: &str, grant: &Grant) -> Config {
         Config {
+            sandbox: sandbox::Config::from_grant(grant),
             http: Arc::new(http::Config::from_grant(tool, grant)),
             workspace: Arc::new(workspace::Config::from_grant(grant)),
             memory: memory::Config::from_grant(grant),
@@ -91,10 +93,10 @@ pub struct CallState {
 
 impl CallState {
     /// Prepare the state for one call.
-    pub fn prepare(config: &Config, call: &CallInfo, host: &HostServices, memory_limit: usize) -> CallState {
+    pub fn prepare(config: &Config, call: &CallInfo, host: &HostServices) -> CallState {
         CallState {
             table: ResourceTable::new(),
-            sandbox: sandbox::Instance::prepare(memory_limit),
+            sandbox: sandbox::Instance::prepare(&config.sandbox),
             log: log::Instance::prepare(call),
             http: http::Instance::prepare(&config.http, host),
             workspace: workspace::Instance::prepare(&config.workspace, host),

@@ -3,7 +3,9 @@
 //! randomness only), plus the memory limit of its grant.
 //!
 //! stderr is kept (capped) so that a trap can say what the guest printed,
-//! typically its panic message.
+//! typically its panic message. stdout goes nowhere, except for a channel
+//! whose grant says `[terminal] output = true` (the REPL): its stdout is the
+//! operator's terminal.
 
 use super::CallState;
 use wasmtime::ResourceLimiter;
@@ -23,6 +25,20 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)
 }
 
+/// The sandbox as a grant configures it.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    memory_limit: usize,
+    terminal_output: bool,
+}
+
+impl Config {
+    /// Read the memory limit and terminal grant.
+    pub fn from_grant(grant: &crate::grant::Grant) -> Config {
+        Config { memory_limit: grant.limits.memory_bytes, terminal_output: grant.terminal_output }
+    }
+}
+
 /// One instance's sandbox.
 pub struct Instance {
     pub(super) wasi: WasiCtx,
@@ -32,10 +48,15 @@ pub struct Instance {
 }
 
 impl Instance {
-    pub(super) fn prepare(memory_limit: usize) -> Instance {
+    pub(super) fn prepare(config: &Config) -> Instance {
         let stderr = MemoryOutputPipe::new(STDERR_CAP);
-        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
-        Instance { wasi, stderr, limiter: MemoryLimiter { limit: memory_limit, hit: false } }
+        let mut builder = WasiCtxBuilder::new();
+        builder.stderr(stderr.clone());
+        if config.terminal_output {
+            builder.inherit_stdout();
+        }
+        let wasi = builder.build();
+        Instance { wasi, stderr, limiter: MemoryLimiter { limit: config.memory_limit, hit: false } }
     }
 
     /// What the guest wrote to stderr (at most 4 KiB), trimmed.

@@ -2,7 +2,8 @@
 
 use super::Printer;
 use crate::components::Record;
-use crate::grant::{Grant, classify_import, explain};
+use crate::components::{Plug, World, compose};
+use crate::grant::{classify_import, explain};
 use crate::home::Home;
 use crate::problem::Problem;
 use crate::runtime::Runtime;
@@ -22,6 +23,11 @@ pub(super) enum ComponentCommand {
         /// The name to install it under (default: the file name).
         #[arg(long)]
         name: Option<String>,
+        /// Compose first: plug a component into this one's imports
+        /// (`IMPORT=FILE`, or `FILE` to match exports to imports by name).
+        /// Repeat for each, e.g. the LLM router's provider adapters.
+        #[arg(long, value_name = "[IMPORT=]FILE")]
+        plug: Vec<String>,
     },
     /// Replace an installed component with a new build (calls in flight finish on the old one).
     Upgrade {
@@ -32,6 +38,9 @@ pub(super) enum ComponentCommand {
         /// A new grant file (default: keep the current grant).
         #[arg(long)]
         grant: Option<PathBuf>,
+        /// Compose first, as for `add`.
+        #[arg(long, value_name = "[IMPORT=]FILE")]
+        plug: Vec<String>,
     },
     /// List installed components.
     List,
@@ -51,12 +60,12 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
     let home = Home::from_env()?;
     let runtime = Runtime::open(&home)?;
     match cmd {
-        ComponentCommand::Add { path, grant, name } => {
+        ComponentCommand::Add { path, grant, name, plug } => {
             let name = name.unwrap_or_else(|| default_name(&path));
             let (grant_text, grant_source) = read_grant(grant.as_deref())?;
-            install(&runtime, printer, &name, &path, grant_text, grant_source, false).await
+            install(&runtime, printer, &name, &path, &plug, grant_text, grant_source, false).await
         }
-        ComponentCommand::Upgrade { name, path, grant } => {
+        ComponentCommand::Upgrade { name, path, grant, plug } => {
             let (grant_text, grant_source) = match grant {
                 Some(g) => read_grant(Some(&g))?,
                 None => {
@@ -65,7 +74,7 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
                     (current.grant.clone(), current.grant_source.clone())
                 }
             };
-            install(&runtime, printer, &name, &path, grant_text, grant_source, true).await
+            install(&runtime, printer, &name, &path, &plug, grant_text, grant_source, true).await
         }
         ComponentCommand::List => {
             let index = runtime.store().index()?;
@@ -92,7 +101,7 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
         ComponentCommand::Inspect { name } => {
             let index = runtime.store().index()?;
             let r = index.record(&name)?;
-            let grant = Grant::parse(&r.grant, &r.grant_source)?;
+            let grant = runtime.effective_grant(&r.grant, &r.grant_source)?;
             let policy = explain(&grant, &r.imports);
             if printer.json {
                 let mut v = summary(r);
@@ -108,15 +117,24 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
             printer.line(format!("digest:      {}", r.digest));
             printer.line(format!("size:        {} bytes", r.size));
             printer.line(format!("description: {}", r.description));
-            printer.line("exports:     description, parameters-schema, execute");
+            printer.line(format!(
+                "exports:     {}",
+                match r.world {
+                    World::Tool => "description, parameters-schema, execute",
+                    World::Llm => "complete",
+                    World::Channel => "receive, deliver",
+                }
+            ));
             printer.line("imports:");
             for i in &r.imports {
                 printer.line(format!("  {i}  ({:?})", classify_import(i)));
             }
-            let schema: serde_json::Value = serde_json::from_str(&r.schema).unwrap_or_default();
-            printer.line("parameters:");
-            for l in serde_json::to_string_pretty(&schema).unwrap_or_default().lines() {
-                printer.line(format!("  {l}"));
+            if r.world == World::Tool {
+                let schema: serde_json::Value = serde_json::from_str(&r.schema).unwrap_or_default();
+                printer.line("parameters:");
+                for l in serde_json::to_string_pretty(&schema).unwrap_or_default().lines() {
+                    printer.line(format!("  {l}"));
+                }
             }
             printer.line(format!("grant ({}):", r.grant_source));
             for l in policy {
@@ -161,20 +179,29 @@ fn read_grant(path: Option<&Path>) -> Result<(String, String)> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn install(
     runtime: &Runtime,
     printer: &Printer,
     name: &str,
     path: &Path,
+    plugs: &[String],
     grant_text: String,
     grant_source: String,
     upgrade: bool,
 ) -> Result<()> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| {
+    let mut bytes = std::fs::read(path).map_err(|e| {
         Problem::new(format!("cannot read {file}: {e}"))
             .hint("give the path of a .wasm component, e.g. target/wasm32-wasip2/release/NAME.wasm")
     })?;
+    if !plugs.is_empty() {
+        let plugs = plugs.iter().map(|p| Plug::from_arg(p)).collect::<Result<Vec<_>, _>>()?;
+        let progress = printer.progress(format!("composing {name} with {} plug(s)", plugs.len()));
+        let composed = compose(&bytes, &file, &plugs);
+        progress.finish(if composed.is_ok() { "composed" } else { "stopped" });
+        bytes = composed?;
+    }
     let size = bytes.len();
     let mut progress = None;
     let prepared = runtime

@@ -6,6 +6,7 @@ mod memory;
 mod new;
 mod output;
 mod policy;
+mod provider;
 mod run;
 mod scan;
 mod secret;
@@ -50,6 +51,9 @@ enum Command {
     /// Read and write the agent's workspace (memory documents).
     #[command(subcommand)]
     Memory(memory::MemoryCommand),
+    /// Configure the LLM providers (the order is the failover order).
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
     /// Explain a component's effective policy.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -75,6 +79,7 @@ pub fn main() -> ExitCode {
             Command::Secret(c) => secret::run(c, &printer),
             Command::Audit(a) => audit::run(a, &printer),
             Command::Policy(c) => policy::run(c, &printer),
+            Command::Provider(c) => provider::run(c, &printer),
             Command::Memory(c) => memory::run(c, &printer).await,
             Command::Scan(a) => {
                 return scan::run(a, &printer).map(|found| if found { ExitCode::from(1) } else { ExitCode::SUCCESS });

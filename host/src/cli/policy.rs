@@ -1,7 +1,7 @@
 //! `claw policy explain NAME`: a component's effective policy in plain words.
 
 use super::Printer;
-use crate::grant::{Grant, Injection, explain};
+use crate::grant::{Injection, explain};
 use crate::home::Home;
 use crate::runtime::Runtime;
 use anyhow::Result;
@@ -21,7 +21,7 @@ pub(super) fn run(cmd: PolicyCommand, printer: &Printer) -> Result<()> {
     let runtime = Runtime::open(&home)?;
     let index = runtime.store().index()?;
     let r = index.record(&name)?;
-    let grant = Grant::parse(&r.grant, &r.grant_source)?;
+    let grant = runtime.effective_grant(&r.grant, &r.grant_source)?;
     let mut lines = explain(&grant, &r.imports);
     // A grant naming a secret the vault lacks fails every call that needs it: say so now.
     let secrets = runtime.boundary().secrets();

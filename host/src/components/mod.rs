@@ -1,12 +1,14 @@
 //! Installed components: the digest store on disk, the world check, and
 //! the live table that hot-swap replaces atomically.
 
+mod compose;
 mod digest;
 mod live;
 mod store;
 mod world;
 
+pub use compose::{Plug, compose};
 pub use digest::Digest;
-pub use live::{LiveTable, LoadedTool};
+pub use live::{LiveTable, LoadedComponent, Pre};
 pub use store::{ComponentStore, Index, Record, now_ms as store_now_ms};
 pub use world::{Shape, World, inspect, sniff};

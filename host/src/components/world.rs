@@ -10,9 +10,9 @@ use wasmtime::component::types::ComponentItem;
 pub enum World {
     /// `claw:runtime/tool`.
     Tool,
-    /// `claw:runtime/channel` (draft).
+    /// `claw:runtime/channel`.
     Channel,
-    /// `claw:runtime/llm` (draft).
+    /// `claw:runtime/llm`: the router with its adapters plugged in.
     Llm,
 }
 
@@ -29,7 +29,7 @@ impl World {
     fn exports(self) -> &'static [&'static str] {
         match self {
             World::Tool => &["description", "parameters-schema", "execute"],
-            World::Channel => &["start", "on-webhook", "deliver"],
+            World::Channel => &["receive", "deliver"],
             World::Llm => &["complete"],
         }
     }
@@ -95,8 +95,10 @@ pub fn inspect(engine: &wasmtime::Engine, component: &Component, file: &str) -> 
                 ""
             };
             Err(Problem::new(format!(
-                "{file} does not implement a claw world{what}: it exports {found}; a tool exports description, parameters-schema and execute ({})",
-                World::Tool.wit_name()
+                "{file} does not implement a claw world{what}: it exports {found}; a tool exports description, parameters-schema and execute ({}), the LLM router complete ({}), a channel receive and deliver ({})",
+                World::Tool.wit_name(),
+                World::Llm.wit_name(),
+                World::Channel.wit_name()
             ))
             .hint("write tools with claw-sdk (`claw new tool NAME` starts one) so the export matches the tool world"))
         }

@@ -36,7 +36,7 @@ pub enum ImportClass {
 pub fn classify_import(name: &str) -> ImportClass {
     let base = name.split('@').next().unwrap_or(name);
     match base {
-        "claw:runtime/types" => ImportClass::Types,
+        "claw:runtime/types" | "claw:runtime/llm-types" | "claw:runtime/channel-types" => ImportClass::Types,
         "claw:runtime/log" => ImportClass::Log,
         "claw:runtime/workspace" => ImportClass::Workspace,
         "claw:runtime/memory" => ImportClass::Memory,
@@ -89,7 +89,7 @@ pub fn check_imports(imports: &[String], grant: &Grant, grant_file: &str) -> Res
         };
         match classify_import(import) {
             ImportClass::Sandbox | ImportClass::Types | ImportClass::Log | ImportClass::HttpTypes => {}
-            ImportClass::Http if grant.http.is_empty() => {
+            ImportClass::Http if grant.http.is_empty() && !grant.providers => {
                 missing("[[http]] rule", "  [[http]]\n  url = \"https://api.example.com/**\"\n  methods = [\"GET\"]")?;
             }
             ImportClass::Workspace if grant.workspace.is_empty() => {
@@ -117,6 +117,12 @@ pub fn check_imports(imports: &[String], grant: &Grant, grant_file: &str) -> Res
                     .hint(
                         "make network requests with wasi:http (claw_sdk::http); they go through the egress boundary",
                     ));
+            }
+            ImportClass::Unknown if !import.contains(':') => {
+                return Err(Problem::new(format!(
+                    "the component imports `{import}`, an instance another component must provide"
+                ))
+                .hint("compose it first: `claw component add ROUTER.wasm --plug ADAPTER.wasm` plugs each adapter's export into the matching import (wac-graph)"));
             }
             ImportClass::Unknown => {
                 return Err(Problem::new(format!(

@@ -35,6 +35,12 @@
 //! verify = "slack"         # telegram | slack | hmac-sha256 | bearer
 //! secret = "slack_signing_secret"
 //!
+//! [providers]              # the LLM router: HTTP to the configured providers
+//! use = true               # (their scheme, host, port and credential only)
+//!
+//! [terminal]               # a channel's stdout is the operator's terminal
+//! output = true
+//!
 //! [network]                # non-global networks, named explicitly
 //! allow = ["10.0.0.0/8"]   # (an IP-literal or localhost [[http]] host names itself)
 //! ```
@@ -72,6 +78,11 @@ pub struct Grant {
     pub networks: Vec<ipnet::IpNet>,
     /// How the host authenticates this channel's webhooks, if it has any.
     pub inbound: Option<InboundGrant>,
+    /// The LLM router: HTTP to exactly the providers `claw provider add`
+    /// configured (merged in by [`Grant::with_providers`] when loaded).
+    pub providers: bool,
+    /// A channel whose stdout is the operator's terminal (the REPL).
+    pub terminal_output: bool,
 }
 
 /// A channel's webhook authentication: the verifier and the vault secret

@@ -49,6 +49,24 @@ struct RawGrant {
     network: Option<RawNetwork>,
     #[serde(default)]
     inbound: Option<Spanned<RawInbound>>,
+    #[serde(default)]
+    providers: Option<RawProviders>,
+    #[serde(default)]
+    terminal: Option<RawTerminal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProviders {
+    #[serde(rename = "use", default)]
+    use_them: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTerminal {
+    #[serde(default)]
+    output: bool,
 }
 
 #[derive(Deserialize)]
@@ -142,7 +160,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         line: e.span().map(|s| cx.line_of(s.start)),
         message: e.message().trim().to_string(),
         hint: Some(
-            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory] and [invoke]; see `claw component inspect` for examples"
+            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers] and [terminal]; see `claw component inspect` for examples"
                 .into(),
         ),
     })?;
@@ -198,6 +216,8 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         grant.workspace = WorkspaceGrant { read: w.read, write: w.write };
     }
     grant.memory_search = raw.memory.is_some_and(|m| m.search);
+    grant.providers = raw.providers.is_some_and(|p| p.use_them);
+    grant.terminal_output = raw.terminal.is_some_and(|t| t.output);
     for net in raw.network.map(|n| n.allow).unwrap_or_default() {
         let text = net.get_ref().trim();
         let parsed = text

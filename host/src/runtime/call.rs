@@ -3,7 +3,7 @@
 
 use super::error::CallError;
 use crate::capabilities::{CallInfo, CallState, HostServices};
-use crate::components::LoadedTool;
+use crate::components::{LoadedComponent, Pre};
 use crate::wit::claw::runtime::types::CallContext;
 use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
@@ -23,12 +23,12 @@ impl std::error::Error for DeadlineHit {}
 /// A store for one call of `tool`, with its limits installed.
 pub(super) fn new_store(
     engine: &wasmtime::Engine,
-    tool: &LoadedTool,
+    tool: &LoadedComponent,
     info: &CallInfo,
     services: &HostServices,
 ) -> Store<CallState> {
     let limits = tool.grant.limits;
-    let state = CallState::prepare(&tool.config, info, services, limits.memory_bytes);
+    let state = CallState::prepare(&tool.config, info, services);
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.sandbox.limiter);
     let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
@@ -44,20 +44,23 @@ pub(super) fn new_store(
 /// Run `execute` on a fresh instance of `tool`.
 pub(super) async fn execute(
     engine: &wasmtime::Engine,
-    tool: &LoadedTool,
+    tool: &LoadedComponent,
     info: CallInfo,
     params: &str,
     services: &HostServices,
 ) -> Result<String, CallError> {
     let limits = tool.grant.limits;
     let name = info.tool.clone();
+    let Pre::Tool(pre) = &tool.pre else {
+        return Err(CallError::NotATool { name, world: tool.record.world });
+    };
     let mut store = new_store(engine, tool, &info, services);
     let context = CallContext { call_id: info.call_id, tool: info.tool, caller: info.caller, depth: info.depth };
     // The epoch deadline stops guest code; this also bounds time the guest
     // spends waiting on the host (an HTTP response, a nested call).
-    let outer = Duration::from_millis(limits.timeout_ms) + Duration::from_millis(250);
+    let outer = outer_timeout(limits.timeout_ms);
     let run = async {
-        let instance = tool.pre.instantiate_async(&mut store).await?;
+        let instance = pre.instantiate_async(&mut store).await?;
         instance.call_execute(&mut store, params, &context).await
     };
     let result = match tokio::time::timeout(outer, run).await {
@@ -88,6 +91,12 @@ pub(super) async fn execute(
         }
         Err(trap) => Err(classify(trap, &store, name, limits.timeout_ms, limits.memory_bytes)),
     }
+}
+
+/// How long the host waits for a call in all: the epoch deadline stops
+/// guest code, this also bounds time spent waiting on the host.
+pub(super) fn outer_timeout(ms: u64) -> Duration {
+    Duration::from_millis(ms) + Duration::from_millis(250)
 }
 
 /// Turn a trap into the error that says which limit, if any, caused it.

@@ -12,6 +12,13 @@ pub enum CallError {
         /// The name asked for.
         tool: String,
     },
+    /// The name is installed, but it is not a tool (the LLM router, a channel).
+    NotATool {
+        /// The name asked for.
+        name: String,
+        /// What it is.
+        world: crate::components::World,
+    },
     /// The parameters are not JSON, or not a JSON object.
     BadParams {
         /// The tool.
@@ -89,6 +96,7 @@ impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CallError::NotFound { tool } => write!(f, "no tool named `{tool}` is installed"),
+            CallError::NotATool { name, world } => write!(f, "`{name}` is a {world:?} component, not a tool"),
             CallError::BadParams { tool, message } => {
                 write!(f, "parameters for `{tool}` are invalid: {message}")
             }
@@ -143,7 +151,7 @@ impl CallError {
     pub fn to_tool_error(&self) -> ToolError {
         let kind = match self {
             CallError::Tool { error, .. } => error.kind,
-            CallError::NotFound { .. } => ErrorKind::NotFound,
+            CallError::NotFound { .. } | CallError::NotATool { .. } => ErrorKind::NotFound,
             CallError::BadParams { .. } => ErrorKind::InvalidParams,
             CallError::Timeout { .. }
             | CallError::Memory { .. }

@@ -2,19 +2,26 @@
 //! live table, and the operations on them — add, upgrade, remove, call.
 
 mod call;
+mod channel;
 mod error;
+mod llm;
 
 pub use error::CallError;
+pub use llm::{ADD_PROVIDER, LlmFailure};
 
 use crate::boundary::{Boundary, Secrets};
 use crate::capabilities::{self, CallInfo, CallState, Config, HostServices, invoke};
-use crate::components::{ComponentStore, Digest, Index, LiveTable, LoadedTool, Record, World, inspect, sniff};
+use crate::components::{
+    ComponentStore, Digest, Index, LiveTable, LoadedComponent, Pre, Record, World, inspect, sniff,
+};
 use crate::engine::Engine;
 use crate::grant::{Grant, check_imports};
 use crate::home::Home;
 use crate::problem::Problem;
 use crate::vault::Vault;
 use crate::wit::ToolPre;
+use crate::wit::channel::ChannelPre;
+use crate::wit::llm::LlmPre;
 use crate::wit::claw::runtime::types::{CallContext, ToolError};
 use anyhow::{Context as _, Result};
 use std::collections::HashMap;
@@ -30,7 +37,7 @@ pub const MAX_CALL_DEPTH: u32 = 4;
 #[derive(Debug)]
 pub struct Prepared {
     /// The tool, ready to run.
-    pub tool: Arc<LoadedTool>,
+    pub tool: Arc<LoadedComponent>,
     bytes: Vec<u8>,
 }
 
@@ -54,7 +61,7 @@ pub struct Runtime {
     store: ComponentStore,
     live: LiveTable,
     services: HostServices,
-    stamp: Mutex<Option<SystemTime>>,
+    stamp: Mutex<(Option<SystemTime>, Option<SystemTime>)>,
     vault_stamp: Mutex<Option<SystemTime>>,
     home: Home,
     calls: AtomicU64,
@@ -110,7 +117,7 @@ impl Runtime {
                 store: store_handle,
                 invoker: Arc::new(WeakInvoker(weak.clone())),
             },
-            stamp: Mutex::new(None),
+            stamp: Mutex::new((None, None)),
             vault_stamp: Mutex::new(None),
             home: home.clone(),
             calls: AtomicU64::new(0),
@@ -188,25 +195,15 @@ impl Runtime {
                 .into());
         }
         sniff(&bytes, file)?;
-        let grant = Grant::parse(&grant_text, &grant_source).map_err(|e| {
-            let hint = e.hint.clone().unwrap_or_default();
-            Problem::new(format!("the grant does not parse: {e}")).hint(hint)
-        })?;
+        let grant = self.effective_grant(&grant_text, &grant_source)?;
         let digest = Digest::of(&bytes);
         let component = self.engine.load(&bytes, &digest, on_compile).map_err(|e| {
             Problem::new(format!("{file} is not a valid component: {e:#}"))
                 .hint("rebuild it with `cargo build --target wasm32-wasip2 --release`")
         })?;
         let shape = inspect(self.engine.wasmtime(), &component, file)?;
-        if shape.world != World::Tool {
-            return Err(Problem::new(format!(
-                "{file} implements the {:?} world; this host runs tools only so far",
-                shape.world
-            ))
-            .into());
-        }
         check_imports(&shape.imports, &grant, &grant_source)?;
-        let pre = self.instance_pre(&component)?;
+        let pre = self.instance_pre(&component, shape.world)?;
         let mut record = Record {
             name: name.to_string(),
             digest,
@@ -220,32 +217,58 @@ impl Runtime {
             updated_ms: crate::components::store_now_ms(),
         };
         let config = Arc::new(Config::from_grant(name, &grant));
-        let mut tool = LoadedTool { record: record.clone(), grant, pre, config };
-        let (description, schema) = self.describe(&tool).await?;
+        let mut tool = LoadedComponent { record: record.clone(), grant, pre, config };
+        let (description, schema) = match shape.world {
+            World::Tool => self.describe(&tool).await?,
+            World::Llm => ("the LLM router: sends the agent's requests to the configured providers".into(), "{}".into()),
+            World::Channel => ("a channel: carries messages between people and the agent".into(), "{}".into()),
+        };
         record.description = description;
         record.schema = schema;
         tool.record = record;
         Ok(Prepared { tool: Arc::new(tool), bytes })
     }
 
-    fn instance_pre(&self, component: &wasmtime::component::Component) -> Result<ToolPre<CallState>> {
+    /// Parse a grant; the LLM router's also gets the configured providers.
+    ///
+    /// # Errors
+    ///
+    /// When the grant does not parse, or the providers file is broken.
+    pub fn effective_grant(&self, text: &str, source: &str) -> Result<Grant> {
+        let mut grant = Grant::parse(text, source).map_err(|e| {
+            let hint = e.hint.clone().unwrap_or_default();
+            Problem::new(format!("the grant does not parse: {e}")).hint(hint)
+        })?;
+        if grant.providers {
+            crate::llm::Providers::load(&self.home)?.extend_grant(&mut grant);
+        }
+        Ok(grant)
+    }
+
+    fn instance_pre(&self, component: &wasmtime::component::Component, world: World) -> Result<Pre> {
         let pre = self
             .linker
             .instantiate_pre(component)
             .map_err(|e| Problem::new(format!("cannot link the component: {e:#}")))?;
-        Ok(ToolPre::new(pre).map_err(|e| {
-            Problem::new(format!("the component's exports do not match the tool world: {e:#}"))
-                .hint("rebuild it against the current claw-sdk")
-        })?)
+        let mismatch = |e: wasmtime::Error| {
+            Problem::new(format!("the component's exports do not match the {} world: {e:#}", world.wit_name()))
+                .hint("rebuild it against the current WIT (claw-sdk for tools)")
+        };
+        Ok(match world {
+            World::Tool => Pre::Tool(ToolPre::new(pre).map_err(mismatch)?),
+            World::Llm => Pre::Llm(LlmPre::new(pre).map_err(mismatch)?),
+            World::Channel => Pre::Channel(ChannelPre::new(pre).map_err(mismatch)?),
+        })
     }
 
     /// Ask a tool for its description and parameters schema.
-    async fn describe(&self, tool: &LoadedTool) -> Result<(String, String)> {
+    async fn describe(&self, tool: &LoadedComponent) -> Result<(String, String)> {
         let name = tool.record.name.clone();
         let info = CallInfo { call_id: self.next_call_id(), tool: name.clone(), caller: None, depth: 0 };
         let mut store = call::new_store(self.engine.wasmtime(), tool, &info, &self.services);
+        let Pre::Tool(pre) = &tool.pre else { unreachable!("describe is called for tools only") };
         let run = async {
-            let instance = tool.pre.instantiate_async(&mut store).await?;
+            let instance = pre.instantiate_async(&mut store).await?;
             let description = instance.call_description(&mut store).await?;
             let schema = instance.call_parameters_schema(&mut store).await?;
             wasmtime::Result::Ok((description, schema))
@@ -333,7 +356,7 @@ impl Runtime {
     /// # Errors
     ///
     /// When its blob is missing or damaged, or its grant no longer covers it.
-    pub fn load(&self, record: &Record) -> Result<Arc<LoadedTool>> {
+    pub fn load(&self, record: &Record) -> Result<Arc<LoadedComponent>> {
         let component = match self.engine.load_cached(&record.digest) {
             Ok(c) => c,
             Err(_) => {
@@ -341,11 +364,11 @@ impl Runtime {
                 self.engine.load(&bytes, &record.digest, || {})?
             }
         };
-        let grant = Grant::parse(&record.grant, &record.grant_source)?;
+        let grant = self.effective_grant(&record.grant, &record.grant_source)?;
         check_imports(&record.imports, &grant, &record.grant_source)?;
-        let pre = self.instance_pre(&component)?;
+        let pre = self.instance_pre(&component, record.world)?;
         let config = Arc::new(Config::from_grant(&record.name, &grant));
-        Ok(Arc::new(LoadedTool { record: record.clone(), grant, pre, config }))
+        Ok(Arc::new(LoadedComponent { record: record.clone(), grant, pre, config }))
     }
 
     /// Bring the live table in line with the store, if the store changed
@@ -356,12 +379,15 @@ impl Runtime {
     /// When the index cannot be read.
     pub fn sync(&self) -> Result<SyncReport> {
         self.reload_vault();
-        let stamp = self.store.stamp();
+        let providers_path = crate::llm::Providers::path(&self.home);
+        let stamp = (self.store.stamp(), std::fs::metadata(providers_path).and_then(|m| m.modified()).ok());
+        let providers_changed;
         {
             let mut last = self.stamp.lock().unwrap_or_else(|p| p.into_inner());
-            if *last == stamp && stamp.is_some() {
+            if *last == stamp && stamp.0.is_some() {
                 return Ok(SyncReport::default());
             }
+            providers_changed = last.1 != stamp.1;
             *last = stamp;
         }
         let index: Index = self.store.index()?;
@@ -370,7 +396,8 @@ impl Runtime {
         let mut report = SyncReport::default();
         for (name, record) in &index.components {
             match current.get(name) {
-                Some(t) if t.record == *record => {
+                // A changed provider list changes the router's grant.
+                Some(t) if t.record == *record && !(providers_changed && t.grant.providers) => {
                     next.insert(name.clone(), t.clone());
                 }
                 old => match self.load(record) {
@@ -401,12 +428,18 @@ impl Runtime {
     /// # Errors
     ///
     /// `NotFound`, or a host error when it cannot be loaded.
-    pub fn tool(&self, name: &str) -> Result<Arc<LoadedTool>, CallError> {
+    pub fn tool(&self, name: &str) -> Result<Arc<LoadedComponent>, CallError> {
         if let Some(t) = self.live.get(name) {
+            if t.record.world != World::Tool {
+                return Err(CallError::NotATool { name: name.to_string(), world: t.record.world });
+            }
             return Ok(t);
         }
         let index = self.store.index().map_err(CallError::Host)?;
         let record = index.components.get(name).ok_or_else(|| CallError::NotFound { tool: name.to_string() })?;
+        if record.world != World::Tool {
+            return Err(CallError::NotATool { name: name.to_string(), world: record.world });
+        }
         let tool = self.load(record).map_err(CallError::Host)?;
         self.live.insert(tool.clone());
         Ok(tool)
@@ -451,6 +484,21 @@ impl Runtime {
         }
         let info = CallInfo { call_id: self.next_call_id(), tool: name.to_string(), caller, depth };
         call::execute(self.engine.wasmtime(), &tool, info, params_json, &self.services).await
+    }
+
+    /// The loaded tools, by name (what the agent offers the LLM).
+    pub fn tools(&self) -> Vec<Arc<LoadedComponent>> {
+        let mut v: Vec<_> = self.live.snapshot().values().filter(|c| c.record.world == World::Tool).cloned().collect();
+        v.sort_by(|a, b| a.record.name.cmp(&b.record.name));
+        v
+    }
+
+    /// The first loaded component of `world`, by name order.
+    pub fn first_of(&self, world: World) -> Option<Arc<LoadedComponent>> {
+        let snapshot = self.live.snapshot();
+        let mut v: Vec<_> = snapshot.values().filter(|c| c.record.world == world).collect();
+        v.sort_by(|a, b| a.record.name.cmp(&b.record.name));
+        v.first().map(|c| (*c).clone())
     }
 
     /// A call context for benchmarks and tests that drive instances directly.
