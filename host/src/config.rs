@@ -12,6 +12,11 @@
 //! url = "http://127.0.0.1:11434/v1/embeddings"
 //! model = "nomic-embed-text"
 //! credential = "openai_key"   # optional vault secret, injected by the boundary
+//!
+//! [agent]
+//! history_tokens = 8000 # history kept verbatim; older turns are summarised
+//! max_iterations = 8    # LLM rounds with tool calls in one turn
+//! recall = 4            # memory hits put in context per message
 //! ```
 
 use crate::home::Home;
@@ -30,6 +35,27 @@ pub struct Config {
     pub memory: MemoryConfig,
     /// The embedder (default: the offline one).
     pub embedder: Option<EmbedderConfig>,
+    /// The agent loop.
+    #[serde(default)]
+    pub agent: AgentConfig,
+}
+
+/// `[agent]`: the agent loop's budgets.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Estimated tokens of history kept verbatim (about 4 bytes a token).
+    pub history_tokens: usize,
+    /// LLM rounds with tool calls in one turn before the agent stops.
+    pub max_iterations: usize,
+    /// Memory hits recalled into the context for each message.
+    pub recall: usize,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig { history_tokens: 8000, max_iterations: 8, recall: 4 }
+    }
 }
 
 /// `[embedder]`: where embeddings come from.
@@ -92,6 +118,13 @@ impl Config {
         if !(config.memory.rrf_k > 0.0 && config.memory.rrf_k.is_finite()) {
             return Err(Problem::new(format!("{}: memory.rrf_k must be a positive number", path.display()))
                 .hint("the usual value is 60"));
+        }
+        if config.agent.max_iterations == 0 || config.agent.history_tokens < 200 {
+            return Err(Problem::new(format!(
+                "{}: agent.max_iterations must be at least 1 and agent.history_tokens at least 200",
+                path.display()
+            ))
+            .hint("the defaults are max_iterations = 8 and history_tokens = 8000"));
         }
         Ok(config)
     }

@@ -13,6 +13,7 @@
 //! - [`agent`]: sessions, context assembly and the tool-calling loop.
 //! - [`cli`]: the `claw` command.
 
+pub mod agent;
 pub mod boundary;
 pub mod capabilities;
 pub mod cli;

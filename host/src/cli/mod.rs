@@ -1,6 +1,7 @@
 //! The `claw` command line: one module per command group.
 
 mod audit;
+mod chat;
 mod component;
 mod memory;
 mod new;
@@ -36,8 +37,10 @@ enum Command {
     /// Run tools directly.
     #[command(subcommand)]
     Tool(tool::ToolCommand),
-    /// Start claw: load the components and serve, picking up changes live.
+    /// Start claw: load the components and serve the terminal, picking up changes live.
     Run(run::RunArgs),
+    /// Send the agent one message and print its reply (for scripts).
+    Chat(chat::ChatArgs),
     /// Create a new component project from a template.
     #[command(subcommand)]
     New(new::NewCommand),
@@ -75,6 +78,7 @@ pub fn main() -> ExitCode {
             Command::Component(c) => component::run(c, &printer).await,
             Command::Tool(c) => tool::run(c, &printer).await,
             Command::Run(a) => run::run(a, &printer).await,
+            Command::Chat(a) => chat::run(a, &printer).await,
             Command::New(c) => new::run(c, &printer),
             Command::Secret(c) => secret::run(c, &printer),
             Command::Audit(a) => audit::run(a, &printer),

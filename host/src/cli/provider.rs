@@ -72,7 +72,10 @@ pub(super) fn run(cmd: ProviderCommand, printer: &Printer) -> Result<()> {
             } else if providers.list.is_empty() {
                 printer.note(format!("no provider configured; {}", crate::runtime::ADD_PROVIDER));
             } else {
-                printer.line(format!("{:<3} {:<14} {:<10} {:<22} {:<36} CREDENTIAL", "#", "NAME", "KIND", "MODEL", "BASE URL"));
+                printer.line(format!(
+                    "{:<3} {:<14} {:<10} {:<22} {:<36} CREDENTIAL",
+                    "#", "NAME", "KIND", "MODEL", "BASE URL"
+                ));
                 for (i, p) in providers.list.iter().enumerate() {
                     printer.line(format!(
                         "{:<3} {:<14} {:<10} {:<22} {:<36} {}",
@@ -89,7 +92,10 @@ pub(super) fn run(cmd: ProviderCommand, printer: &Printer) -> Result<()> {
         ProviderCommand::Rm { name } => {
             let removed = providers.remove(&name)?;
             providers.save(&home)?;
-            printer.note(format!("removed provider {}; the router may no longer reach {}", removed.name, removed.base_url));
+            printer.note(format!(
+                "removed provider {}; the router may no longer reach {}",
+                removed.name, removed.base_url
+            ));
         }
     }
     Ok(())

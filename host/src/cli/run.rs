@@ -1,14 +1,18 @@
 //! `claw run`: load every installed component, keep the live table in
 //! line with the store (add, upgrade and remove take effect with no
-//! restart), and serve the terminal.
+//! restart), and serve the terminal through the REPL channel component.
 //!
-//! Until the agent loop and its channels land, the terminal accepts direct
-//! tool calls: `/tool NAME JSON`, `/tools`, `/help`, `/quit`.
+//! The host reads lines; the channel decides what each one means (a
+//! message for the agent, a direct tool call, `/new`, `/quit`) and prints
+//! what comes back. Nothing here knows the commands' syntax.
 
 use super::Printer;
-use super::tool::print_output;
+use crate::agent::Agent;
+use crate::components::World;
 use crate::home::Home;
-use crate::runtime::{Runtime, SyncReport};
+use crate::llm::Providers;
+use crate::runtime::{ADD_PROVIDER, Runtime, SyncReport};
+use crate::wit::channel::claw::runtime::channel_types::{Event, Outbound};
 use anyhow::Result;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,29 +21,32 @@ use tokio::io::AsyncBufReadExt as _;
 /// How often the store is checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 
+/// The channel name terminal sessions are stored under.
+const CHANNEL: &str = "repl";
+
 #[derive(Debug, clap::Args)]
 pub(super) struct RunArgs {}
-
-const HELP: &str = "commands:
-  /tool NAME JSON   call a tool, e.g. /tool echo {\"text\": \"hi\"}
-  /tools            list the loaded tools
-  /help             this help
-  /quit             stop claw";
 
 pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
     let runtime = Runtime::open(&home)?;
     report(printer, &runtime.sync()?);
-    let names = runtime.live().names();
+    let tools: Vec<String> = runtime.tools().iter().map(|t| t.record.name.clone()).collect();
     printer.note(format!(
         "claw is running with {} tool(s){}{}",
-        names.len(),
-        if names.is_empty() { "" } else { ": " },
-        names.join(", ")
+        tools.len(),
+        if tools.is_empty() { "" } else { ": " },
+        tools.join(", ")
     ));
-    printer.note(
-        "no LLM provider is configured in this build: the agent loop is not available yet; call tools directly (/help)",
-    );
+    if Providers::load(&home)?.list.is_empty() {
+        printer.note(format!(
+            "no LLM provider is configured, so the agent cannot answer yet; {ADD_PROVIDER}. Direct tool calls work now: /tool NAME JSON"
+        ));
+    }
+    if runtime.first_of(World::Llm).is_none() {
+        printer.note("no LLM router is installed; `bash scripts/dev run` installs it with its provider adapters");
+    }
+    let agent = Agent::new(runtime.clone())?;
 
     let watcher = {
         let runtime = runtime.clone();
@@ -54,7 +61,6 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
             }
         })
     };
-
     let indexer = tokio::spawn(embed_in_background(home.clone(), runtime.clone(), *printer));
 
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -64,7 +70,7 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
             _ = tokio::signal::ctrl_c() => None,
         };
         let Some(line) = line else { break };
-        if !handle(line.trim(), &runtime, printer).await {
+        if !handle(&line, &runtime, &agent, printer).await {
             break;
         }
     }
@@ -108,33 +114,67 @@ async fn embed_in_background(home: Home, runtime: Arc<Runtime>, printer: Printer
     }
 }
 
-/// Handle one line; false means stop.
-async fn handle(line: &str, runtime: &Arc<Runtime>, printer: &Printer) -> bool {
-    let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
-    match cmd {
-        "" => {}
-        "/quit" | "/exit" => return false,
-        "/help" => printer.line(HELP),
-        "/tools" => {
-            for (name, tool) in runtime.live().snapshot().iter() {
-                printer.line(format!("{name}: {}", tool.record.description));
-            }
+/// Hand one line to the channel and act on what it made of it; false
+/// means stop.
+async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, printer: &Printer) -> bool {
+    // Looked up per line, so a channel added while running is used at once.
+    let Some(channel) = runtime.first_of(World::Channel) else {
+        printer.note("no channel is installed: `bash scripts/dev run` installs the terminal channel (repl)");
+        return true;
+    };
+    let events = match runtime.channel_receive(&channel, line.as_bytes()).await {
+        Ok(events) => events,
+        Err(e) => {
+            printer.note(format!("{}: {}", channel.record.name, channel_message(&e)));
+            return true;
         }
-        "/tool" => {
-            let (name, params) = rest.trim().split_once(' ').unwrap_or((rest.trim(), "{}"));
-            match runtime.call(name, params).await {
-                Ok(out) => print_output(printer, &out),
+    };
+    for event in events {
+        let (conversation, text, notice) = match event {
+            Event::Quit => return false,
+            Event::NewSession(conversation) => match agent.new_session(CHANNEL, &conversation).await {
+                Ok(()) => (conversation, "started a new session".to_string(), true),
+                Err(e) => (conversation, format!("error: {e}"), true),
+            },
+            Event::CallTool(call) => match runtime.call(&call.tool, &call.params_json).await {
+                Ok(out) => (call.conversation, render(&out), false),
                 Err(e) => {
-                    printer.line(format!("error: {e}"));
-                    if let Some(h) = e.hint() {
-                        printer.line(format!("hint: {h}"));
-                    }
+                    let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
+                    (call.conversation, format!("error: {e}{hint}"), true)
                 }
-            }
+            },
+            Event::Message(m) => match agent.turn(CHANNEL, &m.conversation, &m.text).await {
+                Ok(reply) => (m.conversation, reply.text, false),
+                Err(e) => {
+                    let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
+                    (m.conversation, format!("error: {e}{hint}"), true)
+                }
+            },
+        };
+        let out = Outbound { conversation, text, notice };
+        if let Err(e) = runtime.channel_deliver(&channel, &out).await {
+            printer.note(format!("{} could not deliver: {}", channel.record.name, channel_message(&e)));
         }
-        _ => printer.line("the agent is not available in this build; use /tool NAME JSON (see /help)"),
     }
     true
+}
+
+/// A channel's own error is its message; anything else says what failed.
+fn channel_message(e: &crate::runtime::CallError) -> String {
+    match e {
+        crate::runtime::CallError::Tool { error, .. } => error.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A tool's JSON output for the terminal: a string as its text, anything
+/// else pretty-printed.
+fn render(output: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(output) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| output.to_string()),
+        Err(_) => output.to_string(),
+    }
 }
 
 fn report(printer: &Printer, r: &SyncReport) {

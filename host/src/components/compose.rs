@@ -34,7 +34,8 @@ impl Plug {
             _ => (None, arg.to_string()),
         };
         let bytes = std::fs::read(&file).map_err(|e| {
-            Problem::new(format!("cannot read the plug {file}: {e}")).hint("pass --plug IMPORT=FILE.wasm or --plug FILE.wasm")
+            Problem::new(format!("cannot read the plug {file}: {e}"))
+                .hint("pass --plug IMPORT=FILE.wasm or --plug FILE.wasm")
         })?;
         Ok(Plug { import, file, bytes })
     }

@@ -257,10 +257,7 @@ mod tests {
         assert_eq!(g.http[2].port, 11434);
         assert_eq!(g.secrets.len(), 2);
         assert_eq!(g.secrets[0].hosts, vec![HostPattern::Exact("api.openai.com".into())]);
-        assert_eq!(
-            g.secrets[1].inject,
-            Injection::Header { name: "x-api-key".into(), format: "{secret}".into() }
-        );
+        assert_eq!(g.secrets[1].inject, Injection::Header { name: "x-api-key".into(), format: "{secret}".into() });
         // Only the named loopback address opens, not loopback as a whole.
         assert_eq!(g.networks, vec![ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1]))]);
     }

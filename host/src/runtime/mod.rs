@@ -21,8 +21,8 @@ use crate::problem::Problem;
 use crate::vault::Vault;
 use crate::wit::ToolPre;
 use crate::wit::channel::ChannelPre;
-use crate::wit::llm::LlmPre;
 use crate::wit::claw::runtime::types::{CallContext, ToolError};
+use crate::wit::llm::LlmPre;
 use anyhow::{Context as _, Result};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -152,6 +152,11 @@ impl Runtime {
         &self.services
     }
 
+    /// The home it runs in.
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
     /// The boundary.
     pub fn boundary(&self) -> &Arc<Boundary> {
         &self.services.boundary
@@ -220,7 +225,9 @@ impl Runtime {
         let mut tool = LoadedComponent { record: record.clone(), grant, pre, config };
         let (description, schema) = match shape.world {
             World::Tool => self.describe(&tool).await?,
-            World::Llm => ("the LLM router: sends the agent's requests to the configured providers".into(), "{}".into()),
+            World::Llm => {
+                ("the LLM router: sends the agent's requests to the configured providers".into(), "{}".into())
+            }
             World::Channel => ("a channel: carries messages between people and the agent".into(), "{}".into()),
         };
         record.description = description;

@@ -70,6 +70,18 @@ fn wait_for(rx: &mpsc::Receiver<String>, what: &str) -> String {
 #[test]
 fn claw_run_picks_up_add_upgrade_and_remove_without_restart() {
     let h = TestHome::new();
+    // The terminal channel: `claw run` serves the terminal through it.
+    let grant = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../components/repl/grant.toml");
+    let repl = h.claw(&[
+        "component",
+        "add",
+        guest("repl").to_str().unwrap(),
+        "--name",
+        "repl",
+        "--grant",
+        grant.to_str().unwrap(),
+    ]);
+    assert!(repl.status.success(), "{}", stderr(&repl));
     let mut child =
         h.command(&["run"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();

@@ -5,6 +5,7 @@ mod common;
 mod conformance;
 mod db;
 
+mod agent;
 mod bad_input;
 mod boundary;
 mod cache;
@@ -13,6 +14,7 @@ mod egress;
 mod embedder;
 mod hot_swap;
 mod invoke;
+mod llm_server;
 mod memory;
 mod new_tool;
 mod sandbox;

@@ -1,0 +1,169 @@
+//! The agent: a turn takes a person's message, assembles the context
+//! (identity files, memory recall, history within its budget), and loops —
+//! ask the LLM, run the tool calls it makes (in parallel), feed back the
+//! results wrapped as untrusted — until the LLM answers or the iteration
+//! cap is reached. Every message is persisted in the session as it happens.
+
+mod context;
+mod tools;
+pub mod untrusted;
+
+use crate::config::AgentConfig;
+use crate::llm::{ChatRequest, Message, Providers, Role, ToolCall};
+use crate::problem::Problem;
+use crate::runtime::{LlmFailure, Runtime};
+use crate::store::sessions::{StoredCall, StoredMessage};
+use std::sync::Arc;
+
+/// The agent over a runtime.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    runtime: Arc<Runtime>,
+    settings: AgentConfig,
+}
+
+/// What a turn produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The final answer.
+    pub text: String,
+    /// Tool calls made during the turn.
+    pub tool_calls: usize,
+    /// LLM requests made (including a summary, if one was written).
+    pub llm_requests: usize,
+    /// Tokens in and out, as the providers reported them.
+    pub usage: (u64, u64),
+}
+
+/// Why a turn has no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    /// The LLM could not be reached (no router, every provider failed).
+    #[error("{0}")]
+    Llm(#[from] LlmFailure),
+    /// The store failed.
+    #[error("the session store failed: {0}")]
+    Store(String),
+    /// The configuration is broken.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl TurnError {
+    /// How to fix it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            TurnError::Llm(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for TurnError {
+    fn from(e: sqlx::Error) -> Self {
+        TurnError::Store(e.to_string())
+    }
+}
+
+impl Agent {
+    /// An agent with the settings of the home's config.toml.
+    ///
+    /// # Errors
+    ///
+    /// When config.toml does not parse.
+    pub fn new(runtime: Arc<Runtime>) -> Result<Agent, Problem> {
+        let settings = crate::config::Config::load(runtime.home())?.agent;
+        Ok(Agent { runtime, settings })
+    }
+
+    /// Start a new session in a conversation (the old one stays stored).
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn new_session(&self, channel: &str, conversation: &str) -> Result<(), TurnError> {
+        let store = self.runtime.services().store.get().await.map_err(TurnError::Store)?;
+        store.sessions().start_new(channel, conversation).await?;
+        Ok(())
+    }
+
+    /// Handle one message and return the agent's reply.
+    ///
+    /// # Errors
+    ///
+    /// A [`TurnError`]; what happened before it is already persisted.
+    pub async fn turn(&self, channel: &str, conversation: &str, text: &str) -> Result<Reply, TurnError> {
+        let store = self.runtime.services().store.get().await.map_err(TurnError::Store)?.clone();
+        let sessions = store.sessions();
+        let mut session = sessions.active(channel, conversation).await?;
+        sessions.append(&session.id, vec![StoredMessage::new("user", text)]).await?;
+        let providers: Vec<_> = Providers::load(self.runtime.home())
+            .map_err(|e| TurnError::Config(format!("{e:#}")))?
+            .list
+            .iter()
+            .map(|p| p.to_wire())
+            .collect();
+        let mut reply = Reply { text: String::new(), tool_calls: 0, llm_requests: 0, usage: (0, 0) };
+
+        let system = context::system_prompt(&self.runtime, &store, text, self.settings.recall).await;
+        let history =
+            context::history(&self.runtime, &store, &mut session, &providers, &self.settings, &mut reply).await?;
+        let mut messages = vec![Message::text(Role::System, system)];
+        messages.extend(history);
+        let specs = tools::specs(&self.runtime);
+
+        for _ in 0..self.settings.max_iterations {
+            let request = ChatRequest {
+                messages: messages.clone(),
+                tools: specs.clone(),
+                providers: providers.clone(),
+                model: None,
+                max_tokens: None,
+            };
+            let answer = self.runtime.complete(&request).await?;
+            reply.llm_requests += 1;
+            reply.usage.0 += u64::from(answer.usage.input_tokens);
+            reply.usage.1 += u64::from(answer.usage.output_tokens);
+            let assistant = Message {
+                role: Role::Assistant,
+                content: answer.text.clone(),
+                tool_calls: answer.tool_calls.clone(),
+                tool_call_id: None,
+            };
+            let mut stored = StoredMessage::new("assistant", answer.text.clone());
+            stored.tool_calls = answer.tool_calls.iter().map(stored_call).collect();
+            if answer.tool_calls.is_empty() {
+                sessions.append(&session.id, vec![stored]).await?;
+                reply.text = answer.text;
+                return Ok(reply);
+            }
+            reply.tool_calls += answer.tool_calls.len();
+            let results = tools::run_all(&self.runtime, &answer.tool_calls).await;
+            let mut batch = vec![stored];
+            messages.push(assistant);
+            for (call, content) in answer.tool_calls.iter().zip(results) {
+                let mut m = StoredMessage::new("tool", content.clone());
+                m.tool_call_id = Some(call.id.clone());
+                batch.push(m);
+                messages.push(Message {
+                    role: Role::Tool,
+                    content,
+                    tool_calls: Vec::new(),
+                    tool_call_id: Some(call.id.clone()),
+                });
+            }
+            sessions.append(&session.id, batch).await?;
+        }
+        let text = format!(
+            "I stopped after {} rounds of tool calls without reaching an answer (agent.max_iterations in config.toml).",
+            self.settings.max_iterations
+        );
+        sessions.append(&session.id, vec![StoredMessage::new("assistant", text.clone())]).await?;
+        reply.text = text;
+        Ok(reply)
+    }
+}
+
+fn stored_call(c: &ToolCall) -> StoredCall {
+    StoredCall { id: c.id.clone(), name: c.name.clone(), arguments: c.arguments_json.clone() }
+}
