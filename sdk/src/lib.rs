@@ -6,6 +6,9 @@
 //! parameters, parses and validates the parameters of each call, and maps
 //! errors to the structured `tool-error` the host understands.
 //!
+//! [`http`], [`log`] and [`Error`] come from `claw-client`, which every
+//! kind of component shares; this crate adds what only tools have.
+//!
 //! ```ignore
 //! use claw_sdk::{Context, Error, Tool, export_tool};
 //!
@@ -35,23 +38,33 @@
 #[doc(hidden)]
 pub mod bindings {
     #![allow(missing_docs, clippy::too_many_arguments)]
+    // The interfaces of the `client` world are claw-client's: one copy of
+    // each, whichever crate calls them.
     wit_bindgen::generate!({
         path: "../wit",
         world: "claw:runtime/tool",
         pub_export_macro: true,
         default_bindings_module: "claw_sdk::bindings",
+        with: {
+            "claw:runtime/log@0.1.0": claw_client::bindings::claw::runtime::log,
+            "wasi:http/types@0.2.12": claw_client::bindings::wasi::http::types,
+            "wasi:http/outgoing-handler@0.2.12": claw_client::bindings::wasi::http::outgoing_handler,
+            "wasi:io/error@0.2.12": claw_client::bindings::wasi::io::error,
+            "wasi:io/poll@0.2.12": claw_client::bindings::wasi::io::poll,
+            "wasi:io/streams@0.2.12": claw_client::bindings::wasi::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.12": claw_client::bindings::wasi::clocks::monotonic_clock,
+        },
         generate_all,
     });
 }
 
 mod error;
-pub mod http;
 pub mod invoke;
-pub mod log;
 pub mod memory;
 pub mod workspace;
 
-pub use error::{Error, ErrorKind};
+pub use claw_client;
+pub use claw_client::{Error, ErrorKind, http, log};
 pub use schemars;
 pub use serde;
 pub use serde_json;

@@ -27,7 +27,7 @@ pub fn write(path: &str, content: &str) -> Result<(), Error> {
 ///
 /// # Errors
 ///
-/// As [`write`].
+/// As [`write()`].
 pub fn append(path: &str, content: &str) -> Result<(), Error> {
     ws::append(path, content).map_err(Error::from)
 }

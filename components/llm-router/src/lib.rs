@@ -68,7 +68,12 @@ impl bindings::Guest for Router {
                 match step {
                     Step::Retry { delay_ms } => std::thread::sleep(Duration::from_millis(delay_ms)),
                     Step::NextProvider(gave_up) => {
-                        outcomes.push(Outcome { provider: provider.name.clone(), attempts: attempt, last: error, gave_up });
+                        outcomes.push(Outcome {
+                            provider: provider.name.clone(),
+                            attempts: attempt,
+                            last: error,
+                            gave_up,
+                        });
                         break;
                     }
                 }

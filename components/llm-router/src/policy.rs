@@ -121,12 +121,8 @@ pub fn summary(outcomes: &[Outcome]) -> String {
 /// `NAME: KIND (N attempts[, asked to wait S s]): MESSAGE`.
 fn describe(outcome: &Outcome) -> String {
     let plural = if outcome.attempts == 1 { "" } else { "s" };
-    let mut text = format!(
-        "{}: {} ({} attempt{plural}",
-        outcome.provider,
-        failure_text(outcome.last.failure),
-        outcome.attempts
-    );
+    let mut text =
+        format!("{}: {} ({} attempt{plural}", outcome.provider, failure_text(outcome.last.failure), outcome.attempts);
     if let GiveUp::RetryAfterTooLong(ms) = outcome.gave_up {
         text.push_str(&format!(", asked to wait {} s", ms.div_ceil(1000)));
     }
@@ -235,7 +231,11 @@ mod tests {
             Outcome {
                 provider: "backup".into(),
                 attempts: 1,
-                last: ProviderError { failure: Failure::RateLimited, message: "slow down".into(), retry_after_ms: None },
+                last: ProviderError {
+                    failure: Failure::RateLimited,
+                    message: "slow down".into(),
+                    retry_after_ms: None,
+                },
                 gave_up: GiveUp::RetryAfterTooLong(60_000),
             },
             Outcome {

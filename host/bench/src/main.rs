@@ -1,13 +1,15 @@
 //! claw-bench: the host's speed, measured in release builds.
 //!
 //! ```sh
-//! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap
+//! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap agent-turn ...
 //! ```
 //!
 //! Prints one JSON object per scenario: name, iterations, p50, p99, unit
 //! (and extras). `floor` is raw wasmtime on the same machine in the same
 //! run — a fresh Store, `InstancePre::instantiate` and a typed `execute`
 //! call of `echo` — so `tool-call` can be read as a ratio to it.
+
+mod agent_turn;
 
 use anyhow::{Context as _, Result};
 use claw::components::Digest;
@@ -592,6 +594,12 @@ fn main() -> Result<()> {
                 "chunks": n, "what": "hybrid search (full-text + vector, RRF), queries of three content words, top 10", "target": "p50 <= 20 ms at 100k chunks"}),
             );
         }
+    }
+    if want("agent-turn") {
+        let (s, server_us) = agent_turn::agent_turn(300)?;
+        emit(json!({"name": "agent-turn", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
+            "server_us_per_turn": round(server_us),
+            "what": "one turn with one tool call (echo) against a local scripted OpenAI-compatible server: context, two requests through the composed router and the boundary (key injected), the tool call, session writes; the server's own time subtracted"}));
     }
     if want("load-cached") {
         let s = load_cached(500)?;

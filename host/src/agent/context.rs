@@ -199,7 +199,8 @@ mod tests {
         // A tiny budget still keeps the newest user message.
         assert_eq!(split_point(&ms, 1), Some(4));
         // Never cut between a tool call and its result.
-        let ms = vec![m("user", 4), m("assistant", 4), m("tool", 4000), m("user", 4)];
-        assert_eq!(split_point(&ms, 1200), Some(3));
+        // The tool result (index 2) would fit, its call would not: cut at the user message.
+        let ms = vec![m("user", 4), m("assistant", 4000), m("tool", 40), m("user", 4)];
+        assert_eq!(split_point(&ms, 100), Some(3));
     }
 }

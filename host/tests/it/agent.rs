@@ -377,3 +377,52 @@ fn provider_cli_keeps_the_failover_order_and_grants_exactly_their_hosts() {
     let policy = stdout(&h.claw(&["policy", "explain", "llm-router"]));
     assert!(!policy.contains("api.anthropic.com"), "{policy}");
 }
+
+/// Write a workspace document as the operator.
+fn memory_write(h: &TestHome, path: &str, text: &str) {
+    let mut child = h
+        .command(&["memory", "write", path])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    ok(&child.wait_with_output().unwrap(), "memory write");
+}
+
+#[test]
+fn context_carries_identity_files_and_recall_and_old_turns_are_summarised() {
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![
+            Step::Text("ok one".into()),
+            Step::Text("SUMMARY: the operator wrote As".into()),
+            Step::Text("ok two".into()),
+        ],
+    );
+    let h = TestHome::new();
+    install_router(&h);
+    add_provider(&h, "main", "openai", &llm, &[]);
+    memory_write(&h, "AGENTS.md", "Always answer in haiku.");
+    memory_write(&h, "notes/zebras.md", "Zebras in the Okavango migrate every November.");
+    std::fs::write(h.dir.path().join("config/config.toml"), "[agent]\nhistory_tokens = 200\n").unwrap();
+
+    let first = format!("When do zebras migrate? {}", "A".repeat(600));
+    ok(&chat(&h, &first), "first chat");
+    let reqs = llm.requests();
+    let system = reqs[0].body["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(system.contains("# AGENTS.md\nAlways answer in haiku."), "identity files shape the prompt: {system}");
+    assert!(only_wrapped(&system, "Zebras in the Okavango"), "recall is wrapped as untrusted: {system}");
+
+    // The second message pushes the history over 200 tokens: the first turn is summarised.
+    let out = chat(&h, &"B".repeat(600));
+    ok(&out, "second chat");
+    assert_eq!(stdout(&out).trim(), "ok two");
+    let reqs = llm.requests();
+    assert_eq!(reqs.len(), 3, "a summary request, then the turn");
+    assert!(reqs[1].body.get("tools").is_none() && reqs[1].all_text().contains("Summarise"), "{}", reqs[1].all_text());
+    let last = reqs[2].all_text();
+    assert!(last.contains("SUMMARY: the operator wrote As") && last.contains(&"B".repeat(600)), "{last}");
+    assert!(!last.contains(&"A".repeat(600)), "the summarised turn is not sent verbatim");
+}

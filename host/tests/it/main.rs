@@ -19,4 +19,5 @@ mod memory;
 mod new_tool;
 mod sandbox;
 mod secrets_cli;
+mod sessions;
 mod store;

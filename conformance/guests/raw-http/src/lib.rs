@@ -40,6 +40,7 @@ impl Tool for RawHttp {
                 headers: self.headers.clone(),
                 body: self.body.clone().into_bytes(),
                 max_response_bytes: 1 << 20,
+                timeout_ms: None,
             };
             let resp = http::send(&req)?;
             let location = resp.header("location").map(str::to_string);

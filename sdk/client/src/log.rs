@@ -3,6 +3,10 @@
 
 use crate::bindings::claw::runtime::log::{Level, log};
 
+/// Log at trace level.
+pub fn trace(message: &str) {
+    log(Level::Trace, message);
+}
 /// Log at debug level.
 pub fn debug(message: &str) {
     log(Level::Debug, message);

@@ -1,0 +1,139 @@
+//! `agent-turn`: one full turn with one tool call against a local scripted
+//! OpenAI-compatible server — context assembly, two router calls (each a
+//! fresh composed-router instance whose request crosses the boundary with
+//! the key injected), the tool call, and the session writes — minus the
+//! time the server itself spent answering.
+
+use super::{Stats, guest, stats};
+use anyhow::Result;
+use claw::agent::Agent;
+use claw::components::{Plug, compose};
+use claw::home::Home;
+use claw::llm::{Kind, Provider, Providers};
+use claw::runtime::Runtime;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// Answers a request whose last message is from the user with a call of
+/// `echo`, and one whose last message is a tool result with text. Adds up
+/// the time from request read to response written.
+async fn scripted_server(busy: Arc<Mutex<Duration>>) -> Result<u16> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else { continue };
+            let busy = busy.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::with_capacity(16 << 10);
+                let mut chunk = [0u8; 16 << 10];
+                let body_start = loop {
+                    let Ok(n) = s.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            break end + 4;
+                        }
+                    }
+                };
+                let t = Instant::now();
+                let request: serde_json::Value = serde_json::from_slice(&buf[body_start..]).unwrap_or_default();
+                let last_is_tool =
+                    request["messages"].as_array().and_then(|m| m.last()).is_some_and(|m| m["role"] == "tool");
+                let message = if last_is_tool {
+                    serde_json::json!({"role": "assistant", "content": "done"})
+                } else {
+                    serde_json::json!({"role": "assistant", "content": null, "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "echo", "arguments": "{\"text\": \"hi\"}"}}]})
+                };
+                let body = serde_json::json!({"id": "x", "object": "chat.completion", "model": "bench",
+                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5}})
+                .to_string();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(response.as_bytes()).await;
+                *busy.lock().unwrap() += t.elapsed();
+            });
+        }
+    });
+    Ok(port)
+}
+
+/// Returns per-turn host overhead and the server's own time per turn.
+pub(super) fn agent_turn(iterations: usize) -> Result<(Stats, f64)> {
+    let dir = tempfile::tempdir()?;
+    let home = Home::at(dir.path());
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let busy = Arc::new(Mutex::new(Duration::ZERO));
+    let port = tokio.block_on(scripted_server(busy.clone()))?;
+    let mut providers = Providers::default();
+    providers
+        .add(Provider {
+            name: "local".into(),
+            kind: Kind::Openai,
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            model: "bench".into(),
+            credential: Some("bench_key".into()),
+            timeout_ms: 10_000,
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    providers.save(&home)?;
+    let mut vault = claw::vault::Vault::open(&home.config, &home.data, true).map_err(|e| anyhow::anyhow!("{e}"))?;
+    vault.set("bench_key", b"sk-bench-0123456789abcdef0123456789").map_err(|e| anyhow::anyhow!("{e}"))?;
+    drop(vault);
+
+    let rt = Runtime::open(&home)?;
+    let plug = |import: &str, file: &str| -> Result<Plug> {
+        Ok(Plug { import: Some(import.into()), file: file.into(), bytes: std::fs::read(guest(file)?)? })
+    };
+    let router = compose(
+        &std::fs::read(guest("llm_router")?)?,
+        "llm_router",
+        &[plug("openai", "llm_openai")?, plug("anthropic", "llm_anthropic")?],
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let router_grant = "[providers]\nuse = true\n[limits]\ntimeout_ms = 60000\n".to_string();
+    for (name, file, bytes, grant) in [
+        ("llm-router", "llm_router", router, router_grant),
+        ("echo", "echo", std::fs::read(guest("echo")?)?, String::new()),
+    ] {
+        let prepared = tokio.block_on(rt.prepare(name, file, bytes, grant, "bench".into(), || {}))?;
+        rt.commit(prepared, false)?;
+    }
+    rt.reload_vault();
+    let agent = Agent::new(rt.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let warmup = iterations / 10;
+    let mut samples = Vec::with_capacity(iterations);
+    let mut server_total = Duration::ZERO;
+    tokio.block_on(async {
+        for i in 0..iterations + warmup {
+            let before = *busy.lock().unwrap();
+            let t = Instant::now();
+            // A new conversation per turn: the context stays the same size.
+            let reply = agent.turn("bench", &format!("c{i}"), "say hi through echo").await?;
+            let elapsed = t.elapsed();
+            anyhow::ensure!(reply.text == "done" && reply.tool_calls == 1, "unexpected turn: {reply:?}");
+            let server = *busy.lock().unwrap() - before;
+            if i >= warmup {
+                samples.push(elapsed.saturating_sub(server));
+                server_total += server;
+            }
+        }
+        Ok(())
+    })?;
+    let server_per_turn_us = server_total.as_secs_f64() * 1e6 / iterations as f64;
+    Ok((stats(samples, 1e3), server_per_turn_us))
+}
