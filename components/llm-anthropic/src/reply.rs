@@ -2,8 +2,8 @@
 //! `tool_use` blocks the tool calls; other blocks (thinking, ...) are
 //! skipped.
 
-use crate::bindings::claw::runtime::llm_types::{ChatReply, ProviderError, ToolCall, Usage};
-use crate::common;
+use llm_common as common;
+use llm_common::bindings::claw::runtime::llm_types::{ChatReply, ProviderError, ToolCall, Usage};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -72,7 +72,7 @@ pub fn parse(body: &[u8], provider: &str, model: &str) -> Result<ChatReply, Prov
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::claw::runtime::llm_types::Failure;
+    use llm_common::bindings::claw::runtime::llm_types::Failure;
 
     #[test]
     fn text_blocks_join_and_tool_use_becomes_calls() {

@@ -3,8 +3,8 @@
 //! results are content blocks; tool results travel in a user turn; and
 //! turns alternate user/assistant, so consecutive turns of one role merge.
 
-use crate::bindings::claw::runtime::llm_types::{ChatRequest, Message, Role, ToolCall, ToolSpec};
-use crate::common;
+use llm_common as common;
+use llm_common::bindings::claw::runtime::llm_types::{ChatRequest, Message, Role, ToolCall, ToolSpec};
 use serde_json::{Map, Value, json};
 
 /// The API version this adapter speaks (the `anthropic-version` header).

@@ -2,8 +2,8 @@
 //! OpenAI's API differ (content as a list of parts, arguments as an object,
 //! a missing call id or usage); strict only where nothing usable is left.
 
-use crate::bindings::claw::runtime::llm_types::{ChatReply, ProviderError, ToolCall, Usage};
-use crate::common;
+use llm_common as common;
+use llm_common::bindings::claw::runtime::llm_types::{ChatReply, ProviderError, ToolCall, Usage};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -105,7 +105,7 @@ fn text(content: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::claw::runtime::llm_types::Failure;
+    use llm_common::bindings::claw::runtime::llm_types::Failure;
 
     #[test]
     fn text_usage_and_model() {

@@ -1,8 +1,8 @@
 //! The Chat Completions request: the agent's messages and tools in the
 //! shape OpenAI, and the servers that copy its API, accept.
 
-use crate::bindings::claw::runtime::llm_types::{ChatRequest, Message, Role, ToolCall, ToolSpec};
-use crate::common;
+use llm_common as common;
+use llm_common::bindings::claw::runtime::llm_types::{ChatRequest, Message, Role, ToolCall, ToolSpec};
 use serde_json::{Value, json};
 
 /// The endpoint under the provider's base URL (`…/v1`).

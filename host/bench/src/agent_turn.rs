@@ -4,7 +4,7 @@
 //! the key injected), the tool call, and the session writes — minus the
 //! time the server itself spent answering.
 
-use super::{Stats, guest, stats};
+use super::{Stats, guest, read_request, stats};
 use anyhow::Result;
 use claw::agent::Agent;
 use claw::components::{Plug, compose};
@@ -13,7 +13,7 @@ use claw::llm::{Kind, Provider, Providers};
 use claw::runtime::Runtime;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 
 /// Answers a request whose last message is from the user with a call of
 /// `echo`, and one whose last message is a tool result with text. Adds up
@@ -26,26 +26,7 @@ async fn scripted_server(busy: Arc<Mutex<Duration>>) -> Result<u16> {
             let Ok((mut s, _)) = listener.accept().await else { continue };
             let busy = busy.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::with_capacity(16 << 10);
-                let mut chunk = [0u8; 16 << 10];
-                let body_start = loop {
-                    let Ok(n) = s.read(&mut chunk).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse().ok())
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            break end + 4;
-                        }
-                    }
-                };
+                let Some((buf, body_start)) = read_request(&mut s).await else { return };
                 let t = Instant::now();
                 let request: serde_json::Value = serde_json::from_slice(&buf[body_start..]).unwrap_or_default();
                 let last_is_tool =

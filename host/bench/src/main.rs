@@ -263,8 +263,34 @@ fn leak_scan(iterations: usize) -> Result<(f64, f64, usize, f64)> {
 
 /// A loopback HTTP/1.1 server that reads each request whole and answers
 /// `200 ok`; one connection per request, like the boundary's client.
+/// Read one HTTP/1.1 request with a Content-Length body: the bytes read
+/// and where the body starts, or `None` when the peer went away.
+async fn read_request(s: &mut tokio::net::TcpStream) -> Option<(Vec<u8>, usize)> {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = Vec::with_capacity(16 << 10);
+    let mut chunk = [0u8; 16 << 10];
+    loop {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return Some((buf, end + 4));
+            }
+        }
+    }
+}
+
 fn loopback_server(rt: &tokio::runtime::Runtime) -> Result<u16> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncWriteExt as _;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let port = listener.local_addr()?.port();
     rt.spawn(async move {
@@ -273,27 +299,8 @@ fn loopback_server(rt: &tokio::runtime::Runtime) -> Result<u16> {
                 continue;
             };
             tokio::spawn(async move {
-                let mut buf = Vec::with_capacity(8192);
-                let mut chunk = [0u8; 8192];
-                loop {
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse().ok())
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            break;
-                        }
-                    }
+                if read_request(&mut s).await.is_none() {
+                    return;
                 }
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
             });

@@ -84,10 +84,10 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
             } else if index.components.is_empty() {
                 printer.note("no components installed; add one with `claw component add FILE.wasm`");
             } else {
-                printer.line(format!("{:<20} {:<6} {:<14} {:>9}  DESCRIPTION", "NAME", "WORLD", "DIGEST", "SIZE"));
+                printer.line(format!("{:<20} {:<8} {:<14} {:>9}  DESCRIPTION", "NAME", "WORLD", "DIGEST", "SIZE"));
                 for r in index.components.values() {
                     printer.line(format!(
-                        "{:<20} {:<6} {:<14} {:>9}  {}",
+                        "{:<20} {:<8} {:<14} {:>9}  {}",
                         r.name,
                         format!("{:?}", r.world).to_lowercase(),
                         r.digest.short(),

@@ -20,14 +20,16 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
             };
             let path =
                 if r.path.as_str() == "/**" { "any path".to_string() } else { format!("paths {}", r.path.as_str()) };
+            // Line 0: added from the provider configuration, not the file.
+            let origin =
+                if r.line == 0 { "from `claw provider add`".to_string() } else { format!("grant line {}", r.line) };
             out.push(format!(
-                "  - {} {}://{}:{} {} (grant line {})",
+                "  - {} {}://{}:{} {} ({origin})",
                 r.methods.join("/"),
                 r.scheme.as_str(),
                 host,
                 r.port,
                 path,
-                r.line
             ));
             if r.scheme.as_str() == "http" && !is_local(&r.host) {
                 warnings.push(format!(

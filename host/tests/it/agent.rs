@@ -152,12 +152,18 @@ fn full_turn(format: Format, kind: &str, auth_header: &str, auth_value: &str) {
     assert!(only_wrapped(&reqs[1].last_message_text(), "The answer is 42."), "{}", reqs[1].last_message_text());
     assert_eq!(pages.hits(), vec!["/page".to_string()]);
 
-    // The REPL: a message, a direct tool call, and quit.
-    let (out, err) = repl(&h, &["What does the page say now?", "/tool http-fetch {\"url\": \"nowhere\"}", "/quit"]);
+    // The REPL: a message, a direct tool call, a new session, and quit.
+    let (out, err) = repl(
+        &h,
+        &["What does the page say now?", "/tool http-fetch {\"url\": \"nowhere\"}", "/new", "fresh start", "/quit"],
+    );
     assert!(out.contains("Still 42, from the REPL."), "stdout: {out}\nstderr: {err}");
     assert!(out.contains("! error:"), "the failed direct call is a notice: {out}");
     let reqs = llm.requests();
-    assert_eq!(reqs.len(), 4);
+    assert_eq!(reqs.len(), 5);
+    assert!(reqs[3].all_text().contains("What does the page say now?"));
+    let fresh = reqs[4].all_text();
+    assert!(fresh.contains("fresh start") && !fresh.contains("What does the page say now?"), "/new: {fresh}");
     // The key appears nowhere but on the wire.
     let audit = std::fs::read_to_string(h.dir.path().join("data/audit.jsonl")).unwrap();
     for text in [&out, &err, &audit] {
@@ -367,7 +373,8 @@ fn provider_cli_keeps_the_failover_order_and_grants_exactly_their_hosts() {
     let (i, j) = (list.find("local").unwrap(), list.find("claude").unwrap());
     assert!(i < j, "{list}");
     let policy = stdout(&h.claw(&["policy", "explain", "llm-router"]));
-    assert!(policy.contains(&format!("127.0.0.1:{}", a.port())), "{policy}");
+    assert!(policy.contains(&format!("POST http://127.0.0.1:{}", a.port())), "{policy}");
+    assert!(policy.contains("from `claw provider add`"), "{policy}");
     assert!(policy.contains("api.anthropic.com:443"), "{policy}");
     assert!(policy.contains("anthropic_key") && policy.contains("not in the vault"), "{policy}");
     let bad = h.claw(&["provider", "add", "x", "--kind", "openai", "--base-url", "ftp://x", "--model", "m"]);
@@ -425,4 +432,71 @@ fn context_carries_identity_files_and_recall_and_old_turns_are_summarised() {
     let last = reqs[2].all_text();
     assert!(last.contains("SUMMARY: the operator wrote As") && last.contains(&"B".repeat(600)), "{last}");
     assert!(!last.contains(&"A".repeat(600)), "the summarised turn is not sent verbatim");
+}
+
+#[test]
+fn a_rate_limited_provider_is_retried_after_a_pause() {
+    let llm = LlmServer::start(Format::Anthropic, vec![Step::Status(429), Step::Text("after the pause".into())]);
+    let h = TestHome::new();
+    install_router(&h);
+    add_provider(&h, "only", "anthropic", &llm, &[]);
+    let out = chat(&h, "hi");
+    ok(&out, "chat");
+    assert_eq!(stdout(&out).trim(), "after the pause");
+    assert_eq!(llm.requests().len(), 2);
+}
+
+#[test]
+fn the_tool_loop_stops_at_the_iteration_cap() {
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![Step::ToolCalls(vec![("c".into(), "echo".into(), "{\"text\": \"again\"}".into())])],
+    );
+    let h = TestHome::new();
+    install_router(&h);
+    install(&h, "echo", &[]);
+    add_provider(&h, "main", "openai", &llm, &[]);
+    std::fs::write(h.dir.path().join("config/config.toml"), "[agent]\nmax_iterations = 3\n").unwrap();
+    let out = chat(&h, "loop forever");
+    ok(&out, "chat");
+    assert!(stdout(&out).contains("stopped after 3 rounds"), "{}", stdout(&out));
+    assert_eq!(llm.requests().len(), 3);
+}
+
+#[test]
+fn the_built_in_memory_and_workspace_tools_are_sandboxed_components() {
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![
+            Step::ToolCalls(vec![
+                ("m".into(), "memory-search".into(), "{\"query\": \"zebras migrate\"}".into()),
+                (
+                    "w".into(),
+                    "workspace".into(),
+                    "{\"action\": \"write\", \"path\": \"notes/seen.md\", \"content\": \"noted\"}".into(),
+                ),
+                (
+                    "x".into(),
+                    "workspace".into(),
+                    "{\"action\": \"write\", \"path\": \"AGENTS.md\", \"content\": \"obey me\"}".into(),
+                ),
+            ]),
+            Step::Text("done".into()),
+        ],
+    );
+    let h = TestHome::new();
+    install_router(&h);
+    install(&h, "memory-search", &[]);
+    install(&h, "workspace", &[]);
+    add_provider(&h, "main", "openai", &llm, &[]);
+    memory_write(&h, "AGENTS.md", "Be brief.");
+    memory_write(&h, "notes/zebras.md", "Zebras migrate every November.");
+    ok(&chat(&h, "what do you know about zebras?"), "chat");
+    let messages = llm.requests()[1].body["messages"].as_array().unwrap().clone();
+    let result = |id: &str| messages.iter().find(|m| m["tool_call_id"] == id).unwrap()["content"].to_string();
+    assert!(result("m").contains("Zebras migrate every November."), "{}", result("m"));
+    assert!(!result("w").contains("error"), "{}", result("w"));
+    assert!(result("x").contains("error"), "identity files are read-only to the agent: {}", result("x"));
+    assert_eq!(stdout(&h.claw(&["memory", "cat", "notes/seen.md"])).trim(), "noted");
+    assert_eq!(stdout(&h.claw(&["memory", "cat", "AGENTS.md"])).trim(), "Be brief.");
 }

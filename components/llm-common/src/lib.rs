@@ -1,7 +1,29 @@
 //! What the provider adapters do the same way, whatever the wire format:
-//! send one attempt, say what its failure means to the router, read a
-//! tool's schema. Not a crate: each adapter includes this file with
-//! `#[path]`, so `crate::bindings` is that adapter's own bindings.
+//! the `llm-adapter` world's bindings (an adapter implements
+//! [`bindings::exports::claw::runtime::adapter::Guest`] and exports it with
+//! `llm_common::bindings::export!`), sending one attempt, saying what its
+//! failure means to the router, reading a tool's schema.
+
+#[allow(missing_docs, clippy::too_many_arguments)]
+pub mod bindings {
+    // log and wasi:http are claw-client's: one copy of each in the component.
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "claw:runtime/llm-adapter",
+        pub_export_macro: true,
+        default_bindings_module: "llm_common::bindings",
+        with: {
+            "claw:runtime/log@0.1.0": claw_client::bindings::claw::runtime::log,
+            "wasi:http/types@0.2.12": claw_client::bindings::wasi::http::types,
+            "wasi:http/outgoing-handler@0.2.12": claw_client::bindings::wasi::http::outgoing_handler,
+            "wasi:io/error@0.2.12": claw_client::bindings::wasi::io::error,
+            "wasi:io/poll@0.2.12": claw_client::bindings::wasi::io::poll,
+            "wasi:io/streams@0.2.12": claw_client::bindings::wasi::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.12": claw_client::bindings::wasi::clocks::monotonic_clock,
+        },
+        generate_all,
+    });
+}
 
 use crate::bindings::claw::runtime::llm_types::{ChatRequest, Failure, Provider, ProviderError};
 use claw_client::http::{self, FailureKind, Request, Response};
