@@ -53,37 +53,34 @@ pub mod wit {
         require_store_data_send: true,
     });
 
+    /// Bindings for a world whose imports are the `client` world's: they
+    /// reuse the tool world's log and WASI types, so each capability has
+    /// one `Host` implementation.
+    macro_rules! client_world {
+        ($world:literal) => {
+            wasmtime::component::bindgen!({
+                path: "../wit",
+                world: $world,
+                imports: { default: trappable },
+                exports: { default: async },
+                with: {
+                    "claw:runtime/log": crate::wit::claw::runtime::log,
+                    "wasi:io": wasmtime_wasi::p2::bindings::io,
+                    "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+                    "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+                },
+                require_store_data_send: true,
+            });
+        };
+    }
+
     /// The `llm` world: the router with its adapters plugged in.
     pub mod llm {
-        wasmtime::component::bindgen!({
-            path: "../wit",
-            world: "claw:runtime/llm",
-            imports: { default: trappable },
-            exports: { default: async },
-            with: {
-                "claw:runtime/log": crate::wit::claw::runtime::log,
-                "wasi:io": wasmtime_wasi::p2::bindings::io,
-                "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-                "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-            },
-            require_store_data_send: true,
-        });
+        client_world!("claw:runtime/llm");
     }
 
     /// The `channel` world.
     pub mod channel {
-        wasmtime::component::bindgen!({
-            path: "../wit",
-            world: "claw:runtime/channel",
-            imports: { default: trappable },
-            exports: { default: async },
-            with: {
-                "claw:runtime/log": crate::wit::claw::runtime::log,
-                "wasi:io": wasmtime_wasi::p2::bindings::io,
-                "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-                "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-            },
-            require_store_data_send: true,
-        });
+        client_world!("claw:runtime/channel");
     }
 }

@@ -116,5 +116,34 @@ pub(super) fn agent_turn(iterations: usize) -> Result<(Stats, f64)> {
         Ok(())
     })?;
     let server_per_turn_us = server_total.as_secs_f64() * 1e6 / iterations as f64;
+
+    // Breakdown: one router request alone, and the context's memory recall.
+    let request = claw::llm::ChatRequest {
+        messages: vec![claw::llm::Message::text(claw::llm::Role::User, "hi")],
+        tools: Vec::new(),
+        providers: providers.list.iter().map(|p| p.to_wire()).collect(),
+        model: None,
+        max_tokens: None,
+    };
+    let mut router = Vec::new();
+    let mut recall = Vec::new();
+    tokio.block_on(async {
+        let memory = rt.services().memory.get().await.map_err(|e| anyhow::anyhow!(e))?;
+        for _ in 0..iterations {
+            let before = *busy.lock().unwrap();
+            let t = Instant::now();
+            rt.complete(&request).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            router.push(t.elapsed().saturating_sub(*busy.lock().unwrap() - before));
+            let t = Instant::now();
+            memory.search("say hi through echo", 4, "").await?;
+            recall.push(t.elapsed());
+        }
+        anyhow::Ok(())
+    })?;
+    eprintln!(
+        "agent-turn breakdown: one router request p50 {:.3} ms, memory recall p50 {:.3} ms",
+        stats(router, 1e3).p50,
+        stats(recall, 1e3).p50
+    );
     Ok((stats(samples, 1e3), server_per_turn_us))
 }
