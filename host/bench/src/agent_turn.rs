@@ -53,8 +53,20 @@ async fn scripted_server(busy: Arc<Mutex<Duration>>) -> Result<u16> {
     Ok(port)
 }
 
-/// Returns per-turn host overhead and the server's own time per turn.
-pub(super) fn agent_turn(iterations: usize) -> Result<(Stats, f64)> {
+/// What `agent-turn` measured.
+pub(super) struct Turn {
+    /// Host overhead per turn, ms.
+    pub overhead: Stats,
+    /// The server's own time per turn, µs.
+    pub server_us: f64,
+    /// One router request alone, p50 ms (server time subtracted).
+    pub router_ms: f64,
+    /// The context's memory recall, p50 ms.
+    pub recall_ms: f64,
+}
+
+/// Per-turn host overhead, with a breakdown.
+pub(super) fn agent_turn(iterations: usize) -> Result<Turn> {
     let dir = tempfile::tempdir()?;
     let home = Home::at(dir.path());
     let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -140,10 +152,10 @@ pub(super) fn agent_turn(iterations: usize) -> Result<(Stats, f64)> {
         }
         anyhow::Ok(())
     })?;
-    eprintln!(
-        "agent-turn breakdown: one router request p50 {:.3} ms, memory recall p50 {:.3} ms",
-        stats(router, 1e3).p50,
-        stats(recall, 1e3).p50
-    );
-    Ok((stats(samples, 1e3), server_per_turn_us))
+    Ok(Turn {
+        overhead: stats(samples, 1e3),
+        server_us: server_per_turn_us,
+        router_ms: stats(router, 1e3).p50,
+        recall_ms: stats(recall, 1e3).p50,
+    })
 }

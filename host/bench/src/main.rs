@@ -603,9 +603,10 @@ fn main() -> Result<()> {
         }
     }
     if want("agent-turn") {
-        let (s, server_us) = agent_turn::agent_turn(300)?;
+        let t = agent_turn::agent_turn(300)?;
+        let s = &t.overhead;
         emit(json!({"name": "agent-turn", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
-            "server_us_per_turn": round(server_us),
+            "server_us_per_turn": round(t.server_us), "router_request_p50_ms": round3(t.router_ms), "recall_p50_ms": round3(t.recall_ms),
             "what": "one turn with one tool call (echo) against a local scripted OpenAI-compatible server: context, two requests through the composed router and the boundary (key injected), the tool call, session writes; the server's own time subtracted"}));
     }
     if want("load-cached") {
