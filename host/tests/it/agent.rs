@@ -500,3 +500,74 @@ fn the_built_in_memory_and_workspace_tools_are_sandboxed_components() {
     assert_eq!(stdout(&h.claw(&["memory", "cat", "notes/seen.md"])).trim(), "noted");
     assert_eq!(stdout(&h.claw(&["memory", "cat", "AGENTS.md"])).trim(), "Be brief.");
 }
+
+/// A page server that answers nothing until two requests are in, so two
+/// fetches from one LLM reply only complete if they run at the same time.
+/// (After 5 s alone, a request is answered "alone" so the test fails
+/// instead of hanging.)
+fn rendezvous_server() -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut waiting = Vec::new();
+        listener.set_nonblocking(true).unwrap();
+        let start = std::time::Instant::now();
+        while waiting.len() < 2 && start.elapsed() < std::time::Duration::from_secs(5) {
+            match listener.accept() {
+                Ok((mut s, _)) => {
+                    s.set_nonblocking(false).unwrap();
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf);
+                    waiting.push(s);
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
+        }
+        let body = if waiting.len() == 2 { "together" } else { "alone" };
+        for mut s in waiting {
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn tool_calls_from_one_reply_run_in_parallel() {
+    let (port, server) = rendezvous_server();
+    let url = |p: &str| format!("http://127.0.0.1:{port}/{p}");
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![
+            Step::ToolCalls(vec![
+                ("a".into(), "http-fetch".into(), format!("{{\"url\": \"{}\"}}", url("a"))),
+                ("b".into(), "http-fetch".into(), format!("{{\"url\": \"{}\"}}", url("b"))),
+            ]),
+            Step::Text("both fetched".into()),
+        ],
+    );
+    let h = TestHome::new();
+    install_router(&h);
+    let grant = h.grant_file("fetch.toml", &format!("[[http]]\nurl = \"http://127.0.0.1:{port}/**\"\n"));
+    ok(
+        &h.claw(&[
+            "component",
+            "add",
+            guest("http_fetch").to_str().unwrap(),
+            "--name",
+            "http-fetch",
+            "--grant",
+            grant.to_str().unwrap(),
+        ]),
+        "adding http-fetch",
+    );
+    add_provider(&h, "main", "openai", &llm, &[]);
+    ok(&chat(&h, "fetch both"), "chat");
+    server.join().unwrap();
+    let text = llm.requests()[1].all_text();
+    assert_eq!(text.matches("together").count(), 2, "both calls were in flight at once: {text}");
+}
