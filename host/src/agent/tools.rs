@@ -6,6 +6,12 @@ use super::untrusted;
 use crate::llm::{ToolCall, ToolSpec};
 use crate::runtime::{CallError, Runtime};
 
+/// The most of one tool output the LLM reads: enough for a page of text,
+/// small enough that one call cannot crowd everything else out of the
+/// context. The whole output is still the tool's result; the LLM is told
+/// it was cut.
+pub const MAX_RESULT_BYTES: usize = 64 << 10;
+
 /// Every loaded tool, as the LLM sees it.
 pub(super) fn specs(runtime: &Runtime) -> Vec<ToolSpec> {
     runtime
@@ -52,11 +58,37 @@ async fn run(runtime: &Runtime, call: &ToolCall) -> String {
         }
     }
     match runtime.call(&call.name, args).await {
-        Ok(output) => untrusted::wrap(&format!("tool {}", call.name), &output),
+        Ok(output) => untrusted::wrap(&format!("tool {}", call.name), &cut(&output, MAX_RESULT_BYTES)),
         // A tool's own error message is the tool's text: wrap it too.
         Err(e @ CallError::Tool { .. }) => {
             format!("error: {}", untrusted::wrap(&format!("tool {} error", call.name), &e.to_string()))
         }
         Err(e) => format!("error: {e}"),
+    }
+}
+
+/// `text` cut to at most `max` bytes (at a character boundary), with a
+/// note saying how much there was.
+fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n[claw: output cut at {end} of {} bytes]", &text[..end], text.len()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut;
+
+    #[test]
+    fn long_outputs_are_cut_at_a_character_boundary_and_say_so() {
+        assert_eq!(cut("short", 10), "short");
+        let long = "é".repeat(10); // 20 bytes
+        let c = cut(&long, 5);
+        assert!(c.starts_with("éé\n[claw: output cut at 4 of 20 bytes]"), "{c}");
     }
 }
