@@ -21,8 +21,13 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// The most memory any grant may give one instance.
 pub const MAX_MEMORY_BYTES: usize = 4 << 30;
 
-/// Bytes of each pooled memory kept resident between instances.
-const KEEP_RESIDENT: usize = 2 << 20;
+/// Bytes of each pooled memory reset with memset (kept resident) rather
+/// than released with madvise between instances. Which is cheaper depends
+/// on the machine: on one VM 2 MiB took a tool call from 27 to 18 µs, on
+/// another of the same kind it cost 26.5 against 23.1 µs with none (TLB
+/// shootdowns are cheap there, the memset is not). wasmtime's default,
+/// none, is the one that never loses by much; see docs/BENCHMARKS.md.
+const KEEP_RESIDENT: usize = 0;
 
 /// How many instances may be alive at once (the pool's size).
 const POOL_INSTANCES: u32 = 256;
@@ -68,8 +73,6 @@ fn config(pooling: bool) -> Config {
             .max_tables_per_component(8)
             .max_core_instances_per_component(32)
             .max_memory_size(MAX_MEMORY_BYTES)
-            // Reset the first pages of a reused slot with memset instead of
-            // madvise: a small tool's whole heap, without page faults.
             .linear_memory_keep_resident(KEEP_RESIDENT)
             .table_keep_resident(64 << 10)
             .async_stack_keep_resident(64 << 10);
