@@ -70,7 +70,16 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
             _ = tokio::signal::ctrl_c() => None,
         };
         let Some(line) = line else { break };
-        if !handle(&line, &runtime, &agent, printer).await {
+        // Ctrl-C while a turn runs cancels the turn, not claw: what the
+        // turn stored so far stays (each step is its own transaction).
+        let go_on = tokio::select! {
+            go_on = handle(&line, &runtime, &agent, printer) => go_on,
+            _ = tokio::signal::ctrl_c() => {
+                printer.note("cancelled (Ctrl-C); Ctrl-C again or /quit leaves");
+                true
+            }
+        };
+        if !go_on {
             break;
         }
     }

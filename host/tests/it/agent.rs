@@ -571,3 +571,31 @@ fn tool_calls_from_one_reply_run_in_parallel() {
     let text = llm.requests()[1].all_text();
     assert_eq!(text.matches("together").count(), 2, "both calls were in flight at once: {text}");
 }
+
+#[test]
+fn ctrl_c_cancels_a_stuck_turn_and_the_repl_goes_on() {
+    let llm = LlmServer::start(Format::OpenAi, vec![Step::Hang]);
+    let h = TestHome::new();
+    install_router(&h);
+    install(&h, "repl", &[]);
+    install(&h, "echo", &[]);
+    add_provider(&h, "slow", "openai", &llm, &["--timeout-ms", "60000"]);
+    let mut child =
+        h.command(&["run"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "this will hang").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while llm.requests().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the turn never reached the provider");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    writeln!(stdin, "/tool echo {{\"text\": \"still here\"}}").unwrap();
+    writeln!(stdin, "/quit").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "claw run survived Ctrl-C: {}", stderr(&out));
+    assert!(stderr(&out).contains("cancelled (Ctrl-C)"), "{}", stderr(&out));
+    assert!(stdout(&out).contains("still here"), "{}", stdout(&out));
+}
