@@ -93,6 +93,22 @@ impl Agent {
     ///
     /// A [`TurnError`]; what happened before it is already persisted.
     pub async fn turn(&self, channel: &str, conversation: &str, text: &str) -> Result<Reply, TurnError> {
+        self.turn_with(channel, conversation, text, &|_| {}).await
+    }
+
+    /// [`Agent::turn`], telling `progress` about each tool call as it starts
+    /// (so a person waiting sees what the agent is doing).
+    ///
+    /// # Errors
+    ///
+    /// As [`Agent::turn`].
+    pub async fn turn_with(
+        &self,
+        channel: &str,
+        conversation: &str,
+        text: &str,
+        progress: &(dyn Fn(&ToolCall) + Sync),
+    ) -> Result<Reply, TurnError> {
         let store = self.runtime.services().store.get().await.map_err(TurnError::Store)?.clone();
         let sessions = store.sessions();
         let mut session = sessions.active(channel, conversation).await?;
@@ -138,6 +154,7 @@ impl Agent {
                 return Ok(reply);
             }
             reply.tool_calls += answer.tool_calls.len();
+            answer.tool_calls.iter().for_each(progress);
             let results = tools::run_all(&self.runtime, &answer.tool_calls).await;
             let mut batch = vec![stored];
             messages.push(assistant);
@@ -162,6 +179,13 @@ impl Agent {
         reply.text = text;
         Ok(reply)
     }
+}
+
+/// A tool call in one line for a person: the name and the arguments, cut.
+pub fn describe_call(call: &ToolCall) -> String {
+    let args: String = call.arguments_json.chars().filter(|c| !c.is_control()).take(120).collect();
+    let more = if call.arguments_json.chars().count() > 120 { "…" } else { "" };
+    format!("calling {} {args}{more}", call.name)
 }
 
 fn stored_call(c: &ToolCall) -> StoredCall {

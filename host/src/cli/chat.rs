@@ -34,7 +34,9 @@ pub(super) async fn run(args: ChatArgs, printer: &Printer) -> Result<()> {
     if args.new {
         agent.new_session(CHANNEL, &args.conversation).await?;
     }
-    let reply = agent.turn(CHANNEL, &args.conversation, &args.message).await.map_err(|e| {
+    // Progress goes to stderr: stdout is the reply, for scripts.
+    let progress = |call: &crate::llm::ToolCall| printer.note(crate::agent::describe_call(call));
+    let reply = agent.turn_with(CHANNEL, &args.conversation, &args.message, &progress).await.map_err(|e| {
         let mut p = Problem::new(e.to_string());
         if let Some(h) = e.hint() {
             p = p.hint(h);

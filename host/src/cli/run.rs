@@ -152,7 +152,10 @@ async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, printer: &Pri
                     (call.conversation, format!("error: {e}{hint}"), true)
                 }
             },
-            Event::Message(m) => match agent.turn(CHANNEL, &m.conversation, &m.text).await {
+            Event::Message(m) => match agent
+                .turn_with(CHANNEL, &m.conversation, &m.text, &|call| printer.note(crate::agent::describe_call(call)))
+                .await
+            {
                 Ok(reply) => (m.conversation, reply.text, false),
                 Err(e) => {
                     let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();

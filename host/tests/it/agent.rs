@@ -139,6 +139,8 @@ fn full_turn(format: Format, kind: &str, auth_header: &str, auth_value: &str) {
     let out = chat(&h, "What does the page say?");
     ok(&out, "claw chat");
     assert_eq!(stdout(&out).trim(), "The page says 42.");
+    let progress = stderr(&out);
+    assert!(progress.contains("calling http-fetch {") && progress.contains(&url), "progress: {progress}");
 
     let reqs = llm.requests();
     assert_eq!(reqs.len(), 2, "one tool round, then the answer");
@@ -158,6 +160,7 @@ fn full_turn(format: Format, kind: &str, auth_header: &str, auth_value: &str) {
         &["What does the page say now?", "/tool http-fetch {\"url\": \"nowhere\"}", "/new", "fresh start", "/quit"],
     );
     assert!(out.contains("Still 42, from the REPL."), "stdout: {out}\nstderr: {err}");
+    assert!(err.contains("calling http-fetch"), "the REPL shows tool calls as they start: {err}");
     assert!(out.contains("! error:"), "the failed direct call is a notice: {out}");
     let reqs = llm.requests();
     assert_eq!(reqs.len(), 5);
