@@ -35,33 +35,16 @@ fn install_router(h: &TestHome) {
     install(h, "llm-router", &["--plug", &openai, "--plug", &anthropic]);
 }
 
-/// http-fetch allowed to GET the page server only.
-fn install_fetch(h: &TestHome, pages: &PageServer) {
-    let grant = h.grant_file("fetch.toml", &format!("[[http]]\nurl = \"http://127.0.0.1:{}/**\"\n", pages.port()));
-    ok(
-        &h.claw(&[
-            "component",
-            "add",
-            guest("http_fetch").to_str().unwrap(),
-            "--name",
-            "http-fetch",
-            "--grant",
-            grant.to_str().unwrap(),
-        ]),
-        "adding http-fetch",
-    );
+/// http-fetch allowed to GET one local port only.
+fn install_fetch(h: &TestHome, port: u16) {
+    let grant = h.grant_file("fetch.toml", &format!("[[http]]\nurl = \"http://127.0.0.1:{port}/**\"\n"));
+    let wasm = guest("http_fetch");
+    let args = ["component", "add", wasm.to_str().unwrap(), "--name", "http-fetch", "--grant", grant.to_str().unwrap()];
+    ok(&h.claw(&args), "adding http-fetch");
 }
 
 fn set_secret(h: &TestHome, name: &str, value: &str) {
-    let mut child = h
-        .command(&["secret", "set", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{value}").unwrap();
-    ok(&child.wait_with_output().unwrap(), "secret set");
+    ok(&h.claw_with_stdin(&["secret", "set", name], &format!("{value}\n")), "secret set");
 }
 
 fn add_provider(h: &TestHome, name: &str, kind: &str, server: &LlmServer, extra: &[&str]) {
@@ -131,7 +114,7 @@ fn full_turn(format: Format, kind: &str, auth_header: &str, auth_value: &str) {
     );
     let h = TestHome::new();
     install_router(&h);
-    install_fetch(&h, &pages);
+    install_fetch(&h, pages.port());
     install(&h, "repl", &[]);
     set_secret(&h, "llm_key", KEY);
     add_provider(&h, "main", kind, &llm, &["--credential", "llm_key"]);
@@ -244,7 +227,7 @@ fn injected_instructions_stay_wrapped_and_nothing_leaves_outside_the_grants() {
     );
     let h = TestHome::new();
     install_router(&h);
-    install_fetch(&h, &pages);
+    install_fetch(&h, pages.port());
     set_secret(&h, "llm_key", KEY);
     add_provider(&h, "main", "openai", &llm, &["--credential", "llm_key"]);
 
@@ -390,15 +373,7 @@ fn provider_cli_keeps_the_failover_order_and_grants_exactly_their_hosts() {
 
 /// Write a workspace document as the operator.
 fn memory_write(h: &TestHome, path: &str, text: &str) {
-    let mut child = h
-        .command(&["memory", "write", path])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    ok(&child.wait_with_output().unwrap(), "memory write");
+    ok(&h.claw_with_stdin(&["memory", "write", path], text), "memory write");
 }
 
 #[test]
@@ -555,19 +530,7 @@ fn tool_calls_from_one_reply_run_in_parallel() {
     );
     let h = TestHome::new();
     install_router(&h);
-    let grant = h.grant_file("fetch.toml", &format!("[[http]]\nurl = \"http://127.0.0.1:{port}/**\"\n"));
-    ok(
-        &h.claw(&[
-            "component",
-            "add",
-            guest("http_fetch").to_str().unwrap(),
-            "--name",
-            "http-fetch",
-            "--grant",
-            grant.to_str().unwrap(),
-        ]),
-        "adding http-fetch",
-    );
+    install_fetch(&h, port);
     add_provider(&h, "main", "openai", &llm, &[]);
     ok(&chat(&h, "fetch both"), "chat");
     server.join().unwrap();

@@ -37,6 +37,19 @@ impl TestHome {
         self.command(args).output().expect("running claw")
     }
 
+    /// Run the `claw` binary with `input` on its stdin.
+    pub fn claw_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running claw");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writing stdin");
+        child.wait_with_output().expect("running claw")
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_claw"));
         c.args(args).env("CLAW_HOME", self.dir.path()).env_remove("CLAW_LOG").env_remove("RUST_LOG");

@@ -8,15 +8,7 @@ use std::process::{Output, Stdio};
 const VALUE: &str = "ghp_operatorSetThisValue0123456789abcdef";
 
 fn set(h: &TestHome, name: &str, value: &str) -> Output {
-    let mut child = h
-        .command(&["secret", "set", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{value}").unwrap();
-    child.wait_with_output().unwrap()
+    h.claw_with_stdin(&["secret", "set", name], &format!("{value}\n"))
 }
 
 fn all_output(o: &Output) -> String {
