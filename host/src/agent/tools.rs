@@ -30,35 +30,24 @@ pub(super) async fn run_all(runtime: &Runtime, calls: &[ToolCall]) -> Vec<String
     futures::future::join_all(calls.iter().map(|c| run(runtime, c))).await
 }
 
-/// One call's result as the LLM will read it.
+/// One call's result as the LLM will read it. The runtime checks the name
+/// and that the arguments are a JSON object; its errors become text the
+/// LLM can act on.
 async fn run(runtime: &Runtime, call: &ToolCall) -> String {
-    let known = runtime.tools();
-    if !known.iter().any(|t| t.record.name == call.name) {
-        let names: Vec<&str> = known.iter().map(|t| t.record.name.as_str()).collect();
-        return format!(
-            "error: there is no tool named `{}`. The tools are: {}. Call one of those, or answer without a tool.",
-            call.name,
-            if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
-        );
-    }
     let args = if call.arguments_json.trim().is_empty() { "{}" } else { call.arguments_json.as_str() };
-    match serde_json::from_str::<serde_json::Value>(args) {
-        Ok(v) if v.is_object() => {}
-        Ok(_) => {
-            return format!(
-                "error: the arguments for `{}` must be a JSON object matching its parameters schema; call it again with an object.",
-                call.name
-            );
-        }
-        Err(e) => {
-            return format!(
-                "error: the arguments for `{}` are not valid JSON ({e}); call it again with a JSON object matching its parameters schema.",
-                call.name
-            );
-        }
-    }
     match runtime.call(&call.name, args).await {
         Ok(output) => untrusted::wrap(&format!("tool {}", call.name), &cut(&output, MAX_RESULT_BYTES)),
+        Err(CallError::NotFound { .. } | CallError::NotATool { .. }) => {
+            let names: Vec<String> = runtime.tools().iter().map(|t| t.record.name.clone()).collect();
+            format!(
+                "error: there is no tool named `{}`. The tools are: {}. Call one of those, or answer without a tool.",
+                call.name,
+                if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+            )
+        }
+        Err(e @ CallError::BadParams { .. }) => {
+            format!("error: {e}; call it again with a JSON object matching its parameters schema.")
+        }
         // A tool's own error message is the tool's text: wrap it too.
         Err(e @ CallError::Tool { .. }) => {
             format!("error: {}", untrusted::wrap(&format!("tool {} error", call.name), &e.to_string()))

@@ -109,7 +109,7 @@ fn warn_about(home: &Home, provider: &Provider, printer: &Printer) {
             printer.note(format!("warning: secret `{c}` is not in the vault yet: set it with `claw secret set {c}`"));
         }
     }
-    if provider.base_url.starts_with("http://") && !is_local(provider) {
+    if provider.base_url.starts_with("http://") && !provider.is_local() {
         printer.note(format!(
             "warning: {} is plain http: the request and its injected key are readable on the way",
             provider.base_url
@@ -122,11 +122,4 @@ fn warn_about(home: &Home, provider: &Provider, printer: &Printer) {
     if !installed {
         printer.note("note: no LLM router is installed yet; `bash scripts/dev run` installs it");
     }
-}
-
-fn is_local(p: &Provider) -> bool {
-    p.host().is_some_and(|h| {
-        let bare = h.trim_start_matches('[').trim_end_matches(']');
-        bare == "localhost" || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-    })
 }

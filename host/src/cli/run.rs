@@ -7,6 +7,7 @@
 //! what comes back. Nothing here knows the commands' syntax.
 
 use super::Printer;
+use super::tool::render;
 use crate::agent::Agent;
 use crate::components::World;
 use crate::home::Home;
@@ -176,16 +177,6 @@ fn channel_message(e: &crate::runtime::CallError) -> String {
     match e {
         crate::runtime::CallError::Tool { error, .. } => error.message.clone(),
         other => other.to_string(),
-    }
-}
-
-/// A tool's JSON output for the terminal: a string as its text, anything
-/// else pretty-printed.
-fn render(output: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(output) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| output.to_string()),
-        Err(_) => output.to_string(),
     }
 }
 

@@ -32,12 +32,20 @@ pub(super) async fn run(cmd: ToolCommand, printer: &Printer) -> Result<()> {
     Ok(())
 }
 
-/// Print a tool's JSON output: a JSON string as its plain text (unless
-/// `--json`), anything else pretty-printed.
+/// Print a tool's JSON output: as JSON with `--json`, else [`render`]ed.
 pub(super) fn print_output(printer: &Printer, output: &str) {
     match serde_json::from_str::<serde_json::Value>(output) {
-        Ok(serde_json::Value::String(s)) if !printer.json => printer.line(s),
-        Ok(v) => printer.value(&v),
-        Err(_) => printer.line(output),
+        Ok(v) if printer.json => printer.value(&v),
+        _ => printer.line(render(output)),
+    }
+}
+
+/// A tool's JSON output for a person: a JSON string as its plain text,
+/// anything else pretty-printed.
+pub(super) fn render(output: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(output) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| output.to_string()),
+        Err(_) => output.to_string(),
     }
 }

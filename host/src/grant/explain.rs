@@ -31,7 +31,7 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
                 r.port,
                 path,
             ));
-            if r.scheme.as_str() == "http" && !is_local(&r.host) {
+            if r.scheme.as_str() == "http" && !r.host.is_local() {
                 warnings.push(format!(
                     "plain http to {}: traffic and injected credentials are readable on the way",
                     r.host
@@ -111,10 +111,6 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
     out.push("always: no environment variables, no files, no sockets; clocks and randomness only".into());
     out.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
     out
-}
-
-fn is_local(h: &HostPattern) -> bool {
-    matches!(h, HostPattern::Exact(h) if h == "localhost" || h.starts_with("127.") || h == "[::1]")
 }
 
 #[cfg(test)]

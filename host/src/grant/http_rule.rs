@@ -40,6 +40,26 @@ pub enum HostPattern {
 }
 
 impl HostPattern {
+    /// The networks naming this host opens: an IP literal is its own
+    /// address, `localhost` is loopback; a name opens none (its addresses
+    /// must be global).
+    pub fn named_networks(&self) -> Vec<ipnet::IpNet> {
+        let HostPattern::Exact(h) = self else { return Vec::new() };
+        let bare = h.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+            vec![ipnet::IpNet::from(ip)]
+        } else if bare == "localhost" {
+            vec!["127.0.0.0/8".parse().expect("valid net"), "::1/128".parse().expect("valid net")]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Whether this is the local machine (plain http there stays on it).
+    pub fn is_local(&self) -> bool {
+        self.named_networks().iter().any(|n| n.addr().is_loopback())
+    }
+
     /// Parse a host pattern; lower-cases it.
     ///
     /// # Errors

@@ -198,15 +198,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         };
         let line = cx.line_of(rule.url.span().start);
         // Naming an IP literal or localhost is naming that network.
-        if let HostPattern::Exact(h) = &host {
-            let bare = h.trim_start_matches('[').trim_end_matches(']');
-            if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-                grant.networks.push(ipnet::IpNet::from(ip));
-            } else if bare == "localhost" {
-                grant.networks.push("127.0.0.0/8".parse().expect("valid net"));
-                grant.networks.push("::1/128".parse().expect("valid net"));
-            }
-        }
+        grant.networks.extend(host.named_networks());
         grant.http.push(HttpRule { scheme, host, port, path, methods, line });
     }
     for secret in raw.secrets {

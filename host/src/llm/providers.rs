@@ -107,12 +107,9 @@ impl Provider {
         Ok(HttpRule { scheme, host, port, path, methods: vec!["POST".into()], line: 0 })
     }
 
-    /// The host this provider lives on (what its credential is bound to).
-    pub fn host(&self) -> Option<String> {
-        match self.rule().ok()?.host {
-            HostPattern::Exact(h) => Some(h),
-            HostPattern::Subdomains(_) => None,
-        }
+    /// Whether it is on this machine (named by IP literal or localhost).
+    pub fn is_local(&self) -> bool {
+        self.rule().is_ok_and(|r| r.host.is_local())
     }
 }
 
@@ -205,22 +202,15 @@ impl Providers {
     pub fn extend_grant(&self, grant: &mut Grant) {
         for p in &self.list {
             let Ok(rule) = p.rule() else { continue };
-            if let HostPattern::Exact(h) = &rule.host {
-                let bare = h.trim_start_matches('[').trim_end_matches(']');
-                if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-                    grant.networks.push(ipnet::IpNet::from(ip));
-                } else if bare == "localhost" {
-                    grant.networks.push(ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])));
-                    grant.networks.push(ipnet::IpNet::from(std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)));
-                }
-                if let Some(secret) = &p.credential {
-                    let (header, format) = p.kind.credential_header();
-                    grant.secrets.push(SecretGrant {
-                        name: secret.clone(),
-                        hosts: vec![HostPattern::Exact(h.clone())],
-                        inject: Injection::Header { name: header.into(), format: format.into() },
-                    });
-                }
+            grant.networks.extend(rule.host.named_networks());
+            // `rule` checked the host is exact: the key goes there only.
+            if let Some(secret) = &p.credential {
+                let (header, format) = p.kind.credential_header();
+                grant.secrets.push(SecretGrant {
+                    name: secret.clone(),
+                    hosts: vec![rule.host.clone()],
+                    inject: Injection::Header { name: header.into(), format: format.into() },
+                });
             }
             grant.http.push(rule);
         }
