@@ -349,9 +349,10 @@ fn egress(rounds: usize, per_round: usize) -> Result<(Stats, Stats)> {
         for round in 0..rounds {
             for i in 0..per_round + per_round / 10 {
                 let t = Instant::now();
-                let (resp, _io) = Box::into_pin(boundary.send(&policy, request(body.clone()), None))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let (resp, _io) =
+                    Box::into_pin(boundary.send(&policy, request(body.clone()), None, &Default::default()))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
                 let got = resp.into_body().collect().await.map_err(|e| anyhow::anyhow!("{e}"))?.to_bytes();
                 if i >= per_round / 10 {
                     through.push(t.elapsed());

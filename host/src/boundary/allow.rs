@@ -39,8 +39,10 @@ impl Policy {
 /// What the boundary decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Allowed by the rule on this grant line.
+    /// Allowed by this rule.
     Allow {
+        /// The index of the matching rule in the policy.
+        rule: usize,
         /// The grant line of the matching rule.
         rule_line: usize,
     },
@@ -69,8 +71,17 @@ pub fn decide(policy: &Policy, method: &str, uri: &Uri) -> Decision {
     let host = host.trim_end_matches('.');
     let port = authority.port_u16().unwrap_or(scheme.default_port());
     let path = uri.path();
-    match policy.rules.iter().find(|r| r.allows(method, scheme, host, port, path)) {
-        Some(rule) => Decision::Allow { rule_line: rule.line },
+    if let Some(why) = super::path::refusal(path) {
+        return deny(format!("path refused: {why}; send the path in its plain, normalised form"));
+    }
+    let allowing = |r: &HttpRule| r.allows(method, scheme, host, port, path);
+    // A path carrying a placeholder is decided by the rule that declares
+    // it, when one allows the request: that rule says where it may stand.
+    let declaring = path
+        .contains(crate::grant::PLACEHOLDER_OPEN)
+        .then(|| policy.rules.iter().position(|r| allowing(r) && !r.placeholders.is_empty()));
+    match declaring.flatten().or_else(|| policy.rules.iter().position(allowing)) {
+        Some(i) => Decision::Allow { rule: i, rule_line: policy.rules[i].line },
         None => deny(format!("no [[http]] rule allows {method} {}://{host}:{port}{path}", scheme.as_str())),
     }
 }
@@ -95,11 +106,20 @@ mod tests {
         let p = policy("\n[[http]]\nurl = \"http://127.0.0.1:8080/api/**\"\n");
         assert_eq!(
             decide(&p, "GET", &"http://127.0.0.1:8080/api/x?q=1".parse().unwrap()),
-            Decision::Allow { rule_line: 3 }
+            Decision::Allow { rule: 0, rule_line: 3 }
         );
         assert!(matches!(decide(&p, "GET", &"http://127.0.0.1:8081/api/x".parse().unwrap()), Decision::Deny { .. }));
         assert!(matches!(decide(&p, "POST", &"http://127.0.0.1:8080/api/x".parse().unwrap()), Decision::Deny { .. }));
         assert!(matches!(decide(&p, "GET", &"http://127.0.0.1:8080/other".parse().unwrap()), Decision::Deny { .. }));
+    }
+
+    #[test]
+    fn a_path_that_reads_differently_on_the_server_is_refused_before_the_rules() {
+        let p = policy("[[http]]\nurl = \"https://api.x.com/public/**\"\n");
+        for path in ["/public/../admin", "/public/%2e%2e/admin", "/public/..%2fadmin", "/public%2f..%2fadmin"] {
+            let d = decide(&p, "GET", &format!("https://api.x.com{path}").parse().unwrap());
+            assert!(matches!(&d, Decision::Deny { reason } if reason.contains("path refused")), "{path}: {d:?}");
+        }
     }
 
     #[test]

@@ -1,18 +1,17 @@
 //! Step 4: credential injection. The guest's own credential headers are
-//! removed; then each secret granted to this host is put on the wire as its
-//! grant says, and `{secret:NAME}` placeholders are filled — only for
-//! secrets granted to this host. Anything else is a denial.
+//! removed; then each secret granted to this origin (scheme, host and
+//! port) is put on the wire as its grant says. A `{secret:NAME}`
+//! placeholder is filled only at a place the grant declares — a path
+//! segment written into the allowing rule's URL, or the one header its
+//! `[[secrets]]` entry names — because a credential the component may
+//! place freely is one it can have the granted service forward anywhere
+//! (a query parameter it chooses, a message text). Anything else denies.
 
-use crate::grant::{Injection, SecretGrant};
+use crate::grant::{HttpRule, Injection, PLACEHOLDER_OPEN as OPEN, Scheme, SecretGrant, placeholder_names};
 use base64::Engine as _;
 use http::header::{AUTHORIZATION, HeaderName, HeaderValue, PROXY_AUTHORIZATION};
 use http::request::Parts;
 use zeroize::Zeroizing;
-
-const OPEN: &str = "{secret:";
-
-/// Looks a secret up (recording it as injected) or says why it cannot.
-type Fetch<'a> = dyn FnMut(&str) -> Result<Zeroizing<Vec<u8>>, String> + 'a;
 
 /// Where the vault's values come from (the boundary's snapshot).
 pub trait Values {
@@ -20,24 +19,39 @@ pub trait Values {
     fn value(&self, name: &str) -> Option<&[u8]>;
 }
 
-/// Inject into `parts` for `host`. Returns the names injected, or why the
+/// The request's destination, as the allow step read it.
+#[derive(Debug, Clone, Copy)]
+pub struct Destination<'a> {
+    /// Its scheme.
+    pub scheme: Scheme,
+    /// Its host, lower-case, no trailing dot.
+    pub host: &'a str,
+    /// Its port.
+    pub port: u16,
+    /// The rule that allowed it.
+    pub rule: &'a HttpRule,
+}
+
+/// Inject into `parts` for `to`. Returns the names injected, or why the
 /// request must not leave.
 ///
 /// # Errors
 ///
-/// A reason naming the secret (never its value): a placeholder for a
-/// secret not granted to this host, or a granted secret the vault lacks.
+/// A reason naming the secret and the place (never a value): a
+/// placeholder where the grant declares none, or a granted secret the
+/// vault lacks.
 pub fn inject(
     parts: &mut Parts,
-    host: &str,
+    to: Destination<'_>,
     grants: &[SecretGrant],
     values: &dyn Values,
 ) -> Result<Vec<String>, String> {
-    let for_host: Vec<&SecretGrant> = grants.iter().filter(|g| g.hosts.iter().any(|h| h.matches(host))).collect();
-    let mut injected = Vec::new();
+    let here: Vec<&SecretGrant> = grants.iter().filter(|g| g.goes_to(to.scheme, to.host, to.port)).collect();
+    let origin = format!("{}://{}:{}", to.scheme.as_str(), to.host, to.port);
+    let mut injected: Vec<String> = Vec::new();
     let mut fetch = |name: &str| -> Result<Zeroizing<Vec<u8>>, String> {
         let v = values.value(name).ok_or_else(|| {
-            format!("secret `{name}` is granted for {host} but the vault has no value for it (set it with `claw secret set {name}`)")
+            format!("secret `{name}` is granted for {origin} but the vault has no value for it (set it with `claw secret set {name}`)")
         })?;
         if !injected.iter().any(|n| n == name) {
             injected.push(name.to_string());
@@ -48,7 +62,7 @@ pub fn inject(
     // The guest's own credentials never pass: only the host injects them.
     parts.headers.remove(AUTHORIZATION);
     parts.headers.remove(PROXY_AUTHORIZATION);
-    for g in &for_host {
+    for g in &here {
         if let Injection::Header { name, .. } = &g.inject
             && let Ok(h) = HeaderName::try_from(name.as_str())
         {
@@ -56,33 +70,13 @@ pub fn inject(
         }
     }
 
-    // Placeholders in the path and query.
-    let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-    if pq.contains(OPEN) {
-        let filled = fill(&pq, host, &for_host, &mut fetch, true)?;
-        set_path_and_query(parts, &filled)?;
-    }
-    // Placeholders in header values.
-    let names: Vec<HeaderName> = parts.headers.keys().cloned().collect();
-    for name in names {
-        let values: Vec<HeaderValue> = parts.headers.get_all(&name).iter().cloned().collect();
-        if !values.iter().any(|v| v.as_bytes().windows(OPEN.len()).any(|w| w == OPEN.as_bytes())) {
-            continue;
-        }
-        parts.headers.remove(&name);
-        for v in values {
-            let text = String::from_utf8_lossy(v.as_bytes()).into_owned();
-            let filled = Zeroizing::new(fill(&text, host, &for_host, &mut fetch, false)?);
-            let hv = HeaderValue::from_bytes(filled.as_bytes())
-                .map_err(|_| format!("header `{name}` is not valid once its placeholder is filled"))?;
-            parts.headers.append(name.clone(), hv);
-        }
-    }
+    fill_path(parts, to, &here, &mut fetch)?;
+    fill_headers(parts, &here, &mut fetch)?;
 
     // Configured injections.
-    for g in &for_host {
+    for g in &here {
         match &g.inject {
-            Injection::None | Injection::Placeholder => {}
+            Injection::None | Injection::Placeholder { .. } => {}
             Injection::Header { name, format } => {
                 let v = fetch(&g.name)?;
                 let text = Zeroizing::new(format.replace("{secret}", &String::from_utf8_lossy(&v)));
@@ -116,37 +110,99 @@ pub fn inject(
     Ok(injected)
 }
 
-/// Replace each `{secret:NAME}` in `text`.
-fn fill(
-    text: &str,
-    host: &str,
-    for_host: &[&SecretGrant],
+/// Looks a secret up (recording it as injected) or says why it cannot.
+type Fetch<'a> = dyn FnMut(&str) -> Result<Zeroizing<Vec<u8>>, String> + 'a;
+
+/// Fill the path segments the allowing rule declares; a placeholder in any
+/// other segment or in the query denies.
+fn fill_path(
+    parts: &mut Parts,
+    to: Destination<'_>,
+    here: &[&SecretGrant],
     fetch: &mut Fetch<'_>,
-    in_url: bool,
-) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(OPEN) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + OPEN.len()..];
-        let end = after.find('}').ok_or_else(|| "an unterminated {secret:...} placeholder".to_string())?;
-        let name = &after[..end];
-        let granted = for_host.iter().any(|g| g.name == name && matches!(g.inject, Injection::Placeholder));
-        if !granted {
+) -> Result<(), String> {
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().map(str::to_string);
+    if query.as_deref().is_some_and(|q| q.contains(OPEN)) {
+        return Err("a {secret:…} placeholder in the query: a secret goes only where its grant declares (a path segment of the rule's url, or its named header)".into());
+    }
+    if !path.contains(OPEN) {
+        return Ok(());
+    }
+    let mut out = String::with_capacity(path.len() + 32);
+    for (i, seg) in path.split('/').skip(1).enumerate() {
+        out.push('/');
+        if !seg.contains(OPEN) {
+            out.push_str(seg);
+            continue;
+        }
+        let declared = to.rule.placeholders.iter().find(|p| p.segment == i && p.text == seg);
+        let Some(p) = declared else {
             return Err(format!(
-                "placeholder for secret `{name}`, which the grant does not allow as a placeholder for {host}"
+                "a {{secret:…}} placeholder in path segment {} where the rule on grant line {} declares none",
+                i + 1,
+                to.rule.line
+            ));
+        };
+        if !here.iter().any(|g| g.name == p.secret && matches!(g.inject, Injection::Placeholder { .. })) {
+            return Err(format!("placeholder for secret `{}`, which is not granted for this origin", p.secret));
+        }
+        let v = fetch(&p.secret)?;
+        let marker = format!("{OPEN}{}}}", p.secret);
+        let (head, tail) = seg.split_once(&marker).unwrap_or((seg, ""));
+        out.push_str(head);
+        out.push_str(&pct(&v));
+        out.push_str(tail);
+    }
+    let pq = Zeroizing::new(match query {
+        Some(q) => format!("{out}?{q}"),
+        None => out,
+    });
+    set_path_and_query(parts, &pq)
+}
+
+/// Fill the one header each placeholder secret names, once; a placeholder
+/// in any other header, in a header name, or twice, denies.
+fn fill_headers(parts: &mut Parts, here: &[&SecretGrant], fetch: &mut Fetch<'_>) -> Result<(), String> {
+    let names: Vec<HeaderName> = parts.headers.keys().cloned().collect();
+    for name in names {
+        if name.as_str().contains(OPEN) {
+            return Err("a {secret:…} placeholder in a header name".into());
+        }
+        let values: Vec<HeaderValue> = parts.headers.get_all(&name).iter().cloned().collect();
+        let mut found: Vec<String> = Vec::new();
+        for v in &values {
+            let text = String::from_utf8_lossy(v.as_bytes());
+            found.extend(placeholder_names(&text).map_err(|m| format!("header `{name}`: {m}"))?);
+        }
+        if found.is_empty() {
+            continue;
+        }
+        let owner =
+            here.iter().find(|g| matches!(&g.inject, Injection::Placeholder { header: Some(h) } if h == name.as_str()));
+        let Some(owner) = owner else {
+            return Err(format!("a {{secret:…}} placeholder in header `{name}`, where the grant declares none"));
+        };
+        if found.len() > 1 || found[0] != owner.name {
+            return Err(format!(
+                "header `{name}` may carry {{secret:{}}} once; it carries {} placeholder(s)",
+                owner.name,
+                found.len()
             ));
         }
-        let v = fetch(name)?;
-        if in_url {
-            out.push_str(&pct(&v));
-        } else {
-            out.push_str(&String::from_utf8_lossy(&v));
+        let v = fetch(&owner.name)?;
+        let marker = format!("{OPEN}{}}}", owner.name);
+        parts.headers.remove(&name);
+        for value in values {
+            let text = Zeroizing::new(String::from_utf8_lossy(value.as_bytes()).into_owned());
+            let filled = Zeroizing::new(text.replacen(&marker, &String::from_utf8_lossy(&v), 1));
+            let mut hv = HeaderValue::from_bytes(filled.as_bytes())
+                .map_err(|_| format!("header `{name}` is not valid once secret `{}` is filled in", owner.name))?;
+            hv.set_sensitive(filled.len() != text.len() || filled.as_str() != text.as_str());
+            parts.headers.append(name.clone(), hv);
         }
-        rest = &after[end + 1..];
     }
-    out.push_str(rest);
-    Ok(out)
+    Ok(())
 }
 
 fn set_path_and_query(parts: &mut Parts, pq: &str) -> Result<(), String> {
@@ -189,37 +245,59 @@ mod tests {
             ("key", b"k3y".as_slice()),
             ("pw", b"p4ss".as_slice()),
             ("bot", b"123:ABC".as_slice()),
+            ("hk", b"h-key".as_slice()),
         ]))
     }
 
-    fn grants() -> Vec<SecretGrant> {
+    fn grant() -> Grant {
         Grant::parse(
             r#"
+[[http]]
+url = "https://api.x.com/**"
+[[http]]
+url = "http://api.x.com/**"
+[[http]]
+url = "https://api.x.com:8443/**"
+[[http]]
+url = "https://maps.x.com/**"
+[[http]]
+url = "https://db.x.com/**"
+[[http]]
+url = "https://api.telegram.org/bot{secret:bot}/**"
+[[http]]
+url = "https://api.telegram.org/file/**"
+[[http]]
+url = "https://evil.com/**"
+[[http]]
+url = "https://h.x.com/**"
 [[secrets]]
 name = "tok"
-hosts = ["api.x.com"]
+origins = ["https://api.x.com"]
 inject = "header"
 header = "Authorization"
 format = "Bearer {secret}"
 [[secrets]]
 name = "key"
-hosts = ["maps.x.com"]
+origins = ["https://maps.x.com"]
 inject = "query"
 param = "key"
 [[secrets]]
 name = "pw"
-hosts = ["db.x.com"]
+origins = ["https://db.x.com"]
 inject = "basic"
 username = "me"
 [[secrets]]
 name = "bot"
-hosts = ["api.telegram.org"]
 inject = "placeholder"
+[[secrets]]
+name = "hk"
+origins = ["https://h.x.com"]
+inject = "placeholder"
+header = "X-Key"
 "#,
             "g",
         )
         .unwrap()
-        .secrets
     }
 
     fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {
@@ -230,9 +308,16 @@ inject = "placeholder"
         b.body(()).unwrap().into_parts().0
     }
 
+    /// Inject as the boundary does: the rule is the one the allow step
+    /// picked for this request.
     fn run(p: &mut Parts, values: &dyn Values) -> Result<Vec<String>, String> {
+        let g = grant();
+        let scheme = if p.uri.scheme_str() == Some("https") { Scheme::Https } else { Scheme::Http };
         let host = p.uri.host().unwrap().to_string();
-        inject(p, &host, &grants(), values)
+        let port = p.uri.port_u16().unwrap_or(scheme.default_port());
+        let rule =
+            g.http.iter().find(|r| r.allows("GET", scheme, &host, port, p.uri.path())).expect("a rule allows it");
+        inject(p, Destination { scheme, host: &host, port, rule }, &g.secrets, values)
     }
 
     #[test]
@@ -243,6 +328,15 @@ inject = "placeholder"
         assert_eq!(p.headers.get_all("authorization").iter().count(), 1);
         assert_eq!(p.headers["authorization"], "Bearer T0K/en");
         assert!(p.headers["authorization"].is_sensitive());
+    }
+
+    #[test]
+    fn a_secret_is_bound_to_scheme_and_port_not_only_the_host() {
+        for uri in ["http://api.x.com/v1", "https://api.x.com:8443/v1"] {
+            let mut p = parts(uri, &[]);
+            assert!(run(&mut p, &vault()).unwrap().is_empty(), "{uri} received the https key");
+            assert!(p.headers.get("authorization").is_none(), "{uri}");
+        }
     }
 
     #[test]
@@ -264,17 +358,39 @@ inject = "placeholder"
     }
 
     #[test]
-    fn placeholders_fill_only_for_their_granted_host() {
-        let mut p = parts("https://api.telegram.org/bot{secret:bot}/sendMessage", &[("x-token", "t={secret:bot}")]);
-        let names = run(&mut p, &vault()).unwrap();
-        assert_eq!(names, vec!["bot"]);
-        assert_eq!(p.uri.path(), "/bot123%3AABC/sendMessage");
-        assert_eq!(p.headers["x-token"], "t=123:ABC");
-        let mut p = parts("https://evil.com/bot{secret:bot}/x", &[]);
-        let e = run(&mut p, &vault()).unwrap_err();
-        assert!(e.contains("`bot`") && !e.contains("123:ABC"), "{e}");
-        let mut p = parts("https://api.x.com/{secret:tok}", &[]);
-        assert!(run(&mut p, &vault()).is_err(), "tok is a header secret, not a placeholder");
+    fn a_path_placeholder_fills_only_the_segment_the_rule_declares() {
+        let mut p = parts("https://api.telegram.org/bot{secret:bot}/sendMessage?chat_id=1", &[]);
+        assert_eq!(run(&mut p, &vault()).unwrap(), vec!["bot"]);
+        assert_eq!(p.uri.path_and_query().unwrap().as_str(), "/bot123%3AABC/sendMessage?chat_id=1");
+        for (uri, place) in [
+            ("https://api.telegram.org/bot{secret:bot}/sendMessage?text={secret:bot}", "the query"),
+            ("https://api.telegram.org/bot{secret:bot}/x/{secret:bot}", "path segment 3"),
+            ("https://api.telegram.org/file/{secret:bot}", "path segment 2"),
+            ("https://evil.com/bot{secret:bot}/x", "path segment 1"),
+        ] {
+            let mut p = parts(uri, &[]);
+            let e = run(&mut p, &vault()).unwrap_err();
+            assert!(e.contains(place) && !e.contains("123:ABC"), "{uri}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_header_placeholder_fills_its_one_named_header_once() {
+        let mut p = parts("https://h.x.com/", &[("x-key", "k={secret:hk}")]);
+        assert_eq!(run(&mut p, &vault()).unwrap(), vec!["hk"]);
+        assert_eq!(p.headers["x-key"], "k=h-key");
+        for (headers, place) in [
+            (vec![("x-other", "{secret:hk}")], "header `x-other`"),
+            (vec![("x-key", "{secret:hk}{secret:hk}")], "once"),
+            (vec![("x-key", "{secret:hk}"), ("x-key", "{secret:hk}")], "once"),
+            (vec![("x-key", "{secret:bot}")], "once"),
+        ] {
+            let mut p = parts("https://h.x.com/", &headers);
+            let e = run(&mut p, &vault()).unwrap_err();
+            assert!(e.contains(place) && !e.contains("h-key"), "{headers:?}: {e}");
+        }
+        let mut p = parts("https://api.x.com/", &[("x-key", "{secret:hk}")]);
+        assert!(run(&mut p, &vault()).is_err(), "hk is not granted for api.x.com");
     }
 
     #[test]

@@ -157,6 +157,9 @@ enum Needle {
 pub struct Detector {
     automaton: AhoCorasick,
     needles: Vec<Needle>,
+    /// Each needle's bytes: the automaton ignores ASCII case (for hex in
+    /// any mix of cases), so other needles are confirmed byte for byte.
+    bytes: Vec<Vec<u8>>,
     names: Vec<String>,
 }
 
@@ -195,6 +198,7 @@ pub fn encodings(value: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
             let json = serde_json::to_string(s).unwrap_or_default();
             out.push(("json", json.as_bytes()[1..json.len() - 1].to_vec()));
             out.push(("json", json_escape_all(s).into_bytes()));
+            out.push(("json", s.encode_utf16().map(|u| format!("\\u{u:04x}")).collect::<String>().into_bytes()));
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -213,6 +217,80 @@ pub fn percent_decode(input: &[u8]) -> Vec<u8> {
         {
             out.push(h << 4 | l);
             i += 3;
+            continue;
+        }
+        out.push(input[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The input's decoded forms that differ from it: percent-decoded where it
+/// has `%`, JSON-unescaped where it has `\`.
+pub fn decodings(input: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let mut out = Vec::new();
+    if input.contains(&b'%') {
+        let d = percent_decode(input);
+        if d.len() != input.len() {
+            out.push(("percent-decoded", d));
+        }
+    }
+    if input.contains(&b'\\') {
+        let d = json_unescape(input);
+        if d.len() != input.len() {
+            out.push(("json-unescaped", d));
+        }
+    }
+    out
+}
+
+/// Decode JSON string escapes (`\n`, `\"`, `\u0041`, surrogate pairs);
+/// anything else is kept as is.
+pub fn json_unescape(input: &[u8]) -> Vec<u8> {
+    let hex4 = |at: usize| -> Option<u32> {
+        let h = input.get(at..at + 4)?;
+        u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
+    };
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] != b'\\' || i + 1 >= input.len() {
+            out.push(input[i]);
+            i += 1;
+            continue;
+        }
+        let simple = match input[i + 1] {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'/' => Some(b'/'),
+            b'b' => Some(8),
+            b'f' => Some(12),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            _ => None,
+        };
+        if let Some(b) = simple {
+            out.push(b);
+            i += 2;
+            continue;
+        }
+        if input[i + 1] == b'u'
+            && let Some(unit) = hex4(i + 2)
+        {
+            let mut len = 6;
+            let mut code = unit;
+            if (0xd800..0xdc00).contains(&unit)
+                && input.get(i + 6..i + 8) == Some(b"\\u")
+                && let Some(low) = hex4(i + 8).filter(|l| (0xdc00..0xe000).contains(l))
+            {
+                code = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
+                len = 12;
+            }
+            let c = char::from_u32(code).unwrap_or('\u{fffd}');
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            i += len;
             continue;
         }
         out.push(input[i]);
@@ -280,11 +358,14 @@ impl Detector {
         }
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(true)
             .kind(Some(if bytes.len() <= 20_000 { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA }))
             .build(&bytes)
-            .or_else(|_| AhoCorasick::builder().match_kind(MatchKind::Standard).build(&bytes))
+            .or_else(|_| {
+                AhoCorasick::builder().match_kind(MatchKind::Standard).ascii_case_insensitive(true).build(&bytes)
+            })
             .expect("literal needles always build");
-        Detector { automaton, needles, names }
+        Detector { automaton, needles, bytes, names }
     }
 
     /// A detector with the credential patterns only (no vault).
@@ -295,7 +376,7 @@ impl Detector {
     /// Every finding in `input`, in order of offset.
     pub fn scan(&self, input: &[u8]) -> Vec<Finding> {
         let mut out = Vec::new();
-        self.each(input, |f| {
+        self.each(input, |f, _| {
             out.push(f);
             true
         });
@@ -304,58 +385,97 @@ impl Detector {
         out
     }
 
-    /// Like [`Detector::first`], and when the input has percent escapes,
-    /// also over its percent-decoded form: escapes can spell any byte
-    /// (`%2D` for `-`), so no list of encodings covers them all.
+    /// Like [`Detector::first`], and also over the input's decodings
+    /// (percent escapes, JSON string escapes): escapes can spell any byte
+    /// (`%2D` or `\u002d` for `-`), so no list of encodings covers them.
     pub fn first_decoded(&self, input: &[u8]) -> Option<Finding> {
-        self.first(input).or_else(|| {
-            if !input.contains(&b'%') {
-                return None;
-            }
-            let decoded = percent_decode(input);
-            (decoded.len() != input.len()).then(|| self.first(&decoded)).flatten()
-        })
+        self.first(input).or_else(|| decodings(input).into_iter().find_map(|(_, d)| self.first(&d)))
     }
 
-    /// Every finding in the input and, where it has percent escapes, in its
-    /// decoded form (offsets there refer to the decoded text).
+    /// Every finding in the input and in its decodings (offsets there
+    /// refer to the decoded text).
     pub fn scan_decoded(&self, input: &[u8]) -> Vec<Finding> {
         let mut found = self.scan(input);
-        if input.contains(&b'%') {
-            let decoded = percent_decode(input);
-            if decoded.len() != input.len() {
-                for f in self.scan(&decoded) {
-                    if !found.iter().any(|g| g.name() == f.name()) {
-                        found.push(match f {
-                            Finding::Secret { name, offset, .. } => {
-                                Finding::Secret { name, encoding: "percent-decoded", offset }
-                            }
-                            other => other,
-                        });
-                    }
+        for (label, decoded) in decodings(input) {
+            for f in self.scan(&decoded) {
+                if !found.iter().any(|g| g.name() == f.name()) {
+                    found.push(match f {
+                        Finding::Secret { name, offset, .. } => Finding::Secret { name, encoding: label, offset },
+                        other => other,
+                    });
                 }
             }
         }
         found
     }
 
+    /// `text` with every vault value (in any encoding) and credential
+    /// pattern replaced by a marker naming it: what records, logs and
+    /// errors may show of text a component wrote. Where only a decoding
+    /// reveals a value, the decoded text is shown, cut.
+    pub fn cut(&self, text: &str) -> String {
+        let input = text.as_bytes();
+        if let Some(out) = self.cut_bytes(input) {
+            return String::from_utf8_lossy(&out).into_owned();
+        }
+        for (_, decoded) in decodings(input) {
+            if let Some(out) = self.cut_bytes(&decoded) {
+                return String::from_utf8_lossy(&out).into_owned();
+            }
+        }
+        text.to_string()
+    }
+
+    /// `input` with its findings replaced, or `None` when it has none.
+    fn cut_bytes(&self, input: &[u8]) -> Option<Vec<u8>> {
+        let mut spans: Vec<(usize, usize, String)> = Vec::new();
+        self.each(input, |f, end| {
+            let label = match &f {
+                Finding::Secret { name, .. } => format!("[secret:{name}]"),
+                Finding::Pattern { name, .. } => format!("[{name}]"),
+            };
+            spans.push((f.offset(), end, label));
+            true
+        });
+        if spans.is_empty() {
+            return None;
+        }
+        spans.sort_by_key(|s| (s.0, std::cmp::Reverse(s.1)));
+        let mut out = Vec::with_capacity(input.len());
+        let mut at = 0;
+        for (start, end, label) in spans {
+            if end <= at {
+                continue;
+            }
+            if start >= at {
+                out.extend_from_slice(&input[at..start]);
+                out.extend_from_slice(label.as_bytes());
+            }
+            at = end;
+        }
+        out.extend_from_slice(&input[at.min(input.len())..]);
+        Some(out)
+    }
+
     /// The first finding, if any (stops at it).
     pub fn first(&self, input: &[u8]) -> Option<Finding> {
         let mut found = None;
-        self.each(input, |f| {
+        self.each(input, |f, _| {
             found = Some(f);
             false
         });
         found
     }
 
-    /// Call `on` for each finding until it returns false.
-    fn each(&self, input: &[u8], mut on: impl FnMut(Finding) -> bool) {
+    /// Call `on` for each finding and where it ends, until it returns false.
+    fn each(&self, input: &[u8], mut on: impl FnMut(Finding, usize) -> bool) {
         for m in self.automaton.find_overlapping_iter(input) {
-            let finding = match &self.needles[m.pattern().as_usize()] {
-                Needle::Secret { index, encoding } => {
-                    Some(Finding::Secret { name: self.names[*index].clone(), encoding, offset: m.start() })
-                }
+            let needle = m.pattern().as_usize();
+            let exact = input[m.start()..m.end()] == self.bytes[needle][..];
+            let finding = match &self.needles[needle] {
+                Needle::Secret { index, encoding } => (exact || *encoding == "hex").then(|| {
+                    (Finding::Secret { name: self.names[*index].clone(), encoding, offset: m.start() }, m.end())
+                }),
                 Needle::Pattern { index } => {
                     let p = &PATTERNS[*index];
                     // A credential starts at a token boundary and its tail
@@ -365,12 +485,12 @@ impl Detector {
                         || p.prefix.starts_with("hooks.")
                         || p.prefix.starts_with('-');
                     let tail = input[m.end()..].iter().take(p.max + 1).take_while(|b| (p.tail)(**b)).count();
-                    (boundary && tail >= p.min && (p.max == 0 || tail <= p.max))
-                        .then_some(Finding::Pattern { name: p.name, offset: m.start() })
+                    (exact && boundary && tail >= p.min && (p.max == 0 || tail <= p.max))
+                        .then_some((Finding::Pattern { name: p.name, offset: m.start() }, m.end() + tail))
                 }
             };
-            if let Some(f) = finding
-                && !on(f)
+            if let Some((f, end)) = finding
+                && !on(f, end)
             {
                 return;
             }
@@ -405,13 +525,26 @@ impl Redactor {
                 bytes.push(enc);
             }
         }
+        // Case-blind: hex in any mix of cases is redacted too (redacting a
+        // look-alike costs nothing; missing one leaks).
         let automaton = (!bytes.is_empty()).then(|| {
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
+                .ascii_case_insensitive(true)
                 .build(&bytes)
                 .expect("literal needles always build")
         });
         Redactor { automaton, owners, names }
+    }
+
+    /// A secret still readable in a decoding of `redacted` (escapes that
+    /// spell it byte by byte, which cannot be redacted in place): the
+    /// boundary then refuses the reply rather than pass it on.
+    pub fn residue(&self, redacted: &[u8]) -> Option<&str> {
+        let automaton = self.automaton.as_ref()?;
+        decodings(redacted)
+            .into_iter()
+            .find_map(|(_, d)| automaton.find(&d[..]).map(|m| self.names[self.owners[m.pattern().as_usize()]].as_str()))
     }
 
     /// `input` with every occurrence replaced, and the names replaced.

@@ -1,28 +1,37 @@
 //! The boundary: the one door out. Every outbound request of every
 //! component passes through [`Boundary::send`], in this order:
 //!
-//! 1. [`allow`]: the component's grant rules (scheme, host, port, path,
+//! 1. [`path`] and [`allow`]: a path a server could read differently is
+//!    refused; then the component's grant rules (scheme, host, port, path,
 //!    method); deny by default;
 //! 2. the request body is buffered (capped) so it is scanned whole;
 //! 3. [`leak`]: the request exactly as the component produced it (URL,
 //!    headers, body) is scanned for vault values in every encoding and for
 //!    credential patterns; a hit blocks it;
 //! 4. [`inject`]: the component's own credential headers are removed and
-//!    the secrets granted to this host are injected;
+//!    the secrets granted to this origin are injected, placeholders only
+//!    where the grant declares them;
 //! 5. [`address`]: the host is resolved here and every address checked
 //!    (no private, loopback, link-local or metadata address unless the
 //!    grant names it); the client connects to the address checked;
 //! 6. [`client`]: the only HTTP client in the host sends it — no redirects;
 //! 7. the response is scanned for the injected values, which are redacted
-//!    before the component reads it;
-//! 8. [`audit`]: the decision is appended to the hash-chained audit log.
+//!    before the component reads it (uncompressed: the component's
+//!    `Accept-Encoding` is replaced, and an encoded reply fails closed);
+//! 8. [`audit`]: the decision is appended to the hash-chained audit log,
+//!    with any vault value cut out of what the component wrote.
+//!
+//! A denial's reason also goes to the call's [`Denials`], so the person
+//! sees why, not only that, a request was refused.
 
 pub mod address;
 mod allow;
 pub mod audit;
+mod body;
 pub mod client;
 pub mod inject;
 pub mod leak;
+mod path;
 mod secrets;
 
 pub use allow::{Decision, Policy, decide};
@@ -46,6 +55,30 @@ pub type SendFuture = Box<
 
 /// How long to wait for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A denial reason is cut to this many bytes: a component controls the
+/// URL it names, and must not be able to fill logs or errors with it.
+const MAX_REASON: usize = 512;
+
+/// The boundary's denials during one call, in order, for the error the
+/// person sees (the audit log has them too).
+#[derive(Debug, Default)]
+pub struct Denials(std::sync::Mutex<Vec<String>>);
+
+impl Denials {
+    /// The reasons so far.
+    pub fn reasons(&self) -> Vec<String> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    fn push(&self, reason: &str) {
+        if let Ok(mut v) = self.0.lock()
+            && v.len() < 16
+        {
+            v.push(reason.to_string());
+        }
+    }
+}
 
 /// The egress boundary, shared by every component.
 pub struct Boundary {
@@ -134,15 +167,30 @@ impl Boundary {
         policy: &Arc<Policy>,
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
+        denials: &Arc<Denials>,
     ) -> SendFuture {
         let me = self.clone();
         let policy = policy.clone();
-        Box::new(async move { me.handle(&policy, request, options).await })
+        let denials = denials.clone();
+        Box::new(async move { me.handle(&policy, request, options, &denials).await })
     }
 
-    fn finish(&self, mut draft: Draft, decision: &str, rule: String) {
+    /// Refuse: the reason (vault values cut out, bounded) is audited and
+    /// told to the call.
+    fn deny(&self, draft: Draft, secrets: &Secrets, reason: &str, denials: &Denials) {
+        let reason = bounded(&secrets.detector().cut(reason), MAX_REASON);
+        denials.push(&reason);
+        self.finish(draft, secrets, "deny", reason);
+    }
+
+    fn finish(&self, mut draft: Draft, secrets: &Secrets, decision: &str, rule: String) {
+        // What the component wrote (host, path) may carry a vault value:
+        // the record keeps the place and the secret's name, not the value.
+        let d = secrets.detector();
+        draft.record.host = bounded(&d.cut(&draft.record.host), 256);
+        draft.record.path = bounded(&d.cut(&draft.record.path), MAX_REASON);
         draft.record.decision = decision.to_string();
-        draft.record.rule = rule;
+        draft.record.rule = bounded(&d.cut(&rule), 2 * MAX_REASON);
         draft.record.duration_us = draft.started.elapsed().as_micros() as u64;
         let r = &draft.record;
         if decision == "deny" {
@@ -162,24 +210,25 @@ impl Boundary {
         policy: &Policy,
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
+        denials: &Denials,
     ) -> Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error> {
         let (mut parts, body) = request.into_parts();
         let mut draft = Draft::new(&policy.component, &parts);
         let secrets = self.secrets();
+        let denied = |draft: Draft, reason: &str| {
+            self.deny(draft, &secrets, reason, denials);
+            Err(Error::HttpRequestDenied)
+        };
         if let Some(reason) = secrets.locked_reason() {
-            self.finish(draft, "deny", format!("the vault is locked: {reason}"));
-            return Err(Error::HttpRequestDenied);
+            return denied(draft, &format!("the vault is locked: {reason}"));
         }
 
-        // 1. Allow rules.
-        let rule_line = match decide(policy, parts.method.as_str(), &parts.uri) {
-            Decision::Allow { rule_line } => rule_line,
-            Decision::Deny { reason } => {
-                self.finish(draft, "deny", reason);
-                return Err(Error::HttpRequestDenied);
-            }
+        // 1. The path as a server reads it, then the allow rules.
+        let (rule_index, rule_line) = match decide(policy, parts.method.as_str(), &parts.uri) {
+            Decision::Allow { rule, rule_line } => (rule, rule_line),
+            Decision::Deny { reason } => return denied(draft, &reason),
         };
-        let _permit = policy.permits.clone().acquire_owned().await.map_err(|_| Error::ConnectionLimitReached)?;
+        let permit = policy.permits.clone().acquire_owned().await.map_err(|_| Error::ConnectionLimitReached)?;
 
         // 2. The whole body, capped.
         let cap = policy.limits.http_request_bytes;
@@ -192,37 +241,36 @@ impl Boundary {
                 } else {
                     format!("reading the request body failed: {e}")
                 };
-                self.finish(draft, "deny", why);
+                self.deny(draft, &secrets, &why, denials);
                 return Err(if over { Error::HttpRequestBodySize(None) } else { Error::HttpRequestDenied });
             }
         };
         draft.record.request_bytes = body.len() as u64;
 
         // 3. Leak scan of what the component produced.
-        if let Some(finding) = scan_request(&secrets, &parts, &body) {
-            self.finish(draft, "deny", format!("leak: {finding}"));
-            return Err(Error::HttpRequestDenied);
+        if let Some((finding, place)) = scan_request(&secrets, &parts, &body) {
+            return denied(draft, &format!("leak: {finding} in {place}"));
         }
 
-        // 4. Injection.
+        // 4. Injection, for this origin and the rule that allowed it.
         let host = parts.uri.host().unwrap_or("").to_ascii_lowercase();
         let host = host.trim_end_matches('.').to_string();
-        match inject::inject(&mut parts, &host, &policy.secrets, &*secrets) {
+        let rule = &policy.rules[rule_index];
+        let to = inject::Destination { scheme: rule.scheme, host: &host, port: draft.record.port, rule };
+        match inject::inject(&mut parts, to, &policy.secrets, &*secrets) {
             Ok(names) => draft.record.secrets = names,
-            Err(reason) => {
-                self.finish(draft, "deny", reason);
-                return Err(Error::HttpRequestDenied);
-            }
+            Err(reason) => return denied(draft, &reason),
+        }
+        if !draft.record.secrets.is_empty() {
+            // Redaction reads the reply as the component will: uncompressed.
+            parts.headers.insert(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static("identity"));
         }
 
         // 5. Resolve and check every address; connect to the one checked.
         let port = draft.record.port;
         let addr = match resolve(&host, port, &policy.networks).await {
             Ok(a) => a,
-            Err(reason) => {
-                self.finish(draft, "deny", reason);
-                return Err(Error::HttpRequestDenied);
-            }
+            Err(reason) => return denied(draft, &reason),
         };
 
         // 6. Send.
@@ -237,7 +285,7 @@ impl Boundary {
         let (response, driver) = match client::send(&target, parts, body).await {
             Ok(r) => r,
             Err(e) => {
-                self.finish(draft, "allow", format!("{rule}; the request failed: {e}"));
+                self.finish(draft, &secrets, "allow", format!("{rule}; the request failed: {e}"));
                 return Err(e);
             }
         };
@@ -247,8 +295,20 @@ impl Boundary {
 
         // 7. Redact injected values from the response.
         if draft.record.secrets.is_empty() {
-            self.finish(draft, "allow", rule);
-            return Ok((response.map(|b| b.map_err(Error::Hyper).boxed_unsync()), io));
+            self.finish(draft, &secrets, "allow", rule);
+            // The permit is held until the component has read the body.
+            let response = response.map(|b| body::Permitted::new(b.map_err(Error::Hyper), permit).boxed_unsync());
+            return Ok((response, io));
+        }
+        if let Some(enc) = response.headers().get(http::header::CONTENT_ENCODING)
+            && !enc.as_bytes().eq_ignore_ascii_case(b"identity")
+        {
+            let enc = bounded(&String::from_utf8_lossy(enc.as_bytes()), 64);
+            let why = format!(
+                "{rule}; the reply came encoded ({enc}) although identity was asked: refused unread, since it cannot be redacted"
+            );
+            self.finish(draft, &secrets, "allow", why);
+            return Err(Error::HttpResponseContentCoding(Some(enc)));
         }
         let redactor = leak::Redactor::new(
             draft.record.secrets.iter().filter_map(|n| inject::Values::value(&*secrets, n).map(|v| (n.as_str(), v))),
@@ -260,13 +320,22 @@ impl Boundary {
             Err(_) => {
                 self.finish(
                     draft,
+                    &secrets,
                     "allow",
                     format!("{rule}; response over {limit} bytes (buffered to redact) or broken"),
                 );
                 return Err(Error::HttpResponseBodySize(None));
             }
         };
+        drop(permit);
         let (clean, mut names) = redactor.redact(&bytes);
+        if let Some(name) = redactor.residue(&clean) {
+            let why = format!(
+                "{rule}; the reply spells secret `{name}` in escapes that cannot be redacted in place: refused unread"
+            );
+            self.finish(draft, &secrets, "allow", why);
+            return Err(Error::HttpResponseContentCoding(None));
+        }
         for value in head.headers.values_mut() {
             let (v, n) = redactor.redact(value.as_bytes());
             if !n.is_empty() {
@@ -280,25 +349,41 @@ impl Boundary {
         head.headers.remove(http::header::CONTENT_LENGTH);
         draft.record.response_bytes = Some(bytes.len() as u64);
         draft.record.redacted = names;
-        self.finish(draft, "allow", rule);
+        self.finish(draft, &secrets, "allow", rule);
         let body = Full::new(Bytes::from(clean)).map_err(|never| match never {}).boxed_unsync();
         Ok((http::Response::from_parts(head, body), io))
     }
 }
 
-/// Scan the URL, the headers and the body as the component produced them.
-fn scan_request(secrets: &Secrets, parts: &http::request::Parts, body: &[u8]) -> Option<leak::Finding> {
+/// `text` cut to at most `max` bytes (on a character boundary), marked.
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes cut)", &text[..cut], text.len() - cut)
+}
+
+/// Scan the URL, the headers and the body as the component produced them;
+/// a finding comes with the place it was found.
+fn scan_request(secrets: &Secrets, parts: &http::request::Parts, body: &[u8]) -> Option<(leak::Finding, String)> {
     let d = secrets.detector();
     let uri = parts.uri.to_string();
     if let Some(f) = d.first_decoded(uri.as_bytes()) {
-        return Some(f);
+        return Some((f, "the URL".into()));
     }
     for (name, value) in &parts.headers {
-        if let Some(f) = d.first(name.as_str().as_bytes()).or_else(|| d.first_decoded(value.as_bytes())) {
-            return Some(f);
+        if let Some(f) = d.first(name.as_str().as_bytes()) {
+            return Some((f, "a header name".into()));
+        }
+        if let Some(f) = d.first_decoded(value.as_bytes()) {
+            return Some((f, format!("header `{}`", bounded(&d.cut(name.as_str()), 64))));
         }
     }
-    d.first_decoded(body)
+    d.first_decoded(body).map(|f| (f, "the body".into()))
 }
 
 /// Resolve `host` and check every address it has; the first is used.

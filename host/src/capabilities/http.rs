@@ -2,7 +2,7 @@
 //! and nothing else.
 
 use super::{CallState, HostServices};
-use crate::boundary::{Boundary, Policy, SendFuture};
+use crate::boundary::{Boundary, Denials, Policy, SendFuture};
 use crate::grant::Grant;
 use std::sync::Arc;
 use wasmtime::component::{Linker, ResourceTable};
@@ -38,14 +38,24 @@ pub struct Instance {
 struct Hooks {
     boundary: Arc<Boundary>,
     policy: Arc<Policy>,
+    denials: Arc<Denials>,
 }
 
 impl Instance {
     pub(super) fn prepare(config: &Config, host: &HostServices) -> Instance {
         Instance {
             ctx: WasiHttpCtx::new(),
-            hooks: Hooks { boundary: host.boundary.clone(), policy: config.policy.clone() },
+            hooks: Hooks {
+                boundary: host.boundary.clone(),
+                policy: config.policy.clone(),
+                denials: Arc::new(Denials::default()),
+            },
         }
+    }
+
+    /// Why the boundary refused this instance's requests, if it did.
+    pub(super) fn denials(&self) -> Vec<String> {
+        self.hooks.denials.reasons()
     }
 
     pub(super) fn view<'a>(&'a mut self, table: &'a mut ResourceTable) -> WasiHttpCtxView<'a> {
@@ -60,6 +70,6 @@ impl WasiHttpHooks for Hooks {
         options: Option<RequestOptions>,
         _response_errors: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> SendFuture {
-        self.boundary.send(&self.policy, request, options)
+        self.boundary.send(&self.policy, request, options, &self.denials)
     }
 }

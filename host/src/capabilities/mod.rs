@@ -105,6 +105,11 @@ impl CallState {
             invoke: invoke::Instance::prepare(&config.invoke, call, host),
         }
     }
+
+    /// Why the boundary refused this call's outbound requests, in order.
+    pub fn boundary_denials(&self) -> Vec<String> {
+        self.http.denials()
+    }
 }
 
 /// Link every capability into the shared linker, once.

@@ -117,8 +117,8 @@ fn list(home: &Home, printer: &Printer) -> Result<()> {
         if let Ok(g) = Grant::parse(&r.grant, &r.grant_source) {
             for s in g.secrets {
                 let entry = hosts.entry(s.name).or_default();
-                for h in s.hosts {
-                    entry.push(format!("{h} ({})", r.name));
+                for o in s.origins {
+                    entry.push(format!("{o} ({})", r.name));
                 }
             }
         }

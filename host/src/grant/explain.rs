@@ -1,6 +1,6 @@
 //! A grant in plain words, with warnings for anything open or unusual.
 
-use super::{Grant, HostPattern, ImportClass, Injection, classify_import};
+use super::{Grant, HostPattern, ImportClass, Injection, Origin, SecretGrant, classify_import};
 
 /// Lines describing what the grant allows, then `warning:` lines.
 /// `imports` are the component's imports, to flag grants it cannot use.
@@ -51,24 +51,7 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
         }
     }
     for s in &grant.secrets {
-        let hosts: Vec<String> = s.hosts.iter().map(ToString::to_string).collect();
-        let how = match &s.inject {
-            Injection::None => "never sent; the component may only ask whether it exists".to_string(),
-            Injection::Header { name, format } => {
-                format!("injected as header `{name}: {format}` to {}", hosts.join(", "))
-            }
-            Injection::Query { param } => format!("injected as query parameter `{param}` to {}", hosts.join(", ")),
-            Injection::Basic { username } => {
-                format!("injected as basic auth for user `{username}` to {}", hosts.join(", "))
-            }
-            Injection::Placeholder => {
-                format!("injected where the component writes {{secret:{}}}, only to {}", s.name, hosts.join(", "))
-            }
-        };
-        out.push(format!("secret `{}`: {how} (the value never reaches the component)", s.name));
-        if !matches!(s.inject, Injection::None) && !s.hosts.iter().any(|h| grant.http.iter().any(|r| &r.host == h)) {
-            warnings.push(format!("secret `{}` goes to hosts no [[http]] rule allows: it can never be sent", s.name));
-        }
+        out.extend(explain_secret(grant, s, &mut warnings));
     }
     if grant.workspace.is_empty() {
         out.push("workspace: no access".into());
@@ -111,6 +94,60 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
     out.push("always: no environment variables, no files, no sockets; clocks and randomness only".into());
     out.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
     out
+}
+
+/// Where one secret's value goes, in words: who receives it, and where
+/// in the request the boundary writes it.
+fn explain_secret(grant: &Grant, s: &SecretGrant, warnings: &mut Vec<String>) -> Vec<String> {
+    let origins: Vec<String> = s.origins.iter().map(ToString::to_string).collect();
+    let to = origins.join(", ");
+    let place = match &s.inject {
+        Injection::None => {
+            return vec![format!(
+                "secret `{}`: never sent anywhere; the component may only ask whether it exists",
+                s.name
+            )];
+        }
+        Injection::Header { name, format } => format!("as header `{name}: {format}`"),
+        Injection::Query { param } => format!("as query parameter `{param}`"),
+        Injection::Basic { username } => format!("as the basic-auth password of user `{username}`"),
+        Injection::Placeholder { header } => {
+            let mut places: Vec<String> = grant
+                .http
+                .iter()
+                .flat_map(|r| {
+                    r.placeholders.iter().filter(|p| p.secret == s.name).map(move |p| {
+                        format!("path segment {} (`{}`) of {} (grant line {})", p.segment + 1, p.text, r, r.line)
+                    })
+                })
+                .collect();
+            if let Some(h) = header {
+                places.push(format!("header `{h}`, where the component writes {{secret:{}}} once", s.name));
+            }
+            format!("into {}", places.join("; and "))
+        }
+    };
+    let mut lines = vec![format!(
+        "secret `{}`: the boundary writes it {place}, only on requests to {to}; that service receives the value, the component never does",
+        s.name
+    )];
+    if matches!(s.inject, Injection::Query { .. }) {
+        lines.push(format!("  (a query parameter is part of the URL: {to} may log it; a header keeps it out of URLs)"));
+    }
+    for o in &s.origins {
+        if o.scheme.as_str() == "http" && !o.host.is_local() {
+            warnings.push(format!("secret `{}` goes over plain http to {o}: anyone on the way can read it", s.name));
+        }
+    }
+    let reachable = s
+        .origins
+        .iter()
+        .any(|o| grant.http.iter().any(|r| o.covers(&Origin::of_rule(r)) || Origin::of_rule(r).covers(o)));
+    if !reachable {
+        warnings
+            .push(format!("secret `{}` goes to origins no [[http]] rule allows ({to}): it can never be sent", s.name));
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -184,6 +184,142 @@ pub struct HttpRule {
     pub methods: Vec<String>,
     /// The grant file line it came from (for audit and errors).
     pub line: usize,
+    /// Path segments where the boundary writes a secret: the only places
+    /// a `{secret:NAME}` placeholder may stand in a request this rule
+    /// allows.
+    pub placeholders: Vec<PathPlaceholder>,
+}
+
+/// A `{secret:NAME}` written into a rule's path glob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPlaceholder {
+    /// 0-based segment index (`/bot{secret:t}/x`: segment 0).
+    pub segment: usize,
+    /// The segment as written, placeholder included.
+    pub text: String,
+    /// The secret it names.
+    pub secret: String,
+}
+
+/// The opening of a placeholder.
+pub const PLACEHOLDER_OPEN: &str = "{secret:";
+
+/// The secret names of the `{secret:NAME}` placeholders in `text`, or what
+/// is wrong with one.
+///
+/// # Errors
+///
+/// An unterminated placeholder, or a name that is not a secret name.
+pub fn placeholder_names(text: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(PLACEHOLDER_OPEN) {
+        let after = &rest[start + PLACEHOLDER_OPEN.len()..];
+        let end = after.find('}').ok_or_else(|| "an unterminated {secret:...} placeholder".to_string())?;
+        let name = &after[..end];
+        if !super::valid_name(name) {
+            return Err(format!("`{{secret:{name}}}` does not name a secret"));
+        }
+        out.push(name.to_string());
+        rest = &after[end + 1..];
+    }
+    Ok(out)
+}
+
+impl PathGlob {
+    /// The placeholders written into this glob. Each must be a literal
+    /// segment of its own placement: no `*` beside it and no `**` before
+    /// it, so exactly one request segment can carry it.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the segment and what to write instead.
+    pub fn placeholders(&self) -> Result<Vec<PathPlaceholder>, String> {
+        let mut out = Vec::new();
+        let mut after_any = false;
+        for (segment, text) in self.0.split('/').skip(1).enumerate() {
+            let mut names = placeholder_names(text)?;
+            if text == "**" {
+                after_any = true;
+            }
+            if names.is_empty() {
+                continue;
+            }
+            if names.len() > 1 {
+                return Err(format!("path segment `{text}` holds {} placeholders; one segment holds one", names.len()));
+            }
+            if text.contains('*') || after_any {
+                return Err(format!(
+                    "path segment `{text}` holds a placeholder after or beside a wildcard; write the segments before it literally (e.g. `/bot{{secret:NAME}}/**`)"
+                ));
+            }
+            out.push(PathPlaceholder { segment, text: text.to_string(), secret: names.swap_remove(0) });
+        }
+        Ok(out)
+    }
+}
+
+/// Where a secret may go: scheme, host and port. A secret for
+/// `https://api.x.com` is not sent to `http://api.x.com` nor to another port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Scheme.
+    pub scheme: Scheme,
+    /// Host pattern.
+    pub host: HostPattern,
+    /// Port (the scheme's default when the origin names none).
+    pub port: u16,
+}
+
+impl Origin {
+    /// Parse `scheme://host[:port]` (no path).
+    ///
+    /// # Errors
+    ///
+    /// A message saying what is wrong with it.
+    pub fn parse(s: &str) -> Result<Origin, String> {
+        if !s.contains("://") {
+            return Err(format!(
+                "`{s}` names no scheme; write \"https://{s}\" (a secret is bound to scheme, host and port)"
+            ));
+        }
+        let trimmed = s.strip_suffix('/').unwrap_or(s);
+        let (scheme, host, port, path) = HttpRule::parse_url(trimmed)?;
+        if path != PathGlob::any() {
+            return Err(format!("`{s}` has a path; an origin is scheme://host[:port] only"));
+        }
+        Ok(Origin { scheme, host, port })
+    }
+
+    /// The origin of a rule.
+    pub fn of_rule(rule: &HttpRule) -> Origin {
+        Origin { scheme: rule.scheme, host: rule.host.clone(), port: rule.port }
+    }
+
+    /// Whether a request to `scheme://host:port` is to this origin.
+    pub fn matches(&self, scheme: Scheme, host: &str, port: u16) -> bool {
+        self.scheme == scheme && self.port == port && self.host.matches(host)
+    }
+
+    /// Whether every request to `other` is to this origin.
+    pub fn covers(&self, other: &Origin) -> bool {
+        self.scheme == other.scheme
+            && self.port == other.port
+            && match (&self.host, &other.host) {
+                (HostPattern::Exact(a), HostPattern::Exact(b)) => a == b,
+                (HostPattern::Subdomains(a), HostPattern::Subdomains(b)) => {
+                    b == a || b.strip_suffix(a.as_str()).is_some_and(|h| h.ends_with('.'))
+                }
+                (HostPattern::Subdomains(_), HostPattern::Exact(b)) => self.host.matches(b),
+                (HostPattern::Exact(_), HostPattern::Subdomains(_)) => false,
+            }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)
+    }
 }
 
 impl HttpRule {
@@ -318,7 +454,7 @@ mod tests {
     #[test]
     fn rule_checks_every_part() {
         let (scheme, host, port, path) = HttpRule::parse_url("https://api.x.com/v1/**").unwrap();
-        let r = HttpRule { scheme, host, port, path, methods: vec!["GET".into()], line: 1 };
+        let r = HttpRule { scheme, host, port, path, methods: vec!["GET".into()], line: 1, placeholders: vec![] };
         assert!(r.allows("GET", Scheme::Https, "api.x.com", 443, "/v1/a"));
         assert!(!r.allows("POST", Scheme::Https, "api.x.com", 443, "/v1/a"));
         assert!(!r.allows("GET", Scheme::Http, "api.x.com", 443, "/v1/a"));

@@ -16,10 +16,16 @@
 //!
 //! [[secrets]]              # claw:runtime/secrets, and boundary injection
 //! name = "github_token"
-//! hosts = ["api.github.com"]
+//! origins = ["https://api.github.com"]   # scheme, host and port it goes to
 //! inject = "header"        # header | query | basic | placeholder | none
 //! header = "Authorization"
 //! format = "Bearer {secret}"
+//!
+//! [[http]]                 # a placeholder goes only where a rule writes it:
+//! url = "https://api.telegram.org/bot{secret:telegram_token}/**"
+//! [[secrets]]              # (or into one named header, `header = "X-Key"`)
+//! name = "telegram_token"
+//! inject = "placeholder"   # origins default to the rules that write it
 //!
 //! [workspace]              # claw:runtime/workspace
 //! read = ["notes/"]
@@ -52,7 +58,9 @@ mod parse;
 
 pub use check::{ImportClass, check_imports, classify_import};
 pub use explain::explain;
-pub use http_rule::{HostPattern, HttpRule, PathGlob, Scheme, split_host};
+pub use http_rule::{
+    HostPattern, HttpRule, Origin, PLACEHOLDER_OPEN, PathGlob, PathPlaceholder, Scheme, placeholder_names, split_host,
+};
 pub use parse::{GrantError, valid_name};
 
 use std::collections::BTreeMap;
@@ -130,8 +138,8 @@ impl Default for Limits {
 pub struct SecretGrant {
     /// The vault name.
     pub name: String,
-    /// Hosts the boundary may send it to (same patterns as HTTP rules).
-    pub hosts: Vec<HostPattern>,
+    /// Where the boundary may send it: scheme, host and port.
+    pub origins: Vec<Origin>,
     /// How it is put on the wire.
     pub inject: Injection,
 }
@@ -158,8 +166,13 @@ pub enum Injection {
         /// The user name sent with it.
         username: String,
     },
-    /// Wherever the component writes `{secret:NAME}` in the URL or a header.
-    Placeholder,
+    /// Where the component writes `{secret:NAME}`, at a place the grant
+    /// declares: a path segment of an `[[http]]` rule's URL, or this one
+    /// header (once).
+    Placeholder {
+        /// The one header whose value may carry the placeholder.
+        header: Option<String>,
+    },
 }
 
 /// Workspace path prefixes.
@@ -199,6 +212,13 @@ fn under(path: &str, prefix: &str) -> bool {
         path.starts_with(prefix)
     } else {
         path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+impl SecretGrant {
+    /// Whether it may be sent to `scheme://host:port`.
+    pub fn goes_to(&self, scheme: Scheme, host: &str, port: u16) -> bool {
+        self.origins.iter().any(|o| o.matches(scheme, host, port))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Grant files: TOML in, [`Grant`] out, or an error naming the line.
 
-use super::{Grant, HostPattern, HttpRule, Injection, Limits, SecretGrant, WorkspaceGrant};
+use super::{Grant, HttpRule, Injection, Limits, Origin, SecretGrant, WorkspaceGrant};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -106,8 +106,10 @@ struct RawHttp {
 #[serde(deny_unknown_fields)]
 struct RawSecret {
     name: Spanned<String>,
+    /// The old form (host only): refused with the new form.
+    hosts: Option<Spanned<Vec<String>>>,
     #[serde(default)]
-    hosts: Vec<Spanned<String>>,
+    origins: Vec<Spanned<String>>,
     inject: Option<Spanned<String>>,
     header: Option<String>,
     format: Option<Spanned<String>>,
@@ -197,12 +199,36 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
             }
         };
         let line = cx.line_of(rule.url.span().start);
+        let placeholders = path.placeholders().or_else(|m| {
+            cx.err(rule.url.span(), format!("http.url: {m}"), "a placeholder fills one whole, literal path segment")
+        })?;
         // Naming an IP literal or localhost is naming that network.
         grant.networks.extend(host.named_networks());
-        grant.http.push(HttpRule { scheme, host, port, path, methods, line });
+        grant.http.push(HttpRule { scheme, host, port, path, methods, line, placeholders });
     }
     for secret in raw.secrets {
-        grant.secrets.push(secret_grant(&cx, secret.into_inner())?);
+        let span = secret.span();
+        let mut g = secret_grant(&cx, secret.into_inner())?;
+        place_placeholder(&cx, span, &mut g, &grant.http)?;
+        grant.secrets.push(g);
+    }
+    // Every placeholder a rule writes names a placeholder secret.
+    for r in &grant.http {
+        for p in &r.placeholders {
+            let known =
+                grant.secrets.iter().any(|s| s.name == p.secret && matches!(s.inject, Injection::Placeholder { .. }));
+            if !known {
+                return Err(GrantError {
+                    file: file.to_string(),
+                    line: Some(r.line),
+                    message: format!(
+                        "http.url writes {{secret:{}}}, but no [[secrets]] entry `{}` has inject = \"placeholder\"",
+                        p.secret, p.secret
+                    ),
+                    hint: Some(format!("add [[secrets]] name = \"{}\" inject = \"placeholder\"", p.secret)),
+                });
+            }
+        }
     }
     if let Some(w) = raw.workspace {
         grant.workspace = WorkspaceGrant { read: w.read, write: w.write };
@@ -322,10 +348,19 @@ fn secret_grant(cx: &Ctx<'_>, s: RawSecret) -> Result<SecretGrant, GrantError> {
             "secret names use letters, digits, `-` and `_`",
         );
     }
-    let mut hosts = Vec::new();
-    for h in &s.hosts {
-        hosts.push(HostPattern::parse(h.get_ref()).or_else(|m| {
-            cx.err(h.span(), format!("secrets.hosts: {m}"), "name the hosts this secret may be sent to")
+    if let Some(hosts) = &s.hosts {
+        // Grants written before secrets were bound to scheme and port.
+        let upgraded: Vec<String> = hosts.get_ref().iter().map(|h| format!("\"https://{h}\"")).collect();
+        return cx.err(
+            hosts.span(),
+            format!("secret `{name}`: `hosts` is replaced by `origins`, which names the scheme and port too"),
+            &format!("write origins = [{}] (use http://HOST:PORT for a plain-http service)", upgraded.join(", ")),
+        );
+    }
+    let mut origins = Vec::new();
+    for o in &s.origins {
+        origins.push(Origin::parse(o.get_ref()).or_else(|m| {
+            cx.err(o.span(), format!("secrets.origins: {m}"), "e.g. origins = [\"https://api.example.com\"]")
         })?);
     }
     let kind = s.inject.as_ref().map_or("none", |k| k.get_ref().as_str());
@@ -354,7 +389,7 @@ fn secret_grant(cx: &Ctx<'_>, s: RawSecret) -> Result<SecretGrant, GrantError> {
         }
         "query" => Injection::Query { param: need(s.param, "param")? },
         "basic" => Injection::Basic { username: need(s.username, "username")? },
-        "placeholder" => Injection::Placeholder,
+        "placeholder" => Injection::Placeholder { header: s.header.map(|h| h.to_ascii_lowercase()) },
         other => {
             return cx.err(
                 kind_span,
@@ -363,14 +398,69 @@ fn secret_grant(cx: &Ctx<'_>, s: RawSecret) -> Result<SecretGrant, GrantError> {
             );
         }
     };
-    if !matches!(inject, Injection::None) && hosts.is_empty() {
+    if let Injection::Header { name: h, .. } | Injection::Placeholder { header: Some(h) } = &inject
+        && http::HeaderName::try_from(h.as_str()).is_err()
+    {
         return cx.err(
-            s.name.span(),
-            format!("secret `{name}` is injected but names no hosts"),
-            "add hosts = [\"api.example.com\"]: the boundary sends a secret only to its hosts",
+            kind_span,
+            format!("secret `{name}`: `{h}` is not a header name"),
+            "e.g. header = \"X-Api-Key\"",
         );
     }
-    Ok(SecretGrant { name, hosts, inject })
+    let placeholder = matches!(inject, Injection::Placeholder { .. });
+    if !matches!(inject, Injection::None) && !placeholder && origins.is_empty() {
+        return cx.err(
+            s.name.span(),
+            format!("secret `{name}` is injected but names no origins"),
+            "add origins = [\"https://api.example.com\"]: the boundary sends a secret only there",
+        );
+    }
+    Ok(SecretGrant { name, origins, inject })
+}
+
+/// A placeholder secret goes where rules write it: its origins default to
+/// those rules', and a rule that writes it elsewhere is an error.
+fn place_placeholder(
+    cx: &Ctx<'_>,
+    span: std::ops::Range<usize>,
+    g: &mut SecretGrant,
+    rules: &[HttpRule],
+) -> Result<(), GrantError> {
+    let Injection::Placeholder { header } = &g.inject else { return Ok(()) };
+    let writers: Vec<&HttpRule> = rules.iter().filter(|r| r.placeholders.iter().any(|p| p.secret == g.name)).collect();
+    if g.origins.is_empty() {
+        g.origins = writers.iter().map(|r| Origin::of_rule(r)).collect();
+        g.origins.dedup();
+    } else if let Some(r) = writers.iter().find(|r| !g.origins.iter().any(|o| o.covers(&Origin::of_rule(r)))) {
+        return cx.err(
+            span,
+            format!(
+                "secret `{}`: the rule on line {} writes it for {}, which its origins do not name",
+                g.name,
+                r.line,
+                Origin::of_rule(r)
+            ),
+            "add that origin to the secret's origins, or remove the placeholder from the rule",
+        );
+    }
+    if g.origins.is_empty() {
+        return cx.err(
+            span,
+            format!("secret `{}` is a placeholder that no [[http]] url writes and that names no origins", g.name),
+            "write it into a rule's path, e.g. url = \"https://api.telegram.org/bot{secret:NAME}/**\", or set header and origins",
+        );
+    }
+    if header.is_none() && writers.is_empty() {
+        return cx.err(
+            span,
+            format!(
+                "secret `{}` is a placeholder with no place: no [[http]] url writes it and no header is named",
+                g.name
+            ),
+            "write {secret:NAME} into a rule's path, or add header = \"X-Api-Key\"",
+        );
+    }
+    Ok(())
 }
 
 /// Names of tools and secrets: letters, digits, `-`, `_`, 1 to 64 long.
@@ -381,6 +471,7 @@ pub fn valid_name(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grant::Scheme;
 
     #[test]
     fn empty_grant_opens_nothing() {
@@ -404,7 +495,7 @@ methods = ["get", "POST"]
 
 [[secrets]]
 name = "gh"
-hosts = ["api.github.com"]
+origins = ["https://api.github.com"]
 inject = "header"
 header = "Authorization"
 format = "Bearer {secret}"
@@ -476,12 +567,93 @@ e = "echo"
         assert!(e.message.contains("every host"), "{}", e.message);
         let e = Grant::parse("[limits]\nmemory_mib = 999999\n", "g.toml").unwrap_err();
         assert_eq!(e.line, Some(2));
-        let e =
-            Grant::parse("[[secrets]]\nname = \"k\"\ninject = \"header\"\nhosts=[\"a.com\"]\n", "g.toml").unwrap_err();
+        let e = Grant::parse("[[secrets]]\nname = \"k\"\ninject = \"header\"\norigins=[\"https://a.com\"]\n", "g.toml")
+            .unwrap_err();
         assert!(e.message.contains("needs `header`"), "{}", e.message);
         let e = Grant::parse("[[secrets]]\nname = \"k\"\ninject = \"query\"\nparam = \"key\"\n", "g.toml").unwrap_err();
-        assert!(e.message.contains("names no hosts"), "{}", e.message);
+        assert!(e.message.contains("names no origins"), "{}", e.message);
         let e = Grant::parse("[[http]]\nurl = \"https://x.com\"\nmethods = [\"BREW\"]\n", "g.toml").unwrap_err();
         assert_eq!(e.line, Some(3));
+    }
+
+    #[test]
+    fn an_old_hosts_grant_is_refused_with_the_new_form() {
+        let e = Grant::parse(
+            "[[secrets]]\nname = \"k\"\nhosts = [\"api.x.com\"]\ninject = \"header\"\nheader = \"X-K\"\n",
+            "g.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("replaced by `origins`"), "{}", e.message);
+        assert!(e.hint.unwrap().contains("origins = [\"https://api.x.com\"]"));
+        let e = Grant::parse(
+            "[[secrets]]\nname = \"k\"\norigins = [\"api.x.com\"]\ninject = \"header\"\nheader = \"X\"\n",
+            "g",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("names no scheme"), "{}", e.message);
+        let e = Grant::parse("[[secrets]]\nname = \"k\"\norigins = [\"https://x.com/v1\"]\n", "g").unwrap_err();
+        assert!(e.message.contains("has a path"), "{}", e.message);
+    }
+
+    #[test]
+    fn origins_bind_scheme_host_and_port() {
+        let g = Grant::parse(
+            "[[secrets]]\nname = \"k\"\norigins = [\"https://x.com\", \"http://127.0.0.1:8080\"]\ninject = \"header\"\nheader = \"X\"\n",
+            "g",
+        )
+        .unwrap();
+        let s = &g.secrets[0];
+        assert!(s.goes_to(Scheme::Https, "x.com", 443));
+        assert!(!s.goes_to(Scheme::Http, "x.com", 80));
+        assert!(!s.goes_to(Scheme::Https, "x.com", 8443));
+        assert!(s.goes_to(Scheme::Http, "127.0.0.1", 8080));
+        assert!(!s.goes_to(Scheme::Http, "127.0.0.1", 8081));
+    }
+
+    #[test]
+    fn placeholders_are_declared_by_the_rules_that_write_them() {
+        let text = "[[http]]\nurl = \"https://api.telegram.org/bot{secret:tg}/**\"\n[[secrets]]\nname = \"tg\"\ninject = \"placeholder\"\n";
+        let g = Grant::parse(text, "g").unwrap();
+        assert_eq!(g.http[0].placeholders[0].segment, 0);
+        assert_eq!(g.http[0].placeholders[0].secret, "tg");
+        assert_eq!(
+            g.secrets[0].origins[0].to_string(),
+            "https://api.telegram.org:443",
+            "origins default to the rule's"
+        );
+        for (text, why, line) in [
+            // a rule writes a secret that is no placeholder secret
+            ("[[http]]\nurl = \"https://a.com/x/{secret:tg}\"\n", "no [[secrets]] entry `tg`", 2),
+            // beside or after a wildcard, more than one request segment could hold it
+            (
+                "[[http]]\nurl = \"https://a.com/**/{secret:tg}\"\n[[secrets]]\nname = \"tg\"\ninject = \"placeholder\"\n",
+                "wildcard",
+                2,
+            ),
+            (
+                "[[http]]\nurl = \"https://a.com/x{secret:tg}*\"\n[[secrets]]\nname = \"tg\"\ninject = \"placeholder\"\n",
+                "wildcard",
+                2,
+            ),
+            // a placeholder secret with no place to go
+            ("[[secrets]]\nname = \"tg\"\ninject = \"placeholder\"\n", "no [[http]] url writes", 1),
+            // a rule writing it for an origin the secret does not name
+            (
+                "[[http]]\nurl = \"https://b.com/{secret:tg}/**\"\n[[secrets]]\nname = \"tg\"\norigins = [\"https://a.com\"]\ninject = \"placeholder\"\n",
+                "origins do not name",
+                3,
+            ),
+        ] {
+            let e = Grant::parse(text, "g").unwrap_err();
+            assert!(e.message.contains(why), "{text}: {}", e.message);
+            assert_eq!(e.line, Some(line), "{text}: {e}");
+        }
+        let g = Grant::parse(
+            "[[secrets]]\nname = \"k\"\norigins = [\"https://a.com\"]\ninject = \"placeholder\"\nheader = \"X-Key\"\n",
+            "g",
+        )
+        .unwrap();
+        assert_eq!(g.secrets[0].inject, Injection::Placeholder { header: Some("x-key".into()) });
     }
 }

@@ -5,7 +5,7 @@
 //! Kept in `providers.toml` in the config directory, written by
 //! `claw provider add|rm` (replaced atomically).
 
-use crate::grant::{Grant, HostPattern, HttpRule, Injection, PathGlob, SecretGrant};
+use crate::grant::{Grant, HostPattern, HttpRule, Injection, Origin, PathGlob, SecretGrant};
 use crate::home::Home;
 use crate::problem::Problem;
 use anyhow::{Context as _, Result};
@@ -104,7 +104,7 @@ impl Provider {
                 .hint("a provider is one exact host"));
         }
         let path = PathGlob::any();
-        Ok(HttpRule { scheme, host, port, path, methods: vec!["POST".into()], line: 0 })
+        Ok(HttpRule { scheme, host, port, path, methods: vec!["POST".into()], line: 0, placeholders: Vec::new() })
     }
 
     /// Whether it is on this machine (named by IP literal or localhost).
@@ -208,7 +208,7 @@ impl Providers {
                 let (header, format) = p.kind.credential_header();
                 grant.secrets.push(SecretGrant {
                     name: secret.clone(),
-                    hosts: vec![rule.host.clone()],
+                    origins: vec![Origin::of_rule(&rule)],
                     inject: Injection::Header { name: header.into(), format: format.into() },
                 });
             }
@@ -246,7 +246,7 @@ mod tests {
         assert_eq!(g.http[0].methods, vec!["POST".to_string()]);
         assert_eq!(g.http[2].port, 11434);
         assert_eq!(g.secrets.len(), 2);
-        assert_eq!(g.secrets[0].hosts, vec![HostPattern::Exact("api.openai.com".into())]);
+        assert_eq!(g.secrets[0].origins[0].to_string(), "https://api.openai.com:443");
         assert_eq!(g.secrets[1].inject, Injection::Header { name: "x-api-key".into(), format: "{secret}".into() });
         // Only the named loopback address opens, not loopback as a whole.
         assert_eq!(g.networks, vec![ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1]))]);

@@ -41,14 +41,12 @@ impl Remote {
     ///
     /// A [`Problem`] when the URL cannot be turned into an allow rule.
     pub fn new(boundary: Arc<Boundary>, url: &str, model: &str, credential: Option<&str>) -> Result<Remote, Problem> {
-        let authority = url.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("");
-        let host = crate::grant::split_host(authority);
         let path = url.split("://").nth(1).and_then(|r| r.find('/').map(|i| &r[i..])).unwrap_or("/");
         let scheme_host = url.trim_end_matches(path);
         let mut grant = format!("[[http]]\nurl = {:?}\nmethods = [\"POST\"]\n", format!("{scheme_host}{path}"));
         if let Some(name) = credential {
             grant.push_str(&format!(
-                "[[secrets]]\nname = {name:?}\nhosts = [{host:?}]\ninject = \"header\"\nheader = \"Authorization\"\nformat = \"Bearer {{secret}}\"\n"
+                "[[secrets]]\nname = {name:?}\norigins = [{scheme_host:?}]\ninject = \"header\"\nheader = \"Authorization\"\nformat = \"Bearer {{secret}}\"\n"
             ));
         }
         let grant = Grant::parse(&grant, "[embedder] in config.toml").map_err(|e| {
@@ -80,7 +78,7 @@ impl Remote {
             .header("content-type", "application/json")
             .body(Full::new(bytes::Bytes::from(body)).map_err(|never| match never {}).boxed_unsync())
             .map_err(|e| format!("cannot build the request: {e}"))?;
-        let (response, _io) = Box::into_pin(self.boundary.send(&self.policy, request, None))
+        let (response, _io) = Box::into_pin(self.boundary.send(&self.policy, request, None, &Default::default()))
             .await
             .map_err(|e| format!("the embedding endpoint {} failed: {e}", self.url))?;
         let status = response.status();

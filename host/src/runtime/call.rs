@@ -80,6 +80,11 @@ pub(super) async fn execute(
             Ok(output)
         }
         Ok(Err(mut error)) => {
+            // The tool saw only "denied"; the person is told why.
+            let refused = store.data().boundary_denials();
+            if !refused.is_empty() {
+                error.message.push_str(&format!("; the boundary refused: {}", refused.join("; ")));
+            }
             if error.message.len() > limits.output_bytes {
                 let mut cut = limits.output_bytes;
                 while !error.message.is_char_boundary(cut) {
@@ -120,6 +125,10 @@ pub(super) fn classify(
     let stderr = store.data().sandbox.stderr();
     if !stderr.is_empty() {
         message.push_str(&format!("; it printed: {stderr}"));
+    }
+    let refused = store.data().boundary_denials();
+    if !refused.is_empty() {
+        message.push_str(&format!("; the boundary refused: {}", refused.join("; ")));
     }
     CallError::Trap { tool, message }
 }

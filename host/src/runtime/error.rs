@@ -137,6 +137,9 @@ impl CallError {
             CallError::Tool { tool, error } if error.kind == ErrorKind::InvalidParams => {
                 Some(format!("`claw component inspect {tool}` shows the parameters schema"))
             }
+            CallError::Tool { tool, error } if error.message.contains("the boundary refused") => Some(format!(
+                "`claw audit -n 5` shows the boundary's records; `claw policy explain {tool}` shows what its grant allows"
+            )),
             CallError::Tool { tool, error } if error.kind == ErrorKind::Denied => Some(format!(
                 "`claw component inspect {tool}` shows its grant; upgrade it with a grant that allows this"
             )),

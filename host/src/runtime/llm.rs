@@ -17,6 +17,14 @@ pub enum LlmFailure {
     Providers(LlmError),
     /// The router itself failed (trap, time limit).
     Router(CallError),
+    /// The boundary refused the router's request (the turn's context
+    /// tripped it): this turn fails, the agent goes on.
+    Refused {
+        /// What the router reported.
+        error: LlmError,
+        /// The boundary's reasons.
+        reasons: Vec<String>,
+    },
 }
 
 impl fmt::Display for LlmFailure {
@@ -25,6 +33,9 @@ impl fmt::Display for LlmFailure {
             LlmFailure::NoRouter => f.write_str("no LLM router is installed"),
             LlmFailure::Providers(e) => write!(f, "the LLM did not answer: {}", e.message),
             LlmFailure::Router(e) => write!(f, "the LLM router failed: {e}"),
+            LlmFailure::Refused { reasons, .. } => {
+                write!(f, "the boundary refused the request to the LLM: {}", reasons.join("; "))
+            }
         }
     }
 }
@@ -44,6 +55,10 @@ impl LlmFailure {
                 Some("`claw provider list` shows the providers; `claw audit -n 20` shows what the boundary saw".into())
             }
             LlmFailure::Router(e) => e.hint(),
+            LlmFailure::Refused { .. } => Some(
+                "this session's context tripped the boundary; `/new` starts a session without it, `claw audit -n 5` shows the record"
+                    .into(),
+            ),
         }
     }
 }
@@ -72,7 +87,14 @@ impl Runtime {
         match tokio::time::timeout(outer_timeout(limits.timeout_ms), run).await {
             Err(_) => Err(LlmFailure::Router(CallError::Timeout { tool: name, ms: limits.timeout_ms })),
             Ok(Ok(Ok(reply))) => Ok(reply),
-            Ok(Ok(Err(e))) => Err(LlmFailure::Providers(e)),
+            Ok(Ok(Err(error))) => {
+                let reasons = store.data().boundary_denials();
+                if reasons.is_empty() {
+                    Err(LlmFailure::Providers(error))
+                } else {
+                    Err(LlmFailure::Refused { error, reasons })
+                }
+            }
             Ok(Err(trap)) => {
                 Err(LlmFailure::Router(classify(trap, &store, name, limits.timeout_ms, limits.memory_bytes)))
             }

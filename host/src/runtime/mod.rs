@@ -207,6 +207,7 @@ impl Runtime {
                 .hint("rebuild it with `cargo build --target wasm32-wasip2 --release`")
         })?;
         let shape = inspect(self.engine.wasmtime(), &component, file)?;
+        check_world_grant(shape.world, &grant, &grant_source)?;
         check_imports(&shape.imports, &grant, &grant_source)?;
         let pre = self.instance_pre(&component, shape.world)?;
         let mut record = Record {
@@ -237,6 +238,8 @@ impl Runtime {
     }
 
     /// Parse a grant; the LLM router's also gets the configured providers.
+    /// (Only an `llm`-world component may say `[providers] use = true`:
+    /// see [`check_world_grant`].)
     ///
     /// # Errors
     ///
@@ -372,6 +375,7 @@ impl Runtime {
             }
         };
         let grant = self.effective_grant(&record.grant, &record.grant_source)?;
+        check_world_grant(record.world, &grant, &record.grant_source)?;
         check_imports(&record.imports, &grant, &record.grant_source)?;
         let pre = self.instance_pre(&component, record.world)?;
         let config = Arc::new(Config::from_grant(&record.name, &grant));
@@ -512,4 +516,22 @@ impl Runtime {
     pub fn context(&self, tool: &str) -> CallContext {
         CallContext { call_id: self.next_call_id(), tool: tool.to_string(), caller: None, depth: 0 }
     }
+}
+
+/// Sections of a grant that only one world may use: `[providers]` hands
+/// the component every provider's origin and key, which is the router's
+/// job alone.
+///
+/// # Errors
+///
+/// A [`Problem`] naming the section and the world.
+fn check_world_grant(world: World, grant: &Grant, source: &str) -> Result<(), Problem> {
+    if grant.providers && world != World::Llm {
+        return Err(Problem::new(format!(
+            "{source}: [providers] use = true is for the LLM router only; this component is a {}",
+            world.wit_name()
+        ))
+        .hint("remove [providers] from the grant; name the hosts it needs in [[http]] rules"));
+    }
+    Ok(())
 }

@@ -179,3 +179,17 @@ fn invalid_json_and_schema_mismatch_are_clear_errors() {
     let out = h.claw(&["tool", "call", "nope", "{}"]);
     assert!(stderr(&out).contains("no tool named `nope`"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_tool_grant_asking_for_the_providers_is_refused() {
+    // `[providers] use = true` hands over every provider's origin and key:
+    // the LLM router's alone.
+    let (h, before) = setup();
+    let grant = h.grant_file("g.toml", "[providers]\nuse = true\n");
+    let out = h.claw(&["component", "add", guest("http_fetch").to_str().unwrap(), "--grant", grant.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("[providers] use = true is for the LLM router only"), "{err}");
+    assert_unchanged(&h, &before);
+    assert_still_serving(&h);
+}

@@ -26,7 +26,7 @@ url = "http://127.0.0.1:{port}/**"
 
 [[secrets]]
 name = "api_token"
-hosts = ["127.0.0.1"]
+origins = ["http://127.0.0.1:{port}"]
 inject = "header"
 header = "Authorization"
 format = "Bearer {{secret}}"

@@ -86,7 +86,12 @@ pub fn stderr(o: &Output) -> String {
 /// A tiny HTTP/1.1 server on 127.0.0.1 for egress tests. Routes:
 /// `/hello` → 200 text; `/echo` → the request head, in the body and the
 /// `x-seen-auth` header; `/redirect` → 302 to `/hello` on `redirect_port`;
-/// anything else → 404. Every request line and head is recorded.
+/// `/echo-gzip` → the head, labelled `content-encoding: gzip` whatever was
+/// asked (a server that compresses anyway: the label is what matters to
+/// the boundary, which must not pass an encoding it cannot redact);
+/// `/echo-hex` → the `x-api-key` value in hex of mixed case;
+/// `/echo-escaped` → that value with every other character a JSON `\u`
+/// escape; anything else → 404. Every request line and head is recorded.
 pub struct TestServer {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<String>>>,
@@ -140,7 +145,30 @@ impl TestServer {
                         .unwrap_or("")
                         .trim()
                         .to_string();
+                    let key = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().starts_with("x-api-key:").then(|| l[10..].trim().to_string())
+                        })
+                        .unwrap_or_default();
                     let (status, extra, body) = match path.split('?').next().unwrap_or("") {
+                        "/echo-gzip" => ("200 OK", "content-encoding: gzip\r\n".to_string(), format!("{line}{head}")),
+                        "/echo-hex" => {
+                            let hex: String = key
+                                .bytes()
+                                .enumerate()
+                                .map(|(i, b)| if i % 2 == 0 { format!("{b:02X}") } else { format!("{b:02x}") })
+                                .collect();
+                            ("200 OK", String::new(), format!("{{\"k\":\"{hex}\"}}"))
+                        }
+                        "/echo-escaped" => {
+                            let esc: String = key
+                                .chars()
+                                .enumerate()
+                                .map(|(i, c)| if i % 2 == 0 { format!("\\u{:04x}", c as u32) } else { c.to_string() })
+                                .collect();
+                            ("200 OK", String::new(), format!("{{\"k\":\"{esc}\"}}"))
+                        }
                         // Echoes the request head back, in the body and in a header.
                         "/echo" => ("200 OK", format!("x-seen-auth: {auth}\r\n"), format!("{line}{head}")),
                         "/hello" => ("200 OK", String::new(), "hello from the test server".to_string()),

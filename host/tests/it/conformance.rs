@@ -19,8 +19,10 @@ struct Setup {
     other: TestServer,
 }
 
-/// raw-http may reach `/**` on one loopback server; `key` may only go to
-/// that server as a header; `bot` only as a placeholder to `api.example.com`.
+/// raw-http may reach `/**` on one loopback server and `/public/**` on the
+/// other; `key` may only go to the first (its scheme, host and port) as a
+/// header; `bot` only into the path segment the `/bot{secret:bot}/**`
+/// rules write it in.
 async fn setup(extra: &str) -> Setup {
     let other = TestServer::start(0);
     let server = TestServer::start(other.port);
@@ -32,24 +34,30 @@ async fn setup(extra: &str) -> Setup {
     let grant = format!(
         r#"
 [[http]]
-url = "http://127.0.0.1:{}/**"
+url = "http://127.0.0.1:{0}/**"
 methods = ["GET", "POST"]
 
 [[http]]
-url = "https://api.example.com/**"
+url = "http://127.0.0.1:{0}/bot{{secret:bot}}/**"
+methods = ["GET", "POST"]
+
+[[http]]
+url = "http://127.0.0.1:{1}/public/**"
+
+[[http]]
+url = "https://api.example.com/bot{{secret:bot}}/**"
 
 [[secrets]]
 name = "key"
-hosts = ["127.0.0.1"]
+origins = ["http://127.0.0.1:{0}"]
 inject = "header"
 header = "x-api-key"
 
 [[secrets]]
 name = "bot"
-hosts = ["api.example.com"]
 inject = "placeholder"
 {extra}"#,
-        server.port
+        server.port, other.port
     );
     add(&rt, "raw", "raw_http", &grant).await.unwrap();
     Setup { h, rt, server, other }
@@ -166,11 +174,100 @@ async fn credential_patterns_are_blocked_even_when_not_in_the_vault() {
 }
 
 #[tokio::test]
-async fn a_placeholder_for_a_secret_not_granted_to_that_host_is_denied() {
+async fn a_placeholder_is_filled_only_where_the_grant_declares_it() {
     let s = setup("").await;
-    s.assert_blocked(json!({"url": s.url("/bot{secret:bot}/sendMessage")}), "placeholder for secret `bot`").await;
-    s.assert_blocked(json!({"url": s.url("/x"), "headers": [["x-t", "{secret:key}"]]}), "placeholder for secret `key`")
-        .await;
+    // Its declared place: the path segment the rule writes.
+    s.send(json!({"url": s.url("/bot{secret:bot}/sendMessage")})).await.unwrap();
+    assert_eq!(s.server.seen().last().unwrap(), "GET /bot123456%3Abot-token-value/sendMessage HTTP/1.1");
+    // Anywhere else the granted service could store or forward it.
+    for (req, place) in [
+        (json!({"url": s.url("/bot{secret:bot}/sendMessage?text={secret:bot}")}), "in the query"),
+        (json!({"url": s.url("/sendMessage?chat_id=1&text={secret:bot}")}), "in the query"),
+        (json!({"url": s.url("/bot{secret:bot}/x/{secret:bot}")}), "path segment 3"),
+        (json!({"url": s.url("/x/bot{secret:bot}")}), "path segment 2"),
+        (json!({"url": s.url("/x"), "headers": [["x-t", "{secret:bot}"]]}), "header `x-t`"),
+        (json!({"url": s.url("/x"), "headers": [["x-t", "{secret:key}"]]}), "header `x-t`"),
+        (json!({"url": format!("http://127.0.0.1:{}/public/bot{{secret:bot}}", s.other.port)}), "path segment 2"),
+    ] {
+        let before = s.server.seen().len();
+        let err = s.send(req.clone()).await.expect_err(&format!("{req}"));
+        assert!(err.to_string().contains(place), "{req}: {err}");
+        assert_eq!(s.server.seen().len(), before, "{req} reached the server");
+        assert!(s.last_audit().rule.contains(place), "{req}: {}", s.last_audit().rule);
+    }
+}
+
+#[tokio::test]
+async fn a_secret_goes_only_to_its_scheme_host_and_port() {
+    let s = setup("").await;
+    // Same host, another port (the other server's /public rule allows it).
+    s.send(json!({"url": format!("http://127.0.0.1:{}/public/echo", s.other.port)})).await.unwrap();
+    let head = s.other.heads().pop().unwrap();
+    assert!(!head.contains("x-api-key") && !head.contains(VALUE), "{head}");
+    assert!(s.last_audit().secrets.is_empty());
+}
+
+#[tokio::test]
+async fn a_path_a_server_would_read_as_leaving_the_glob_is_refused() {
+    let s = setup("").await;
+    let base = format!("http://127.0.0.1:{}", s.other.port);
+    for path in [
+        "/public/../admin",
+        "/public/%2e%2e/admin",
+        "/public/%2E%2E/admin",
+        "/public/.%2e/admin",
+        "/public/..%2fadmin",
+        "/public%2f..%2fadmin",
+        "/public/%252e%252e/admin",
+        "/public/..;/admin",
+        "/public/%5c..%5cadmin",
+        "/public//admin",
+    ] {
+        s.assert_blocked(json!({"url": format!("{base}{path}")}), "path refused").await;
+    }
+    // The plain form of a path inside the glob still passes.
+    s.send(json!({"url": format!("{base}/public/a%20b/c.txt")})).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_vault_value_in_the_path_or_host_never_reaches_a_record() {
+    let s = setup("").await;
+    let hex = hex::encode(VALUE);
+    // Not granted (other port, outside /public): denied by the rules, and
+    // the record shows the place with the value cut out.
+    let url = format!("http://127.0.0.1:{}/steal/{VALUE}", s.other.port).replace('+', "%2B");
+    s.assert_blocked(json!({"url": url}), "no [[http]] rule").await;
+    assert!(s.last_audit().path.contains("[secret:key]"), "{}", s.last_audit().path);
+    s.assert_blocked(json!({"url": format!("http://{hex}.example/")}), "no [[http]] rule").await;
+    // Granted: the leak scan denies, naming the secret and the place.
+    s.assert_blocked(json!({"url": s.url(&format!("/x/{hex}"))}), "leak: vault secret `key`").await;
+    let last = s.last_audit();
+    assert!(last.rule.contains("in the URL") && last.path.contains("[secret:key]"), "{last:?}");
+    let raw = std::fs::read_to_string(s.h.home.data.join("audit.jsonl")).unwrap();
+    assert!(!raw.contains(&hex), "a hex spelling of the value reached the audit log");
+}
+
+#[tokio::test]
+async fn a_reply_the_boundary_cannot_redact_never_reaches_the_component() {
+    let s = setup("").await;
+    // The component's Accept-Encoding is replaced: redaction must read
+    // the reply as the component would.
+    let err = s
+        .send(json!({"url": s.url("/echo-gzip"), "headers": [["accept-encoding", "gzip"]]}))
+        .await
+        .expect_err("an encoded reply to a request with an injected key");
+    assert!(!err.to_string().contains(VALUE), "{err}");
+    let head = s.server.heads().pop().unwrap().to_ascii_lowercase();
+    assert!(head.contains("accept-encoding: identity") && !head.contains("gzip"), "{head}");
+    assert!(s.last_audit().rule.contains("cannot be redacted"), "{}", s.last_audit().rule);
+    // Escapes that spell the value byte by byte cannot be cut in place.
+    let err = s.send(json!({"url": s.url("/echo-escaped")})).await.expect_err("a \\u-escaped echo");
+    assert!(!err.to_string().contains(VALUE), "{err}");
+    assert!(s.last_audit().rule.contains("escapes"), "{}", s.last_audit().rule);
+    // Hex in mixed case is redacted.
+    let out = s.send(json!({"url": s.url("/echo-hex")})).await.unwrap();
+    let body = out["hops"][0]["body"].as_str().unwrap().to_string();
+    assert!(body.contains("[REDACTED:key]"), "{body}");
 }
 
 #[tokio::test]

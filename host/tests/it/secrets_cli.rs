@@ -25,7 +25,7 @@ fn secrets_are_set_from_stdin_listed_by_name_and_never_shown() {
     use std::os::unix::fs::PermissionsExt as _;
     assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600, "the key file is private");
 
-    let grant = h.grant_file("g.toml", "[[http]]\nurl = \"https://api.github.com/**\"\n[[secrets]]\nname = \"gh_token\"\nhosts = [\"api.github.com\"]\ninject = \"header\"\nheader = \"Authorization\"\nformat = \"Bearer {secret}\"\n");
+    let grant = h.grant_file("g.toml", "[[http]]\nurl = \"https://api.github.com/**\"\n[[secrets]]\nname = \"gh_token\"\norigins = [\"https://api.github.com\"]\ninject = \"header\"\nheader = \"Authorization\"\nformat = \"Bearer {secret}\"\n");
     assert!(
         h.claw(&["component", "add", guest("http_fetch").to_str().unwrap(), "--grant", grant.to_str().unwrap()])
             .status
@@ -36,7 +36,7 @@ fn secrets_are_set_from_stdin_listed_by_name_and_never_shown() {
         let out = h.claw(args);
         assert!(out.status.success(), "{}", stderr(&out));
         let text = all_output(&out);
-        assert!(text.contains("gh_token") && text.contains("api.github.com (http-fetch)"), "{text}");
+        assert!(text.contains("gh_token") && text.contains("https://api.github.com:443 (http-fetch)"), "{text}");
         assert!(!text.contains(VALUE), "{text}");
     }
     let vault = std::fs::read_to_string(h.dir.path().join("data/vault.json")).unwrap();
@@ -123,7 +123,7 @@ fn audit_lists_decisions_and_verify_names_the_first_broken_record() {
 #[test]
 fn policy_explain_flags_a_granted_secret_the_vault_lacks() {
     let h = TestHome::new();
-    let grant = h.grant_file("g.toml", "[[http]]\nurl = \"https://api.github.com/**\"\n[[secrets]]\nname = \"gh_token\"\nhosts = [\"api.github.com\"]\ninject = \"header\"\nheader = \"Authorization\"\nformat = \"Bearer {secret}\"\n");
+    let grant = h.grant_file("g.toml", "[[http]]\nurl = \"https://api.github.com/**\"\n[[secrets]]\nname = \"gh_token\"\norigins = [\"https://api.github.com\"]\ninject = \"header\"\nheader = \"Authorization\"\nformat = \"Bearer {secret}\"\n");
     assert!(
         h.claw(&["component", "add", guest("http_fetch").to_str().unwrap(), "--grant", grant.to_str().unwrap()])
             .status
@@ -133,7 +133,7 @@ fn policy_explain_flags_a_granted_secret_the_vault_lacks() {
     let text = stdout(&out);
     assert!(text.contains("GET https://api.github.com:443 any path"), "{text}");
     assert!(
-        text.contains("secret `gh_token`: injected as header `Authorization: Bearer {secret}` to api.github.com"),
+        text.contains("secret `gh_token`: the boundary writes it as header `Authorization: Bearer {secret}`, only on requests to https://api.github.com:443; that service receives the value, the component never does"),
         "{text}"
     );
     assert!(
