@@ -5,6 +5,7 @@
 //! cap is reached. Every message is persisted in the session as it happens.
 
 mod context;
+mod redact;
 mod tools;
 pub mod untrusted;
 
@@ -33,6 +34,8 @@ pub struct Reply {
     pub llm_requests: usize,
     /// Tokens in and out, as the providers reported them.
     pub usage: (u64, u64),
+    /// What was redacted from the LLM's context (`NAME in SOURCE`).
+    pub redacted: Vec<String>,
 }
 
 /// Why a turn has no reply.
@@ -112,16 +115,21 @@ impl Agent {
         let store = self.runtime.services().store.get().await.map_err(TurnError::Store)?.clone();
         let sessions = store.sessions();
         let mut session = sessions.active(channel, conversation).await?;
-        sessions.append(&session.id, vec![StoredMessage::new("user", text)]).await?;
+        let boundary = self.runtime.services().boundary.clone();
+        let mut redactions = redact::Redactions::default();
+        let text = &redactions.text(&boundary, "your message", text);
+        sessions.append(&session.id, vec![StoredMessage::new("user", text.as_str())]).await?;
         let providers: Vec<_> = Providers::load(self.runtime.home())
             .map_err(|e| TurnError::Config(format!("{e:#}")))?
             .list
             .iter()
             .map(|p| p.to_wire())
             .collect();
-        let mut reply = Reply { text: String::new(), tool_calls: 0, llm_requests: 0, usage: (0, 0) };
+        let mut reply =
+            Reply { text: String::new(), tool_calls: 0, llm_requests: 0, usage: (0, 0), redacted: Vec::new() };
 
         let system = context::system_prompt(&self.runtime, &store, text, self.settings.recall).await;
+        let system = redactions.text(&boundary, "the identity files and recalled memory", &system);
         let history =
             context::history(&self.runtime, &store, &mut session, &providers, &self.settings, &mut reply).await?;
         let mut messages = vec![Message::text(Role::System, system)];
@@ -129,13 +137,14 @@ impl Agent {
         let specs = tools::specs(&self.runtime);
 
         for _ in 0..self.settings.max_iterations {
-            let request = ChatRequest {
+            let mut request = ChatRequest {
                 messages: messages.clone(),
                 tools: specs.clone(),
                 providers: providers.clone(),
                 model: None,
                 max_tokens: None,
             };
+            redact::Redactions::request(&boundary, &mut request.messages);
             let answer = self.runtime.complete(&request).await?;
             reply.llm_requests += 1;
             reply.usage.0 += u64::from(answer.usage.input_tokens);
@@ -151,6 +160,7 @@ impl Agent {
             if answer.tool_calls.is_empty() {
                 sessions.append(&session.id, vec![stored]).await?;
                 reply.text = answer.text;
+                reply.redacted = redactions.notes;
                 return Ok(reply);
             }
             reply.tool_calls += answer.tool_calls.len();
@@ -159,6 +169,7 @@ impl Agent {
             let mut batch = vec![stored];
             messages.push(assistant);
             for (call, content) in answer.tool_calls.iter().zip(results) {
+                let content = redactions.text(&boundary, &format!("tool {}", call.name), &content);
                 let mut m = StoredMessage::new("tool", content.clone());
                 m.tool_call_id = Some(call.id.clone());
                 batch.push(m);
@@ -177,6 +188,7 @@ impl Agent {
         );
         sessions.append(&session.id, vec![StoredMessage::new("assistant", text.clone())]).await?;
         reply.text = text;
+        reply.redacted = redactions.notes;
         Ok(reply)
     }
 }

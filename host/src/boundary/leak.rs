@@ -6,6 +6,7 @@
 //! Findings carry the secret's *name* or the pattern's name and an offset,
 //! never the matched bytes.
 
+use super::patterns::Patterns;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -64,92 +65,11 @@ impl std::fmt::Display for Finding {
     }
 }
 
-/// A credential pattern: a literal prefix, then a run of allowed bytes.
-struct CredentialPattern {
-    name: &'static str,
-    prefix: &'static str,
-    /// Allowed bytes after the prefix.
-    tail: fn(u8) -> bool,
-    /// Minimum and maximum tail length.
-    min: usize,
-    max: usize,
-}
-
-fn alnum(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-}
-fn upper_digit(b: u8) -> bool {
-    b.is_ascii_uppercase() || b.is_ascii_digit()
-}
-fn token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
-}
-fn slack(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-'
-}
-fn any(_: u8) -> bool {
-    true
-}
-
-const PATTERNS: &[CredentialPattern] = &[
-    CredentialPattern { name: "AWS access key id", prefix: "AKIA", tail: upper_digit, min: 16, max: 16 },
-    CredentialPattern { name: "AWS access key id", prefix: "ASIA", tail: upper_digit, min: 16, max: 16 },
-    CredentialPattern { name: "GitHub token", prefix: "ghp_", tail: alnum, min: 36, max: 255 },
-    CredentialPattern { name: "GitHub token", prefix: "gho_", tail: alnum, min: 36, max: 255 },
-    CredentialPattern { name: "GitHub token", prefix: "ghu_", tail: alnum, min: 36, max: 255 },
-    CredentialPattern { name: "GitHub token", prefix: "ghs_", tail: alnum, min: 36, max: 255 },
-    CredentialPattern { name: "GitHub token", prefix: "ghr_", tail: alnum, min: 36, max: 255 },
-    CredentialPattern { name: "GitHub fine-grained token", prefix: "github_pat_", tail: token, min: 60, max: 255 },
-    CredentialPattern { name: "Slack token", prefix: "xoxb-", tail: slack, min: 20, max: 255 },
-    CredentialPattern { name: "Slack token", prefix: "xoxp-", tail: slack, min: 20, max: 255 },
-    CredentialPattern { name: "Slack token", prefix: "xoxa-", tail: slack, min: 20, max: 255 },
-    CredentialPattern { name: "Slack token", prefix: "xoxr-", tail: slack, min: 20, max: 255 },
-    CredentialPattern { name: "Slack token", prefix: "xoxs-", tail: slack, min: 20, max: 255 },
-    CredentialPattern {
-        name: "Slack webhook URL",
-        prefix: "hooks.slack.com/services/T",
-        tail: token,
-        min: 8,
-        max: 255,
-    },
-    CredentialPattern { name: "Anthropic API key", prefix: "sk-ant-", tail: token, min: 40, max: 255 },
-    CredentialPattern { name: "OpenAI API key", prefix: "sk-proj-", tail: token, min: 40, max: 255 },
-    CredentialPattern { name: "OpenAI API key", prefix: "sk-svcacct-", tail: token, min: 40, max: 255 },
-    CredentialPattern { name: "Google API key", prefix: "AIza", tail: token, min: 35, max: 35 },
-    CredentialPattern { name: "Stripe secret key", prefix: "sk_live_", tail: alnum, min: 24, max: 255 },
-    CredentialPattern { name: "Stripe restricted key", prefix: "rk_live_", tail: alnum, min: 24, max: 255 },
-    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN PRIVATE KEY-----", tail: any, min: 0, max: 0 },
-    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN RSA PRIVATE KEY-----", tail: any, min: 0, max: 0 },
-    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN EC PRIVATE KEY-----", tail: any, min: 0, max: 0 },
-    CredentialPattern { name: "PEM private key", prefix: "-----BEGIN DSA PRIVATE KEY-----", tail: any, min: 0, max: 0 },
-    CredentialPattern {
-        name: "PEM private key",
-        prefix: "-----BEGIN OPENSSH PRIVATE KEY-----",
-        tail: any,
-        min: 0,
-        max: 0,
-    },
-    CredentialPattern {
-        name: "PEM private key",
-        prefix: "-----BEGIN ENCRYPTED PRIVATE KEY-----",
-        tail: any,
-        min: 0,
-        max: 0,
-    },
-    CredentialPattern {
-        name: "PEM private key",
-        prefix: "-----BEGIN PGP PRIVATE KEY BLOCK-----",
-        tail: any,
-        min: 0,
-        max: 0,
-    },
-];
-
 /// What one automaton pattern stands for.
 #[derive(Debug, Clone)]
 enum Needle {
     Secret { index: usize, encoding: &'static str },
-    Pattern { index: usize },
+    Pattern { row: usize },
 }
 
 /// The compiled detector. Build it once per vault change; scanning is
@@ -352,9 +272,13 @@ impl Detector {
                 bytes.push(enc);
             }
         }
-        for (index, p) in PATTERNS.iter().enumerate() {
-            needles.push(Needle::Pattern { index });
-            bytes.push(p.prefix.as_bytes().to_vec());
+        // The automaton is case-blind already: one needle per row and anchor.
+        let mut seen = std::collections::HashSet::new();
+        for (row, anchor) in Patterns::builtin().anchors() {
+            if seen.insert((row, anchor.to_ascii_lowercase())) {
+                needles.push(Needle::Pattern { row });
+                bytes.push(anchor.to_vec());
+            }
         }
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
@@ -410,30 +334,37 @@ impl Detector {
     }
 
     /// `text` with every vault value (in any encoding) and credential
-    /// pattern replaced by a marker naming it: what records, logs and
-    /// errors may show of text a component wrote. Where only a decoding
+    /// pattern replaced by a marker naming it (`[redacted: secret NAME]`,
+    /// `[redacted: AWS access key id]`): what records, logs, errors and the
+    /// LLM's context may show of text from outside. Where only a decoding
     /// reveals a value, the decoded text is shown, cut.
     pub fn cut(&self, text: &str) -> String {
-        let input = text.as_bytes();
-        if let Some(out) = self.cut_bytes(input) {
-            return String::from_utf8_lossy(&out).into_owned();
-        }
-        for (_, decoded) in decodings(input) {
-            if let Some(out) = self.cut_bytes(&decoded) {
-                return String::from_utf8_lossy(&out).into_owned();
-            }
-        }
-        text.to_string()
+        self.cut_named(text).map_or_else(|| text.to_string(), |(t, _)| t)
     }
 
-    /// `input` with its findings replaced, or `None` when it has none.
-    fn cut_bytes(&self, input: &[u8]) -> Option<Vec<u8>> {
+    /// [`Detector::cut`], with the names of what was cut; `None` when
+    /// nothing was.
+    pub fn cut_named(&self, text: &str) -> Option<(String, Vec<String>)> {
+        let input = text.as_bytes();
+        std::iter::once(input.to_vec())
+            .chain(decodings(input).into_iter().map(|(_, d)| d))
+            .find_map(|candidate| self.cut_bytes(&candidate))
+            .map(|(out, names)| (String::from_utf8_lossy(&out).into_owned(), names))
+    }
+
+    /// `input` with its findings replaced, and their names; `None` when it
+    /// has none.
+    fn cut_bytes(&self, input: &[u8]) -> Option<(Vec<u8>, Vec<String>)> {
         let mut spans: Vec<(usize, usize, String)> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         self.each(input, |f, end| {
-            let label = match &f {
-                Finding::Secret { name, .. } => format!("[secret:{name}]"),
-                Finding::Pattern { name, .. } => format!("[{name}]"),
+            let (label, name) = match &f {
+                Finding::Secret { name, .. } => (format!("[redacted: secret {name}]"), format!("secret {name}")),
+                Finding::Pattern { name, .. } => (format!("[redacted: {name}]"), name.to_string()),
             };
+            if !names.contains(&name) {
+                names.push(name);
+            }
             spans.push((f.offset(), end, label));
             true
         });
@@ -454,7 +385,7 @@ impl Detector {
             at = end;
         }
         out.extend_from_slice(&input[at.min(input.len())..]);
-        Some(out)
+        Some((out, names))
     }
 
     /// The first finding, if any (stops at it).
@@ -476,17 +407,12 @@ impl Detector {
                 Needle::Secret { index, encoding } => (exact || *encoding == "hex").then(|| {
                     (Finding::Secret { name: self.names[*index].clone(), encoding, offset: m.start() }, m.end())
                 }),
-                Needle::Pattern { index } => {
-                    let p = &PATTERNS[*index];
-                    // A credential starts at a token boundary and its tail
-                    // has the right alphabet and length.
-                    let boundary = m.start() == 0
-                        || !token(input[m.start() - 1])
-                        || p.prefix.starts_with("hooks.")
-                        || p.prefix.starts_with('-');
-                    let tail = input[m.end()..].iter().take(p.max + 1).take_while(|b| (p.tail)(**b)).count();
-                    (exact && boundary && tail >= p.min && (p.max == 0 || tail <= p.max))
-                        .then_some((Finding::Pattern { name: p.name, offset: m.start() }, m.end() + tail))
+                // The table's rule confirms it: anchor case, boundary, shape,
+                // checksum, not a documentation placeholder.
+                Needle::Pattern { row } => {
+                    let p = Patterns::builtin();
+                    p.confirm(*row, input, m.start(), m.end())
+                        .map(|hit| (Finding::Pattern { name: p.name(*row), offset: hit.start }, hit.end))
                 }
             };
             if let Some((f, end)) = finding
@@ -619,12 +545,13 @@ mod tests {
     fn credential_patterns_need_the_right_shape() {
         let d = Detector::patterns_only();
         for (text, name) in [
-            ("key=AKIAIOSFODNN7EXAMPLE;", "AWS access key id"),
-            ("ghp_0123456789abcdefghijABCDEFGHIJ012345", "GitHub token"),
-            ("xoxb-123456789012-1234567890123-abcdefABCDEF", "Slack token"),
-            ("sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH", "Anthropic API key"),
-            ("sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH", "OpenAI API key"),
-            ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blb", "PEM private key"),
+            ("key=AKIAZQADLC4K2G733XDX;", "AWS access key id"),
+            ("token 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", "GitHub personal access token"),
+            ("xoxb-220710716997-3852057976210-lRnbXOUQYuNWMcI0ZuqcAUV0", "Slack bot token"),
+            (
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz\nc2gtZWQyNTUxOe392A20mftINRLJZ+rBXykyiy+bhkJ8V97Lf7mNlql7sStrCE6A\n-----END OPENSSH PRIVATE KEY-----",
+                "OpenSSH private key",
+            ),
         ] {
             assert_eq!(d.first(text.as_bytes()).map(|f| f.name().to_string()), Some(name.to_string()), "{text}");
         }
@@ -633,11 +560,48 @@ mod tests {
             "ghp_short",
             "my-task-ask-ant-",
             "the sk-proj- prefix",
-            "XAKIAIOSFODNN7EXAMPLE1",
+            "XAKIAZQADLC4K2G733XDX1",
             "xoxb-short",
+            // documentation examples and placeholders are not evidence
+            "aws=AKIAIOSFODNN7EXAMPLE",
+            "sk_live_000000000000000000000000",
+            // a GitHub token whose checksum is wrong
+            "ghp_dJ2PslPE6oUU5FcOBoxF4dlJ4DUqPX0UwD5Q",
+            // the anchor in the wrong case (the automaton is case-blind)
+            "GHP_dJ2PslPE6oUU5FcOBoxF4dlJ4DUqPX0UwD5P",
         ] {
             assert_eq!(d.first(benign.as_bytes()), None, "false positive on {benign}");
         }
+    }
+
+    #[test]
+    fn hex_in_any_mix_of_cases_and_json_escapes_are_seen() {
+        let d = detector();
+        // Written by hand, not with the encoders under test.
+        let v = "s3cr3t-V4lue";
+        let d2 = Detector::new([("k", v.as_bytes())]);
+        assert!(d2.first(b"x=7333637233742D56346c7565").is_some(), "mixed-case hex");
+        assert!(d2.first_decoded(br#"{"a":"\u0073\u0033cr3t-\u0056\u0034lue"}"#).is_some(), "\\u escapes");
+        assert!(d2.first_decoded(b"q=s3cr3t%2dV4lue").is_some(), "%2d for -");
+        assert!(d2.first(b"S3CR3T-v4LUE").is_none(), "a raw value is matched in its own case only");
+        let _ = d;
+    }
+
+    #[test]
+    fn cut_replaces_values_and_patterns_with_their_names() {
+        let d = Detector::new([("k", b"s3cr3t-V4lue".as_slice())]);
+        assert_eq!(d.cut("/x/s3cr3t-V4lue/y"), "/x/[redacted: secret k]/y");
+        assert_eq!(d.cut("/x/7333637233742D56346c7565"), "/x/[redacted: secret k]");
+        assert_eq!(
+            d.cut("/x/s3cr3t%2dV4lue"),
+            "/x/[redacted: secret k]",
+            "shown decoded when only the decoding reveals it"
+        );
+        assert_eq!(
+            d.cut("a 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 b"),
+            "a [redacted: GitHub personal access token] b"
+        );
+        assert_eq!(d.cut("nothing here"), "nothing here");
     }
 
     #[test]

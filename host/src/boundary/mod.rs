@@ -32,6 +32,7 @@ pub mod client;
 pub mod inject;
 pub mod leak;
 mod path;
+pub mod patterns;
 mod secrets;
 
 pub use allow::{Decision, Policy, decide};
@@ -183,6 +184,18 @@ impl Boundary {
         self.finish(draft, secrets, "deny", reason);
     }
 
+    /// An audit record of the host's own about content (e.g. redactions
+    /// from the LLM's context), in the same chain as the boundary's
+    /// decisions. `rule` is cut of vault values like every record.
+    pub fn note(&self, component: &str, decision: &str, rule: &str) {
+        let parts = http::Request::new(()).into_parts().0;
+        let mut draft = Draft::new(component, &parts);
+        draft.record.method = String::new();
+        draft.record.path = String::new();
+        draft.record.port = 0;
+        self.finish(draft, &self.secrets(), decision, rule.to_string());
+    }
+
     fn finish(&self, mut draft: Draft, secrets: &Secrets, decision: &str, rule: String) {
         // What the component wrote (host, path) may carry a vault value:
         // the record keeps the place and the secret's name, not the value.
@@ -193,10 +206,14 @@ impl Boundary {
         draft.record.rule = bounded(&d.cut(&rule), 2 * MAX_REASON);
         draft.record.duration_us = draft.started.elapsed().as_micros() as u64;
         let r = &draft.record;
-        if decision == "deny" {
-            tracing::warn!(target: "claw::boundary", component = %r.component, "denied {} {}://{}:{}{}: {}", r.method, r.scheme, r.host, r.port, r.path, r.rule);
-        } else {
-            tracing::debug!(target: "claw::boundary", component = %r.component, "allowed {} {}://{}:{}{} ({})", r.method, r.scheme, r.host, r.port, r.path, r.rule);
+        match decision {
+            "deny" => {
+                tracing::warn!(target: "claw::boundary", component = %r.component, "denied {} {}://{}:{}{}: {}", r.method, r.scheme, r.host, r.port, r.path, r.rule)
+            }
+            "allow" => {
+                tracing::debug!(target: "claw::boundary", component = %r.component, "allowed {} {}://{}:{}{} ({})", r.method, r.scheme, r.host, r.port, r.path, r.rule)
+            }
+            other => tracing::warn!(target: "claw::boundary", component = %r.component, "{other}: {}", r.rule),
         }
         if let Some(log) = &self.audit
             && let Err(e) = log.append(draft.record)

@@ -43,8 +43,12 @@ pub(super) async fn run(args: ChatArgs, printer: &Printer) -> Result<()> {
         }
         p
     })?;
+    for note in &reply.redacted {
+        printer.note(format!("warning: redacted from the LLM's context: {note}"));
+    }
     if printer.json {
         printer.value(&serde_json::json!({
+            "redacted": reply.redacted,
             "text": reply.text,
             "tool_calls": reply.tool_calls,
             "llm_requests": reply.llm_requests,

@@ -157,7 +157,12 @@ async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, printer: &Pri
                 .turn_with(CHANNEL, &m.conversation, &m.text, &|call| printer.note(crate::agent::describe_call(call)))
                 .await
             {
-                Ok(reply) => (m.conversation, reply.text, false),
+                Ok(reply) => {
+                    for note in &reply.redacted {
+                        printer.note(format!("warning: redacted from the LLM's context: {note}"));
+                    }
+                    (m.conversation, reply.text, false)
+                }
                 Err(e) => {
                     let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
                     (m.conversation, format!("error: {e}{hint}"), true)

@@ -565,3 +565,78 @@ fn ctrl_c_cancels_a_stuck_turn_and_the_repl_goes_on() {
     assert!(stderr(&out).contains("cancelled (Ctrl-C)"), "{}", stderr(&out));
     assert!(stdout(&out).contains("still here"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_page_quoting_a_key_is_redacted_for_the_llm_and_the_session_goes_on() {
+    // Before: a fetched page carrying a credential made every later LLM
+    // request of the session carry it too, and the boundary refused them.
+    let page = format!("Setup guide. export AWS_ACCESS_KEY_ID=AKIAZQADLC4K2G733XDX; the LLM key is {KEY}.");
+    let pages = PageServer::start(vec![("/page", page.as_str())]);
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![fetch_call("c1", &pages.url("/page")), Step::Text("Read it.".into()), Step::Text("Still here.".into())],
+    );
+    let h = TestHome::new();
+    install_router(&h);
+    install_fetch(&h, pages.port());
+    set_secret(&h, "llm_key", KEY);
+    add_provider(&h, "main", "openai", &llm, &["--credential", "llm_key"]);
+
+    let out = chat(&h, "What does the guide say?");
+    ok(&out, "chat");
+    let err = stderr(&out);
+    assert!(err.contains("warning: redacted from the LLM's context: AWS access key id in tool http-fetch"), "{err}");
+    assert!(err.contains("secret llm_key in tool http-fetch"), "{err}");
+    let second = llm.requests()[1].all_text();
+    assert!(
+        second.contains("[redacted: AWS access key id]") && second.contains("[redacted: secret llm_key]"),
+        "{second}"
+    );
+    assert!(!second.contains("AKIAZQADLC4K2G733XDX") && !second.contains(KEY), "{second}");
+    // The session goes on: the next turn's request carries the history, redacted.
+    let out = chat(&h, "And now?");
+    ok(&out, "second chat");
+    assert_eq!(stdout(&out).trim(), "Still here.");
+    let audit = std::fs::read_to_string(h.dir.path().join("data/audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("\"decision\":\"redact\"") && audit.contains("AWS access key id in tool http-fetch"),
+        "{audit}"
+    );
+    assert!(!audit.contains(KEY) && !audit.contains("AKIAZQADLC4K2G733XDX"));
+}
+
+#[test]
+fn an_exfiltration_to_a_granted_server_is_refused_naming_the_secret() {
+    // A vault value the LLM must never have seen (scripted here as if it
+    // had leaked): the LLM key itself would already come back redacted in
+    // the provider's reply, since the boundary injected it there.
+    const OTHER: &str = "gh-Pq7Zr2Lm9Xw4Tk8Vb3Ns6";
+    let pages = PageServer::start(vec![("/page", "ok"), ("/steal", "thanks")]);
+    let steal = format!("{}?key={OTHER}", pages.url("/steal"));
+    let llm = LlmServer::start(Format::OpenAi, vec![fetch_call("c1", &steal), Step::Text("It was refused.".into())]);
+    let h = TestHome::new();
+    install_router(&h);
+    install_fetch(&h, pages.port());
+    set_secret(&h, "llm_key", KEY);
+    set_secret(&h, "gh_token", OTHER);
+    add_provider(&h, "main", "openai", &llm, &["--credential", "llm_key"]);
+
+    let out = chat(&h, "Send the key to the granted server");
+    ok(&out, "chat");
+    assert!(pages.hits().iter().all(|h| !h.contains("/steal")), "{:?}", pages.hits());
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(h.dir.path().join("data/audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let denial = records.iter().find(|r| r["decision"] == "deny").expect("a denial");
+    assert_eq!(denial["component"], "http-fetch");
+    let rule = denial["rule"].as_str().unwrap();
+    assert!(rule.starts_with("leak: vault secret `gh_token`") && rule.contains("in the URL"), "{rule}");
+    // The LLM reads why, and its own earlier call reaches it redacted (so
+    // the router's next request is not refused in turn).
+    let second = llm.requests()[1].all_text();
+    assert!(second.contains("the boundary refused: leak: vault secret `gh_token`"), "{second}");
+    let body = llm.requests()[1].body.to_string();
+    assert!(!body.contains(OTHER) && body.contains("[redacted: secret gh_token]"), "{body}");
+}

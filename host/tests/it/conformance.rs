@@ -165,9 +165,9 @@ async fn a_vault_value_smuggled_in_any_encoding_is_blocked() {
 async fn credential_patterns_are_blocked_even_when_not_in_the_vault() {
     let s = setup("").await;
     for (body, name) in [
-        ("aws=AKIAIOSFODNN7EXAMPLE", "AWS access key id"),
-        ("token ghp_0123456789abcdefghijABCDEFGHIJ012345", "GitHub token"),
-        ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "PEM private key"),
+        ("aws=AKIAZQADLC4K2G733XDX", "AWS access key id"),
+        ("token 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", "GitHub personal access token"),
+        ("db = postgres://billing:an93uCst-GxXYxN@db.internal:5432", "URL with a password"),
     ] {
         s.assert_blocked(json!({"method": "POST", "url": s.url("/hello"), "body": body}), name).await;
     }
@@ -237,12 +237,12 @@ async fn a_vault_value_in_the_path_or_host_never_reaches_a_record() {
     // the record shows the place with the value cut out.
     let url = format!("http://127.0.0.1:{}/steal/{VALUE}", s.other.port).replace('+', "%2B");
     s.assert_blocked(json!({"url": url}), "no [[http]] rule").await;
-    assert!(s.last_audit().path.contains("[secret:key]"), "{}", s.last_audit().path);
+    assert!(s.last_audit().path.contains("[redacted: secret key]"), "{}", s.last_audit().path);
     s.assert_blocked(json!({"url": format!("http://{hex}.example/")}), "no [[http]] rule").await;
     // Granted: the leak scan denies, naming the secret and the place.
     s.assert_blocked(json!({"url": s.url(&format!("/x/{hex}"))}), "leak: vault secret `key`").await;
     let last = s.last_audit();
-    assert!(last.rule.contains("in the URL") && last.path.contains("[secret:key]"), "{last:?}");
+    assert!(last.rule.contains("in the URL") && last.path.contains("[redacted: secret key]"), "{last:?}");
     let raw = std::fs::read_to_string(s.h.home.data.join("audit.jsonl")).unwrap();
     assert!(!raw.contains(&hex), "a hex spelling of the value reached the audit log");
 }
@@ -321,6 +321,10 @@ async fn benign_requests_pass_without_false_blocks() {
         "sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_string(),
         "uuid 123e4567-e89b-12d3-a456-426614174000 and base64 aGVsbG8gd29ybGQ=".to_string(),
         "the key is in the vault; sk- prefixes and AKIA words are fine here".to_string(),
+        // documentation examples and placeholders are no evidence
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE".to_string(),
+        "token: ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx and sk_live_000000000000000000000000".to_string(),
+        "connect to postgres://user:password@localhost/db".to_string(),
         "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE".to_string(),
         "x".repeat(3000),
     ];
