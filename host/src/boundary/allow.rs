@@ -20,6 +20,10 @@ pub struct Policy {
     pub limits: Limits,
     /// Caps its requests in flight.
     pub permits: Arc<Semaphore>,
+    /// Whether tripping the leak scan quarantines it (every component but
+    /// the LLM router, whose context the agent redacts before it is sent,
+    /// and the host's own callers).
+    pub quarantine: bool,
 }
 
 impl Policy {
@@ -32,6 +36,7 @@ impl Policy {
             networks: grant.networks.clone(),
             limits: grant.limits,
             permits: Arc::new(Semaphore::new(grant.limits.http_concurrency)),
+            quarantine: true,
         }
     }
 }

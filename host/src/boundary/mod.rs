@@ -85,6 +85,7 @@ impl Denials {
 pub struct Boundary {
     secrets: ArcSwap<Secrets>,
     audit: Option<AuditLog>,
+    quarantine: Arc<crate::components::Quarantine>,
 }
 
 impl std::fmt::Debug for Boundary {
@@ -136,14 +137,32 @@ impl Draft {
 impl Boundary {
     /// A boundary writing its audit log to `audit` (none: log only).
     pub fn new(audit: Option<AuditLog>) -> Boundary {
-        Boundary { secrets: ArcSwap::from_pointee(Secrets::empty()), audit }
+        Boundary {
+            secrets: ArcSwap::from_pointee(Secrets::empty()),
+            audit,
+            quarantine: Arc::new(crate::components::Quarantine::in_memory()),
+        }
     }
 
-    /// The boundary of a home: its audit log and its vault.
+    /// The boundary of a home: its audit log, its quarantine list and its
+    /// vault.
     pub fn for_home(home: &crate::home::Home) -> Boundary {
-        let b = Boundary::new(Some(AuditLog::new(&home.data.join("audit.jsonl"))));
+        let b = Boundary::new(Some(AuditLog::new(&home.data.join("audit.jsonl"))))
+            .with_quarantine(&home.data.join("quarantine.json"));
         b.set_secrets(Secrets::load(home));
         b
+    }
+
+    /// Keep the quarantine list in the file at `path` (shared by every
+    /// process of the home).
+    pub fn with_quarantine(mut self, path: &std::path::Path) -> Boundary {
+        self.quarantine = Arc::new(crate::components::Quarantine::open(path));
+        self
+    }
+
+    /// The components held for tripping the leak scan.
+    pub fn quarantine(&self) -> &Arc<crate::components::Quarantine> {
+        &self.quarantine
     }
 
     /// Replace the vault snapshot (after the vault changed).
@@ -264,9 +283,20 @@ impl Boundary {
         };
         draft.record.request_bytes = body.len() as u64;
 
-        // 3. Leak scan of what the component produced.
+        // 3. Leak scan of what the component produced. A component that
+        // trips it is held: its further calls would make the scan an
+        // oracle for vault values it was never granted.
         if let Some((finding, place)) = scan_request(&secrets, &parts, &body) {
-            return denied(draft, &format!("leak: {finding} in {place}"));
+            let mut reason = format!("leak: {finding} in {place}");
+            if policy.quarantine {
+                let name = &policy.component;
+                if let Err(e) = self.quarantine.hold(name, &reason) {
+                    tracing::error!(target: "claw::boundary", "cannot write the quarantine list: {e}");
+                }
+                tracing::error!(target: "claw::boundary", "{name} is quarantined: {reason}; `claw component release {name}` lets it run again");
+                reason.push_str(&format!("; `{name}` is quarantined until `claw component release {name}`"));
+            }
+            return denied(draft, &reason);
         }
 
         // 4. Injection, for this origin and the rule that allowed it.

@@ -24,8 +24,11 @@ pub struct Config {
 }
 
 impl Config {
-    pub(super) fn from_grant(tool: &str, grant: &Grant) -> Config {
-        Config { policy: Arc::new(Policy::from_grant(tool, grant)) }
+    /// `quarantine`: whether tripping the leak scan holds the component.
+    pub(super) fn from_grant(tool: &str, grant: &Grant, quarantine: bool) -> Config {
+        let mut policy = Policy::from_grant(tool, grant);
+        policy.quarantine = quarantine;
+        Config { policy: Arc::new(policy) }
     }
 }
 

@@ -65,11 +65,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// Configure every capability from `grant`.
-    pub fn from_grant(tool: &str, grant: &Grant) -> Config {
+    /// Configure every capability from `grant`, for a component of `world`.
+    pub fn from_grant(tool: &str, world: crate::components::World, grant: &Grant) -> Config {
+        // The router's requests carry the turn's context, which the agent
+        // redacts first; a leak there fails the turn, not the router.
+        let quarantine = world != crate::components::World::Llm;
         Config {
             sandbox: sandbox::Config::from_grant(grant),
-            http: Arc::new(http::Config::from_grant(tool, grant)),
+            http: Arc::new(http::Config::from_grant(tool, grant, quarantine)),
             workspace: Arc::new(workspace::Config::from_grant(grant)),
             memory: memory::Config::from_grant(grant),
             secrets: Arc::new(secrets::Config::from_grant(grant)),

@@ -54,6 +54,12 @@ pub(super) enum ComponentCommand {
         /// The installed name.
         name: String,
     },
+    /// Let a quarantined component run again (after reading what it sent:
+    /// `claw audit --component NAME`).
+    Release {
+        /// The installed name.
+        name: String,
+    },
 }
 
 pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> {
@@ -79,20 +85,41 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
         ComponentCommand::List => {
             let index = runtime.store().index()?;
             if printer.json {
-                let list: Vec<_> = index.components.values().map(summary).collect();
+                let held = runtime.boundary().quarantine().list();
+                let list: Vec<_> = index
+                    .components
+                    .values()
+                    .map(|r| {
+                        let mut v = summary(r);
+                        v["quarantined"] = serde_json::json!(held.get(&r.name));
+                        v
+                    })
+                    .collect();
                 printer.value(&serde_json::Value::Array(list));
             } else if index.components.is_empty() {
                 printer.note("no components installed; add one with `claw component add FILE.wasm`");
             } else {
-                printer.line(format!("{:<20} {:<8} {:<14} {:>9}  DESCRIPTION", "NAME", "WORLD", "DIGEST", "SIZE"));
+                let held = runtime.boundary().quarantine().list();
+                printer.line(format!(
+                    "{:<20} {:<8} {:<14} {:>9}  {:<11} DESCRIPTION",
+                    "NAME", "WORLD", "DIGEST", "SIZE", "STATE"
+                ));
                 for r in index.components.values() {
                     printer.line(format!(
-                        "{:<20} {:<8} {:<14} {:>9}  {}",
+                        "{:<20} {:<8} {:<14} {:>9}  {:<11} {}",
                         r.name,
                         format!("{:?}", r.world).to_lowercase(),
                         r.digest.short(),
                         format!("{} KiB", r.size.div_ceil(1024)),
+                        if held.contains_key(&r.name) { "quarantined" } else { "ready" },
                         r.description
+                    ));
+                }
+                for (name, hold) in &held {
+                    printer.note(format!(
+                        "{name} is quarantined since {}: {} — `claw component release {name}` lets it run again",
+                        super::secret::when(Some(hold.since_ms)),
+                        hold.reason
                     ));
                 }
             }
@@ -144,7 +171,20 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
         }
         ComponentCommand::Remove { name } => {
             let r = runtime.remove(&name)?;
+            let _ = runtime.boundary().quarantine().release(&name);
             printer.note(format!("removed {} ({})", r.name, r.digest.short()));
+            Ok(())
+        }
+        ComponentCommand::Release { name } => {
+            runtime.store().index()?.record(&name)?;
+            let q = runtime.boundary().quarantine();
+            let hold = q.get(&name);
+            if !q.release(&name)? {
+                printer.note(format!("{name} is not quarantined"));
+                return Ok(());
+            }
+            let reason = hold.map(|h| h.reason).unwrap_or_default();
+            printer.note(format!("released {name} (it was held for: {reason}); a running claw picks this up"));
             Ok(())
         }
     }

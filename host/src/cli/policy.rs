@@ -23,6 +23,16 @@ pub(super) fn run(cmd: PolicyCommand, printer: &Printer) -> Result<()> {
     let r = index.record(&name)?;
     let grant = runtime.effective_grant(&r.grant, &r.grant_source)?;
     let mut lines = explain(&grant, &r.imports);
+    if let Some(hold) = runtime.boundary().quarantine().get(&name) {
+        lines.insert(
+            0,
+            format!(
+                "state: QUARANTINED since {} — a request tripped the leak scan ({}); every call is refused until `claw component release {name}`",
+                super::secret::when(Some(hold.since_ms)),
+                hold.reason
+            ),
+        );
+    }
     // A grant naming a secret the vault lacks fails every call that needs it: say so now.
     let secrets = runtime.boundary().secrets();
     if let Some(reason) = secrets.locked_reason() {

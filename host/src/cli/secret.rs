@@ -45,6 +45,11 @@ pub(super) fn run(cmd: SecretCommand, printer: &Printer) -> Result<()> {
                 if existed { "updated" } else { "stored" },
                 value.len()
             ));
+            if let Some(why) = weak(&value) {
+                printer.note(format!(
+                    "warning: secret `{name}` is {why}: such a value can be guessed, and turns up in ordinary text, where the boundary would block it"
+                ));
+            }
             Ok(())
         }
         SecretCommand::List => list(&home, printer),
@@ -74,6 +79,20 @@ pub(super) fn run(cmd: SecretCommand, printer: &Printer) -> Result<()> {
             printer.note(format!("re-encrypted {count} secret(s) under a new master key"));
             Ok(())
         }
+    }
+}
+
+/// Why a value is weak evidence of itself: short, or of few distinct
+/// bytes. (The leak scan matches values of 8 bytes and more in every
+/// encoding, shorter ones only as they are.)
+fn weak(value: &[u8]) -> Option<String> {
+    let distinct = value.iter().collect::<std::collections::BTreeSet<_>>().len();
+    if value.len() < 12 {
+        Some(format!("short ({} bytes)", value.len()))
+    } else if distinct < 6 {
+        Some(format!("of low entropy ({distinct} distinct bytes)"))
+    } else {
+        None
     }
 }
 

@@ -55,7 +55,7 @@ impl Remote {
         })?;
         Ok(Remote {
             boundary,
-            policy: Arc::new(Policy::from_grant(AUDIT_NAME, &grant)),
+            policy: Arc::new(Policy { quarantine: false, ..Policy::from_grant(AUDIT_NAME, &grant) }),
             url: url.to_string(),
             model: model.to_string(),
         })

@@ -46,6 +46,9 @@ impl Runtime {
         let Pre::Channel(pre) = &channel.pre else {
             return Err(CallError::NotATool { name, world: channel.record.world });
         };
+        if let Some(hold) = self.services.boundary.quarantine().get(&name) {
+            return Err(CallError::Quarantined { tool: name, reason: hold.reason });
+        }
         let limits = channel.grant.limits;
         let info = CallInfo { call_id: self.next_call_id(), tool: name.clone(), caller: None, depth: 0 };
         let mut store = new_store(self.engine.wasmtime(), channel, &info, &self.services);

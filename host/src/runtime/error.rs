@@ -77,6 +77,14 @@ pub enum CallError {
         /// The cap.
         max: u32,
     },
+    /// The component tripped the boundary's leak scan and is held until
+    /// the operator releases it.
+    Quarantined {
+        /// The component.
+        tool: String,
+        /// The boundary's reason.
+        reason: String,
+    },
     /// The host failed (not the tool's fault).
     Host(anyhow::Error),
 }
@@ -117,6 +125,9 @@ impl fmt::Display for CallError {
             CallError::TooDeep { tool, max } => {
                 write!(f, "calling `{tool}` would exceed the tool-to-tool call depth of {max}")
             }
+            CallError::Quarantined { tool, reason } => {
+                write!(f, "`{tool}` is quarantined: a request of it tripped the leak scan ({reason})")
+            }
             CallError::Host(e) => write!(f, "host error: {e:#}"),
         }
     }
@@ -143,6 +154,9 @@ impl CallError {
             CallError::Tool { tool, error } if error.kind == ErrorKind::Denied => Some(format!(
                 "`claw component inspect {tool}` shows its grant; upgrade it with a grant that allows this"
             )),
+            CallError::Quarantined { tool, .. } => Some(format!(
+                "`claw audit --component {tool} -n 5` shows what it sent; `claw component release {tool}` lets it run again"
+            )),
             CallError::Timeout { .. } | CallError::Memory { .. } | CallError::OutputTooLarge { .. } => {
                 Some("raise the limit under [limits] in the tool's grant if this is expected".into())
             }
@@ -155,6 +169,7 @@ impl CallError {
         let kind = match self {
             CallError::Tool { error, .. } => error.kind,
             CallError::NotFound { .. } | CallError::NotATool { .. } => ErrorKind::NotFound,
+            CallError::Quarantined { .. } => ErrorKind::Denied,
             CallError::BadParams { .. } => ErrorKind::InvalidParams,
             CallError::Timeout { .. }
             | CallError::Memory { .. }

@@ -103,8 +103,10 @@ impl Runtime {
         capabilities::link(&mut linker).map_err(anyhow::Error::from).context("linking host capabilities")?;
         let store = ComponentStore::new(&home.components());
         // The vault is loaded by `with_vault` below (and reloaded on change).
-        let boundary =
-            Arc::new(Boundary::new(Some(crate::boundary::audit::AuditLog::new(&home.data.join("audit.jsonl")))));
+        let boundary = Arc::new(
+            Boundary::new(Some(crate::boundary::audit::AuditLog::new(&home.data.join("audit.jsonl"))))
+                .with_quarantine(&home.data.join("quarantine.json")),
+        );
         let store_handle = Arc::new(crate::store::LazyStore::new(home));
         Ok(Arc::new_cyclic(|weak| Runtime {
             engine,
@@ -222,7 +224,7 @@ impl Runtime {
             grant_source,
             updated_ms: crate::components::store_now_ms(),
         };
-        let config = Arc::new(Config::from_grant(name, &grant));
+        let config = Arc::new(Config::from_grant(name, shape.world, &grant));
         let mut tool = LoadedComponent { record: record.clone(), grant, pre, config };
         let (description, schema) = match shape.world {
             World::Tool => self.describe(&tool).await?,
@@ -378,7 +380,7 @@ impl Runtime {
         check_world_grant(record.world, &grant, &record.grant_source)?;
         check_imports(&record.imports, &grant, &record.grant_source)?;
         let pre = self.instance_pre(&component, record.world)?;
-        let config = Arc::new(Config::from_grant(&record.name, &grant));
+        let config = Arc::new(Config::from_grant(&record.name, record.world, &grant));
         Ok(Arc::new(LoadedComponent { record: record.clone(), grant, pre, config }))
     }
 
@@ -390,6 +392,7 @@ impl Runtime {
     /// When the index cannot be read.
     pub fn sync(&self) -> Result<SyncReport> {
         self.reload_vault();
+        self.services.boundary.quarantine().refresh();
         let providers_path = crate::llm::Providers::path(&self.home);
         let stamp = (self.store.stamp(), std::fs::metadata(providers_path).and_then(|m| m.modified()).ok());
         let providers_changed;
@@ -481,6 +484,9 @@ impl Runtime {
             return Err(CallError::TooDeep { tool: name.to_string(), max: MAX_CALL_DEPTH });
         }
         let tool = self.tool(name)?;
+        if let Some(hold) = self.services.boundary.quarantine().get(name) {
+            return Err(CallError::Quarantined { tool: name.to_string(), reason: hold.reason });
+        }
         match serde_json::from_str::<serde_json::Value>(params_json) {
             Ok(v) if v.is_object() => {}
             Ok(_) => {

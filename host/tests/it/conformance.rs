@@ -90,6 +90,10 @@ impl Setup {
         assert!(last.rule.contains(why), "{req}: audit says `{}`, expected `{why}`", last.rule);
         let raw = std::fs::read_to_string(self.h.home.data.join("audit.jsonl")).unwrap();
         assert!(!raw.contains(VALUE), "a secret value reached the audit log");
+        // A leak holds the component; release it for the table's next row.
+        let q = self.rt.boundary().quarantine();
+        assert_eq!(q.get("raw").is_some(), last.rule.starts_with("leak:"), "{req}: quarantine after `{}`", last.rule);
+        q.release("raw").unwrap();
     }
 }
 
@@ -337,4 +341,32 @@ async fn benign_requests_pass_without_false_blocks() {
     let records = AuditLog::new(&s.h.home.data.join("audit.jsonl")).read().unwrap();
     assert!(records.iter().all(|r| r.decision == "allow"), "{records:#?}");
     assert_eq!(AuditLog::new(&s.h.home.data.join("audit.jsonl")).verify().unwrap(), records.len());
+}
+
+#[tokio::test]
+async fn a_component_that_trips_the_leak_scan_is_held_until_the_operator_releases_it() {
+    // Otherwise it could learn a vault value it was never granted by
+    // watching which of its guesses are blocked.
+    let s = setup("").await;
+    let err = s.send(json!({"url": s.url(&format!("/hello?q={}", hex::encode(VALUE)))})).await.unwrap_err();
+    assert!(err.to_string().contains("quarantined until `claw component release raw`"), "{err}");
+    let records = AuditLog::new(&s.h.home.data.join("audit.jsonl")).read().unwrap().len();
+    // Its next call, however harmless, does not run.
+    let err = s.send(json!({"url": s.url("/hello")})).await.unwrap_err();
+    assert!(matches!(&err, CallError::Quarantined { .. }), "{err}");
+    assert!(err.hint().unwrap().contains("claw component release raw"));
+    assert!(s.server.seen().is_empty());
+    assert_eq!(AuditLog::new(&s.h.home.data.join("audit.jsonl")).read().unwrap().len(), records);
+    // Another process sees it, and the operator releases it there.
+    let list = crate::common::stdout(&s.h.claw(&["component", "list"]));
+    assert!(list.lines().any(|l| l.starts_with("raw ") && l.contains("quarantined")), "{list}");
+    let explain = crate::common::stdout(&s.h.claw(&["policy", "explain", "raw"]));
+    assert!(explain.contains("state: QUARANTINED") && explain.contains("leak: vault secret `key`"), "{explain}");
+    assert!(!explain.contains(VALUE) && !explain.contains(&hex::encode(VALUE)));
+    let out = s.h.claw(&["component", "release", "raw"]);
+    assert!(out.status.success() && stderr(&out).contains("released raw"), "{}", stderr(&out));
+    // A running host picks the release up on its next sync, as `claw run` does.
+    s.rt.sync().unwrap();
+    s.send(json!({"url": s.url("/hello")})).await.unwrap();
+    assert_eq!(s.server.seen().len(), 1);
 }

@@ -148,3 +148,17 @@ fn policy_explain_flags_a_granted_secret_the_vault_lacks() {
     let text = stdout(&h.claw(&["policy", "explain", "http-fetch"]));
     assert!(!text.contains("not in the vault"), "{text}");
 }
+
+#[test]
+fn a_short_or_low_entropy_value_is_stored_with_a_warning() {
+    let h = TestHome::new();
+    for (value, why) in [("hunter2", "short (7 bytes)"), ("aaaaaaaaaaaaaaaaaaaa", "of low entropy (1 distinct bytes)")]
+    {
+        let out = set(&h, "weak", value);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("warning: secret `weak` is {why}")), "{}", stderr(&out));
+        assert!(!all_output(&out).contains(value));
+    }
+    let out = set(&h, "strong", VALUE);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
