@@ -16,6 +16,7 @@
 //! [agent]
 //! history_tokens = 8000 # history kept verbatim; older turns are summarised
 //! max_iterations = 8    # LLM rounds with tool calls in one turn
+//! max_tool_calls = 16   # tool calls one LLM reply may ask for
 //! recall = 4            # memory hits put in context per message
 //! ```
 
@@ -50,11 +51,13 @@ pub struct AgentConfig {
     pub max_iterations: usize,
     /// Memory hits recalled into the context for each message.
     pub recall: usize,
+    /// Tool calls one LLM reply may ask for; the rest get an error.
+    pub max_tool_calls: usize,
 }
 
 impl Default for AgentConfig {
     fn default() -> Self {
-        AgentConfig { history_tokens: 8000, max_iterations: 8, recall: 4 }
+        AgentConfig { history_tokens: 8000, max_iterations: 8, recall: 4, max_tool_calls: 16 }
     }
 }
 
@@ -119,12 +122,12 @@ impl Config {
             return Err(Problem::new(format!("{}: memory.rrf_k must be a positive number", path.display()))
                 .hint("the usual value is 60"));
         }
-        if config.agent.max_iterations == 0 || config.agent.history_tokens < 200 {
+        if config.agent.max_iterations == 0 || config.agent.history_tokens < 200 || config.agent.max_tool_calls == 0 {
             return Err(Problem::new(format!(
-                "{}: agent.max_iterations must be at least 1 and agent.history_tokens at least 200",
+                "{}: agent.max_iterations and agent.max_tool_calls must be at least 1, agent.history_tokens at least 200",
                 path.display()
             ))
-            .hint("the defaults are max_iterations = 8 and history_tokens = 8000"));
+            .hint("the defaults are max_iterations = 8, max_tool_calls = 16 and history_tokens = 8000"));
         }
         Ok(config)
     }

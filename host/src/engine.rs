@@ -30,7 +30,7 @@ pub const MAX_MEMORY_BYTES: usize = 4 << 30;
 const KEEP_RESIDENT: usize = 0;
 
 /// How many instances may be alive at once (the pool's size).
-const POOL_INSTANCES: u32 = 256;
+pub const POOL_INSTANCES: u32 = 256;
 
 /// The wasmtime engine with its compile cache and epoch ticker.
 #[derive(Clone)]

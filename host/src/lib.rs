@@ -11,7 +11,7 @@
 //! - [`runtime`]: one call of a component: a fresh instance under limits.
 //! - [`llm`]: the configured providers and the router's request and reply.
 //! - [`agent`]: sessions, context assembly and the tool-calling loop.
-//! - [`cli`]: the `claw` command.
+//! - [`cli`]: the `claw` command; [`terminal`]: text made safe to print.
 
 pub mod agent;
 pub mod boundary;
@@ -28,6 +28,7 @@ pub mod memory;
 pub mod problem;
 pub mod runtime;
 pub mod store;
+pub mod terminal;
 pub mod vault;
 
 /// The host's generated bindings for the `claw:runtime` WIT package.

@@ -164,8 +164,17 @@ impl Agent {
                 return Ok(reply);
             }
             reply.tool_calls += answer.tool_calls.len();
-            answer.tool_calls.iter().for_each(progress);
-            let results = tools::run_all(&self.runtime, &answer.tool_calls).await;
+            answer.tool_calls.iter().take(self.settings.max_tool_calls).for_each(progress);
+            // One reply may not fan out without bound: the first
+            // `max_tool_calls` run, the rest are told why they did not.
+            let cap = self.settings.max_tool_calls.min(answer.tool_calls.len());
+            let mut results = tools::run_all(&self.runtime, &answer.tool_calls[..cap]).await;
+            results.extend(answer.tool_calls[cap..].iter().map(|_| {
+                format!(
+                    "error: not run: one reply may ask for at most {} tool calls (agent.max_tool_calls); ask for the rest in the next reply",
+                    self.settings.max_tool_calls
+                )
+            }));
             let mut batch = vec![stored];
             messages.push(assistant);
             for (call, content) in answer.tool_calls.iter().zip(results) {

@@ -12,15 +12,31 @@ use crate::runtime::{CallError, Runtime};
 /// it was cut.
 pub const MAX_RESULT_BYTES: usize = 64 << 10;
 
-/// Every loaded tool, as the LLM sees it.
+/// The most of a tool's description the LLM reads.
+const MAX_DESCRIPTION_BYTES: usize = 1024;
+
+/// The largest parameters schema passed on as it is.
+const MAX_SCHEMA_BYTES: usize = 16 << 10;
+
+/// Every loaded tool, as the LLM sees it. A description and a schema are
+/// the component author's text: sanitised like other outside content.
 pub(super) fn specs(runtime: &Runtime) -> Vec<ToolSpec> {
     runtime
         .tools()
         .iter()
-        .map(|t| ToolSpec {
-            name: t.record.name.clone(),
-            description: t.record.description.clone(),
-            parameters_schema: t.record.schema.clone(),
+        .map(|t| {
+            let schema = untrusted::strip_tokens(&t.record.schema);
+            let schema =
+                if schema.len() > MAX_SCHEMA_BYTES || serde_json::from_str::<serde_json::Value>(&schema).is_err() {
+                    r#"{"type":"object"}"#.to_string()
+                } else {
+                    schema
+                };
+            ToolSpec {
+                name: t.record.name.clone(),
+                description: untrusted::sanitize_meta(&t.record.description, MAX_DESCRIPTION_BYTES),
+                parameters_schema: schema,
+            }
         })
         .collect()
 }
@@ -48,8 +64,9 @@ async fn run(runtime: &Runtime, call: &ToolCall) -> String {
         Err(e @ CallError::BadParams { .. }) => {
             format!("error: {e}; call it again with a JSON object matching its parameters schema.")
         }
-        // A tool's own error message is the tool's text: wrap it too.
-        Err(e @ CallError::Tool { .. }) => {
+        // A tool's own error message, or what it printed before it
+        // trapped, is the tool's text: wrap it too.
+        Err(e @ (CallError::Tool { .. } | CallError::Trap { .. })) => {
             format!("error: {}", untrusted::wrap(&format!("tool {} error", call.name), &e.to_string()))
         }
         Err(e) => format!("error: {e}"),

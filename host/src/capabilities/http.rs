@@ -46,8 +46,10 @@ struct Hooks {
 
 impl Instance {
     pub(super) fn prepare(config: &Config, host: &HostServices) -> Instance {
+        let mut ctx = WasiHttpCtx::new();
+        ctx.set_field_size_limit(super::sandbox::FIELDS_BYTES);
         Instance {
-            ctx: WasiHttpCtx::new(),
+            ctx,
             hooks: Hooks {
                 boundary: host.boundary.clone(),
                 policy: config.policy.clone(),

@@ -97,8 +97,13 @@ pub struct CallState {
 impl CallState {
     /// Prepare the state for one call.
     pub fn prepare(config: &Config, call: &CallInfo, host: &HostServices) -> CallState {
+        // Host-side resources (header maps, streams, pollables) live in the
+        // host's memory: the table's size times the largest header map is
+        // held to the component's own memory limit.
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(config.sandbox.max_resources());
         CallState {
-            table: ResourceTable::new(),
+            table,
             sandbox: sandbox::Instance::prepare(&config.sandbox),
             log: log::Instance::prepare(call),
             http: http::Instance::prepare(&config.http, host),

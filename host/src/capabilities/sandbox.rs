@@ -5,7 +5,8 @@
 //! stderr is kept (capped) so that a trap can say what the guest printed,
 //! typically its panic message. stdout goes nowhere, except for a channel
 //! whose grant says `[terminal] output = true` (the REPL): its stdout is the
-//! operator's terminal.
+//! operator's terminal — collected during the call and printed after it
+//! with terminal control sequences removed.
 
 use super::CallState;
 use wasmtime::ResourceLimiter;
@@ -15,6 +16,13 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 /// How much of a guest's stderr is kept for error messages.
 const STDERR_CAP: usize = 4096;
+
+/// How much a terminal channel may print in one call.
+const TERMINAL_CAP: usize = 1 << 20;
+
+/// The largest header map (`wasi:http` fields) a component may build; with
+/// the resource table's cap this bounds what it can make the host hold.
+pub const FIELDS_BYTES: usize = 32 << 10;
 
 /// Link the WASI basics.
 ///
@@ -37,12 +45,19 @@ impl Config {
     pub fn from_grant(grant: &crate::grant::Grant) -> Config {
         Config { memory_limit: grant.limits.memory_bytes, terminal_output: grant.terminal_output }
     }
+
+    /// How many host-side resources one instance may hold at once: its
+    /// memory limit in header maps of the largest size (at least 256).
+    pub fn max_resources(&self) -> usize {
+        (self.memory_limit / FIELDS_BYTES).max(256)
+    }
 }
 
 /// One instance's sandbox.
 pub struct Instance {
     pub(super) wasi: WasiCtx,
     stderr: MemoryOutputPipe,
+    terminal: Option<MemoryOutputPipe>,
     /// Enforces and records the memory limit.
     pub limiter: MemoryLimiter,
 }
@@ -52,11 +67,26 @@ impl Instance {
         let stderr = MemoryOutputPipe::new(STDERR_CAP);
         let mut builder = WasiCtxBuilder::new();
         builder.stderr(stderr.clone());
-        if config.terminal_output {
-            builder.inherit_stdout();
+        let terminal = config.terminal_output.then(|| MemoryOutputPipe::new(TERMINAL_CAP));
+        if let Some(t) = &terminal {
+            builder.stdout(t.clone());
         }
         let wasi = builder.build();
-        Instance { wasi, stderr, limiter: MemoryLimiter { limit: config.memory_limit, hit: false } }
+        Instance { wasi, stderr, terminal, limiter: MemoryLimiter { limit: config.memory_limit, hit: false } }
+    }
+
+    /// Print what a terminal channel wrote, made safe for the terminal.
+    pub fn flush_terminal(&self) {
+        use std::io::Write as _;
+        let Some(t) = &self.terminal else { return };
+        let bytes = t.contents();
+        if bytes.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(crate::terminal::clean(&text).as_bytes());
+        let _ = out.flush();
     }
 
     /// What the guest wrote to stderr (at most 4 KiB), trimmed.

@@ -23,7 +23,7 @@ impl Printer {
     /// A line of result on stdout.
     pub fn line(&self, text: impl AsRef<str>) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", text.as_ref());
+        let _ = writeln!(out, "{}", crate::terminal::clean(text.as_ref()));
     }
 
     /// A JSON value on stdout.
@@ -33,7 +33,7 @@ impl Printer {
 
     /// A status note on stderr (not part of the result).
     pub fn note(&self, text: impl AsRef<str>) {
-        let _ = writeln!(std::io::stderr().lock(), "{}", text.as_ref());
+        let _ = writeln!(std::io::stderr().lock(), "{}", crate::terminal::clean(text.as_ref()));
     }
 
     /// Show progress for a long step; the returned guard finishes it.
@@ -54,14 +54,14 @@ impl Printer {
     /// (1 is `claw scan`'s "found something").
     pub fn error(&self, err: &anyhow::Error) -> ExitCode {
         let mut out = std::io::stderr().lock();
-        let _ = writeln!(out, "error: {err}");
+        let _ = writeln!(out, "error: {}", crate::terminal::clean(&err.to_string()));
         let mut hint = hint_of(err.as_ref());
         for cause in err.chain().skip(1) {
-            let _ = writeln!(out, "  caused by: {cause}");
+            let _ = writeln!(out, "  caused by: {}", crate::terminal::clean(&cause.to_string()));
             hint = hint.or_else(|| hint_of(cause));
         }
         if let Some(h) = hint {
-            let _ = writeln!(out, "hint: {}", h.replace('\n', "\n      "));
+            let _ = writeln!(out, "hint: {}", crate::terminal::clean(&h).replace('\n', "\n      "));
         }
         ExitCode::from(2)
     }

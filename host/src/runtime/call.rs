@@ -27,8 +27,18 @@ pub(super) fn new_store(
     info: &CallInfo,
     services: &HostServices,
 ) -> Store<CallState> {
-    let limits = tool.grant.limits;
-    let state = CallState::prepare(&tool.config, info, services);
+    new_store_with(engine, tool.grant.limits, &tool.config, info, services)
+}
+
+/// A store under `limits`, its capabilities configured by `config`.
+pub(super) fn new_store_with(
+    engine: &wasmtime::Engine,
+    limits: crate::grant::Limits,
+    config: &crate::capabilities::Config,
+    info: &CallInfo,
+    services: &HostServices,
+) -> Store<CallState> {
+    let state = CallState::prepare(config, info, services);
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.sandbox.limiter);
     let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);

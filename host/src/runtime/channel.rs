@@ -66,7 +66,9 @@ impl Runtime {
                 message,
             },
         };
-        match tokio::time::timeout(outer_timeout(limits.timeout_ms), run).await {
+        let result = tokio::time::timeout(outer_timeout(limits.timeout_ms), run).await;
+        store.data().sandbox.flush_terminal();
+        match result {
             Err(_) => Err(CallError::Timeout { tool: name, ms: limits.timeout_ms }),
             Ok(Ok(Ok(done))) => Ok(done),
             Ok(Ok(Err(message))) => Err(own_error(message)),

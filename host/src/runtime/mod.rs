@@ -5,6 +5,7 @@ mod call;
 mod channel;
 mod error;
 mod llm;
+mod slots;
 
 pub use error::CallError;
 pub use llm::{ADD_PROVIDER, LlmFailure};
@@ -57,6 +58,7 @@ pub struct SyncReport {
 /// The host's runtime.
 pub struct Runtime {
     engine: Engine,
+    tool_slots: slots::ToolSlots,
     linker: Linker<CallState>,
     store: ComponentStore,
     live: LiveTable,
@@ -110,6 +112,7 @@ impl Runtime {
         let store_handle = Arc::new(crate::store::LazyStore::new(home));
         Ok(Arc::new_cyclic(|weak| Runtime {
             engine,
+            tool_slots: slots::ToolSlots::new(crate::engine::POOL_INSTANCES as usize),
             linker,
             store,
             live: LiveTable::default(),
@@ -277,7 +280,11 @@ impl Runtime {
     async fn describe(&self, tool: &LoadedComponent) -> Result<(String, String)> {
         let name = tool.record.name.clone();
         let info = CallInfo { call_id: self.next_call_id(), tool: name.clone(), caller: None, depth: 0 };
-        let mut store = call::new_store(self.engine.wasmtime(), tool, &info, &self.services);
+        // Describing itself needs nothing: the call runs under the grant's
+        // limits and no capability (no egress, workspace, memory, invoke).
+        let sandbox_only = Grant { limits: tool.grant.limits, ..Grant::default() };
+        let config = Config::from_grant(&name, World::Tool, &sandbox_only);
+        let mut store = call::new_store_with(self.engine.wasmtime(), tool.grant.limits, &config, &info, &self.services);
         let Pre::Tool(pre) = &tool.pre else { unreachable!("describe is called for tools only") };
         let run = async {
             let instance = pre.instantiate_async(&mut store).await?;
@@ -487,6 +494,11 @@ impl Runtime {
         if let Some(hold) = self.services.boundary.quarantine().get(name) {
             return Err(CallError::Quarantined { tool: name.to_string(), reason: hold.reason });
         }
+        let Some(_slot) = self.tool_slots.take(depth).await else {
+            return Err(CallError::Host(anyhow::anyhow!(
+                "no instance is free for `{name}`: the pool's tool slots are all in use (the rest is kept for the LLM router and the channels)"
+            )));
+        };
         match serde_json::from_str::<serde_json::Value>(params_json) {
             Ok(v) if v.is_object() => {}
             Ok(_) => {

@@ -442,6 +442,24 @@ fn the_tool_loop_stops_at_the_iteration_cap() {
 }
 
 #[test]
+fn one_reply_runs_at_most_max_tool_calls_and_the_rest_are_told_why() {
+    let calls: Vec<(String, String, String)> =
+        (0..5).map(|i| (format!("c{i}"), "echo".to_string(), format!("{{\"text\": \"n{i}\"}}"))).collect();
+    let llm = LlmServer::start(Format::OpenAi, vec![Step::ToolCalls(calls), Step::Text("done".into())]);
+    let h = TestHome::new();
+    install_router(&h);
+    install(&h, "echo", &[]);
+    add_provider(&h, "main", "openai", &llm, &[]);
+    std::fs::write(h.dir.path().join("config/config.toml"), "[agent]\nmax_tool_calls = 2\n").unwrap();
+    let out = chat(&h, "fan out");
+    ok(&out, "chat");
+    assert_eq!(stderr(&out).matches("calling echo").count(), 2, "{}", stderr(&out));
+    let second = llm.requests()[1].all_text();
+    assert!(second.contains("n0") && second.contains("n1") && !second.contains("n2\n"), "{second}");
+    assert_eq!(second.matches("not run: one reply may ask for at most 2 tool calls").count(), 3, "{second}");
+}
+
+#[test]
 fn the_built_in_memory_and_workspace_tools_are_sandboxed_components() {
     let llm = LlmServer::start(
         Format::OpenAi,
@@ -639,4 +657,14 @@ fn an_exfiltration_to_a_granted_server_is_refused_naming_the_secret() {
     assert!(second.contains("the boundary refused: leak: vault secret `gh_token`"), "{second}");
     let body = llm.requests()[1].body.to_string();
     assert!(!body.contains(OTHER) && body.contains("[redacted: secret gh_token]"), "{body}");
+}
+
+#[test]
+fn the_repl_channel_prints_through_the_host_without_control_sequences() {
+    let h = TestHome::new();
+    install(&h, "repl", &[]);
+    install(&h, "echo", &[]);
+    let (out, err) = repl(&h, &[r#"/tool echo {"text": "\u001b]0;pwned\u0007\u001b[2Jclean"}"#, "/quit"]);
+    assert!(out.contains("clean"), "{out}\n{err}");
+    assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
 }

@@ -193,3 +193,25 @@ fn a_tool_grant_asking_for_the_providers_is_refused() {
     assert_unchanged(&h, &before);
     assert_still_serving(&h);
 }
+
+/// Resident memory of this test process, in bytes.
+fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    statm.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 4096
+}
+
+#[tokio::test]
+async fn host_side_resources_count_against_the_components_memory_limit() {
+    // Header maps live in the host: a component with an empty grant asks
+    // for 20,000 of 30 KB each (600 MB). It is stopped at its memory
+    // limit's worth (32 MiB here), and the host keeps serving.
+    let h = TestHome::new();
+    let rt = h.runtime();
+    add(&rt, "misbehave", "misbehave", "[limits]\nmemory_mib = 32\n").await.unwrap();
+    let before = rss();
+    let err = rt.call("misbehave", r#"{"how":"fields"}"#).await.unwrap_err();
+    assert!(matches!(err, CallError::Trap { .. }), "{err}");
+    let grown = rss().saturating_sub(before);
+    assert!(grown < 200 << 20, "the host grew by {} MiB for one component", grown >> 20);
+    assert_eq!(rt.call("misbehave", r#"{"how":"ok"}"#).await.unwrap(), "\"fine\"");
+}

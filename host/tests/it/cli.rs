@@ -97,3 +97,20 @@ fn first_party_components_install_with_their_shipped_grants() {
     let text = stdout(&h.claw(&["policy", "explain", "http-fetch"]));
     assert!(text.contains("GET https://en.wikipedia.org:443") && !text.contains("warning:"), "{text}");
 }
+
+#[test]
+fn terminal_control_sequences_in_tool_output_never_reach_the_terminal() {
+    // echo returns its text: an escape sequence in it would set the window
+    // title, clear the screen, or fake a line (carriage return).
+    let h = TestHome::new();
+    assert!(h.claw(&["component", "add", guest("echo").to_str().unwrap()]).status.success());
+    let dirty = r#"{"text": "\u001b]0;pwned\u0007\u001b[2Jok\rfake \u009b31m"}"#;
+    let out = h.claw(&["tool", "call", "echo", dirty]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(!shown.contains('\u{1b}') && !shown.contains('\r') && !shown.contains('\u{9b}'), "{shown:?}");
+    assert!(shown.contains("okfake 31m"), "{shown:?}");
+    // JSON output escapes them.
+    let out = h.claw(&["--json", "tool", "call", "echo", dirty]);
+    assert!(!stdout(&out).contains('\u{1b}'), "{:?}", stdout(&out));
+}

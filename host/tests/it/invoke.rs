@@ -60,3 +60,19 @@ async fn a_chain_deeper_than_the_cap_is_refused() {
     let out = rt.call("caller", &params.to_string()).await.unwrap();
     assert!(out.contains("bottom"), "{out}");
 }
+
+#[tokio::test]
+async fn the_describe_call_at_add_time_runs_with_no_capability() {
+    // The probe tries egress, the workspace and invoke while it describes
+    // itself, and says what it was allowed; its grant allows all three.
+    let h = TestHome::new();
+    let rt = h.runtime();
+    add(&rt, "echo", "echo", "").await.unwrap();
+    let grant =
+        "[[http]]\nurl = \"http://127.0.0.1:1/**\"\n[workspace]\nread = [\"notes/\"]\n[invoke]\necho = \"echo\"\n";
+    let record = add(&rt, "probe", "describe_probe", grant).await.unwrap();
+    assert!(record.description.contains("http=denied workspace=denied invoke=denied"), "{}", record.description);
+    // The same calls from execute reach the capabilities the grant opens.
+    let out = rt.call("probe", "{}").await.unwrap();
+    assert_eq!(out, "\"http=allowed workspace=allowed invoke=allowed\"");
+}

@@ -8,7 +8,7 @@ use claw_sdk::{Context, Error, Tool, export_tool, schemars, serde};
 #[serde(crate = "claw_sdk::serde", deny_unknown_fields)]
 #[schemars(crate = "claw_sdk::schemars")]
 struct Misbehave {
-    /// One of: trap, loop, grow, big-output, ok, env, file.
+    /// One of: trap, loop, grow, big-output, ok, env, file, fields.
     how: String,
     /// Size in bytes for big-output.
     #[serde(default)]
@@ -43,6 +43,22 @@ impl Tool for Misbehave {
                 Ok(s) => format!("READ {} bytes", s.len()),
                 Err(e) => format!("no file: {e}"),
             }),
+            // Host-side resources: HTTP header maps held by the host, not in
+            // the guest's linear memory (20,000 × 30 KB = 600 MB if the host
+            // let it).
+            "fields" => {
+                use claw_sdk::claw_client::bindings::wasi::http::types::Fields;
+                let value = vec![b'a'; 30_000];
+                let mut hoard = Vec::new();
+                for i in 0..20_000 {
+                    let f = Fields::new();
+                    if f.append("x-big", &value).is_err() {
+                        return Ok(format!("refused at {i}"));
+                    }
+                    hoard.push(f);
+                }
+                Ok(format!("made {}", hoard.len()))
+            }
             "ok" => Ok("fine".into()),
             other => Err(Error::invalid_params(format!("unknown how `{other}`"))),
         }
