@@ -27,6 +27,7 @@ pub(super) async fn system_prompt(runtime: &Runtime, store: &Store, text: &str, 
     let mut prompt = format!("{BASE}\n\n{}", untrusted::RULE);
     for file in IDENTITY_FILES {
         let Ok(Some(doc)) = store.workspace().read(file).await else { continue };
+        let trusted = doc.by_operator() && doc.flagged.is_none();
         let mut content = doc.content;
         if content.len() > IDENTITY_CAP {
             let mut cut = IDENTITY_CAP;
@@ -35,9 +36,13 @@ pub(super) async fn system_prompt(runtime: &Runtime, store: &Store, text: &str, 
             }
             content.truncate(cut);
         }
-        // A file a tool wrote is not the operator's word.
-        let body =
-            if doc.flagged.is_some() { untrusted::wrap(&format!("workspace {file}"), &content) } else { content };
+        // A file a component wrote last is not the operator's word,
+        // whatever its text: trust follows provenance, not markers.
+        let body = if !trusted {
+            untrusted::wrap(&format!("workspace {file} (written by {})", doc.written_by), &content)
+        } else {
+            content
+        };
         prompt.push_str(&format!("\n\n# {file}\n{}", body.trim_end()));
     }
     if recall > 0

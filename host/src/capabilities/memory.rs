@@ -1,8 +1,10 @@
 //! `claw:runtime/memory`: hybrid search of the agent's memory, for
-//! components whose grant says `[memory] search = true`.
+//! components whose grant says `[memory] search = true` — over the
+//! documents under the grant's `[workspace] read` prefixes only: search
+//! must not read what the workspace grant would not.
 
 use super::{CallState, HostServices};
-use crate::grant::Grant;
+use crate::grant::{Grant, WorkspaceGrant};
 use crate::memory::index::LazyMemory;
 use crate::wit::claw::runtime::memory::{Hit, Host, add_to_linker};
 use crate::wit::claw::runtime::types::{ErrorKind, ToolError};
@@ -22,26 +24,27 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
 }
 
 /// Whether the grant allows search.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Config {
     search: bool,
+    readable: WorkspaceGrant,
 }
 
 impl Config {
     pub(super) fn from_grant(grant: &Grant) -> Config {
-        Config { search: grant.memory_search }
+        Config { search: grant.memory_search, readable: grant.workspace.clone() }
     }
 }
 
 /// One instance's memory access.
 pub struct Instance {
-    config: Config,
+    config: Arc<Config>,
     memory: Arc<LazyMemory>,
 }
 
 impl Instance {
-    pub(super) fn prepare(config: &Config, host: &HostServices) -> Instance {
-        Instance { config: *config, memory: host.memory.clone() }
+    pub(super) fn prepare(config: &Arc<Config>, host: &HostServices) -> Instance {
+        Instance { config: config.clone(), memory: host.memory.clone() }
     }
 }
 
@@ -58,10 +61,19 @@ impl Host for Instance {
                 kind: ErrorKind::Unavailable,
                 message: format!("memory is unavailable: {e}"),
             })?;
-            let result = memory.search(&query, limit.clamp(1, MAX_RESULTS) as usize, "").await.map_err(|e| {
-                ToolError { kind: ErrorKind::Unavailable, message: format!("memory search failed: {e}") }
+            let limit = limit.clamp(1, MAX_RESULTS) as usize;
+            // Ask for more, then keep what the grant may read.
+            let result = memory.search(&query, limit * 4, "").await.map_err(|e| ToolError {
+                kind: ErrorKind::Unavailable,
+                message: format!("memory search failed: {e}"),
             })?;
-            Ok(result.hits.into_iter().map(|h| Hit { path: h.path, chunk: h.chunk, score: h.score }).collect())
+            Ok(result
+                .hits
+                .into_iter()
+                .filter(|h| self.config.readable.may_read(&h.path))
+                .take(limit)
+                .map(|h| Hit { path: h.path, chunk: h.chunk, score: h.score })
+                .collect())
         };
         Ok(run.await)
     }

@@ -59,7 +59,7 @@ pub struct Config {
     sandbox: sandbox::Config,
     http: Arc<http::Config>,
     workspace: Arc<workspace::Config>,
-    memory: memory::Config,
+    memory: Arc<memory::Config>,
     secrets: Arc<secrets::Config>,
     invoke: Arc<invoke::Config>,
 }
@@ -73,8 +73,8 @@ impl Config {
         Config {
             sandbox: sandbox::Config::from_grant(grant),
             http: Arc::new(http::Config::from_grant(tool, grant, quarantine)),
-            workspace: Arc::new(workspace::Config::from_grant(grant)),
-            memory: memory::Config::from_grant(grant),
+            workspace: Arc::new(workspace::Config::from_grant(tool, grant)),
+            memory: Arc::new(memory::Config::from_grant(grant)),
             secrets: Arc::new(secrets::Config::from_grant(grant)),
             invoke: Arc::new(invoke::Config::from_grant(grant)),
         }

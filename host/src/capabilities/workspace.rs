@@ -1,7 +1,7 @@
 //! `claw:runtime/workspace`: documents in the store's workspace, limited to
 //! the prefixes the grant names. Paths are checked before the store is
 //! touched; what a tool writes is external content, checked for
-//! prompt-injection markers and flagged.
+//! prompt-injection markers, flagged, and recorded as the tool's.
 
 use super::{CallState, HostServices};
 use crate::grant::{Grant, WorkspaceGrant};
@@ -25,11 +25,13 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
 #[derive(Debug)]
 pub struct Config {
     grant: WorkspaceGrant,
+    /// Recorded as the writer of what it writes.
+    component: String,
 }
 
 impl Config {
-    pub(super) fn from_grant(grant: &Grant) -> Config {
-        Config { grant: grant.workspace.clone() }
+    pub(super) fn from_grant(component: &str, grant: &Grant) -> Config {
+        Config { grant: grant.workspace.clone(), component: component.to_string() }
     }
 }
 
@@ -89,7 +91,12 @@ impl Host for Instance {
     async fn write(&mut self, path: String, content: String) -> wasmtime::Result<Result<(), ToolError>> {
         let run = async {
             let path = self.check(&path, true)?;
-            self.store().await?.workspace().write(&path, &content, Origin::External).await.map_err(to_tool)?;
+            self.store()
+                .await?
+                .workspace()
+                .write(&path, &content, Origin::Component(&self.config.component))
+                .await
+                .map_err(to_tool)?;
             Ok(())
         };
         Ok(run.await)
@@ -98,7 +105,12 @@ impl Host for Instance {
     async fn append(&mut self, path: String, content: String) -> wasmtime::Result<Result<(), ToolError>> {
         let run = async {
             let path = self.check(&path, true)?;
-            self.store().await?.workspace().append(&path, &content, Origin::External).await.map_err(to_tool)?;
+            self.store()
+                .await?
+                .workspace()
+                .append(&path, &content, Origin::Component(&self.config.component))
+                .await
+                .map_err(to_tool)?;
             Ok(())
         };
         Ok(run.await)

@@ -20,7 +20,19 @@ pub struct Document {
     pub modified_ms: i64,
     /// Injection markers found when external content was written.
     pub flagged: Option<String>,
+    /// Who last wrote it: `operator` or `component:NAME`.
+    pub written_by: String,
 }
+
+impl Document {
+    /// Whether the operator wrote it last (else a component did).
+    pub fn by_operator(&self) -> bool {
+        self.written_by == OPERATOR
+    }
+}
+
+/// How the operator is recorded as a writer.
+pub const OPERATOR: &str = "operator";
 
 /// A listing entry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -35,14 +47,25 @@ pub struct Entry {
     pub flagged: bool,
 }
 
-/// Who is writing: the operator's own text is trusted; anything from a
-/// tool, a fetched page or an inbound message is external.
+/// Who is writing: the operator's own text is trusted; anything a
+/// component writes (a tool's output, a page, a message) is external, and
+/// the document records which component wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub enum Origin<'a> {
     /// The operator (CLI).
     Operator,
-    /// A tool, a page, a message: checked for injection markers.
-    External,
+    /// The named component: checked for injection markers.
+    Component(&'a str),
+}
+
+impl Origin<'_> {
+    /// As recorded in `written_by`.
+    pub fn writer(&self) -> String {
+        match self {
+            Origin::Operator => OPERATOR.to_string(),
+            Origin::Component(name) => format!("component:{name}"),
+        }
+    }
 }
 
 /// What went wrong.
@@ -123,14 +146,16 @@ const DELETE_CHUNKS: &str = "DELETE FROM chunks WHERE path = $1";
 const INSERT_CHUNK: &str = "INSERT INTO chunks (path, seq, content) VALUES ($1, $2, $3)";
 const BUMP: &str = "UPDATE memory_state SET generation = generation + 1 WHERE id = 1";
 
-const READ: &str = "SELECT path, content, modified_ms, flagged FROM documents WHERE path = $1";
-const WRITE: &str = "INSERT INTO documents (path, content, modified_ms, flagged) VALUES ($1, $2, $3, $4)
-    ON CONFLICT (path) DO UPDATE SET content = excluded.content, modified_ms = excluded.modified_ms, flagged = excluded.flagged";
-const APPEND: &str = "INSERT INTO documents (path, content, modified_ms, flagged) VALUES ($1, $2, $3, $4)
+const READ: &str = "SELECT path, content, modified_ms, flagged, written_by FROM documents WHERE path = $1";
+const WRITE: &str = "INSERT INTO documents (path, content, modified_ms, flagged, written_by) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (path) DO UPDATE SET content = excluded.content, modified_ms = excluded.modified_ms, flagged = excluded.flagged,
+    written_by = excluded.written_by";
+const APPEND: &str = "INSERT INTO documents (path, content, modified_ms, flagged, written_by) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (path) DO UPDATE SET content = documents.content || excluded.content, modified_ms = excluded.modified_ms,
     flagged = CASE WHEN excluded.flagged IS NULL THEN documents.flagged
                    WHEN documents.flagged IS NULL THEN excluded.flagged
-                   ELSE documents.flagged || ',' || excluded.flagged END";
+                   ELSE documents.flagged || ',' || excluded.flagged END,
+    written_by = CASE WHEN excluded.written_by = 'operator' THEN documents.written_by ELSE excluded.written_by END";
 const SIZE_SQLITE: &str = "SELECT length(CAST(content AS BLOB)) FROM documents WHERE path = $1";
 const SIZE_PG: &str = "SELECT CAST(octet_length(content) AS BIGINT) FROM documents WHERE path = $1";
 const LIST_SQLITE: &str = "SELECT path, length(CAST(content AS BLOB)), modified_ms, flagged IS NOT NULL FROM documents
@@ -146,10 +171,10 @@ fn now_ms() -> i64 {
     crate::components::store_now_ms() as i64
 }
 
-fn flags(content: &str, origin: Origin) -> Option<String> {
+fn flags(content: &str, origin: Origin<'_>) -> Option<String> {
     match origin {
         Origin::Operator => None,
-        Origin::External => {
+        Origin::Component(_) => {
             let found = injection::markers(content);
             (!found.is_empty()).then(|| found.join(","))
         }
@@ -177,9 +202,15 @@ impl Workspace<'_> {
     /// An invalid path or a database failure.
     pub async fn read(&self, path: &str) -> Result<Option<Document>, WorkspaceError> {
         let path = normalize(path)?;
-        let row: Option<(String, String, i64, Option<String>)> =
+        let row: Option<(String, String, i64, Option<String>, String)> =
             on_db!(self.store.db(), p, READ, READ, |sql| sqlx::query_as(sql).bind(&path).fetch_optional(p).await?);
-        Ok(row.map(|(path, content, modified_ms, flagged)| Document { path, content, modified_ms, flagged }))
+        Ok(row.map(|(path, content, modified_ms, flagged, written_by)| Document {
+            path,
+            content,
+            modified_ms,
+            flagged,
+            written_by,
+        }))
     }
 
     /// Create or replace a document. Returns the injection markers found
@@ -188,15 +219,23 @@ impl Workspace<'_> {
     /// # Errors
     ///
     /// An invalid path, a document over [`MAX_DOCUMENT`], or a database failure.
-    pub async fn write(&self, path: &str, content: &str, origin: Origin) -> Result<Option<String>, WorkspaceError> {
+    pub async fn write(&self, path: &str, content: &str, origin: Origin<'_>) -> Result<Option<String>, WorkspaceError> {
         let path = normalize(path)?;
         if content.len() > MAX_DOCUMENT {
             return Err(WorkspaceError::TooLarge(path));
         }
         let flagged = flags(content, origin);
+        let writer = origin.writer();
         on_db!(self.store.db(), p, WRITE, WRITE, |sql| {
             let mut tx = p.begin().await?;
-            sqlx::query(sql).bind(&path).bind(content).bind(now_ms()).bind(&flagged).execute(&mut *tx).await?;
+            sqlx::query(sql)
+                .bind(&path)
+                .bind(content)
+                .bind(now_ms())
+                .bind(&flagged)
+                .bind(&writer)
+                .execute(&mut *tx)
+                .await?;
             rechunk!(tx, &path);
             tx.commit().await?;
         });
@@ -208,7 +247,12 @@ impl Workspace<'_> {
     /// # Errors
     ///
     /// As [`Workspace::write`].
-    pub async fn append(&self, path: &str, content: &str, origin: Origin) -> Result<Option<String>, WorkspaceError> {
+    pub async fn append(
+        &self,
+        path: &str,
+        content: &str,
+        origin: Origin<'_>,
+    ) -> Result<Option<String>, WorkspaceError> {
         let path = normalize(path)?;
         let size: Option<i64> = on_db!(self.store.db(), p, SIZE_SQLITE, SIZE_PG, |sql| sqlx::query_scalar(sql)
             .bind(&path)
@@ -218,9 +262,17 @@ impl Workspace<'_> {
             return Err(WorkspaceError::TooLarge(path));
         }
         let flagged = flags(content, origin);
+        let writer = origin.writer();
         on_db!(self.store.db(), p, APPEND, APPEND, |sql| {
             let mut tx = p.begin().await?;
-            sqlx::query(sql).bind(&path).bind(content).bind(now_ms()).bind(&flagged).execute(&mut *tx).await?;
+            sqlx::query(sql)
+                .bind(&path)
+                .bind(content)
+                .bind(now_ms())
+                .bind(&flagged)
+                .bind(&writer)
+                .execute(&mut *tx)
+                .await?;
             rechunk!(tx, &path);
             tx.commit().await?;
         });

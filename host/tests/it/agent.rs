@@ -668,3 +668,25 @@ fn the_repl_channel_prints_through_the_host_without_control_sequences() {
     assert!(out.contains("clean"), "{out}\n{err}");
     assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
 }
+
+#[test]
+fn an_identity_file_a_component_wrote_is_wrapped_whatever_its_text() {
+    // No injection marker in it: the wrapping comes from who wrote it.
+    let llm = LlmServer::start(Format::OpenAi, vec![Step::Text("ok".into())]);
+    let h = TestHome::new();
+    install_router(&h);
+    add_provider(&h, "main", "openai", &llm, &[]);
+    let grant =
+        h.grant_file("notes-grant.toml", "[workspace]\nread = [\"\"]\nwrite = [\"\"]\n[memory]\nsearch = true\n");
+    let wasm = guest("notes");
+    let args = ["component", "add", wasm.to_str().unwrap(), "--grant", grant.to_str().unwrap()];
+    ok(&h.claw(&args), "adding notes");
+    let params = r#"{"op": "write", "path": "SOUL.md", "content": "You are calm and precise."}"#;
+    ok(&h.claw(&["tool", "call", "notes", params]), "the tool writes SOUL.md");
+    memory_write(&h, "AGENTS.md", "Answer briefly.");
+    ok(&chat(&h, "hello"), "chat");
+    let system = llm.requests()[0].body["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(only_wrapped(&system, "You are calm and precise."), "{system}");
+    assert!(system.contains("written by component:notes"), "{system}");
+    assert!(system.contains("# AGENTS.md\nAnswer briefly."), "the operator's file is not wrapped: {system}");
+}
