@@ -1,7 +1,8 @@
 //! claw-bench: the host's speed, measured in release builds.
 //!
 //! ```sh
-//! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap agent-turn ...
+//! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap agent-turn throughput ...
+//! cargo run --release -p claw-bench -- gitleaks CASES.jsonl [--details]   # cases from scripts/gitleaks-cases
 //! ```
 //!
 //! Prints one JSON object per scenario: name, iterations, p50, p99, unit
@@ -10,6 +11,8 @@
 //! call of `echo` — so `tool-call` can be read as a ratio to it.
 
 mod agent_turn;
+mod gitleaks;
+mod throughput;
 
 use anyhow::{Context as _, Result};
 use claw::components::Digest;
@@ -21,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn guest(name: &str) -> Result<PathBuf> {
+pub(crate) fn guest(name: &str) -> Result<PathBuf> {
     let dir = std::env::var_os("CLAW_GUEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/guest/wasm32-wasip2/release"));
@@ -218,7 +221,7 @@ fn hot_swap(iterations: usize) -> Result<Stats> {
 
 /// A 1 MiB body with no secrets in it: JSON-ish text with words, numbers
 /// and base64-looking runs, so the automaton does real work.
-fn body_1mib() -> Vec<u8> {
+pub(crate) fn body_1mib() -> Vec<u8> {
     let mut out = Vec::with_capacity(1 << 20);
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=-_ {}:,\"\n";
@@ -289,7 +292,7 @@ async fn read_request(s: &mut tokio::net::TcpStream) -> Option<(Vec<u8>, usize)>
     }
 }
 
-fn loopback_server(rt: &tokio::runtime::Runtime) -> Result<u16> {
+pub(crate) fn loopback_server(rt: &tokio::runtime::Runtime) -> Result<u16> {
     use tokio::io::AsyncWriteExt as _;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let port = listener.local_addr()?.port();
@@ -609,6 +612,35 @@ fn main() -> Result<()> {
         emit(json!({"name": "agent-turn", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
             "server_us_per_turn": round(t.server_us), "router_request_p50_ms": round3(t.router_ms), "recall_p50_ms": round3(t.recall_ms),
             "what": "one turn with one tool call (echo) against a local scripted OpenAI-compatible server: context, two requests through the composed router and the boundary (key injected), the tool call, session writes; the server's own time subtracted"}));
+    }
+    if want("throughput") {
+        for (name, what, run) in [
+            ("tool-call-throughput", "echo tool calls, 64 in flight", throughput::tool_calls as fn(usize, usize) -> Result<f64>),
+            ("egress-throughput", "4 KiB POSTs through the boundary (1,000 vault secrets, audit on), 64 in flight", throughput::egress),
+        ] {
+            let total = if name.starts_with("tool") { 40_000 } else { 8_000 };
+            let one = run(1, total)?;
+            let two = run(2, total)?;
+            emit(json!({"name": name, "iterations": total, "one_thread": round(one), "two_threads": round(two),
+                "unit": "per s", "scaling": round(two / one), "what": what, "target": "two threads >= 1.7x one"}));
+        }
+    }
+    if let Some(i) = args.iter().position(|a| a == "gitleaks") {
+        // Cases from `scripts/gitleaks-cases GITLEAKS_DIR OUT.jsonl`: read at
+        // measurement time, never committed.
+        let path = args.get(i + 1).context("gitleaks needs the JSONL written by scripts/gitleaks-cases")?;
+        let detector = claw::boundary::leak::Detector::patterns_only();
+        let patterns = claw::boundary::patterns::Patterns::builtin();
+        let families: std::collections::HashMap<&str, &str> =
+            (0..patterns.len()).map(|r| (patterns.name(r), patterns.family(r))).collect();
+        let report = gitleaks::measure(std::path::Path::new(path), |text| {
+            detector
+                .scan(text)
+                .iter()
+                .map(|f| (families.get(f.name()).copied().unwrap_or("").to_string(), f.name().to_string()))
+                .collect()
+        })?;
+        report.print(args.iter().any(|a| a == "--details"));
     }
     if want("load-cached") {
         let s = load_cached(500)?;
