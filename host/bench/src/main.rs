@@ -615,8 +615,16 @@ fn main() -> Result<()> {
     }
     if want("throughput") {
         for (name, what, run) in [
-            ("tool-call-throughput", "echo tool calls, 64 in flight", throughput::tool_calls as fn(usize, usize) -> Result<f64>),
-            ("egress-throughput", "4 KiB POSTs through the boundary (1,000 vault secrets, audit on), 64 in flight", throughput::egress),
+            (
+                "tool-call-throughput",
+                "echo tool calls, 64 in flight",
+                throughput::tool_calls as fn(usize, usize) -> Result<f64>,
+            ),
+            (
+                "egress-throughput",
+                "4 KiB POSTs through the boundary (1,000 vault secrets, audit on), 64 in flight",
+                throughput::egress,
+            ),
         ] {
             let total = if name.starts_with("tool") { 40_000 } else { 8_000 };
             let one = run(1, total)?;

@@ -41,26 +41,20 @@ pub struct Instance {
 struct Hooks {
     boundary: Arc<Boundary>,
     policy: Arc<Policy>,
-    denials: Arc<Denials>,
+    /// Made at the first request: most calls send none.
+    denials: Option<Arc<Denials>>,
 }
 
 impl Instance {
     pub(super) fn prepare(config: &Config, host: &HostServices) -> Instance {
         let mut ctx = WasiHttpCtx::new();
         ctx.set_field_size_limit(super::sandbox::FIELDS_BYTES);
-        Instance {
-            ctx,
-            hooks: Hooks {
-                boundary: host.boundary.clone(),
-                policy: config.policy.clone(),
-                denials: Arc::new(Denials::default()),
-            },
-        }
+        Instance { ctx, hooks: Hooks { boundary: host.boundary.clone(), policy: config.policy.clone(), denials: None } }
     }
 
     /// Why the boundary refused this instance's requests, if it did.
     pub(super) fn denials(&self) -> Vec<String> {
-        self.hooks.denials.reasons()
+        self.hooks.denials.as_ref().map(|d| d.reasons()).unwrap_or_default()
     }
 
     pub(super) fn view<'a>(&'a mut self, table: &'a mut ResourceTable) -> WasiHttpCtxView<'a> {
@@ -75,6 +69,7 @@ impl WasiHttpHooks for Hooks {
         options: Option<RequestOptions>,
         _response_errors: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> SendFuture {
-        self.boundary.send(&self.policy, request, options, &self.denials)
+        let denials = self.denials.get_or_insert_with(Default::default);
+        self.boundary.send(&self.policy, request, options, denials)
     }
 }

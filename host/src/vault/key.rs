@@ -71,17 +71,48 @@ pub fn key_file(config_dir: &Path) -> PathBuf {
     config_dir.join("master.key")
 }
 
-/// Load the master key: `CLAW_MASTER_KEY`, else the key file; when neither
-/// exists and `create` is set, create the key file (0600).
+/// Where the master key may come from: `CLAW_MASTER_KEY`, read once at
+/// the edge (so a test, or a developer's shell, decides explicitly), else
+/// the key file.
+#[derive(Clone, Default)]
+pub struct KeySource {
+    env: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySource").field("from_env", &self.env.is_some()).finish()
+    }
+}
+
+impl KeySource {
+    /// `CLAW_MASTER_KEY` if set, else the key file.
+    pub fn from_env() -> KeySource {
+        KeySource { env: std::env::var(KEY_ENV).ok().map(Zeroizing::new) }
+    }
+
+    /// The key file only, whatever the environment says.
+    pub fn key_file_only() -> KeySource {
+        KeySource { env: None }
+    }
+
+    /// Whether the key comes from the environment.
+    pub fn is_env(&self) -> bool {
+        self.env.is_some()
+    }
+}
+
+/// Load the master key: from the environment when `source` has it, else
+/// the key file; when neither exists and `create` is set, create the key
+/// file (0600).
 ///
 /// # Errors
 ///
 /// A [`Problem`] when the key is malformed, the file is readable by others,
 /// or there is no key and `create` is false.
-pub fn load(config_dir: &Path, create: bool) -> Result<MasterKey, Problem> {
-    if let Ok(text) = std::env::var(KEY_ENV) {
-        let text = Zeroizing::new(text);
-        return MasterKey::parse(&text, KEY_ENV.to_string());
+pub fn load(config_dir: &Path, create: bool, source: &KeySource) -> Result<MasterKey, Problem> {
+    if let Some(text) = &source.env {
+        return MasterKey::parse(text, KEY_ENV.to_string());
     }
     let path = key_file(config_dir);
     match std::fs::read_to_string(&path) {

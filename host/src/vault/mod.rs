@@ -9,7 +9,7 @@
 
 mod key;
 
-pub use key::{KEY_ENV, MasterKey, key_file, load as load_key};
+pub use key::{KEY_ENV, KeySource, MasterKey, key_file, load as load_key};
 
 use crate::engine::write_private;
 use crate::problem::Problem;
@@ -58,6 +58,8 @@ pub struct Vault {
     config_dir: PathBuf,
     key: MasterKey,
     file: VaultFile,
+    /// The key came from `CLAW_MASTER_KEY`: rotation cannot write it.
+    key_from_env: bool,
 }
 
 impl std::fmt::Debug for Vault {
@@ -99,23 +101,33 @@ impl Vault {
     ///
     /// A [`Problem`] for a missing or wrong master key or a damaged file.
     pub fn open(config_dir: &Path, data_dir: &Path, create: bool) -> Result<Vault, Problem> {
+        Vault::open_with(config_dir, data_dir, create, &KeySource::from_env())
+    }
+
+    /// [`Vault::open`] with the key from `source`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::open`].
+    pub fn open_with(config_dir: &Path, data_dir: &Path, create: bool, source: &KeySource) -> Result<Vault, Problem> {
         let path = Vault::path_in(data_dir);
         let exists = path.is_file();
-        let key = key::load(config_dir, create || !exists)?;
+        let key = key::load(config_dir, create || !exists, source)?;
+        let key_from_env = source.is_env();
         if !exists {
             let file = VaultFile {
                 version: 1,
                 key_check: seal(&key, KEY_CHECK_NAME, KEY_CHECK, info_now()),
                 secrets: BTreeMap::new(),
             };
-            return Ok(Vault { path, config_dir: config_dir.to_path_buf(), key, file });
+            return Ok(Vault { path, config_dir: config_dir.to_path_buf(), key, file, key_from_env });
         }
         let text =
             std::fs::read(&path).map_err(|e| Problem::new(format!("cannot read the vault {}: {e}", path.display())))?;
         let file: VaultFile = serde_json::from_slice(&text).map_err(|e| {
             Problem::new(format!("the vault {} is damaged: {e}", path.display())).hint("restore it from a backup")
         })?;
-        let mut vault = Vault { path, config_dir: config_dir.to_path_buf(), key, file };
+        let mut vault = Vault { path, config_dir: config_dir.to_path_buf(), key, file, key_from_env };
         if !vault.key_opens() {
             vault.finish_rotation()?;
         } else {
@@ -132,7 +144,7 @@ impl Vault {
     /// rotation left the new key beside the old one, finish it.
     fn finish_rotation(&mut self) -> Result<(), Problem> {
         let next = next_key_file(&self.config_dir);
-        if std::env::var_os(KEY_ENV).is_none()
+        if !self.key_from_env
             && let Ok(text) = std::fs::read_to_string(&next)
         {
             let text = Zeroizing::new(text);
@@ -251,7 +263,7 @@ impl Vault {
             })?;
             next.secrets.insert(name.clone(), seal(&new_key, name, &value, sealed.info.clone()));
         }
-        let using_file = std::env::var_os(KEY_ENV).is_none();
+        let using_file = !self.key_from_env;
         let next_path = next_key_file(&self.config_dir);
         if using_file {
             write_private(&next_path, new_key.to_base64().as_bytes())
@@ -304,9 +316,9 @@ mod tests {
     #[test]
     fn set_get_list_remove() {
         let (_d, c, data) = dirs();
-        let mut v = Vault::open(&c, &data, true).unwrap();
+        let mut v = Vault::open_with(&c, &data, true, &KeySource::key_file_only()).unwrap();
         v.set("gh", b"ghp_value").unwrap();
-        let v = Vault::open(&c, &data, false).unwrap();
+        let v = Vault::open_with(&c, &data, false, &KeySource::key_file_only()).unwrap();
         assert_eq!(v.get("gh").unwrap().as_slice(), b"ghp_value");
         assert_eq!(v.list()[0].0, "gh");
         let raw = std::fs::read_to_string(Vault::path_in(&data)).unwrap();
@@ -319,7 +331,7 @@ mod tests {
     #[test]
     fn a_ciphertext_moved_to_another_name_does_not_decrypt() {
         let (_d, c, data) = dirs();
-        let mut v = Vault::open(&c, &data, true).unwrap();
+        let mut v = Vault::open_with(&c, &data, true, &KeySource::key_file_only()).unwrap();
         v.set("a", b"value-a-123").unwrap();
         v.set("b", b"value-b-456").unwrap();
         let a = v.file.secrets["a"].clone();
@@ -331,21 +343,21 @@ mod tests {
     #[test]
     fn a_wrong_key_is_a_clear_error() {
         let (_d, c, data) = dirs();
-        let mut v = Vault::open(&c, &data, true).unwrap();
+        let mut v = Vault::open_with(&c, &data, true, &KeySource::key_file_only()).unwrap();
         v.set("a", b"value-a-123").unwrap();
         let other = MasterKey::generate("test".into());
         write_private(&key_file(&c), other.to_base64().as_bytes()).unwrap();
-        let e = Vault::open(&c, &data, false).unwrap_err();
+        let e = Vault::open_with(&c, &data, false, &KeySource::key_file_only()).unwrap_err();
         assert!(e.to_string().contains("does not open the vault"), "{e}");
     }
 
     #[test]
     fn rotation_keeps_every_value_and_survives_an_interruption() {
         let (_d, c, data) = dirs();
-        let mut v = Vault::open(&c, &data, true).unwrap();
+        let mut v = Vault::open_with(&c, &data, true, &KeySource::key_file_only()).unwrap();
         v.set("a", b"value-a-123").unwrap();
         v.rotate(MasterKey::generate("new".into())).unwrap();
-        let v = Vault::open(&c, &data, false).unwrap();
+        let v = Vault::open_with(&c, &data, false, &KeySource::key_file_only()).unwrap();
         assert_eq!(v.get("a").unwrap().as_slice(), b"value-a-123");
 
         // Simulate a crash after the vault was rewritten but before the key
@@ -357,7 +369,7 @@ mod tests {
         v.rotate(new_key).unwrap();
         std::fs::write(next_key_file(&c), &new_b64).unwrap();
         write_private(&key_file(&c), &old_key).unwrap();
-        let v = Vault::open(&c, &data, false).unwrap();
+        let v = Vault::open_with(&c, &data, false, &KeySource::key_file_only()).unwrap();
         assert_eq!(v.get("a").unwrap().as_slice(), b"value-a-123", "the next open finished the rotation");
         assert!(!next_key_file(&c).exists());
     }

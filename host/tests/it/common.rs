@@ -52,7 +52,14 @@ impl TestHome {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_claw"));
-        c.args(args).env("CLAW_HOME", self.dir.path()).env_remove("CLAW_LOG").env_remove("RUST_LOG");
+        // Whatever CLAW_* a developer's shell has set (a master key, a
+        // database URL, a log level) must not reach the claw under test.
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("CLAW_") {
+                c.env_remove(k);
+            }
+        }
+        c.args(args).env("CLAW_HOME", self.dir.path()).env_remove("RUST_LOG");
         c
     }
 
