@@ -413,7 +413,7 @@ fn context_carries_identity_files_and_recall_and_old_turns_are_summarised() {
 }
 
 #[test]
-fn a_rate_limited_provider_is_retried_after_a_pause() {
+fn a_rate_limited_provider_is_tried_again_before_failing_over() {
     let llm = LlmServer::start(Format::Anthropic, vec![Step::Status(429), Step::Text("after the pause".into())]);
     let h = TestHome::new();
     install_router(&h);

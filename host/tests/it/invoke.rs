@@ -10,11 +10,17 @@ async fn a_granted_alias_calls_the_other_tool_one_level_deeper() {
     let h = TestHome::new();
     let rt = h.runtime();
     add(&rt, "echo", "echo", "").await.unwrap();
-    add(&rt, "caller", "caller", "[invoke]\nsay = \"echo\"\n").await.unwrap();
+    add(&rt, "caller", "caller", "[invoke]\nsay = \"echo\"\nagain = \"caller\"\n").await.unwrap();
     let out = rt.call("caller", r#"{"alias":"say","params":{"text":"via invoke"}}"#).await.unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["inner"], "via invoke");
     assert_eq!(v["depth"], 0);
+    // caller → caller → echo: the middle hop reports the depth it ran at.
+    let params = r#"{"alias":"again","params":{"alias":"say","params":{"text":"two hops"}}}"#;
+    let v: serde_json::Value = serde_json::from_str(&rt.call("caller", params).await.unwrap()).unwrap();
+    assert_eq!(v["depth"], 0);
+    assert_eq!(v["inner"]["depth"], 1, "{v}");
+    assert_eq!(v["inner"]["inner"], "two hops");
 }
 
 #[tokio::test]
@@ -75,4 +81,26 @@ async fn the_describe_call_at_add_time_runs_with_no_capability() {
     // The same calls from execute reach the capabilities the grant opens.
     let out = rt.call("probe", "{}").await.unwrap();
     assert_eq!(out, "\"http=allowed workspace=allowed invoke=allowed\"");
+}
+
+#[tokio::test]
+async fn a_tool_called_by_another_runs_under_its_own_grant_not_its_callers() {
+    let server = crate::common::TestServer::start(0);
+    let h = TestHome::new();
+    let rt = h.runtime();
+    let to_server = format!("[[http]]\nurl = \"http://127.0.0.1:{}/**\"\n", server.port);
+    let elsewhere = "[[http]]\nurl = \"http://127.0.0.1:1/**\"\n";
+    // The caller may reach the server; the fetch it calls may not.
+    add(&rt, "narrow", "http_fetch", elsewhere).await.unwrap();
+    add(&rt, "wide-caller", "caller", &format!("{to_server}[invoke]\nfetch = \"narrow\"\n")).await.unwrap();
+    let params = format!(r#"{{"alias":"fetch","params":{{"url":"http://127.0.0.1:{}/hello"}}}}"#, server.port);
+    let err = rt.call("wide-caller", &params).await.unwrap_err();
+    assert!(err.to_string().contains("no [[http]] rule"), "{err}");
+    assert!(server.seen().is_empty(), "the caller's grant did not carry over");
+    // And the other way: a caller with no network calls a fetch that has it.
+    add(&rt, "wide", "http_fetch", &to_server).await.unwrap();
+    add(&rt, "narrow-caller", "caller", "[invoke]\nfetch = \"wide\"\n").await.unwrap();
+    let out = rt.call("narrow-caller", &params).await.unwrap();
+    assert!(out.contains("hello from the test server"), "{out}");
+    assert_eq!(server.seen().len(), 1);
 }
