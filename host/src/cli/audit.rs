@@ -70,9 +70,12 @@ fn verify(log: &AuditLog, printer: &Printer) -> Result<()> {
             }
             Ok(())
         }
-        Err(Ok(b)) => Err(Problem::new(format!("the audit log is broken at {b}"))
-            .hint("records from there on cannot be trusted; keep the files for investigation")
-            .into()),
+        Err(Ok(b)) => Err(Problem::new(match b.seq {
+            Some(seq) => format!("the audit log is broken at record {seq} ({b})"),
+            None => format!("the audit log is broken: {b}"),
+        })
+        .hint("records from there on cannot be trusted; keep the files for investigation")
+        .into()),
         Err(Err(e)) => Err(e.into()),
     }
 }

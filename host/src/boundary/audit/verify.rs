@@ -13,6 +13,9 @@ pub struct Broken {
     pub file: PathBuf,
     /// 1-based line number in that file; 0 when the file itself is missing.
     pub line: usize,
+    /// The seq of the record found wanting (or of the first one missing),
+    /// when there is one.
+    pub seq: Option<u64>,
     /// What is wrong there.
     pub reason: String,
 }
@@ -142,6 +145,7 @@ impl AuditLog {
                 return Err(Broken {
                     file: self.segment_path(n),
                     line: 0,
+                    seq: None,
                     reason: "this segment is missing (it was removed or renamed)".into(),
                 });
             }
@@ -208,7 +212,9 @@ struct Check {
 
 impl Check {
     fn line(&mut self, file: &Path, n: usize, bytes: &[u8]) -> Result<(), Stop> {
-        let broken = |reason: String| Stop::Broken(Broken { file: file.to_path_buf(), line: n, reason });
+        let expected = self.last.as_ref().map_or(1, |l| l.seq + 1);
+        let broken =
+            |reason: String| Stop::Broken(Broken { file: file.to_path_buf(), line: n, seq: Some(expected), reason });
         let r: Record = serde_json::from_slice(bytes).map_err(|e| broken(format!("not an audit record: {e}")))?;
         if r.compute_hash() != r.hash {
             return Err(broken("its contents do not match its hash (it was altered)".into()));
@@ -253,6 +259,7 @@ impl Check {
                 return Err(Stop::Broken(Broken {
                     file: last.file.clone(),
                     line: last.line,
+                    seq: Some(last.seq),
                     reason: format!(
                         "record {} was changed and its hash recomputed: record {} chains to a different hash",
                         last.seq, r.seq
@@ -278,6 +285,7 @@ impl Check {
                 return Err(Broken {
                     file: log.head_path(),
                     line: 1,
+                    seq: None,
                     reason: format!("the head file is damaged: {e}"),
                 });
             }
@@ -289,6 +297,7 @@ impl Check {
             return Err(Broken {
                 file,
                 line,
+                seq: Some(last_seq + 1),
                 reason: format!(
                     "the log ends at record {last_seq} but the head says {}: the last {} record(s) were removed",
                     h.seq,
@@ -300,6 +309,7 @@ impl Check {
             Some(at) if at.hash != h.hash => Err(Broken {
                 file: at.file.clone(),
                 line: at.line,
+                seq: Some(at.seq),
                 reason: format!(
                     "record {} was changed and its hash recomputed: the head file holds a different hash",
                     at.seq

@@ -17,7 +17,7 @@ pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 const BATCH: usize = 256;
 
 enum Msg {
-    Append(Record, tokio::sync::oneshot::Sender<io::Result<Record>>),
+    Append(Box<Record>, tokio::sync::oneshot::Sender<io::Result<Record>>),
     Flush(mpsc::SyncSender<()>),
 }
 
@@ -39,24 +39,26 @@ impl Writer {
     pub(super) fn append(&mut self, drafts: Vec<Record>) -> Vec<io::Result<Record>> {
         let now = (self.clock)();
         let mut out = Vec::with_capacity(drafts.len());
-        // For each draft: the index of its record in `out`, or itself.
-        let placed: Vec<Result<usize, Record>> = drafts
-            .into_iter()
-            .map(|d| {
-                let copy = (d.decision == "deny").then(|| d.clone());
-                if self.collapse.admit(d, now, &mut out) { Ok(out.len() - 1) } else { Err(copy.unwrap_or_default()) }
-            })
-            .collect();
-        match self.write(&mut out) {
-            Ok(()) => placed.into_iter().map(|p| Ok(p.map_or_else(|d| d, |i| out[i].clone()))).collect(),
-            Err(e) => placed
-                .into_iter()
-                .map(|p| match p {
-                    Ok(_) => Err(io::Error::new(e.kind(), e.to_string())),
-                    Err(d) => Ok(d),
-                })
-                .collect(),
+        // For each draft: the index of its record in `out`, or (a denial
+        // only counted) a copy of it to hand back.
+        let mut placed = Vec::with_capacity(drafts.len());
+        for d in drafts {
+            let copy = (d.decision == "deny").then(|| d.clone());
+            if self.collapse.admit(d, now, &mut out) {
+                placed.push((Some(out.len() - 1), None));
+            } else {
+                placed.push((None, copy));
+            }
         }
+        let written = self.write(&mut out);
+        placed
+            .into_iter()
+            .map(|(index, copy)| match (index, &written) {
+                (Some(i), Ok(())) => Ok(out[i].clone()),
+                (Some(_), Err(e)) => Err(io::Error::new(e.kind(), e.to_string())),
+                (None, _) => Ok(copy.unwrap_or_default()),
+            })
+            .collect()
     }
 
     /// Write a pending count whose window has passed.
@@ -176,7 +178,7 @@ impl Auditor {
     /// Once polled, the record is written even if the future is dropped.
     pub async fn append(&self, record: Record) -> io::Result<Record> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.send(Msg::Append(record, tx))?;
+        self.send(Msg::Append(Box::new(record), tx))?;
         rx.await.map_err(|_| gone())?
     }
 
@@ -228,7 +230,7 @@ fn run(mut writer: Writer, rx: &mpsc::Receiver<Msg>) {
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Append(r, reply) => {
-                    drafts.push(r);
+                    drafts.push(*r);
                     replies.push(reply);
                 }
                 Msg::Flush(done) => {
