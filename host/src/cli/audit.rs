@@ -70,12 +70,16 @@ fn verify(log: &AuditLog, printer: &Printer) -> Result<()> {
             }
             Ok(())
         }
-        Err(Ok(b)) => Err(Problem::new(match b.seq {
-            Some(seq) => format!("the audit log is broken at record {seq} ({b})"),
-            None => format!("the audit log is broken: {b}"),
-        })
-        .hint("records from there on cannot be trusted; keep the files for investigation")
-        .into()),
+        Err(Ok(b)) => {
+            let place = match b.line {
+                0 => b.file.display().to_string(),
+                n => format!("{}:{n}", b.file.display()),
+            };
+            let at = b.seq.map(|s| format!(" at record {s}")).unwrap_or_default();
+            Err(Problem::new(format!("the audit log is broken{at} ({place}): {}", b.reason))
+                .hint("records from there on cannot be trusted; keep the files for investigation")
+                .into())
+        }
         Err(Err(e)) => Err(e.into()),
     }
 }
