@@ -126,6 +126,8 @@ impl Draft {
                 response_bytes: None,
                 status: None,
                 duration_us: 0,
+                repeats: None,
+                outcome_of: None,
                 prev: String::new(),
                 hash: String::new(),
             },

@@ -3,7 +3,7 @@
 
 use super::Printer;
 use super::secret::when;
-use crate::boundary::audit::AuditLog;
+use crate::boundary::audit::{AuditLog, Record};
 use crate::home::Home;
 use crate::problem::Problem;
 use anyhow::Result;
@@ -25,7 +25,8 @@ pub(super) struct AuditArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain and name the first broken record.
+    /// Check the hash chain of every segment and the head file, and name
+    /// the first broken record by file and line.
     Verify,
 }
 
@@ -33,22 +34,7 @@ pub(super) fn run(args: AuditArgs, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
     let log = AuditLog::new(&home.data.join("audit.jsonl"));
     if let Some(AuditCommand::Verify) = args.command {
-        return match log.verify() {
-            Ok(n) => {
-                printer.line(format!("audit log intact: {n} record(s) in {}", log.path().display()));
-                Ok(())
-            }
-            Err(Ok(b)) => Err(Problem::new(format!(
-                "the audit log is broken at record {} ({}:{}): {}",
-                b.line,
-                log.path().display(),
-                b.line,
-                b.reason
-            ))
-            .hint("records from there on cannot be trusted; keep the file for investigation")
-            .into()),
-            Err(Err(e)) => Err(e.into()),
-        };
+        return verify(&log, printer);
     }
     let records = log.read()?;
     let picked: Vec<_> = records
@@ -62,29 +48,102 @@ pub(super) fn run(args: AuditArgs, printer: &Printer) -> Result<()> {
         return Ok(());
     }
     for r in &picked[start..] {
-        let mut line = format!(
-            "#{} {} {:<5} {} {} {}://{}:{}{}",
-            r.seq,
-            when(Some(r.time_ms)),
-            r.decision,
-            r.component,
-            r.method,
-            r.scheme,
-            r.host,
-            r.port,
-            r.path
-        );
-        if let Some(s) = r.status {
-            line.push_str(&format!(" → {s}"));
-        }
-        if !r.secrets.is_empty() {
-            line.push_str(&format!(" [injected: {}]", r.secrets.join(", ")));
-        }
-        if !r.redacted.is_empty() {
-            line.push_str(&format!(" [redacted: {}]", r.redacted.join(", ")));
-        }
-        line.push_str(&format!(" — {}", r.rule));
-        printer.line(line);
+        printer.line(describe(r));
     }
     Ok(())
+}
+
+fn verify(log: &AuditLog, printer: &Printer) -> Result<()> {
+    match log.verify_all() {
+        Ok(intact) => {
+            let head = if intact.head { "; it ends where the head file says" } else { "; no head file (an older log)" };
+            printer.line(format!(
+                "audit log intact: {} record(s) in {} file(s) ({} rotated segment(s) and {}){head}",
+                intact.records,
+                intact.segments + 1,
+                intact.segments,
+                log.path().display(),
+            ));
+            if intact.torn_tail {
+                printer
+                    .note("note: the live file ends in a torn line (a write cut short); the next append cuts it off");
+            }
+            Ok(())
+        }
+        Err(Ok(b)) => {
+            let place = match b.line {
+                0 => b.file.display().to_string(),
+                n => format!("{}:{n}", b.file.display()),
+            };
+            let at = b.seq.map(|s| format!(" at record {s}")).unwrap_or_default();
+            Err(Problem::new(format!("the audit log is broken{at} ({place}): {}", b.reason))
+                .hint("records from there on cannot be trusted; keep the files for investigation")
+                .into())
+        }
+        Err(Err(e)) => Err(e.into()),
+    }
+}
+
+/// One record as a line: `#seq time decision component METHOD url`, then
+/// what came of it.
+fn describe(r: &Record) -> String {
+    let mut line = format!(
+        "#{} {} {:<5} {} {} {}://{}:{}{}",
+        r.seq,
+        when(Some(r.time_ms)),
+        r.decision,
+        r.component,
+        r.method,
+        r.scheme,
+        r.host,
+        r.port,
+        r.path
+    );
+    if let Some(n) = r.repeats {
+        line.push_str(&format!(" ×{n} more"));
+    }
+    if let Some(s) = r.status {
+        line.push_str(&format!(" → {s}"));
+    }
+    if let Some(d) = r.outcome_of {
+        line.push_str(&format!(" (outcome of #{d})"));
+    }
+    if !r.secrets.is_empty() {
+        line.push_str(&format!(" [injected: {}]", r.secrets.join(", ")));
+    }
+    if !r.redacted.is_empty() {
+        line.push_str(&format!(" [redacted: {}]", r.redacted.join(", ")));
+    }
+    line.push_str(&format!(" — {}", r.rule));
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_marks_repeats_and_outcomes() {
+        let d = Record {
+            seq: 12,
+            component: "fetch".into(),
+            method: "GET".into(),
+            scheme: "https".into(),
+            host: "x.com".into(),
+            port: 443,
+            path: "/a".into(),
+            decision: "allow".into(),
+            rule: "line 3".into(),
+            ..Record::default()
+        };
+        let mut o = d.outcome();
+        o.seq = 13;
+        o.status = Some(200);
+        let line = describe(&o);
+        assert!(line.starts_with("#13 "), "{line}");
+        assert!(line.contains("https://x.com:443/a → 200 (outcome of #12) — line 3"), "{line}");
+
+        let denial = Record { decision: "deny".into(), repeats: Some(41), ..d };
+        assert!(describe(&denial).contains("/a ×41 more — line 3"), "{}", describe(&denial));
+    }
 }

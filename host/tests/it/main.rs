@@ -6,6 +6,7 @@ mod conformance;
 mod db;
 
 mod agent;
+mod audit_cli;
 mod bad_input;
 mod boundary;
 mod cache;
