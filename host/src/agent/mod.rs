@@ -117,7 +117,7 @@ impl Agent {
         let mut session = sessions.active(channel, conversation).await?;
         let boundary = self.runtime.services().boundary.clone();
         let mut redactions = redact::Redactions::default();
-        let text = &redactions.text(&boundary, "your message", text);
+        let text = &redactions.text(&boundary, "your message", text).await;
         sessions.append(&session.id, vec![StoredMessage::new("user", text.as_str())]).await?;
         let providers: Vec<_> = Providers::load(self.runtime.home())
             .map_err(|e| TurnError::Config(format!("{e:#}")))?
@@ -129,7 +129,7 @@ impl Agent {
             Reply { text: String::new(), tool_calls: 0, llm_requests: 0, usage: (0, 0), redacted: Vec::new() };
 
         let system = context::system_prompt(&self.runtime, &store, text, self.settings.recall).await;
-        let system = redactions.text(&boundary, "the identity files and recalled memory", &system);
+        let system = redactions.text(&boundary, "the identity files and recalled memory", &system).await;
         let history =
             context::history(&self.runtime, &store, &mut session, &providers, &self.settings, &mut reply).await?;
         let mut messages = vec![Message::text(Role::System, system)];
@@ -178,7 +178,7 @@ impl Agent {
             let mut batch = vec![stored];
             messages.push(assistant);
             for (call, content) in answer.tool_calls.iter().zip(results) {
-                let content = redactions.text(&boundary, &format!("tool {}", call.name), &content);
+                let content = redactions.text(&boundary, &format!("tool {}", call.name), &content).await;
                 let mut m = StoredMessage::new("tool", content.clone());
                 m.tool_call_id = Some(call.id.clone());
                 batch.push(m);

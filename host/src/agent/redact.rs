@@ -18,14 +18,14 @@ pub struct Redactions {
 impl Redactions {
     /// `text` from `source` (e.g. `tool http-fetch`), redacted; each find
     /// is warned about and audited once.
-    pub fn text(&mut self, boundary: &Boundary, source: &str, text: &str) -> String {
+    pub async fn text(&mut self, boundary: &Boundary, source: &str, text: &str) -> String {
         let secrets = boundary.secrets();
         let Some((clean, names)) = secrets.detector().cut_named(text) else { return text.to_string() };
         for name in names {
             let note = format!("{name} in {source}");
             if !self.notes.contains(&note) {
                 tracing::warn!(target: "claw::agent", "redacted from the LLM's context: {note}");
-                boundary.note("host:agent", "redact", &format!("redacted from the LLM's context: {note}"));
+                boundary.note("host:agent", "redact", &format!("redacted from the LLM's context: {note}")).await;
                 self.notes.push(note);
             }
         }
@@ -67,16 +67,16 @@ mod tests {
         b
     }
 
-    #[test]
-    fn vault_values_and_credentials_become_labelled_markers() {
+    #[tokio::test]
+    async fn vault_values_and_credentials_become_labelled_markers() {
         let b = boundary();
         let mut r = Redactions::default();
         let page = "docs: export KEY=AKIAZQADLC4K2G733XDX; ours is Zq9-very-secret-Value.";
-        let out = r.text(&b, "tool http-fetch", page);
+        let out = r.text(&b, "tool http-fetch", page).await;
         assert_eq!(out, "docs: export KEY=[redacted: AWS access key id]; ours is [redacted: secret api_key].");
         assert_eq!(r.notes, vec!["AWS access key id in tool http-fetch", "secret api_key in tool http-fetch"]);
         // The documentation example is no finding: left as it is.
-        assert_eq!(r.text(&b, "tool x", "AKIAIOSFODNN7EXAMPLE"), "AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(r.text(&b, "tool x", "AKIAIOSFODNN7EXAMPLE").await, "AKIAIOSFODNN7EXAMPLE");
     }
 
     #[test]

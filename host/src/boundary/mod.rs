@@ -33,19 +33,21 @@ pub mod inject;
 pub mod leak;
 mod path;
 pub mod patterns;
+mod record;
 mod secrets;
 
 pub use allow::{Decision, Policy, decide};
 pub use secrets::Secrets;
 
 use arc_swap::ArcSwap;
-use audit::{AuditLog, Record};
+use audit::AuditLog;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
+use record::{Draft, MAX_REASON, Recorder, bounded};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 /// What `wasi:http` expects back from a send.
@@ -56,10 +58,6 @@ pub type SendFuture = Box<
 
 /// How long to wait for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A denial reason is cut to this many bytes: a component controls the
-/// URL it names, and must not be able to fill logs or errors with it.
-const MAX_REASON: usize = 512;
 
 /// The boundary's denials during one call, in order, for the error the
 /// person sees (the audit log has them too).
@@ -85,6 +83,7 @@ impl Denials {
 pub struct Boundary {
     secrets: ArcSwap<Secrets>,
     audit: Option<AuditLog>,
+    recorder: Recorder,
     quarantine: Arc<crate::components::Quarantine>,
 }
 
@@ -94,53 +93,12 @@ impl std::fmt::Debug for Boundary {
     }
 }
 
-/// The fields of an audit record known before the decision.
-struct Draft {
-    record: Record,
-    started: Instant,
-}
-
-impl Draft {
-    fn new(component: &str, parts: &http::request::Parts) -> Draft {
-        let scheme = parts.uri.scheme_str().unwrap_or("").to_string();
-        let default_port = if scheme == "https" { 443 } else { 80 };
-        let mut path: String = parts.uri.path().chars().take(512).collect();
-        if path.contains("{secret:") {
-            path = path.split("{secret:").next().unwrap_or("").to_string() + "{secret:…}";
-        }
-        Draft {
-            record: Record {
-                seq: 0,
-                time_ms: crate::components::store_now_ms(),
-                component: component.to_string(),
-                method: parts.method.to_string(),
-                scheme,
-                host: parts.uri.host().unwrap_or("").to_ascii_lowercase(),
-                port: parts.uri.port_u16().unwrap_or(default_port),
-                path,
-                decision: String::new(),
-                rule: String::new(),
-                secrets: Vec::new(),
-                redacted: Vec::new(),
-                request_bytes: 0,
-                response_bytes: None,
-                status: None,
-                duration_us: 0,
-                repeats: None,
-                outcome_of: None,
-                prev: String::new(),
-                hash: String::new(),
-            },
-            started: Instant::now(),
-        }
-    }
-}
-
 impl Boundary {
     /// A boundary writing its audit log to `audit` (none: log only).
     pub fn new(audit: Option<AuditLog>) -> Boundary {
         Boundary {
             secrets: ArcSwap::from_pointee(Secrets::empty()),
+            recorder: Recorder::for_log(audit.as_ref()),
             audit,
             quarantine: Arc::new(crate::components::Quarantine::in_memory()),
         }
@@ -199,48 +157,28 @@ impl Boundary {
 
     /// Refuse: the reason (vault values cut out, bounded) is audited and
     /// told to the call.
-    fn deny(&self, draft: Draft, secrets: &Secrets, reason: &str, denials: &Denials) {
+    async fn deny(&self, mut draft: Draft, secrets: &Secrets, reason: &str, denials: &Denials) {
         let reason = bounded(&secrets.detector().cut(reason), MAX_REASON);
         denials.push(&reason);
-        self.finish(draft, secrets, "deny", reason);
+        draft.record.decision = "deny".into();
+        draft.record.rule = reason;
+        draft.record.duration_us = draft.elapsed_us();
+        let _ = self.recorder.write(draft.record, secrets).await;
     }
 
     /// An audit record of the host's own about content (e.g. redactions
     /// from the LLM's context), in the same chain as the boundary's
     /// decisions. `rule` is cut of vault values like every record.
-    pub fn note(&self, component: &str, decision: &str, rule: &str) {
-        let parts = http::Request::new(()).into_parts().0;
-        let mut draft = Draft::new(component, &parts);
-        draft.record.method = String::new();
-        draft.record.path = String::new();
-        draft.record.port = 0;
-        self.finish(draft, &self.secrets(), decision, rule.to_string());
+    pub async fn note(&self, component: &str, decision: &str, rule: &str) {
+        let mut draft = Draft::note(component);
+        draft.record.decision = decision.to_string();
+        draft.record.rule = rule.to_string();
+        let _ = self.recorder.write(draft.record, &self.secrets()).await;
     }
 
-    fn finish(&self, mut draft: Draft, secrets: &Secrets, decision: &str, rule: String) {
-        // What the component wrote (host, path) may carry a vault value:
-        // the record keeps the place and the secret's name, not the value.
-        let d = secrets.detector();
-        draft.record.host = bounded(&d.cut(&draft.record.host), 256);
-        draft.record.path = bounded(&d.cut(&draft.record.path), MAX_REASON);
-        draft.record.decision = decision.to_string();
-        draft.record.rule = bounded(&d.cut(&rule), 2 * MAX_REASON);
-        draft.record.duration_us = draft.started.elapsed().as_micros() as u64;
-        let r = &draft.record;
-        match decision {
-            "deny" => {
-                tracing::warn!(target: "claw::boundary", component = %r.component, "denied {} {}://{}:{}{}: {}", r.method, r.scheme, r.host, r.port, r.path, r.rule)
-            }
-            "allow" => {
-                tracing::debug!(target: "claw::boundary", component = %r.component, "allowed {} {}://{}:{}{} ({})", r.method, r.scheme, r.host, r.port, r.path, r.rule)
-            }
-            other => tracing::warn!(target: "claw::boundary", component = %r.component, "{other}: {}", r.rule),
-        }
-        if let Some(log) = &self.audit
-            && let Err(e) = log.append(draft.record)
-        {
-            tracing::error!(target: "claw::boundary", "cannot write the audit log {}: {e}", log.path().display());
-        }
+    /// Write any pending count of collapsed denials (call at shutdown).
+    pub fn flush_audit(&self) {
+        self.recorder.flush();
     }
 
     async fn handle(
@@ -253,18 +191,20 @@ impl Boundary {
         let (mut parts, body) = request.into_parts();
         let mut draft = Draft::new(&policy.component, &parts);
         let secrets = self.secrets();
-        let denied = |draft: Draft, reason: &str| {
-            self.deny(draft, &secrets, reason, denials);
-            Err(Error::HttpRequestDenied)
-        };
+        macro_rules! denied {
+            ($draft:expr, $reason:expr) => {{
+                self.deny($draft, &secrets, $reason, denials).await;
+                return Err(Error::HttpRequestDenied);
+            }};
+        }
         if let Some(reason) = secrets.locked_reason() {
-            return denied(draft, &format!("the vault is locked: {reason}"));
+            denied!(draft, &format!("the vault is locked: {reason}"));
         }
 
         // 1. The path as a server reads it, then the allow rules.
         let (rule_index, rule_line) = match decide(policy, parts.method.as_str(), &parts.uri) {
             Decision::Allow { rule, rule_line } => (rule, rule_line),
-            Decision::Deny { reason } => return denied(draft, &reason),
+            Decision::Deny { reason } => denied!(draft, &reason),
         };
         let permit = policy.permits.clone().acquire_owned().await.map_err(|_| Error::ConnectionLimitReached)?;
 
@@ -279,7 +219,7 @@ impl Boundary {
                 } else {
                     format!("reading the request body failed: {e}")
                 };
-                self.deny(draft, &secrets, &why, denials);
+                self.deny(draft, &secrets, &why, denials).await;
                 return Err(if over { Error::HttpRequestBodySize(None) } else { Error::HttpRequestDenied });
             }
         };
@@ -298,7 +238,7 @@ impl Boundary {
                 tracing::error!(target: "claw::boundary", "{name} is quarantined: {reason}; `claw component release {name}` lets it run again");
                 reason.push_str(&format!("; `{name}` is quarantined until `claw component release {name}`"));
             }
-            return denied(draft, &reason);
+            denied!(draft, &reason);
         }
 
         // 4. Injection, for this origin and the rule that allowed it.
@@ -308,7 +248,7 @@ impl Boundary {
         let to = inject::Destination { scheme: rule.scheme, host: &host, port: draft.record.port, rule };
         match inject::inject(&mut parts, to, &policy.secrets, &*secrets) {
             Ok(names) => draft.record.secrets = names,
-            Err(reason) => return denied(draft, &reason),
+            Err(reason) => denied!(draft, &reason),
         }
         if !draft.record.secrets.is_empty() {
             // Redaction reads the reply as the component will: uncompressed.
@@ -319,7 +259,7 @@ impl Boundary {
         let port = draft.record.port;
         let addr = match resolve(&host, port, &policy.networks).await {
             Ok(a) => a,
-            Err(reason) => return denied(draft, &reason),
+            Err(reason) => denied!(draft, &reason),
         };
 
         // 6. Send.
@@ -331,20 +271,41 @@ impl Boundary {
             first_byte_timeout: options.and_then(|o| o.first_byte_timeout).unwrap_or(timeout),
         };
         let rule = format!("[[http]] rule on grant line {rule_line}");
+        // The decision is on disk before the request leaves; if it cannot
+        // be written, the request does not leave.
+        draft.record.decision = "allow".into();
+        draft.record.rule = rule.clone();
+        draft.record.duration_us = draft.elapsed_us();
+        let decision = match self.recorder.write(draft.record.clone(), &secrets).await {
+            Ok(d) => d,
+            Err(e) => {
+                denials.push(&format!("the audit log cannot be written ({e}); the request was not sent"));
+                return Err(Error::HttpRequestDenied);
+            }
+        };
+        let mut outcome = decision.outcome();
+        let finish = |mut outcome: audit::Record, rule: String| {
+            outcome.rule = rule;
+            outcome.duration_us = draft.elapsed_us();
+            let secrets = secrets.clone();
+            async move {
+                let _ = self.recorder.write(outcome, &secrets).await;
+            }
+        };
         let (response, driver) = match client::send(&target, parts, body).await {
             Ok(r) => r,
             Err(e) => {
-                self.finish(draft, &secrets, "allow", format!("{rule}; the request failed: {e}"));
+                finish(outcome, format!("{rule}; the request failed: {e}")).await;
                 return Err(e);
             }
         };
-        draft.record.status = Some(response.status().as_u16());
+        outcome.status = Some(response.status().as_u16());
         let io: Box<dyn Future<Output = Result<(), Error>> + Send> =
             Box::new(async move { driver.await.unwrap_or(Err(Error::ConnectionTerminated)) });
 
         // 7. Redact injected values from the response.
-        if draft.record.secrets.is_empty() {
-            self.finish(draft, &secrets, "allow", rule);
+        if outcome.secrets.is_empty() {
+            finish(outcome, rule).await;
             // The permit is held until the component has read the body.
             let response = response.map(|b| body::Permitted::new(b.map_err(Error::Hyper), permit).boxed_unsync());
             return Ok((response, io));
@@ -356,23 +317,18 @@ impl Boundary {
             let why = format!(
                 "{rule}; the reply came encoded ({enc}) although identity was asked: refused unread, since it cannot be redacted"
             );
-            self.finish(draft, &secrets, "allow", why);
+            finish(outcome, why).await;
             return Err(Error::HttpResponseContentCoding(Some(enc)));
         }
         let redactor = leak::Redactor::new(
-            draft.record.secrets.iter().filter_map(|n| inject::Values::value(&*secrets, n).map(|v| (n.as_str(), v))),
+            outcome.secrets.iter().filter_map(|n| inject::Values::value(&*secrets, n).map(|v| (n.as_str(), v))),
         );
         let (mut head, incoming) = response.into_parts();
         let limit = policy.limits.http_response_bytes;
         let bytes = match Limited::new(incoming, limit).collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => {
-                self.finish(
-                    draft,
-                    &secrets,
-                    "allow",
-                    format!("{rule}; response over {limit} bytes (buffered to redact) or broken"),
-                );
+                finish(outcome, format!("{rule}; response over {limit} bytes (buffered to redact) or broken")).await;
                 return Err(Error::HttpResponseBodySize(None));
             }
         };
@@ -382,7 +338,7 @@ impl Boundary {
             let why = format!(
                 "{rule}; the reply spells secret `{name}` in escapes that cannot be redacted in place: refused unread"
             );
-            self.finish(draft, &secrets, "allow", why);
+            finish(outcome, why).await;
             return Err(Error::HttpResponseContentCoding(None));
         }
         for value in head.headers.values_mut() {
@@ -396,24 +352,12 @@ impl Boundary {
         names.sort();
         names.dedup();
         head.headers.remove(http::header::CONTENT_LENGTH);
-        draft.record.response_bytes = Some(bytes.len() as u64);
-        draft.record.redacted = names;
-        self.finish(draft, &secrets, "allow", rule);
+        outcome.response_bytes = Some(bytes.len() as u64);
+        outcome.redacted = names;
+        finish(outcome, rule).await;
         let body = Full::new(Bytes::from(clean)).map_err(|never| match never {}).boxed_unsync();
         Ok((http::Response::from_parts(head, body), io))
     }
-}
-
-/// `text` cut to at most `max` bytes (on a character boundary), marked.
-fn bounded(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut cut = max;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}… ({} bytes cut)", &text[..cut], text.len() - cut)
 }
 
 /// Scan the URL, the headers and the body as the component produced them;

@@ -86,6 +86,8 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
     }
     watcher.abort();
     indexer.abort();
+    // Collapsed repeats of a denial are counted in memory: write them.
+    runtime.boundary().flush_audit();
     Ok(())
 }
 

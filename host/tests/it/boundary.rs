@@ -145,8 +145,10 @@ async fn a_response_too_large_to_redact_fails_instead_of_passing_unredacted() {
     assert!(err.to_string().contains("limit") || err.to_string().contains("over"), "{err}");
     let last = audit(&h).pop().unwrap();
     assert!(last.rule.contains("response over 1024 bytes"), "{}", last.rule);
+    // Each request: its decision before it was sent, its outcome after.
     let chain = AuditLog::new(&h.home.data.join("audit.jsonl")).verify().unwrap();
-    assert_eq!(chain, 2);
+    assert_eq!(chain, 4);
+    assert_eq!(last.outcome_of, Some(3));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,4 +179,40 @@ async fn requests_in_flight_are_capped_per_component() {
     *server.concurrency.lock().unwrap() = (0, 0);
     run("many").await;
     assert!(server.concurrency.lock().unwrap().1 > 1, "the default cap lets requests overlap");
+}
+
+#[tokio::test]
+async fn a_request_whose_decision_cannot_be_written_is_not_sent() {
+    let server = TestServer::start(0);
+    let h = TestHome::new();
+    // The log's path is taken by a directory: no record can be written.
+    std::fs::create_dir_all(h.home.data.join("audit.jsonl")).unwrap();
+    let rt = h.runtime();
+    add(&rt, "fetch", "http_fetch", &format!("[[http]]\nurl = \"http://127.0.0.1:{}/**\"\n", server.port))
+        .await
+        .unwrap();
+    let err = rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/hello"}}"#, server.port)).await.unwrap_err();
+    assert!(err.to_string().contains("audit log") && err.to_string().contains("not sent"), "{err}");
+    assert!(server.seen().is_empty(), "{:?}", server.seen());
+}
+
+#[tokio::test]
+async fn a_looping_component_cannot_fill_the_log_with_one_denial() {
+    let server = TestServer::start(0);
+    let h = TestHome::new();
+    let rt = h.runtime();
+    add(&rt, "fetch", "http_fetch", &format!("[[http]]\nurl = \"http://127.0.0.1:{}/hello\"\n", server.port))
+        .await
+        .unwrap();
+    let denied = format!(r#"{{"url":"http://127.0.0.1:{}/other"}}"#, server.port);
+    for _ in 0..200 {
+        rt.call("fetch", &denied).await.unwrap_err();
+    }
+    rt.boundary().flush_audit();
+    let records = audit(&h);
+    assert!(records.len() <= 3, "{} records for one repeated denial", records.len());
+    // The first denial is a record; a counted record stands for its repeats.
+    let counted: u64 = records.iter().map(|r| r.repeats.unwrap_or(1)).sum();
+    assert_eq!(counted, 200, "{records:#?}");
+    assert!(AuditLog::new(&h.home.data.join("audit.jsonl")).verify().is_ok());
 }

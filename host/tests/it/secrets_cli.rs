@@ -112,14 +112,21 @@ fn audit_lists_decisions_and_verify_names_the_first_broken_record() {
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["path"], "/other");
 
+    // An allowed request is two records: its decision, written before it
+    // was sent, and its outcome; a denial is one.
+    let records = claw::boundary::audit::AuditLog::new(&h.dir.path().join("data/audit.jsonl")).read().unwrap();
+    let shape: Vec<(&str, Option<u64>)> = records.iter().map(|r| (r.decision.as_str(), r.outcome_of)).collect();
+    assert_eq!(shape, vec![("allow", None), ("allow", Some(1)), ("deny", None), ("allow", None), ("allow", Some(4))]);
+    assert_eq!(records[1].status, Some(200));
+    assert_eq!(records[0].status, None, "the decision is written before any reply");
     let out = h.claw(&["audit", "verify"]);
-    assert!(out.status.success() && stdout(&out).contains("3 record(s)"), "{}", stdout(&out));
+    assert!(out.status.success() && stdout(&out).contains("5 record(s)"), "{}", stdout(&out));
     let log = h.dir.path().join("data/audit.jsonl");
     let text = std::fs::read_to_string(&log).unwrap().replace("\"/other\"", "\"/innocent\"");
     std::fs::write(&log, text).unwrap();
     let out = h.claw(&["audit", "verify"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("broken at record 2"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("broken at record 3"), "{}", stderr(&out));
 }
 
 #[test]
