@@ -118,7 +118,6 @@ pub fn encodings(value: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
             let json = serde_json::to_string(s).unwrap_or_default();
             out.push(("json", json.as_bytes()[1..json.len() - 1].to_vec()));
             out.push(("json", json_escape_all(s).into_bytes()));
-            out.push(("json", s.encode_utf16().map(|u| format!("\\u{u:04x}")).collect::<String>().into_bytes()));
         }
     }
     let mut seen = std::collections::HashSet::new();
