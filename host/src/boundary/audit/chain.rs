@@ -1,19 +1,10 @@
 //! Appending: the lock, the head file, torn-tail repair and rotation.
 
+use super::head::{Head, HeadFile};
 use super::{AuditLog, GENESIS, Record};
-use serde::{Deserialize, Serialize};
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read, Seek as _, SeekFrom, Write as _};
 use std::path::Path;
-
-/// The chain head, kept in `audit.head`: the last record written. It is in
-/// the live file, after `segments` rotated ones.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct Head {
-    pub(super) seq: u64,
-    pub(super) hash: String,
-    pub(super) segments: u64,
-}
 
 /// The head as of this process's last append, and the live file's identity
 /// and length right after it: if both are unchanged under the lock, nobody
@@ -26,10 +17,10 @@ struct Tip {
 }
 
 /// Device and inode: rotation by another process shows as a new inode.
-type FileId = (u64, u64);
+pub(super) type FileId = (u64, u64);
 
 #[cfg(unix)]
-fn file_id(meta: &Metadata) -> Option<FileId> {
+pub(super) fn file_id(meta: &Metadata) -> Option<FileId> {
     use std::os::unix::fs::MetadataExt as _;
     Some((meta.dev(), meta.ino()))
 }
@@ -41,12 +32,14 @@ fn file_id(_: &Metadata) -> Option<FileId> {
     None
 }
 
-/// An open log: the lock file, the live file, and what we last wrote.
+/// An open log: the lock file, the live file, the head file, and what we
+/// last wrote.
 #[derive(Debug)]
 pub(super) struct Chain {
     log: AuditLog,
     lock: File,
     live: Option<(File, Option<FileId>)>,
+    head: HeadFile,
     tip: Option<Tip>,
 }
 
@@ -59,7 +52,7 @@ impl Chain {
             std::fs::create_dir_all(dir)?;
         }
         let lock = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(log.lock_path())?;
-        Ok(Chain { log: log.clone(), lock, live: None, tip: None })
+        Ok(Chain { log: log.clone(), lock, live: None, head: HeadFile::new(log), tip: None })
     }
 
     /// Append `records` in order under one lock, one write and one head
@@ -75,6 +68,7 @@ impl Chain {
             // What is on disk is unknown now: re-read (and repair) next time.
             self.tip = None;
             self.live = None;
+            self.head.forget();
         }
         let unlocked = self.lock.unlock();
         result.and(unlocked)
@@ -101,7 +95,7 @@ impl Chain {
         }
         self.write(&buf)?;
         tip.len += buf.len() as u64;
-        write_head(&self.log, &tip.head)?;
+        self.head.write(&tip.head)?;
         self.tip = Some(tip);
         Ok(())
     }
@@ -159,7 +153,9 @@ impl Chain {
             return Ok(tip);
         }
         let Some((file, _)) = &mut self.live else { unreachable!("just set") };
-        recover(&self.log, file, id, len)
+        // Someone else may have appended: what we knew of the head file is
+        // stale too, and `recover` reads it again.
+        recover(&self.log, &mut self.head, file, id, len)
     }
 }
 
@@ -171,8 +167,8 @@ fn open_live(path: &Path) -> io::Result<(File, Option<FileId>)> {
 
 /// The slow path: read the head and the tail, cut a torn last line, and
 /// decide where the chain goes on.
-fn recover(log: &AuditLog, live: &mut File, id: Option<FileId>, len: u64) -> io::Result<Tip> {
-    let head = match read_head(log)? {
+fn recover(log: &AuditLog, head_file: &mut HeadFile, live: &mut File, id: Option<FileId>, len: u64) -> io::Result<Tip> {
+    let head = match head_file.read()? {
         Some(Ok(h)) => Some(h),
         Some(Err(e)) => {
             tracing::warn!(target: "claw::audit", "ignoring a damaged head file {}: {e}", log.head_path().display());
@@ -258,24 +254,6 @@ pub(super) fn tail(file: &mut File, len: u64) -> io::Result<(u64, Option<Vec<u8>
         }
         window *= 4;
     }
-}
-
-/// The head file: none, damaged (why), or the head.
-pub(super) fn read_head(log: &AuditLog) -> io::Result<Option<Result<Head, String>>> {
-    match std::fs::read(log.head_path()) {
-        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| e.to_string()))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Replace the head file atomically: readers see the old head or the new.
-fn write_head(log: &AuditLog, head: &Head) -> io::Result<()> {
-    let tmp = log.sibling(".head.tmp");
-    let mut f = File::create(&tmp)?;
-    f.write_all(&serde_json::to_vec(head).map_err(io::Error::other)?)?;
-    drop(f);
-    std::fs::rename(&tmp, log.head_path())
 }
 
 #[cfg(test)]

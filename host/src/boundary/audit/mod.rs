@@ -11,14 +11,16 @@
 //! - `audit.000001.jsonl`, `audit.000002.jsonl`, …: older segments, renamed
 //!   from the live file when it passed the size limit (16 MiB by default);
 //!   the chain runs on across them;
-//! - `audit.head`: the last record's seq and hash, replaced atomically after
-//!   every append, so removing the last records or rehashing the last one
-//!   shows (the chain alone cannot tell a short log from a cut one);
+//! - `audit.head`: the last record's seq and hash (and the segment count),
+//!   updated in place after every append — two checksummed slots written
+//!   in turn, so a torn update leaves the previous head readable — so
+//!   removing the last records or rehashing the last one shows (the chain
+//!   alone cannot tell a short log from a cut one);
 //! - `audit.lock`: never renamed, so every writer locks the same file while
 //!   the live file rotates under it.
 //!
 //! Durability: a record is written to the file (not fsynced) before the
-//! request it describes leaves. That survives a crash of the process, not
+//! request it describes leaves, and the head likewise. That survives a crash of the process, not
 //! a power loss; an fsync per record would cost more than the boundary's
 //! whole latency budget. A write cut short by a crash leaves a torn last
 //! line, which the next append cuts off (it was never a complete record).
@@ -33,6 +35,7 @@
 
 mod chain;
 mod collapse;
+mod head;
 mod verify;
 mod writer;
 

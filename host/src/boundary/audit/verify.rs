@@ -1,6 +1,6 @@
 //! Reading the log back, and checking its chain, its segments and its head.
 
-use super::chain::{Head, read_head};
+use super::head::{Head, read_head};
 use super::{AuditLog, GENESIS, Record};
 use std::fs::File;
 use std::io::{self, BufRead as _, BufReader};
@@ -427,6 +427,26 @@ mod tests {
         let b = broken(&log);
         assert_eq!(b.line, 4);
         assert!(b.reason.contains("missing"), "{}", b.reason);
+    }
+
+    #[test]
+    fn with_the_newest_head_slot_torn_the_previous_one_still_catches_cuts_and_rehashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, lines) = five(dir.path());
+        super::super::head::tests::tear_newest(&log);
+        assert_eq!(log.verify().unwrap(), 5);
+
+        write_lines(&log, &lines[..3]);
+        let b = broken(&log);
+        assert_eq!(b.line, 4);
+        assert!(b.reason.contains("ends at record 3 but the head says 4"), "{}", b.reason);
+
+        let mut lines = lines[..4].to_vec();
+        rehash(&mut lines, 4);
+        write_lines(&log, &lines);
+        let b = broken(&log);
+        assert_eq!(b.line, 4, "{}", b.reason);
+        assert!(b.reason.contains("head file holds a different hash"), "{}", b.reason);
     }
 
     #[test]
