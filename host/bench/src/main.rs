@@ -321,7 +321,10 @@ fn egress(rounds: usize, per_round: usize) -> Result<(Stats, Stats)> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let port = loopback_server(&rt)?;
     let dir = tempfile::tempdir()?;
-    let boundary = Arc::new(Boundary::new(Some(AuditLog::new(&dir.path().join("audit.jsonl")))));
+    // CLAW_BENCH_NO_AUDIT=1 measures the boundary without its audit log,
+    // to see what the log costs.
+    let log = std::env::var_os("CLAW_BENCH_NO_AUDIT").is_none().then(|| AuditLog::new(&dir.path().join("audit.jsonl")));
+    let boundary = Arc::new(Boundary::new(log));
     boundary.set_secrets(Secrets::from_values((0..1000).map(|i| {
         (
             format!("secret_{i}"),

@@ -176,7 +176,8 @@ impl Boundary {
         let _ = self.recorder.write(draft.record, &self.secrets()).await;
     }
 
-    /// Write any pending count of collapsed denials (call at shutdown).
+    /// Write any pending count of collapsed denials and wait for every
+    /// queued record (call at shutdown, or before reading the log).
     pub fn flush_audit(&self) {
         self.recorder.flush();
     }
@@ -284,13 +285,12 @@ impl Boundary {
             }
         };
         let mut outcome = decision.outcome();
+        // The outcome is queued behind the decision; nothing waits on it.
         let finish = |mut outcome: audit::Record, rule: String| {
             outcome.rule = rule;
             outcome.duration_us = draft.elapsed_us();
-            let secrets = secrets.clone();
-            async move {
-                let _ = self.recorder.write(outcome, &secrets).await;
-            }
+            self.recorder.write_later(outcome, &secrets);
+            std::future::ready(())
         };
         let (response, driver) = match client::send(&target, parts, body).await {
             Ok(r) => r,

@@ -85,7 +85,38 @@ impl Recorder {
 
     /// Cut `record` of vault values, log it, and write it; the record as
     /// written (seq and hash filled in).
-    pub(super) async fn write(&self, mut record: Record, secrets: &Secrets) -> std::io::Result<Record> {
+    pub(super) async fn write(&self, record: Record, secrets: &Secrets) -> std::io::Result<Record> {
+        let record = prepare(record, secrets);
+        match self {
+            Recorder::Off => Ok(record),
+            Recorder::On(a) => a.append(record).await.inspect_err(|e| {
+                tracing::error!(target: "claw::boundary", "cannot write the audit log {}: {e}", a.path().display());
+            }),
+            Recorder::Broken(why) => Err(std::io::Error::other(why.clone())),
+        }
+    }
+
+    /// [`Recorder::write`] without waiting: for an outcome, whose decision
+    /// is already on disk.
+    pub(super) fn write_later(&self, record: Record, secrets: &Secrets) {
+        let record = prepare(record, secrets);
+        if let Recorder::On(a) = self {
+            a.append_later(record);
+        }
+    }
+
+    /// Write any pending count of collapsed denials (at shutdown), and wait
+    /// for every queued record.
+    pub(super) fn flush(&self) {
+        if let Recorder::On(a) = self {
+            a.flush();
+        }
+    }
+}
+
+/// `record` with vault values cut out, logged.
+fn prepare(mut record: Record, secrets: &Secrets) -> Record {
+    {
         // What the component wrote (host, path) may carry a vault value:
         // the record keeps the place and the secret's name, not the value.
         let d = secrets.detector();
@@ -102,21 +133,8 @@ impl Recorder {
             }
             other => tracing::warn!(target: "claw::boundary", component = %r.component, "{other}: {}", r.rule),
         }
-        match self {
-            Recorder::Off => Ok(record),
-            Recorder::On(a) => a.append(record).await.inspect_err(|e| {
-                tracing::error!(target: "claw::boundary", "cannot write the audit log {}: {e}", a.path().display());
-            }),
-            Recorder::Broken(why) => Err(std::io::Error::other(why.clone())),
-        }
     }
-
-    /// Write any pending count of collapsed denials (at shutdown).
-    pub(super) fn flush(&self) {
-        if let Recorder::On(a) = self {
-            a.flush();
-        }
-    }
+    record
 }
 
 /// `text` cut to at most `max` bytes (on a character boundary), marked.

@@ -14,7 +14,10 @@ fn set_secret(h: &TestHome, name: &str, value: &str) {
     v.set(name, value.as_bytes()).unwrap();
 }
 
-fn audit(h: &TestHome) -> Vec<claw::boundary::audit::Record> {
+/// The log as written: outcomes are queued behind their decisions, so wait
+/// for the writer first.
+fn audit(h: &TestHome, rt: &claw::runtime::Runtime) -> Vec<claw::boundary::audit::Record> {
+    rt.boundary().flush_audit();
     AuditLog::new(&h.home.data.join("audit.jsonl")).read().unwrap()
 }
 
@@ -50,7 +53,7 @@ async fn the_boundary_injects_and_the_component_never_sees_the_value() {
     assert!(!out.contains(TOKEN), "the value reached the component: {out}");
     assert!(out.contains("[REDACTED:api_token]"), "{out}");
 
-    let records = audit(&h);
+    let records = audit(&h, &rt);
     let last = records.last().unwrap();
     assert_eq!(last.decision, "allow");
     assert_eq!(last.secrets, vec!["api_token"]);
@@ -76,7 +79,7 @@ async fn a_request_carrying_a_vault_value_is_blocked_and_audited_by_name() {
         .unwrap_err();
     assert!(matches!(&err, CallError::Tool { .. }) && err.to_string().contains("denied"), "{err}");
     assert!(server.seen().is_empty(), "nothing left the host");
-    let last = audit(&h).pop().unwrap();
+    let last = audit(&h, &rt).pop().unwrap();
     assert_eq!(last.decision, "deny");
     assert!(last.rule.contains("leak") && last.rule.contains("`other`") && last.rule.contains("hex"), "{}", last.rule);
     assert!(!last.rule.contains(&smuggled));
@@ -91,7 +94,7 @@ async fn a_granted_secret_missing_from_the_vault_fails_naming_it_and_the_fix() {
     let err = rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/echo"}}"#, server.port)).await.unwrap_err();
     assert!(err.to_string().contains("denied"), "{err}");
     assert!(server.seen().is_empty());
-    let last = audit(&h).pop().unwrap();
+    let last = audit(&h, &rt).pop().unwrap();
     assert!(last.rule.contains("api_token") && last.rule.contains("claw secret set api_token"), "{}", last.rule);
 }
 
@@ -114,7 +117,7 @@ async fn a_name_resolving_to_loopback_is_refused_unless_the_grant_names_the_netw
     let err = rt.call("fetch", &url).await.unwrap_err();
     assert!(err.to_string().contains("denied"), "{err}");
     assert!(server.seen().is_empty());
-    let last = audit(&h).pop().unwrap();
+    let last = audit(&h, &rt).pop().unwrap();
     assert!(last.rule.contains("address policy") && last.rule.contains("loopback"), "{}", last.rule);
 
     // Naming the network opens it.
@@ -143,9 +146,10 @@ async fn a_response_too_large_to_redact_fails_instead_of_passing_unredacted() {
     let err =
         rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/echo?{long}"}}"#, server.port)).await.unwrap_err();
     assert!(err.to_string().contains("limit") || err.to_string().contains("over"), "{err}");
-    let last = audit(&h).pop().unwrap();
+    let last = audit(&h, &rt).pop().unwrap();
     assert!(last.rule.contains("response over 1024 bytes"), "{}", last.rule);
     // Each request: its decision before it was sent, its outcome after.
+    rt.boundary().flush_audit();
     let chain = AuditLog::new(&h.home.data.join("audit.jsonl")).verify().unwrap();
     assert_eq!(chain, 4);
     assert_eq!(last.outcome_of, Some(3));
@@ -209,7 +213,7 @@ async fn a_looping_component_cannot_fill_the_log_with_one_denial() {
         rt.call("fetch", &denied).await.unwrap_err();
     }
     rt.boundary().flush_audit();
-    let records = audit(&h);
+    let records = audit(&h, &rt);
     assert!(records.len() <= 3, "{} records for one repeated denial", records.len());
     // The first denial is a record; a counted record stands for its repeats.
     let counted: u64 = records.iter().map(|r| r.repeats.unwrap_or(1)).sum();

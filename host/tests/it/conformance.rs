@@ -73,16 +73,19 @@ impl Setup {
     }
 
     fn last_audit(&self) -> Record {
+        self.rt.boundary().flush_audit();
         AuditLog::new(&self.h.home.data.join("audit.jsonl")).read().unwrap().pop().expect("an audit record")
     }
 
     /// The request fails as denied, nothing reached either server, and the
     /// audit's last record is a denial whose reason contains `why`.
     async fn assert_blocked(&self, req: Value, why: &str) {
+        self.rt.boundary().flush_audit();
         let before = AuditLog::new(&self.h.home.data.join("audit.jsonl")).read().unwrap().len();
         let err = self.send(req.clone()).await.expect_err(&format!("attack succeeded: {req}"));
         assert!(err.to_string().contains("denied") || err.to_string().contains("limit"), "{req}: {err}");
         assert!(self.server.seen().is_empty() && self.other.seen().is_empty(), "{req}: a request reached a server");
+        self.rt.boundary().flush_audit();
         let records = AuditLog::new(&self.h.home.data.join("audit.jsonl")).read().unwrap();
         assert_eq!(records.len(), before + 1, "{req}: not audited");
         let last = records.last().unwrap();
@@ -338,6 +341,7 @@ async fn benign_requests_pass_without_false_blocks() {
     }
     let out = s.send(json!({"url": s.url("/hello?page=2&sort=desc")})).await.unwrap();
     assert_eq!(out["hops"][0]["status"], 200);
+    s.rt.boundary().flush_audit();
     let records = AuditLog::new(&s.h.home.data.join("audit.jsonl")).read().unwrap();
     assert!(records.iter().all(|r| r.decision == "allow"), "{records:#?}");
     assert_eq!(AuditLog::new(&s.h.home.data.join("audit.jsonl")).verify().unwrap(), records.len());
@@ -350,12 +354,14 @@ async fn a_component_that_trips_the_leak_scan_is_held_until_the_operator_release
     let s = setup("").await;
     let err = s.send(json!({"url": s.url(&format!("/hello?q={}", hex::encode(VALUE)))})).await.unwrap_err();
     assert!(err.to_string().contains("quarantined until `claw component release raw`"), "{err}");
+    s.rt.boundary().flush_audit();
     let records = AuditLog::new(&s.h.home.data.join("audit.jsonl")).read().unwrap().len();
     // Its next call, however harmless, does not run.
     let err = s.send(json!({"url": s.url("/hello")})).await.unwrap_err();
     assert!(matches!(&err, CallError::Quarantined { .. }), "{err}");
     assert!(err.hint().unwrap().contains("claw component release raw"));
     assert!(s.server.seen().is_empty());
+    s.rt.boundary().flush_audit();
     assert_eq!(AuditLog::new(&s.h.home.data.join("audit.jsonl")).read().unwrap().len(), records);
     // Another process sees it, and the operator releases it there.
     let list = crate::common::stdout(&s.h.claw(&["component", "list"]));

@@ -182,8 +182,20 @@ impl Auditor {
         rx.await.map_err(|_| gone())?
     }
 
+    /// Queue `record` without waiting for it to be written: for a record
+    /// nothing waits on (an allowed request's outcome, after its decision
+    /// is already on disk). Records are written in the order given; a
+    /// failure is logged. [`Auditor::flush`] waits for everything queued.
+    pub fn append_later(&self, record: Record) {
+        let (tx, _rx) = tokio::sync::oneshot::channel();
+        if let Err(e) = self.send(Msg::Append(Box::new(record), tx)) {
+            tracing::error!(target: "claw::boundary", "cannot write the audit log {}: {e}", self.path().display());
+        }
+    }
+
     /// Write any pending count of repeated denials now, and wait until it
-    /// is written (call at shutdown; a failure is logged).
+    /// and everything queued before it is written (call at shutdown, or
+    /// before reading the log; a failure is logged).
     pub fn flush(&self) {
         let (tx, rx) = mpsc::sync_channel(1);
         if self.send(Msg::Flush(tx)).is_ok() {
@@ -257,8 +269,11 @@ fn answer(
         return;
     }
     for (result, reply) in writer.append(std::mem::take(drafts)).into_iter().zip(replies.drain(..)) {
-        // The caller may have gone away; the record is written regardless.
-        let _ = reply.send(result);
+        // The caller may have gone away (or never waited): the record is
+        // written regardless, and a failure nobody hears of is logged.
+        if let Err(Err(e)) = reply.send(result) {
+            tracing::error!(target: "claw::boundary", "cannot write an audit record: {e}");
+        }
     }
 }
 
