@@ -22,12 +22,13 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub const MAX_MEMORY_BYTES: usize = 4 << 30;
 
 /// Bytes of each pooled memory reset with memset (kept resident) rather
-/// than released with madvise between instances. Which is cheaper depends
-/// on the machine: on one VM 2 MiB took a tool call from 27 to 18 µs, on
-/// another of the same kind it cost 26.5 against 23.1 µs with none (TLB
-/// shootdowns are cheap there, the memset is not). wasmtime's default,
-/// none, is the one that never loses by much; see docs/BENCHMARKS.md.
-const KEEP_RESIDENT: usize = 0;
+/// than released with madvise between instances. Released memory costs a
+/// TLB shootdown per instance, an IPI to every core the process runs on:
+/// with calls on two worker threads, `perf` showed those IPIs as the top
+/// cost and two threads ran *fewer* calls than one (0.81×). Kept resident,
+/// two threads run 1.9× one; a single call pays the memset (34 → 40 µs on
+/// this VM). A server scales with its cores this way; see docs/BENCHMARKS.md.
+const KEEP_RESIDENT: usize = 2 << 20;
 
 /// How many instances may be alive at once (the pool's size).
 pub const POOL_INSTANCES: u32 = 256;
