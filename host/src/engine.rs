@@ -38,6 +38,9 @@ pub const POOL_INSTANCES: u32 = 256;
 pub struct Engine {
     inner: wasmtime::Engine,
     cache_dir: PathBuf,
+    /// Keys the MAC that binds each artifact to the digest it was compiled
+    /// from (0600 file beside the cache).
+    key: Arc<zeroize::Zeroizing<[u8; 32]>>,
     pooling: bool,
     _ticker: Arc<Ticker>,
 }
@@ -116,8 +119,9 @@ impl Engine {
             .context("starting the epoch ticker thread")?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
         inner.precompile_compatibility_hash().hash(&mut h);
+        let key = Arc::new(cache_key(&cache_dir.join("artifact.key")));
         let cache_dir = cache_dir.join(format!("{:016x}", h.finish()));
-        Ok(Engine { inner, cache_dir, pooling, _ticker: Arc::new(Ticker { stop }) })
+        Ok(Engine { inner, cache_dir, key, pooling, _ticker: Arc::new(Ticker { stop }) })
     }
 
     /// The wasmtime engine.
@@ -149,7 +153,7 @@ impl Engine {
     pub fn load(&self, bytes: &[u8], digest: &Digest, on_compile: impl FnOnce()) -> Result<Component> {
         let path = self.artifact(digest);
         if path.is_file() {
-            match self.deserialize(&path) {
+            match self.deserialize(&path, digest) {
                 Ok(c) => return Ok(c),
                 // A damaged or foreign artifact is not fatal: recompile over it.
                 Err(e) => tracing::warn!("ignoring cached artifact {}: {e:#}", path.display()),
@@ -158,7 +162,8 @@ impl Engine {
         on_compile();
         let component = Component::new(&self.inner, bytes).map_err(anyhow::Error::from)?;
         let serialized = component.serialize().map_err(anyhow::Error::from)?;
-        write_private(&path, &serialized).with_context(|| format!("writing the compile cache {}", path.display()))?;
+        let sealed = seal(&self.key, digest, &serialized);
+        write_private(&path, &sealed).with_context(|| format!("writing the compile cache {}", path.display()))?;
         Ok(component)
     }
 
@@ -168,18 +173,72 @@ impl Engine {
     ///
     /// When it is not cached or cannot be loaded.
     pub fn load_cached(&self, digest: &Digest) -> Result<Component> {
-        self.deserialize(&self.artifact(digest))
+        self.deserialize(&self.artifact(digest), digest)
     }
 
     #[allow(unsafe_code)]
-    fn deserialize(&self, path: &Path) -> Result<Component> {
-        // SAFETY: wasmtime requires that the file be an artifact it produced.
-        // Only this module writes the cache directory (0700, files 0600), and
-        // each artifact is named by the digest of the source it was compiled
-        // from under this engine's compatibility hash, which wasmtime checks
-        // again in the artifact's header.
-        unsafe { Component::deserialize_file(&self.inner, path) }.map_err(anyhow::Error::from)
+    fn deserialize(&self, path: &Path, digest: &Digest) -> Result<Component> {
+        let sealed = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        // Checked before wasmtime sees a byte: deserializing runs native
+        // code, so an artifact of another component (or a forged one)
+        // stored under this digest must never get that far.
+        let body = open_sealed(&self.key, digest, &sealed)
+            .with_context(|| format!("{} is not this home's compilation of {digest}", path.display()))?;
+        // SAFETY: wasmtime requires bytes it produced. The MAC proves this
+        // home's engine wrote them for exactly this digest (the key is a
+        // 0600 file beside the 0700 cache), and wasmtime checks its own
+        // compatibility header again.
+        unsafe { Component::deserialize(&self.inner, body) }.map_err(anyhow::Error::from)
     }
+}
+
+/// The first bytes of a sealed artifact.
+const MAGIC: &[u8; 8] = b"CLAWART1";
+
+/// The artifact's cache key: read, or created (0600) on first use; an
+/// unwritable cache gets a key for this process only.
+fn cache_key(path: &Path) -> zeroize::Zeroizing<[u8; 32]> {
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    if let Ok(bytes) = std::fs::read(path)
+        && bytes.len() == 32
+    {
+        key.copy_from_slice(&bytes);
+        return key;
+    }
+    let _ = getrandom::fill(&mut key[..]);
+    if let Err(e) = write_private(path, &key[..]) {
+        tracing::warn!("cannot write {}: {e}; compiled components are cached for this process only", path.display());
+    }
+    key
+}
+
+fn mac(key: &[u8; 32], digest: &Digest, body: &[u8]) -> [u8; 32] {
+    use hmac::Mac as _;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    m.update(digest.hex().as_bytes());
+    m.update(body);
+    m.finalize().into_bytes().into()
+}
+
+/// `MAGIC`, the MAC of (digest, body), then the body.
+fn seal(key: &[u8; 32], digest: &Digest, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAGIC.len() + 32 + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&mac(key, digest, body));
+    out.extend_from_slice(body);
+    out
+}
+
+/// The body of a sealed artifact for `digest`, or why it is refused.
+fn open_sealed<'a>(key: &[u8; 32], digest: &Digest, sealed: &'a [u8]) -> Result<&'a [u8]> {
+    let header = MAGIC.len() + 32;
+    anyhow::ensure!(sealed.len() > header && sealed.starts_with(MAGIC), "not a sealed artifact");
+    let (tag, body) = sealed[MAGIC.len()..].split_at(32);
+    let want = mac(key, digest, body);
+    // Constant time: the tag is a secret's output.
+    let same = tag.iter().zip(want.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    anyhow::ensure!(same, "its seal does not match (compiled from other bytes, or altered)");
+    Ok(body)
 }
 
 /// Write `bytes` to `path` atomically (temp file + rename), readable only
@@ -199,4 +258,24 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()?;
     drop(f);
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seal_binds_the_body_to_its_digest_and_key() {
+        let key = [7u8; 32];
+        let a = Digest::of(b"component a");
+        let b = Digest::of(b"component b");
+        let sealed = seal(&key, &a, b"native code");
+        assert_eq!(open_sealed(&key, &a, &sealed).unwrap(), b"native code");
+        assert!(open_sealed(&key, &b, &sealed).is_err(), "another digest");
+        assert!(open_sealed(&[8u8; 32], &a, &sealed).is_err(), "another key");
+        let mut altered = sealed.clone();
+        *altered.last_mut().unwrap() ^= 1;
+        assert!(open_sealed(&key, &a, &altered).is_err(), "one bit changed");
+        assert!(open_sealed(&key, &a, b"CLAWART1").is_err(), "too short");
+    }
 }

@@ -55,3 +55,26 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn an_artifact_of_another_component_under_this_digest_is_never_loaded() {
+    // A valid compilation of clock, stored where echo's artifact belongs:
+    // deserializing it would run clock's native code as echo.
+    let h = TestHome::new();
+    for name in ["echo", "clock"] {
+        assert!(h.claw(&["component", "add", guest(name).to_str().unwrap()]).status.success());
+    }
+    let echo = Digest::of(&std::fs::read(guest("echo")).unwrap());
+    let clock = Digest::of(&std::fs::read(guest("clock")).unwrap());
+    let files = walk(&h.home.compile_cache());
+    let find = |d: &Digest| files.iter().find(|p| p.to_string_lossy().contains(&d.hex())).unwrap().clone();
+    std::fs::copy(find(&clock), find(&echo)).unwrap();
+    let rt = h.runtime();
+    let err = rt.engine().load_cached(&echo).err().expect("the swapped artifact is refused");
+    assert!(format!("{err:#}").contains("seal does not match"), "{err:#}");
+    drop(rt);
+    // The host recompiles echo from its blob and echo answers as echo.
+    let out = h.claw(&["tool", "call", "echo", r#"{"text":"still echo"}"#]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "still echo");
+}
