@@ -67,10 +67,10 @@ fn an_artifact_of_another_component_under_this_digest_is_never_loaded() {
     let echo = Digest::of(&std::fs::read(guest("echo")).unwrap());
     let clock = Digest::of(&std::fs::read(guest("clock")).unwrap());
     let files = walk(&h.home.compile_cache());
-    let find = |d: &Digest| files.iter().find(|p| p.to_string_lossy().contains(&d.hex())).unwrap().clone();
+    let find = |d: &Digest| files.iter().find(|p| p.to_string_lossy().contains(d.hex())).unwrap().clone();
     std::fs::copy(find(&clock), find(&echo)).unwrap();
     let rt = h.runtime();
-    let err = rt.engine().load_cached(&echo).err().expect("the swapped artifact is refused");
+    let err = rt.engine().load_cached(&echo).expect_err("the swapped artifact is refused");
     assert!(format!("{err:#}").contains("seal does not match"), "{err:#}");
     drop(rt);
     // The host recompiles echo from its blob and echo answers as echo.
