@@ -89,7 +89,7 @@ impl Recorder {
         let record = prepare(record, secrets);
         match self {
             Recorder::Off => Ok(record),
-            Recorder::On(a) => a.append(record).await.inspect_err(|e| {
+            Recorder::On(a) => a.append_now(record).await.inspect_err(|e| {
                 tracing::error!(target: "claw::boundary", "cannot write the audit log {}: {e}", a.path().display());
             }),
             Recorder::Broken(why) => Err(std::io::Error::other(why.clone())),

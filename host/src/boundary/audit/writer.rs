@@ -6,7 +6,7 @@ use super::collapse::Collapse;
 use super::{AuditLog, Record};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -26,6 +26,12 @@ pub(super) struct Writer {
     chain: Chain,
     collapse: Collapse,
     clock: Clock,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
 }
 
 impl Writer {
@@ -120,6 +126,9 @@ pub struct Auditor {
 #[derive(Debug)]
 struct Inner {
     tx: Option<mpsc::Sender<Msg>>,
+    /// Shared with the thread: a record the caller must wait for anyway
+    /// is written on the caller's thread (see [`Auditor::append_now`]).
+    writer: Arc<Mutex<Writer>>,
     thread: Option<JoinHandle<()>>,
     path: PathBuf,
 }
@@ -151,10 +160,13 @@ impl Auditor {
     ///
     /// As [`Auditor::spawn`].
     pub fn with_clock(log: &AuditLog, clock: Clock) -> io::Result<Auditor> {
-        let writer = Writer::open(log, clock)?;
+        let writer = Arc::new(Mutex::new(Writer::open(log, clock)?));
         let (tx, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new().name("claw-audit".into()).spawn(move || run(writer, &rx))?;
-        Ok(Auditor { inner: Arc::new(Inner { tx: Some(tx), thread: Some(thread), path: log.path().to_path_buf() }) })
+        let shared = writer.clone();
+        let thread = std::thread::Builder::new().name("claw-audit".into()).spawn(move || run(&shared, &rx))?;
+        Ok(Auditor {
+            inner: Arc::new(Inner { tx: Some(tx), writer, thread: Some(thread), path: log.path().to_path_buf() }),
+        })
     }
 
     /// Where the live file is.
@@ -180,6 +192,26 @@ impl Auditor {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Msg::Append(Box::new(record), tx))?;
         rx.await.map_err(|_| gone())?
+    }
+
+    /// Append `record` and wait for it, writing it on this thread inside
+    /// `block_in_place` on a multi-threaded runtime (the runtime moves this
+    /// worker's other tasks elsewhere meanwhile), which spares the two
+    /// thread hand-offs of [`Auditor::append`]; elsewhere, as `append`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Auditor::append`].
+    pub async fn append_now(&self, record: Record) -> io::Result<Record> {
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if !multi {
+            return self.append(record).await;
+        }
+        tokio::task::block_in_place(|| {
+            let mut writer = self.inner.writer.lock().map_err(|_| gone())?;
+            writer.append(vec![record]).pop().unwrap_or_else(|| Err(gone()))
+        })
     }
 
     /// Queue `record` without waiting for it to be written: for a record
@@ -220,13 +252,15 @@ fn report(result: io::Result<()>) {
 
 /// The thread: take what is queued, write it in one go, reply; write a
 /// pending count when it falls due; flush when the last handle is gone.
-fn run(mut writer: Writer, rx: &mpsc::Receiver<Msg>) {
+fn run(shared: &Mutex<Writer>, rx: &mpsc::Receiver<Msg>) {
+    let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
     loop {
-        let first = match writer.wait() {
+        let wait = lock().wait();
+        let first = match wait {
             Some(wait) => match rx.recv_timeout(wait) {
                 Ok(m) => m,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    report(writer.tick());
+                    report(lock().tick());
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -246,6 +280,7 @@ fn run(mut writer: Writer, rx: &mpsc::Receiver<Msg>) {
                     replies.push(reply);
                 }
                 Msg::Flush(done) => {
+                    let mut writer = lock();
                     answer(&mut writer, &mut drafts, &mut replies);
                     report(writer.flush());
                     let _ = done.send(());
@@ -255,9 +290,9 @@ fn run(mut writer: Writer, rx: &mpsc::Receiver<Msg>) {
                 next = rx.try_recv().ok();
             }
         }
-        answer(&mut writer, &mut drafts, &mut replies);
+        answer(&mut lock(), &mut drafts, &mut replies);
     }
-    report(writer.flush());
+    report(lock().flush());
 }
 
 fn answer(
