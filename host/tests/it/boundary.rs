@@ -220,3 +220,27 @@ async fn a_looping_component_cannot_fill_the_log_with_one_denial() {
     assert_eq!(counted, 200, "{records:#?}");
     assert!(AuditLog::new(&h.home.data.join("audit.jsonl")).verify().is_ok());
 }
+
+#[test]
+fn a_locked_vault_denies_every_outbound_request_and_says_why() {
+    let server = TestServer::start(0);
+    let h = TestHome::new();
+    set_secret(&h, "api_token", TOKEN);
+    let grant = h.grant_file("g.toml", &fetch_grant(server.port));
+    let wasm = crate::common::guest("http_fetch");
+    let add =
+        h.claw(&["component", "add", wasm.to_str().unwrap(), "--name", "fetch", "--grant", grant.to_str().unwrap()]);
+    assert!(add.status.success(), "{}", crate::common::stderr(&add));
+    let call = format!(r#"{{"url":"http://127.0.0.1:{}/hello"}}"#, server.port);
+    // A wrong key, then no key at all: the vault exists but does not open.
+    let wrong = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [9u8; 64]);
+    let out = h.command(&["tool", "call", "fetch", &call]).env("CLAW_MASTER_KEY", &wrong).output().unwrap();
+    let err = crate::common::stderr(&out);
+    assert!(!out.status.success() && err.contains("the vault is locked"), "{err}");
+    std::fs::remove_file(h.dir.path().join("config/master.key")).unwrap();
+    let out = h.claw(&["tool", "call", "fetch", &call]);
+    let err = crate::common::stderr(&out);
+    assert!(!out.status.success() && err.contains("the vault is locked") && err.contains("no master key"), "{err}");
+    assert!(server.seen().is_empty(), "nothing left while the vault was locked: {:?}", server.seen());
+    assert!(!err.contains(TOKEN));
+}
