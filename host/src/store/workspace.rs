@@ -224,22 +224,7 @@ impl Workspace<'_> {
         if content.len() > MAX_DOCUMENT {
             return Err(WorkspaceError::TooLarge(path));
         }
-        let flagged = flags(content, origin);
-        let writer = origin.writer();
-        on_db!(self.store.db(), p, WRITE, WRITE, |sql| {
-            let mut tx = p.begin().await?;
-            sqlx::query(sql)
-                .bind(&path)
-                .bind(content)
-                .bind(now_ms())
-                .bind(&flagged)
-                .bind(&writer)
-                .execute(&mut *tx)
-                .await?;
-            rechunk!(tx, &path);
-            tx.commit().await?;
-        });
-        Ok(flagged)
+        self.put(WRITE, &path, content, origin).await
     }
 
     /// Append to a document, creating it if needed.
@@ -261,19 +246,31 @@ impl Workspace<'_> {
         if size.unwrap_or(0) as usize + content.len() > MAX_DOCUMENT {
             return Err(WorkspaceError::TooLarge(path));
         }
+        self.put(APPEND, &path, content, origin).await
+    }
+
+    /// Run `sql` (the write or append upsert) for `path` in one transaction
+    /// with its chunks; the injection markers found, for external content.
+    async fn put(
+        &self,
+        upsert: &'static str,
+        path: &str,
+        content: &str,
+        origin: Origin<'_>,
+    ) -> Result<Option<String>, WorkspaceError> {
         let flagged = flags(content, origin);
         let writer = origin.writer();
-        on_db!(self.store.db(), p, APPEND, APPEND, |sql| {
+        on_db!(self.store.db(), p, upsert, upsert, |sql| {
             let mut tx = p.begin().await?;
             sqlx::query(sql)
-                .bind(&path)
+                .bind(path)
                 .bind(content)
                 .bind(now_ms())
                 .bind(&flagged)
                 .bind(&writer)
                 .execute(&mut *tx)
                 .await?;
-            rechunk!(tx, &path);
+            rechunk!(tx, path);
             tx.commit().await?;
         });
         Ok(flagged)
