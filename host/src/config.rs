@@ -18,6 +18,10 @@
 //! max_iterations = 8    # LLM rounds with tool calls in one turn
 //! max_tool_calls = 16   # tool calls one LLM reply may ask for
 //! recall = 4            # memory hits put in context per message
+//!
+//! [network]             # how the boundary reaches the network
+//! dns = ["10.0.0.2"]    # name servers it asks (default: the system's resolver)
+//! ca_files = ["corp-ca.pem"]  # roots TLS trusts besides the public web's
 //! ```
 
 use crate::home::Home;
@@ -39,6 +43,22 @@ pub struct Config {
     /// The agent loop.
     #[serde(default)]
     pub agent: AgentConfig,
+    /// The boundary's resolver and TLS roots.
+    #[serde(default)]
+    pub network: NetworkConfig,
+}
+
+/// `[network]`: how the boundary resolves names and whom TLS trusts.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Name servers (`IP` or `IP:PORT`); empty: the system's resolver.
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// PEM files of CA certificates trusted besides the public web roots
+    /// (relative to the config directory).
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
 }
 
 /// `[agent]`: the agent loop's budgets.

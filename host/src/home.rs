@@ -53,6 +53,18 @@ impl Home {
     }
 }
 
+/// A stamp of a small file's content, to poll for changes: equal stamps,
+/// equal content. (A modification time can stay the same across two
+/// writes within one clock tick, and a watcher would miss the second.)
+/// `None` when the file does not exist.
+pub fn content_stamp(path: &Path) -> Option<u64> {
+    use std::hash::{Hash as _, Hasher as _};
+    let bytes = std::fs::read(path).ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    Some(h.finish())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +76,18 @@ mod tests {
         assert_eq!(h.data, PathBuf::from("/x/data"));
         assert!(h.components().starts_with(&h.data));
         assert!(h.compile_cache().starts_with(&h.data));
+    }
+
+    #[test]
+    fn a_content_stamp_changes_with_the_content_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("index.json");
+        assert_eq!(content_stamp(&p), None);
+        std::fs::write(&p, "a").unwrap();
+        let a = content_stamp(&p);
+        std::fs::write(&p, "b").unwrap();
+        assert_ne!(content_stamp(&p), a, "two writes in one clock tick still differ");
+        std::fs::write(&p, "a").unwrap();
+        assert_eq!(content_stamp(&p), a);
     }
 }

@@ -346,7 +346,7 @@ fn egress(rounds: usize, per_round: usize) -> Result<(Stats, Stats)> {
     };
     let target = client::Target {
         addr: format!("127.0.0.1:{port}").parse()?,
-        tls_host: None,
+        tls: None,
         connect_timeout: Duration::from_secs(5),
         first_byte_timeout: Duration::from_secs(5),
     };

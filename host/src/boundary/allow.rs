@@ -3,7 +3,8 @@
 use crate::grant::{Grant, HttpRule, Limits, Scheme, SecretGrant};
 use http::Uri;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A component's egress policy: everything the boundary needs to decide.
 #[derive(Debug)]
@@ -20,6 +21,8 @@ pub struct Policy {
     pub limits: Limits,
     /// Caps its requests in flight.
     pub permits: Arc<Semaphore>,
+    /// Requests waiting for a permit now: a full cap shows here.
+    pub waiting: AtomicUsize,
     /// Whether tripping the leak scan quarantines it (every component but
     /// the LLM router, whose context the agent redacts before it is sent,
     /// and the host's own callers).
@@ -36,8 +39,26 @@ impl Policy {
             networks: grant.networks.clone(),
             limits: grant.limits,
             permits: Arc::new(Semaphore::new(grant.limits.http_concurrency)),
+            waiting: AtomicUsize::new(0),
             quarantine: true,
         }
+    }
+}
+
+impl Policy {
+    /// A permit for one request in flight, waiting (counted in `waiting`)
+    /// while the cap is full.
+    pub async fn permit(&self) -> Option<OwnedSemaphorePermit> {
+        /// Uncounts the wait however it ends (a cancelled call included).
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _counted = Waiting(&self.waiting);
+        self.permits.clone().acquire_owned().await.ok()
     }
 }
 

@@ -10,39 +10,32 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::Error;
+
+/// TLS to a host: its name (for SNI and the certificate check) and the
+/// roots trusted.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// The host name the certificate must be for.
+    pub host: String,
+    /// The client settings (roots).
+    pub config: Arc<rustls::ClientConfig>,
+}
 
 /// Where to connect and how.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The checked address.
     pub addr: SocketAddr,
-    /// The host name for TLS (SNI and certificate check); `None` for http.
-    pub tls_host: Option<String>,
+    /// TLS, for https; `None` for http.
+    pub tls: Option<Tls>,
     /// Time to connect (and handshake).
     pub connect_timeout: Duration,
     /// Time to the response head.
     pub first_byte_timeout: Duration,
-}
-
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            Arc::new(
-                rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .expect("ring supports the default TLS versions")
-                    .with_root_certificates(roots)
-                    .with_no_client_auth(),
-            )
-        })
-        .clone()
 }
 
 /// Send a request whose body is already buffered. The connection is driven
@@ -78,15 +71,16 @@ pub async fn send(
         }};
     }
 
-    match &target.tls_host {
+    match &target.tls {
         None => exchange!(TokioIo::new(tcp)),
-        Some(host) => {
-            let name =
-                rustls::pki_types::ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
-                    .map_err(|_| Error::HttpRequestUriInvalid)?;
+        Some(tls) => {
+            let name = rustls::pki_types::ServerName::try_from(
+                tls.host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            )
+            .map_err(|_| Error::HttpRequestUriInvalid)?;
             let tls = tokio::time::timeout(
                 target.connect_timeout,
-                tokio_rustls::TlsConnector::from(tls_config()).connect(name, tcp),
+                tokio_rustls::TlsConnector::from(tls.config.clone()).connect(name, tcp),
             )
             .await
             .map_err(|_| Error::ConnectionTimeout)?

@@ -29,14 +29,17 @@ mod allow;
 pub mod audit;
 mod body;
 pub mod client;
+mod dns;
 pub mod inject;
 pub mod leak;
+mod network;
 mod path;
 pub mod patterns;
 mod record;
 mod secrets;
 
 pub use allow::{Decision, Policy, decide};
+pub use network::Network;
 pub use secrets::Secrets;
 
 use arc_swap::ArcSwap;
@@ -45,7 +48,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use record::{Draft, MAX_REASON, Recorder, bounded};
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
@@ -85,6 +88,7 @@ pub struct Boundary {
     audit: Option<AuditLog>,
     recorder: Recorder,
     quarantine: Arc<crate::components::Quarantine>,
+    network: Network,
 }
 
 impl std::fmt::Debug for Boundary {
@@ -101,16 +105,29 @@ impl Boundary {
             recorder: Recorder::for_log(audit.as_ref()),
             audit,
             quarantine: Arc::new(crate::components::Quarantine::in_memory()),
+            network: Network::default(),
         }
     }
 
-    /// The boundary of a home: its audit log, its quarantine list and its
-    /// vault.
-    pub fn for_home(home: &crate::home::Home) -> Boundary {
+    /// Resolve names and trust TLS roots as `network` says.
+    pub fn with_network(mut self, network: Network) -> Boundary {
+        self.network = network;
+        self
+    }
+
+    /// The boundary of a home: its audit log, its quarantine list, its
+    /// network settings (config.toml) and its vault.
+    ///
+    /// # Errors
+    ///
+    /// When config.toml cannot be read or its `[network]` is wrong.
+    pub fn for_home(home: &crate::home::Home) -> Result<Boundary, crate::problem::Problem> {
+        let network = Network::from_config(&crate::config::Config::load(home)?.network, &home.config)?;
         let b = Boundary::new(Some(AuditLog::new(&home.data.join("audit.jsonl"))))
-            .with_quarantine(&home.data.join("quarantine.json"));
+            .with_quarantine(&home.data.join("quarantine.json"))
+            .with_network(network);
         b.set_secrets(Secrets::load(home));
-        b
+        Ok(b)
     }
 
     /// Keep the quarantine list in the file at `path` (shared by every
@@ -182,6 +199,18 @@ impl Boundary {
         self.recorder.flush();
     }
 
+    /// Resolve `host` once and check every address it has; the first is
+    /// the one connected to, so no second lookup can swap it.
+    async fn resolve(&self, host: &str, port: u16, networks: &[ipnet::IpNet]) -> Result<SocketAddr, String> {
+        let addrs = self.network.lookup(host, port).await?;
+        for a in &addrs {
+            if let Some(why) = address::refusal(a.ip(), networks) {
+                return Err(format!("address policy: {host} resolves to {why}; the grant names no such network"));
+            }
+        }
+        addrs.first().copied().ok_or_else(|| format!("DNS lookup of {host} returned no address"))
+    }
+
     async fn handle(
         &self,
         policy: &Policy,
@@ -207,7 +236,7 @@ impl Boundary {
             Decision::Allow { rule, rule_line } => (rule, rule_line),
             Decision::Deny { reason } => denied!(draft, &reason),
         };
-        let permit = policy.permits.clone().acquire_owned().await.map_err(|_| Error::ConnectionLimitReached)?;
+        let permit = policy.permit().await.ok_or(Error::ConnectionLimitReached)?;
 
         // 2. The whole body, capped.
         let cap = policy.limits.http_request_bytes;
@@ -258,7 +287,7 @@ impl Boundary {
 
         // 5. Resolve and check every address; connect to the one checked.
         let port = draft.record.port;
-        let addr = match resolve(&host, port, &policy.networks).await {
+        let addr = match self.resolve(&host, port, &policy.networks).await {
             Ok(a) => a,
             Err(reason) => denied!(draft, &reason),
         };
@@ -267,7 +296,8 @@ impl Boundary {
         let timeout = Duration::from_millis(policy.limits.timeout_ms);
         let target = client::Target {
             addr,
-            tls_host: (draft.record.scheme == "https").then(|| host.clone()),
+            tls: (draft.record.scheme == "https")
+                .then(|| client::Tls { host: host.clone(), config: self.network.tls() }),
             connect_timeout: options.and_then(|o| o.connect_timeout).unwrap_or(CONNECT_TIMEOUT).min(timeout),
             first_byte_timeout: options.and_then(|o| o.first_byte_timeout).unwrap_or(timeout),
         };
@@ -377,22 +407,4 @@ fn scan_request(secrets: &Secrets, parts: &http::request::Parts, body: &[u8]) ->
         }
     }
     d.first_decoded(body).map(|f| (f, "the body".into()))
-}
-
-/// Resolve `host` and check every address it has; the first is used.
-async fn resolve(host: &str, port: u16, networks: &[ipnet::IpNet]) -> Result<SocketAddr, String> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((bare, port))
-            .await
-            .map_err(|e| format!("DNS lookup of {host} failed: {e}"))?
-            .collect(),
-    };
-    for a in &addrs {
-        if let Some(why) = address::refusal(a.ip(), networks) {
-            return Err(format!("address policy: {host} resolves to {why}; the grant names no such network"));
-        }
-    }
-    addrs.first().copied().ok_or_else(|| format!("DNS lookup of {host} returned no address"))
 }

@@ -30,6 +30,11 @@ impl Config {
         policy.quarantine = quarantine;
         Config { policy: Arc::new(policy) }
     }
+
+    /// The policy the boundary applies to this component.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
 }
 
 /// One instance's HTTP state.

@@ -65,6 +65,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// The component's egress policy (its limits, and what waits on them).
+    pub fn egress(&self) -> &crate::boundary::Policy {
+        self.http.policy()
+    }
+
     /// Configure every capability from `grant`, for a component of `world`.
     pub fn from_grant(tool: &str, world: crate::components::World, grant: &Grant) -> Config {
         // The router's requests carry the turn's context, which the agent

@@ -73,7 +73,7 @@ pub(super) async fn run(cmd: MemoryCommand, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
     let config = Config::load(&home)?;
     let store = Store::connect(&DatabaseUrl::resolve(&home)?).await?;
-    let boundary = std::sync::Arc::new(crate::boundary::Boundary::for_home(&home));
+    let boundary = std::sync::Arc::new(crate::boundary::Boundary::for_home(&home)?);
     let memory = Memory::new(store.clone(), Memory::configured(&config, boundary)?, config.memory.rrf_k);
     let ws = store.workspace();
     match cmd {

@@ -99,9 +99,9 @@ impl ComponentStore {
         }
     }
 
-    /// The index's modification time: cheap to poll.
-    pub fn stamp(&self) -> Option<SystemTime> {
-        std::fs::metadata(self.index_path()).and_then(|m| m.modified()).ok()
+    /// A stamp of the index's content: cheap to poll (the file is small).
+    pub fn stamp(&self) -> Option<u64> {
+        crate::home::content_stamp(&self.index_path())
     }
 
     /// Store a blob under its digest (idempotent).

@@ -101,7 +101,7 @@ pub fn check_imports(imports: &[String], grant: &Grant, grant_file: &str) -> Res
             ImportClass::Secrets if grant.secrets.is_empty() => {
                 missing(
                     "[[secrets]] entry",
-                    "  [[secrets]]\n  name = \"my_token\"\n  hosts = [\"api.example.com\"]\n  inject = \"header\"\n  header = \"Authorization\"\n  format = \"Bearer {secret}\"",
+                    "  [[secrets]]\n  name = \"my_token\"\n  origins = [\"https://api.example.com\"]\n  inject = \"header\"\n  header = \"Authorization\"\n  format = \"Bearer {secret}\"",
                 )?;
             }
             ImportClass::Invoke if grant.invoke.is_empty() => {

@@ -28,7 +28,7 @@ use anyhow::{Context as _, Result};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use wasmtime::component::Linker;
 
 /// How deep tool-to-tool calls may nest.
@@ -63,8 +63,8 @@ pub struct Runtime {
     store: ComponentStore,
     live: LiveTable,
     services: HostServices,
-    stamp: Mutex<(Option<SystemTime>, Option<SystemTime>)>,
-    vault_stamp: Mutex<Option<SystemTime>>,
+    stamp: Mutex<(Option<u64>, Option<u64>)>,
+    vault_stamp: Mutex<Option<u64>>,
     home: Home,
     calls: AtomicU64,
 }
@@ -105,9 +105,12 @@ impl Runtime {
         capabilities::link(&mut linker).map_err(anyhow::Error::from).context("linking host capabilities")?;
         let store = ComponentStore::new(&home.components());
         // The vault is loaded by `with_vault` below (and reloaded on change).
+        let network = crate::config::Config::load(home)
+            .and_then(|c| crate::boundary::Network::from_config(&c.network, &home.config))?;
         let boundary = Arc::new(
             Boundary::new(Some(crate::boundary::audit::AuditLog::new(&home.data.join("audit.jsonl"))))
-                .with_quarantine(&home.data.join("quarantine.json")),
+                .with_quarantine(&home.data.join("quarantine.json"))
+                .with_network(network),
         );
         let store_handle = Arc::new(crate::store::LazyStore::new(home));
         Ok(Arc::new_cyclic(|weak| Runtime {
@@ -141,7 +144,7 @@ impl Runtime {
     /// refused until it can (fail closed).
     pub fn reload_vault(&self) {
         let path = Vault::path_in(&self.home.data);
-        let stamp = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let stamp = crate::home::content_stamp(&path);
         {
             let mut last = self.vault_stamp.lock().unwrap_or_else(|p| p.into_inner());
             if *last == stamp && stamp.is_some() {
@@ -401,7 +404,7 @@ impl Runtime {
         self.reload_vault();
         self.services.boundary.quarantine().refresh();
         let providers_path = crate::llm::Providers::path(&self.home);
-        let stamp = (self.store.stamp(), std::fs::metadata(providers_path).and_then(|m| m.modified()).ok());
+        let stamp = (self.store.stamp(), crate::home::content_stamp(&providers_path));
         let providers_changed;
         {
             let mut last = self.stamp.lock().unwrap_or_else(|p| p.into_inner());

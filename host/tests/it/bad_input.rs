@@ -3,6 +3,7 @@
 
 use crate::common::{TestHome, add, guest, stderr};
 use claw::runtime::CallError;
+use serde_json::json;
 
 /// A failed add leaves the index exactly as it was.
 fn assert_unchanged(h: &TestHome, before: &claw::components::Index) {
@@ -98,7 +99,7 @@ fn an_import_with_no_grant_is_refused_naming_import_and_fix() {
 async fn a_tool_that_traps_is_a_clear_error_and_the_host_keeps_serving() {
     let h = TestHome::new();
     let rt = h.runtime();
-    add(&rt, "misbehave", "misbehave", "").await.unwrap();
+    add(&rt, "misbehave", "misbehave", &misbehave_grant(9, "")).await.unwrap();
     add(&rt, "echo", "echo", "").await.unwrap();
     let err = rt.call("misbehave", r#"{"how":"trap"}"#).await.unwrap_err();
     assert!(matches!(err, CallError::Trap { .. }), "{err}");
@@ -111,7 +112,7 @@ async fn a_tool_that_traps_is_a_clear_error_and_the_host_keeps_serving() {
 async fn a_tool_that_loops_forever_is_stopped_at_its_deadline() {
     let h = TestHome::new();
     let rt = h.runtime();
-    add(&rt, "misbehave", "misbehave", "[limits]\ntimeout_ms = 300\n").await.unwrap();
+    add(&rt, "misbehave", "misbehave", &misbehave_grant(9, "[limits]\ntimeout_ms = 300\n")).await.unwrap();
     let started = std::time::Instant::now();
     let err = rt.call("misbehave", r#"{"how":"loop"}"#).await.unwrap_err();
     assert!(matches!(err, CallError::Timeout { ms: 300, .. }), "{err}");
@@ -121,26 +122,91 @@ async fn a_tool_that_loops_forever_is_stopped_at_its_deadline() {
 
 #[tokio::test]
 async fn a_loop_does_not_block_other_calls() {
+    // One executor thread: were the looping guest not to yield, nothing
+    // else could run until its deadline.
+    let (port, closed) = signal_server();
     let h = TestHome::new();
     let rt = h.runtime();
-    add(&rt, "misbehave", "misbehave", "[limits]\ntimeout_ms = 1500\n").await.unwrap();
+    add(&rt, "misbehave", "misbehave", &misbehave_grant(port, "[limits]\ntimeout_ms = 1500\n")).await.unwrap();
     add(&rt, "echo", "echo", "").await.unwrap();
     let looping = {
         let rt = rt.clone();
-        tokio::spawn(async move { rt.call("misbehave", r#"{"how":"loop"}"#).await })
+        let params = json!({"how": "loop", "signal": format!("http://127.0.0.1:{port}/hello")});
+        tokio::spawn(async move { rt.call("misbehave", &params.to_string()).await })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    // The looping guest yields every epoch tick, so echo completes meanwhile.
-    assert_eq!(rt.call("echo", r#"{"text":"b"}"#).await.unwrap(), "\"b\"");
-    assert!(!looping.is_finished(), "echo finished while the loop was still running");
-    assert!(matches!(looping.await.unwrap(), Err(CallError::Timeout { .. })));
+    // The guest's signal is done with (its connection closed): from here
+    // on, that call is in its loop.
+    while !closed.load(std::sync::atomic::Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    // Echo again and again, yielding between calls so the loop gets the
+    // thread. A loop that kept it would run to its deadline in one go and
+    // at most one call would finish meanwhile; one that yields at each
+    // epoch tick lets dozens through. (The echoes run in a task of their
+    // own: the test's own future is polled only every 61 task polls.)
+    let echoes = {
+        let rt = rt.clone();
+        tokio::spawn(async move {
+            let mut during = 0;
+            while !looping.is_finished() {
+                assert_eq!(rt.call("echo", r#"{"text":"b"}"#).await.unwrap(), "\"b\"");
+                yield_once().await;
+                during += usize::from(!looping.is_finished());
+            }
+            (during, looping.await.unwrap())
+        })
+    };
+    let (during, looped) = echoes.await.unwrap();
+    assert!(during >= 10, "only {during} echo call(s) finished while the loop ran");
+    assert!(matches!(looped, Err(CallError::Timeout { .. })), "{looped:?}");
+}
+
+/// A server for one request that answers it, then waits for the client to
+/// close the connection (the answer was read to its end) and says so.
+fn signal_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = closed.clone();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut head = String::new();
+        while reader.read_line(&mut head).unwrap_or(0) > 0 && !head.ends_with("\r\n\r\n") {}
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        let _ = reader.read_to_end(&mut Vec::new());
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    (port, closed)
+}
+
+/// Yield once, queued right behind the other ready tasks (tokio's
+/// `yield_now` defers its wake-up until the I/O driver next runs).
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if std::mem::replace(&mut yielded, true) {
+            std::task::Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
+/// misbehave imports wasi:http (for its `signal`), so its grant needs a
+/// rule: the loopback server of a test, or one nothing listens on (port 9).
+fn misbehave_grant(port: u16, limits: &str) -> String {
+    format!("[[http]]\nurl = \"http://127.0.0.1:{port}/hello\"\n{limits}")
 }
 
 #[tokio::test]
 async fn a_tool_that_grows_memory_without_bound_is_stopped_at_its_limit() {
     let h = TestHome::new();
     let rt = h.runtime();
-    add(&rt, "misbehave", "misbehave", "[limits]\nmemory_mib = 48\n").await.unwrap();
+    add(&rt, "misbehave", "misbehave", &misbehave_grant(9, "[limits]\nmemory_mib = 48\n")).await.unwrap();
     let err = rt.call("misbehave", r#"{"how":"grow"}"#).await.unwrap_err();
     assert!(matches!(err, CallError::Memory { mib: 48, .. }), "{err}");
     assert!(err.to_string().contains("memory limit of 48 MiB"), "{err}");
@@ -152,7 +218,9 @@ async fn a_tool_that_returns_100_mb_is_refused_by_the_output_cap() {
     let h = TestHome::new();
     let rt = h.runtime();
     // Enough memory to build the string, so the output cap is what stops it.
-    add(&rt, "misbehave", "misbehave", "[limits]\nmemory_mib = 512\noutput_kib = 1024\n").await.unwrap();
+    add(&rt, "misbehave", "misbehave", &misbehave_grant(9, "[limits]\nmemory_mib = 512\noutput_kib = 1024\n"))
+        .await
+        .unwrap();
     let err = rt.call("misbehave", r#"{"how":"big-output","bytes":104857600}"#).await.unwrap_err();
     match &err {
         CallError::OutputTooLarge { bytes, limit, .. } => {
@@ -207,7 +275,7 @@ async fn host_side_resources_count_against_the_components_memory_limit() {
     // limit's worth (32 MiB here), and the host keeps serving.
     let h = TestHome::new();
     let rt = h.runtime();
-    add(&rt, "misbehave", "misbehave", "[limits]\nmemory_mib = 32\n").await.unwrap();
+    add(&rt, "misbehave", "misbehave", &misbehave_grant(9, "[limits]\nmemory_mib = 32\n")).await.unwrap();
     let before = rss();
     let err = rt.call("misbehave", r#"{"how":"fields"}"#).await.unwrap_err();
     assert!(matches!(err, CallError::Trap { .. }), "{err}");

@@ -6,6 +6,8 @@ use crate::common::{TestHome, TestServer, add};
 use claw::boundary::audit::AuditLog;
 use claw::runtime::CallError;
 use claw::vault::Vault;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
 
 const TOKEN: &str = "tok-9f8e7d6c5b4a3210";
 
@@ -155,34 +157,120 @@ async fn a_response_too_large_to_redact_fails_instead_of_passing_unredacted() {
     assert_eq!(last.outcome_of, Some(3));
 }
 
+/// A server that holds every request until the test lets it go, and
+/// counts: requests arrived, held now, most held at once. Overlap is
+/// counted, not timed.
+#[derive(Clone)]
+struct GateServer {
+    port: u16,
+    gate: Arc<(Mutex<Gate>, Condvar)>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Gate {
+    arrived: usize,
+    held: usize,
+    most: usize,
+    released: usize,
+}
+
+impl GateServer {
+    fn start() -> GateServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let gate = Arc::new((Mutex::new(Gate::default()), Condvar::new()));
+        let shared = gate.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let gate = shared.clone();
+                std::thread::spawn(move || {
+                    use std::io::{BufRead as _, Write as _};
+                    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).unwrap_or(0) > 0 && !line.ends_with("\r\n\r\n") {}
+                    let (lock, cv) = &*gate;
+                    let mut g = lock.lock().unwrap();
+                    let ticket = g.arrived;
+                    g.arrived += 1;
+                    g.held += 1;
+                    g.most = g.most.max(g.held);
+                    cv.notify_all();
+                    while g.released <= ticket {
+                        g = cv.wait(g).unwrap();
+                    }
+                    g.held -= 1;
+                    drop(g);
+                    let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+                });
+            }
+        });
+        GateServer { port, gate }
+    }
+
+    fn now(&self) -> Gate {
+        *self.gate.0.lock().unwrap()
+    }
+
+    fn release(&self, n: usize) {
+        self.gate.0.lock().unwrap().released += n;
+        self.gate.1.notify_all();
+    }
+}
+
+/// Poll `cond` until it holds; after 30 s fail with `what` (a deadline for
+/// failing, not a pause that decides the outcome).
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_in_flight_are_capped_per_component() {
-    let server = TestServer::start(0);
+    let server = GateServer::start();
     let h = TestHome::new();
     let rt = h.runtime();
-    let rule = format!("[[http]]\nurl = \"http://127.0.0.1:{}/slow\"\n", server.port);
+    let rule = format!("[[http]]\nurl = \"http://127.0.0.1:{}/gate\"\n", server.port);
     add(&rt, "one", "http_fetch", &format!("{rule}[limits]\nhttp_concurrency = 1\n")).await.unwrap();
     add(&rt, "many", "http_fetch", &rule).await.unwrap();
-    let url = format!(r#"{{"url":"http://127.0.0.1:{}/slow"}}"#, server.port);
-    let run = |tool: &'static str| {
-        let calls: Vec<_> = (0..4)
+    let url = format!(r#"{{"url":"http://127.0.0.1:{}/gate"}}"#, server.port);
+    let spawn = |tool: &'static str| -> Vec<_> {
+        (0..4)
             .map(|_| {
                 let rt = rt.clone();
                 let url = url.clone();
                 tokio::spawn(async move { rt.call(tool, &url).await })
             })
-            .collect();
-        async move {
-            for c in calls {
-                c.await.unwrap().expect("every call completes");
-            }
-        }
+            .collect()
     };
-    run("one").await;
-    assert_eq!(server.concurrency.lock().unwrap().1, 1, "a cap of 1 keeps one request in flight");
-    *server.concurrency.lock().unwrap() = (0, 0);
-    run("many").await;
-    assert!(server.concurrency.lock().unwrap().1 > 1, "the default cap lets requests overlap");
+
+    // Cap 1: at every step one request is at the server and all the
+    // others wait at the cap, in the boundary; then one is let go.
+    let one = rt.tool("one").unwrap();
+    let calls = spawn("one");
+    for step in 0..4 {
+        until(&format!("step {step}: one request held, {} waiting at the cap", 3 - step), || {
+            let g = server.now();
+            g.arrived == step + 1 && g.held == 1 && one.config.egress().waiting.load(Ordering::Relaxed) == 3 - step
+        })
+        .await;
+        server.release(1);
+    }
+    for c in calls {
+        c.await.unwrap().expect("every call completes");
+    }
+    assert_eq!(server.now().most, 1, "never two requests at the server at once");
+
+    // The default cap: all four are at the server at the same time.
+    let calls = spawn("many");
+    until("four requests held at once", || server.now().held == 4).await;
+    server.release(4);
+    for c in calls {
+        c.await.unwrap().expect("every call completes");
+    }
 }
 
 #[tokio::test]

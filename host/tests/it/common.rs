@@ -103,8 +103,6 @@ pub struct TestServer {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<String>>>,
     heads: Arc<Mutex<Vec<String>>>,
-    /// (in flight now, most ever in flight) on `/slow`.
-    pub concurrency: Arc<Mutex<(usize, usize)>>,
 }
 
 impl TestServer {
@@ -115,14 +113,11 @@ impl TestServer {
         let seen = requests.clone();
         let heads_all = Arc::new(Mutex::new(Vec::new()));
         let heads_out = heads_all.clone();
-        let concurrency = Arc::new(Mutex::new((0usize, 0usize)));
-        let concurrency_out = concurrency.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let seen = seen.clone();
                 let heads = heads_all.clone();
-                let concurrency = concurrency.clone();
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
                     let mut line = String::new();
@@ -179,17 +174,6 @@ impl TestServer {
                         // Echoes the request head back, in the body and in a header.
                         "/echo" => ("200 OK", format!("x-seen-auth: {auth}\r\n"), format!("{line}{head}")),
                         "/hello" => ("200 OK", String::new(), "hello from the test server".to_string()),
-                        // Holds the request 200 ms, counting how many are in flight at once.
-                        "/slow" => {
-                            {
-                                let mut c = concurrency.lock().unwrap();
-                                c.0 += 1;
-                                c.1 = c.1.max(c.0);
-                            }
-                            std::thread::sleep(std::time::Duration::from_millis(200));
-                            concurrency.lock().unwrap().0 -= 1;
-                            ("200 OK", String::new(), "slow".to_string())
-                        }
                         "/redirect" => (
                             "302 Found",
                             format!("location: http://127.0.0.1:{redirect_port}/hello\r\n"),
@@ -205,7 +189,7 @@ impl TestServer {
                 });
             }
         });
-        TestServer { port, requests, heads: heads_out, concurrency: concurrency_out }
+        TestServer { port, requests, heads: heads_out }
     }
 
     pub fn heads(&self) -> Vec<String> {

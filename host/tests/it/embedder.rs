@@ -103,7 +103,7 @@ fn home(db: &TestDb, server: Option<&EmbeddingServer>) -> (TestHome, Config) {
 }
 
 fn memory(h: &TestHome, config: &Config, store: claw::store::Store) -> Memory {
-    let boundary = Arc::new(Boundary::for_home(&h.home));
+    let boundary = Arc::new(Boundary::for_home(&h.home).unwrap());
     Memory::new(store, Memory::configured(config, boundary).unwrap(), config.memory.rrf_k)
 }
 

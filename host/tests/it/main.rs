@@ -17,6 +17,7 @@ mod hot_swap;
 mod invoke;
 mod llm_server;
 mod memory;
+mod network;
 mod new_tool;
 mod sandbox;
 mod secrets_cli;

@@ -1,7 +1,7 @@
 //! A tool that misbehaves on request, so the host's limits can be tested:
 //! each way must end in a clear error while the host keeps serving.
 
-use claw_sdk::{Context, Error, Tool, export_tool, schemars, serde};
+use claw_sdk::{Context, Error, Tool, export_tool, http, schemars, serde};
 
 /// Parameters of `misbehave`.
 #[derive(serde::Deserialize, schemars::JsonSchema)]
@@ -13,6 +13,9 @@ struct Misbehave {
     /// Size in bytes for big-output.
     #[serde(default)]
     bytes: usize,
+    /// A URL to GET first: tells a test the guest is about to misbehave.
+    #[serde(default)]
+    signal: Option<String>,
 }
 
 impl Tool for Misbehave {
@@ -20,6 +23,17 @@ impl Tool for Misbehave {
     type Output = String;
 
     fn execute(self, _ctx: &Context) -> Result<String, Error> {
+        if let Some(url) = &self.signal {
+            let req = http::Request {
+                method: "GET".into(),
+                url: url.clone(),
+                headers: Vec::new(),
+                body: Vec::new(),
+                max_response_bytes: 1024,
+                timeout_ms: None,
+            };
+            http::send(&req)?;
+        }
         match self.how.as_str() {
             "trap" => panic!("misbehave: deliberate trap"),
             "loop" => {
