@@ -70,7 +70,10 @@ pub(super) fn run(cmd: SecretCommand, printer: &Printer) -> Result<()> {
                     Problem::new(format!("the master key comes from {KEY_ENV}, so claw cannot replace it by itself"))
                         .hint("set CLAW_NEW_MASTER_KEY to the new key (64 bytes, base64) for this command, then use it as CLAW_MASTER_KEY")
                 })?);
-                MasterKey::parse(&text, "CLAW_NEW_MASTER_KEY".into())?
+                // Not the parse's own hint: unsetting this variable is no way out.
+                MasterKey::parse(&text, "CLAW_NEW_MASTER_KEY".into()).map_err(|p| {
+                    p.hint("generate one with `head -c 64 /dev/urandom | base64 -w0`; nothing was changed")
+                })?
             } else {
                 MasterKey::generate("new key file".into())
             };

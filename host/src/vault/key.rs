@@ -71,6 +71,22 @@ pub fn key_file(config_dir: &Path) -> PathBuf {
     config_dir.join("master.key")
 }
 
+/// Refuse a key file that others can read: its key may have leaked, and
+/// the person should know before claw uses it.
+///
+/// # Errors
+///
+/// A [`Problem`] naming the file and its mode, with the `chmod` that fixes it.
+pub(super) fn check_private(path: &Path) -> Result<(), Problem> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    if mode & 0o077 != 0 {
+        return Err(Problem::new(format!("the key file {} is readable by others (mode {mode:o})", path.display()))
+            .hint(format!("chmod 600 {}", path.display())));
+    }
+    Ok(())
+}
+
 /// Where the master key may come from: `CLAW_MASTER_KEY`, read once at
 /// the edge (so a test, or a developer's shell, decides explicitly), else
 /// the key file.
@@ -118,15 +134,7 @@ pub fn load(config_dir: &Path, create: bool, source: &KeySource) -> Result<Maste
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let text = Zeroizing::new(text);
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
-            if mode & 0o077 != 0 {
-                return Err(Problem::new(format!(
-                    "the key file {} is readable by others (mode {mode:o})",
-                    path.display()
-                ))
-                .hint(format!("chmod 600 {}", path.display())));
-            }
+            check_private(&path)?;
             MasterKey::parse(&text, path.display().to_string())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {

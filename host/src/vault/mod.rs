@@ -137,7 +137,7 @@ impl Vault {
     }
 
     fn key_opens(&self) -> bool {
-        open(&self.key, KEY_CHECK_NAME, &self.file.key_check).is_some_and(|v| v.as_slice() == KEY_CHECK)
+        opens(&self.key, &self.file)
     }
 
     /// The vault does not open with the current key: if an interrupted
@@ -148,11 +148,12 @@ impl Vault {
             && let Ok(text) = std::fs::read_to_string(&next)
         {
             let text = Zeroizing::new(text);
-            let candidate = MasterKey::parse(&text, next.display().to_string())?;
-            if open(&candidate, KEY_CHECK_NAME, &self.file.key_check).is_some() {
+            // It becomes the key file, so it must be as private as one.
+            key::check_private(&next)?;
+            let mut candidate = MasterKey::parse(&text, next.display().to_string())?;
+            if opens(&candidate, &self.file) {
                 std::fs::rename(&next, key_file(&self.config_dir))
                     .map_err(|e| Problem::new(format!("cannot finish the interrupted key rotation: {e}")))?;
-                let mut candidate = candidate;
                 candidate.source = key_file(&self.config_dir).display().to_string();
                 self.key = candidate;
                 return Ok(());
@@ -245,12 +246,14 @@ impl Vault {
     /// Re-encrypt everything under `new_key`. With the key file, the new key
     /// is written beside the old one first, then the vault, then the key
     /// file is replaced: a crash at any point loses nothing (the next open
-    /// finishes or ignores the rotation).
+    /// finishes or ignores the rotation; see `Step`). With the key from
+    /// `CLAW_MASTER_KEY` only the vault is rewritten, in one atomic step.
     ///
     /// # Errors
     ///
     /// A [`Problem`] when a value does not decrypt or a write fails; the
-    /// vault is then unchanged.
+    /// vault is then unchanged, or (when only the key file's rename failed)
+    /// re-encrypted and finished by the next open.
     pub fn rotate(&mut self, new_key: MasterKey) -> Result<(), Problem> {
         let mut next = VaultFile {
             version: 1,
@@ -266,22 +269,38 @@ impl Vault {
         let using_file = !self.key_from_env;
         let next_path = next_key_file(&self.config_dir);
         if using_file {
+            // The vault must not be rewritten before the new key's name is
+            // on disk: synced alone, the vault's rename could outlive a
+            // power cut that the key's did not, and every value be lost.
             write_private(&next_path, new_key.to_base64().as_bytes())
+                .and_then(|()| sync_dir(&self.config_dir))
                 .map_err(|e| Problem::new(format!("cannot write the new key: {e}; nothing changed")))?;
+            reached(Step::NextKeyWritten)?;
         }
         let old = std::mem::replace(&mut self.file, next);
-        if let Err(e) = self.save() {
+        // Likewise the key file must not name the new key before the
+        // vault that it opens is on disk.
+        let saved = self.save().and_then(|()| {
+            sync_dir(self.path.parent().unwrap_or(Path::new(".")))
+                .map_err(|e| Problem::new(format!("cannot sync the vault {}: {e}", self.path.display())))
+        });
+        if let Err(e) = saved {
             self.file = old;
             let _ = std::fs::remove_file(&next_path);
             return Err(e);
         }
+        // From here the vault is under the new key, whatever happens next.
+        self.key = new_key;
+        reached(Step::VaultRewritten)?;
         if using_file {
-            std::fs::rename(&next_path, key_file(&self.config_dir)).map_err(|e| {
+            let key_path = key_file(&self.config_dir);
+            std::fs::rename(&next_path, &key_path).map_err(|e| {
                 Problem::new(format!("the vault is re-encrypted but the key file was not replaced: {e}"))
                     .hint("the next claw command finishes the rotation")
             })?;
+            self.key.source = key_path.display().to_string();
+            reached(Step::KeyFileReplaced)?;
         }
-        self.key = new_key;
         Ok(())
     }
 
@@ -291,6 +310,47 @@ impl Vault {
         write_private(&self.path, &bytes)
             .map_err(|e| Problem::new(format!("cannot write the vault {}: {e}", self.path.display())))
     }
+}
+
+/// Whether `key` opens `file` (its key check decrypts to the constant).
+fn opens(key: &MasterKey, file: &VaultFile) -> bool {
+    open(key, KEY_CHECK_NAME, &file.key_check).is_some_and(|v| v.as_slice() == KEY_CHECK)
+}
+
+/// Make the renames into `dir` durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The durable steps of a key-file rotation, in order; each is one atomic
+/// rename. The commit point is [`Step::VaultRewritten`]: before it the old
+/// key is the key and the next open deletes the new one; from it on the
+/// new key is, and the next open renames it over the key file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    /// `master.key.next` holds the new key; the vault and key file are old.
+    NextKeyWritten,
+    /// The vault is under the new key; the key file still holds the old one.
+    VaultRewritten,
+    /// The key file holds the new key: the rotation is complete.
+    KeyFileReplaced,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The step after which [`Vault::rotate`] stops as if the process had
+    /// died there (no clean-up runs).
+    static CRASH_AFTER: std::cell::Cell<Option<Step>> = const { std::cell::Cell::new(None) };
+}
+
+/// A rotation reached `step`; under test it may crash there.
+fn reached(step: Step) -> Result<(), Problem> {
+    #[cfg(test)]
+    if CRASH_AFTER.get() == Some(step) {
+        return Err(Problem::new(format!("simulated crash after {step:?}")));
+    }
+    let _ = step;
+    Ok(())
 }
 
 fn info_now() -> SecretInfo {
@@ -319,7 +379,7 @@ mod tests {
         let mut v = Vault::open_with(&c, &data, true, &KeySource::key_file_only()).unwrap();
         v.set("gh", b"ghp_value").unwrap();
         let v = Vault::open_with(&c, &data, false, &KeySource::key_file_only()).unwrap();
-        assert_eq!(v.get("gh").unwrap().as_slice(), b"ghp_value");
+        assert!(v.get("gh").unwrap().as_slice() == b"ghp_value", "secret `gh` reads back");
         assert_eq!(v.list()[0].0, "gh");
         let raw = std::fs::read_to_string(Vault::path_in(&data)).unwrap();
         assert!(!raw.contains("ghp_value"), "the file holds ciphertext only");
@@ -351,26 +411,133 @@ mod tests {
         assert!(e.to_string().contains("does not open the vault"), "{e}");
     }
 
+    const VALUES: [(&str, &[u8]); 2] = [("a", b"value-a-123"), ("b", b"value-b-456")];
+
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Every value reads back; a failure names the secret, never its value.
+    fn assert_values(v: &Vault, when: &str) {
+        for (name, value) in VALUES {
+            let got = v.get(name).unwrap_or_else(|e| panic!("{when}: {e}"));
+            assert!(got.as_slice() == value, "{when}: secret `{name}` reads back as another value");
+        }
+    }
+
+    /// With `key` in the key file, the vault does not open.
+    fn assert_refused(c: &Path, data: &Path, key: &[u8], when: &str) {
+        write_private(&key_file(c), key).unwrap();
+        let e = Vault::open_with(c, data, false, &KeySource::key_file_only()).unwrap_err().to_string();
+        assert!(e.contains("does not open the vault"), "{when}: {e}");
+    }
+
+    /// Rotate, crashing after `step` (or not at all).
+    fn rotate_crashing(v: &mut Vault, new_key: MasterKey, step: Option<Step>) -> Result<(), Problem> {
+        CRASH_AFTER.set(step);
+        let r = v.rotate(new_key);
+        CRASH_AFTER.set(None);
+        r
+    }
+
     #[test]
-    fn rotation_keeps_every_value_and_survives_an_interruption() {
+    fn a_completed_rotation_changes_the_key_and_the_old_key_no_longer_opens() {
         let (_d, c, data) = dirs();
         let mut v = Vault::open_with(&c, &data, true, &KeySource::key_file_only()).unwrap();
-        v.set("a", b"value-a-123").unwrap();
-        v.rotate(MasterKey::generate("new".into())).unwrap();
-        let v = Vault::open_with(&c, &data, false, &KeySource::key_file_only()).unwrap();
-        assert_eq!(v.get("a").unwrap().as_slice(), b"value-a-123");
-
-        // Simulate a crash after the vault was rewritten but before the key
-        // file was replaced: the new key sits in master.key.next.
+        for (name, value) in VALUES {
+            v.set(name, value).unwrap();
+        }
         let old_key = std::fs::read(key_file(&c)).unwrap();
-        let mut v = v;
-        let new_key = MasterKey::generate("new2".into());
-        let new_b64 = new_key.to_base64().to_string();
-        v.rotate(new_key).unwrap();
-        std::fs::write(next_key_file(&c), &new_b64).unwrap();
-        write_private(&key_file(&c), &old_key).unwrap();
+        v.rotate(MasterKey::generate("new".into())).unwrap();
+        assert_values(&v, "the rotated vault in memory");
+        let new_key = std::fs::read(key_file(&c)).unwrap();
+        assert!(new_key != old_key, "the key file holds another key");
+        assert_eq!(mode(&key_file(&c)), 0o600, "the new key file is private");
+        assert!(!next_key_file(&c).exists(), "no key is left beside the key file");
+        for open in ["the first open", "a second open"] {
+            let v = Vault::open_with(&c, &data, false, &KeySource::key_file_only()).unwrap();
+            assert_values(&v, open);
+        }
+        assert_refused(&c, &data, &old_key, "the old key");
+    }
+
+    /// A crash after each step of a key-file rotation, then the next open:
+    /// before the commit point (`Step::VaultRewritten`) the rotation is
+    /// undone and the old key stays; from it on the rotation is finished
+    /// and the new key replaces the old. Either way nothing is lost, the
+    /// key file is 0600, nothing is left beside it, and the key that lost
+    /// no longer opens the vault.
+    #[test]
+    fn a_rotation_that_crashed_after_any_step_is_undone_or_finished_on_the_next_open() {
+        for step in [Step::NextKeyWritten, Step::VaultRewritten, Step::KeyFileReplaced] {
+            let (_d, c, data) = dirs();
+            let mut v = Vault::open_with(&c, &data, true, &KeySource::key_file_only()).unwrap();
+            for (name, value) in VALUES {
+                v.set(name, value).unwrap();
+            }
+            let old_key = std::fs::read(key_file(&c)).unwrap();
+            let new_key = MasterKey::generate("new".into());
+            let new_b64 = new_key.to_base64();
+            let e = rotate_crashing(&mut v, new_key, Some(step)).unwrap_err();
+            assert!(e.to_string().contains("simulated crash"), "{step:?}: {e}");
+            drop(v);
+
+            // The crash left the state that step promises.
+            let on_disk = std::fs::read(key_file(&c)).unwrap();
+            let next_left = next_key_file(&c).exists();
+            match step {
+                Step::NextKeyWritten | Step::VaultRewritten => {
+                    assert!(on_disk == old_key && next_left, "{step:?}: the old key file, the new key beside it");
+                    assert_eq!(mode(&next_key_file(&c)), 0o600, "{step:?}: the new key is private beside it");
+                }
+                Step::KeyFileReplaced => {
+                    assert!(on_disk == new_b64.as_bytes() && !next_left, "{step:?}: the new key file alone");
+                }
+            }
+
+            let v = Vault::open_with(&c, &data, false, &KeySource::key_file_only()).unwrap();
+            assert_values(&v, &format!("{step:?}: the open after the crash"));
+            let kept = std::fs::read(key_file(&c)).unwrap();
+            let (winner, loser): (&[u8], &[u8]) = if step < Step::VaultRewritten {
+                (&old_key, new_b64.as_bytes())
+            } else {
+                (new_b64.as_bytes(), &old_key)
+            };
+            assert!(
+                kept == winner,
+                "{step:?}: the key file holds the {} key",
+                if step < Step::VaultRewritten { "old" } else { "new" }
+            );
+            assert_eq!(mode(&key_file(&c)), 0o600, "{step:?}: the key file is private");
+            assert!(!next_key_file(&c).exists(), "{step:?}: no key is left beside the key file");
+            drop(v);
+            let v = Vault::open_with(&c, &data, false, &KeySource::key_file_only()).unwrap();
+            assert_values(&v, &format!("{step:?}: a second open"));
+            assert_eq!(mode(&key_file(&c)), 0o600, "{step:?}: the key file is private after a second open");
+            drop(v);
+            assert_refused(&c, &data, loser, &format!("{step:?}: the key the rotation moved away from"));
+        }
+    }
+
+    #[test]
+    fn an_interrupted_rotation_is_not_finished_with_a_key_others_can_read() {
+        let (_d, c, data) = dirs();
+        let mut v = Vault::open_with(&c, &data, true, &KeySource::key_file_only()).unwrap();
+        for (name, value) in VALUES {
+            v.set(name, value).unwrap();
+        }
+        let old_key = std::fs::read(key_file(&c)).unwrap();
+        rotate_crashing(&mut v, MasterKey::generate("new".into()), Some(Step::VaultRewritten)).unwrap_err();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(next_key_file(&c), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Vault::open_with(&c, &data, false, &KeySource::key_file_only()).unwrap_err();
+        assert!(e.to_string().contains("master.key.next is readable by others (mode 644)"), "{e}");
+        assert!(e.hint_text().is_some_and(|h| h.starts_with("chmod 600 ")), "{e}");
+        assert!(std::fs::read(key_file(&c)).unwrap() == old_key, "the key file is untouched");
+        std::fs::set_permissions(next_key_file(&c), std::fs::Permissions::from_mode(0o600)).unwrap();
         let v = Vault::open_with(&c, &data, false, &KeySource::key_file_only()).unwrap();
-        assert_eq!(v.get("a").unwrap().as_slice(), b"value-a-123", "the next open finished the rotation");
-        assert!(!next_key_file(&c).exists());
+        assert_values(&v, "the open after the chmod");
+        assert_eq!(mode(&key_file(&c)), 0o600);
     }
 }

@@ -48,25 +48,122 @@ fn secrets_are_set_from_stdin_listed_by_name_and_never_shown() {
     assert!(stderr(&out).contains("no secret named `gh_token`"), "{}", stderr(&out));
 }
 
+/// Run claw with `env` added and `input` on stdin.
+fn claw_env(h: &TestHome, env: &[(&str, &str)], args: &[&str], input: &str) -> Output {
+    let mut c = h.command(args);
+    c.envs(env.iter().copied()).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+const A: &str = "value-of-a-1234";
+
+/// The vault opens with `env`'s key and secret `a` decrypts to [`A`]:
+/// `claw scan` finds that value by the secret's name.
+fn assert_reads(h: &TestHome, env: &[(&str, &str)], when: &str) {
+    let out = claw_env(h, env, &["scan", "-"], &format!("payload {A} end"));
+    assert!(!all_output(&out).contains(A), "{when}: scan showed the value");
+    assert_eq!(out.status.code(), Some(1), "{when}: a finding exits 1: {}", stderr(&out));
+    assert!(stdout(&out).contains("vault secret `a` (raw) at byte 8"), "{when}: {}", stdout(&out));
+}
+
+/// The vault does not open with `env`'s key, and says so.
+fn assert_refused(h: &TestHome, env: &[(&str, &str)], from: &str, when: &str) {
+    let out = claw_env(h, env, &["secret", "list"], "");
+    assert_eq!(out.status.code(), Some(2), "{when}: {}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains(&format!("the master key from {from}")) && text.contains("does not open the vault"),
+        "{when}: {text}"
+    );
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 #[test]
-fn a_wrong_master_key_is_a_clear_error_and_rotation_keeps_values() {
+fn rotate_key_replaces_the_key_file_and_the_old_key_no_longer_opens() {
     let h = TestHome::new();
-    assert!(set(&h, "a", "value-of-a-1234").status.success());
+    assert!(set(&h, "a", A).status.success());
+    let key_path = h.dir.path().join("config/master.key");
+    let old = std::fs::read_to_string(&key_path).unwrap();
     let out = h.claw(&["secret", "rotate-key"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // Still readable: scan finds the value by name after rotation.
-    let mut child =
-        h.command(&["scan", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    write!(child.stdin.take().unwrap(), "payload value-of-a-1234 end").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "a finding exits 1: {}", stderr(&out));
-    assert!(stdout(&out).contains("vault secret `a` (raw) at byte 8"), "{}", stdout(&out));
-    assert!(!all_output(&out).contains("value-of-a-1234"));
+    assert!(stderr(&out).contains("re-encrypted 1 secret(s) under a new master key"), "{}", stderr(&out));
 
+    let new = std::fs::read_to_string(&key_path).unwrap();
+    assert!(new != old, "the key file holds another key");
+    assert_eq!(mode(&key_path), 0o600, "the new key file is private");
+    assert!(!h.dir.path().join("config/master.key.next").exists(), "no key is left beside the key file");
+    assert_reads(&h, &[], "after the rotation");
+    assert_reads(&h, &[], "a second open");
+    assert_reads(&h, &[("CLAW_MASTER_KEY", new.trim())], "the new key as CLAW_MASTER_KEY");
+
+    // The old key opens nothing, given in the environment or put back in the key file.
+    assert_refused(&h, &[("CLAW_MASTER_KEY", old.trim())], "CLAW_MASTER_KEY", "the old key as CLAW_MASTER_KEY");
+    std::fs::write(&key_path, &old).unwrap();
+    assert_refused(&h, &[], &key_path.display().to_string(), "the old key in the key file");
+}
+
+#[test]
+fn with_claw_master_key_set_rotate_key_takes_the_new_key_from_claw_new_master_key() {
+    let old = "11".repeat(64);
+    let new = "22".repeat(64);
+    let h = TestHome::new();
+    let with_old = [("CLAW_MASTER_KEY", old.as_str())];
+    let out = claw_env(&h, &with_old, &["secret", "set", "a"], &format!("{A}\n"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let vault = h.dir.path().join("data/vault.json");
+    let before = std::fs::read(&vault).unwrap();
+    let unchanged = |when: &str| {
+        assert!(std::fs::read(&vault).unwrap() == before, "{when}: the vault file is unchanged");
+        assert_reads(&h, &with_old, when);
+    };
+
+    // (a) No new key: claw cannot write CLAW_MASTER_KEY, so it asks for one.
+    let out = claw_env(&h, &with_old, &["secret", "rotate-key"], "");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains("the master key comes from CLAW_MASTER_KEY") && text.contains("set CLAW_NEW_MASTER_KEY"),
+        "{text}"
+    );
+    unchanged("without CLAW_NEW_MASTER_KEY");
+
+    // (c) A malformed new key: the error names the variable, not its value.
+    let bad = "not-a-key-zzzz";
+    let out = claw_env(&h, &[with_old[0], ("CLAW_NEW_MASTER_KEY", bad)], &["secret", "rotate-key"], "");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("the master key from CLAW_NEW_MASTER_KEY is not 64 bytes"), "{text}");
+    assert!(!text.contains(bad) && !text.contains("unset it"), "{text}");
+    unchanged("with a malformed CLAW_NEW_MASTER_KEY");
+
+    // (b) A valid new key: the old one opens nothing, the new one reads every value.
+    let out = claw_env(&h, &[with_old[0], ("CLAW_NEW_MASTER_KEY", &new)], &["secret", "rotate-key"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::read(&vault).unwrap() != before, "the vault was rewritten");
+    assert_refused(&h, &with_old, "CLAW_MASTER_KEY", "the old CLAW_MASTER_KEY");
+    let with_new = [("CLAW_MASTER_KEY", new.as_str())];
+    assert_reads(&h, &with_new, "the new key as CLAW_MASTER_KEY");
+    assert_reads(&h, &with_new, "a second open");
+    for file in ["master.key", "master.key.next"] {
+        assert!(
+            !h.dir.path().join("config").join(file).exists(),
+            "a key from the environment is never written to {file}"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_or_malformed_master_key_is_a_clear_error() {
+    let h = TestHome::new();
+    assert!(set(&h, "a", A).status.success());
     let wrong = "A".repeat(86) + "==";
-    let out = h.command(&["secret", "list"]).env("CLAW_MASTER_KEY", &wrong).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("does not open the vault"), "{}", stderr(&out));
+    assert_refused(&h, &[("CLAW_MASTER_KEY", &wrong)], "CLAW_MASTER_KEY", "a wrong key");
     let out = h.command(&["secret", "list"]).env("CLAW_MASTER_KEY", "short").output().unwrap();
     assert!(stderr(&out).contains("not 64 bytes"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("short"), "the key is not echoed");
