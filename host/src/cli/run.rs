@@ -129,6 +129,13 @@ async fn embed_in_background(home: Home, runtime: Arc<Runtime>, printer: Printer
 /// Hand one line to the channel and act on what it made of it; false
 /// means stop.
 async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, printer: &Printer) -> bool {
+    // Components, providers and the vault as they are now: what the
+    // operator changed a moment ago applies to this line, not only after
+    // the watcher's next look. (Unchanged, this reads three small files.)
+    match runtime.sync() {
+        Ok(r) => report(printer, &r),
+        Err(e) => printer.note(format!("warning: reading the component store failed: {e:#}")),
+    }
     // Looked up per line, so a channel added while running is used at once.
     let Some(channel) = runtime.first_of(World::Channel) else {
         printer.note("no channel is installed: `bash scripts/dev run` installs the terminal channel (repl)");

@@ -127,7 +127,9 @@ fn full_turn(format: Format, kind: &str, auth_header: &str, auth_value: &str) {
 
     let reqs = llm.requests();
     assert_eq!(reqs.len(), 2, "one tool round, then the answer");
+    let endpoint = if kind == "openai" { "/v1/chat/completions" } else { "/v1/messages" };
     for r in &reqs {
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", endpoint), "the adapter's endpoint");
         assert_eq!(r.header(auth_header), Some(auth_value), "the boundary injected the key");
         assert!(r.tool_names().contains(&"http-fetch".to_string()), "{:?}", r.tool_names());
         assert_eq!(r.body["model"], "test-model");
@@ -384,6 +386,7 @@ fn context_carries_identity_files_and_recall_and_old_turns_are_summarised() {
             Step::Text("ok one".into()),
             Step::Text("SUMMARY: the operator wrote As".into()),
             Step::Text("ok two".into()),
+            Step::Text("ok three".into()),
         ],
     );
     let h = TestHome::new();
@@ -410,6 +413,117 @@ fn context_carries_identity_files_and_recall_and_old_turns_are_summarised() {
     let last = reqs[2].all_text();
     assert!(last.contains("SUMMARY: the operator wrote As") && last.contains(&"B".repeat(600)), "{last}");
     assert!(!last.contains(&"A".repeat(600)), "the summarised turn is not sent verbatim");
+
+    // Another process, the next turn: the stored summary is used again, not
+    // made anew.
+    let out = chat(&h, "and C?");
+    ok(&out, "third chat");
+    let reqs = llm.requests();
+    assert_eq!(reqs.len(), 4, "no second summary request");
+    let third = reqs[3].all_text();
+    assert!(third.contains("SUMMARY: the operator wrote As") && !third.contains(&"A".repeat(600)), "{third}");
+    assert!(third.contains("and C?") && !third.contains("Summarise"), "the turn itself, not a summary request");
+}
+
+#[test]
+fn a_failing_summary_leaves_the_older_turns_out_and_the_turn_goes_on() {
+    // The summary request gets an empty answer: as documented, the older
+    // turns are left out of that request (they stay stored) and the turn
+    // is answered.
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![Step::Text("ok one".into()), Step::Text(String::new()), Step::Text("ok two".into())],
+    );
+    let h = TestHome::new();
+    install_router(&h);
+    add_provider(&h, "main", "openai", &llm, &[]);
+    std::fs::write(h.dir.path().join("config/config.toml"), "[agent]\nhistory_tokens = 200\n").unwrap();
+    ok(&chat(&h, &"A".repeat(600)), "first chat");
+    let out = chat(&h, &"B".repeat(600));
+    ok(&out, "second chat");
+    assert_eq!(stdout(&out).trim(), "ok two");
+    let reqs = llm.requests();
+    assert_eq!(reqs.len(), 3, "turn, failed summary, turn");
+    let last = reqs[2].all_text();
+    assert!(!last.contains(&"A".repeat(600)) && !last.contains("Summary of the earlier"), "{last}");
+    assert!(last.contains(&"B".repeat(600)), "{last}");
+    assert!(stderr(&out).contains("summarising the older turns failed"), "the operator is told: {}", stderr(&out));
+}
+
+#[test]
+fn when_every_provider_fails_the_turn_says_why_and_the_next_turn_works() {
+    let first = LlmServer::start(
+        Format::OpenAi,
+        vec![Step::Status(500), Step::Status(500), Step::Status(500), Step::Text("recovered".into())],
+    );
+    let second = LlmServer::start(Format::Anthropic, vec![Step::Status(401)]);
+    let h = TestHome::new();
+    install_router(&h);
+    add_provider(&h, "primary", "openai", &first, &[]);
+    add_provider(&h, "backup", "anthropic", &second, &[]);
+    let out = chat(&h, "are you there?");
+    assert!(!out.status.success(), "no provider answered");
+    let err = stderr(&out);
+    assert!(err.contains("primary") && err.contains("backup"), "each provider is named: {err}");
+    assert!(err.contains("500") && err.contains("401"), "with what it answered: {err}");
+    assert_eq!((first.requests().len(), second.requests().len()), (3, 1), "5xx retried, 401 not");
+    let out = chat(&h, "and now?");
+    ok(&out, "the next turn");
+    assert_eq!(stdout(&out).trim(), "recovered");
+}
+
+#[test]
+fn a_provider_refusing_connections_or_asking_too_long_a_wait_is_passed_over() {
+    // Nothing listens on `dead` (its port was bound and let go).
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let slow = LlmServer::start(Format::OpenAi, vec![Step::RetryAfter(3600)]);
+    let backup = LlmServer::start(Format::OpenAi, vec![Step::Text("from the backup".into())]);
+    let h = TestHome::new();
+    install_router(&h);
+    let url = format!("http://127.0.0.1:{dead}/v1");
+    ok(
+        &h.claw(&["provider", "add", "dead", "--kind", "openai", "--base-url", &url, "--model", "m"]),
+        "provider add",
+    );
+    add_provider(&h, "slow", "openai", &slow, &[]);
+    add_provider(&h, "backup", "openai", &backup, &[]);
+    let out = chat(&h, "hello");
+    ok(&out, "chat");
+    assert_eq!(stdout(&out).trim(), "from the backup");
+    assert_eq!(slow.requests().len(), 1, "a Retry-After of an hour is not waited for, nor retried");
+    let records = claw::boundary::audit::AuditLog::new(&h.home.data.join("audit.jsonl")).read().unwrap();
+    let refused: Vec<_> =
+        records.iter().filter(|r| r.port == dead && r.rule.contains("the request failed")).collect();
+    assert!(!refused.is_empty(), "the refused connections are audited");
+}
+
+#[test]
+fn a_provider_the_boundary_denies_is_passed_over_and_the_audit_says_why() {
+    // `llm.internal` resolves to a private address: the address policy
+    // refuses it, whatever the provider list says.
+    let backup = LlmServer::start(Format::OpenAi, vec![Step::Text("from the backup".into())]);
+    let dns = crate::dns_server::DnsServer::start(&[("llm.internal", &[&["10.1.2.3"]])]);
+    let h = TestHome::new();
+    std::fs::create_dir_all(&h.home.config).unwrap();
+    std::fs::write(h.home.config.join("config.toml"), format!("[network]\ndns = [\"127.0.0.1:{}\"]\n", dns.port))
+        .unwrap();
+    install_router(&h);
+    ok(
+        &h.claw(&["provider", "add", "inside", "--kind", "openai", "--base-url", "http://llm.internal:8000/v1", "--model", "m"]),
+        "provider add",
+    );
+    add_provider(&h, "backup", "openai", &backup, &[]);
+    let out = chat(&h, "hello");
+    ok(&out, "chat");
+    assert_eq!(stdout(&out).trim(), "from the backup");
+    let records = claw::boundary::audit::AuditLog::new(&h.home.data.join("audit.jsonl")).read().unwrap();
+    assert!(
+        records.iter().any(|r| r.decision == "deny"
+            && r.rule.contains("address policy")
+            && r.rule.contains("10.1.2.3")
+            && r.host == "llm.internal"),
+        "{records:#?}"
+    );
 }
 
 #[test]
@@ -558,7 +672,7 @@ fn tool_calls_from_one_reply_run_in_parallel() {
 
 #[test]
 fn ctrl_c_cancels_a_stuck_turn_and_the_repl_goes_on() {
-    let llm = LlmServer::start(Format::OpenAi, vec![Step::Hang]);
+    let llm = LlmServer::start(Format::OpenAi, vec![Step::Hang, Step::Text("after the cancel".into())]);
     let h = TestHome::new();
     install_router(&h);
     install(&h, "repl", &[]);
@@ -576,12 +690,17 @@ fn ctrl_c_cancels_a_stuck_turn_and_the_repl_goes_on() {
     let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     writeln!(stdin, "/tool echo {{\"text\": \"still here\"}}").unwrap();
+    writeln!(stdin, "and now?").unwrap();
     writeln!(stdin, "/quit").unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "claw run survived Ctrl-C: {}", stderr(&out));
     assert!(stderr(&out).contains("cancelled (Ctrl-C)"), "{}", stderr(&out));
     assert!(stdout(&out).contains("still here"), "{}", stdout(&out));
+    // What the cancelled turn stored (its message) is in the next turn.
+    assert!(stdout(&out).contains("after the cancel"), "{}", stdout(&out));
+    let next = llm.requests()[1].all_text();
+    assert!(next.contains("this will hang") && next.contains("and now?"), "{next}");
 }
 
 #[test]
@@ -689,4 +808,34 @@ fn an_identity_file_a_component_wrote_is_wrapped_whatever_its_text() {
     assert!(only_wrapped(&system, "You are calm and precise."), "{system}");
     assert!(system.contains("written by component:notes"), "{system}");
     assert!(system.contains("# AGENTS.md\nAnswer briefly."), "the operator's file is not wrapped: {system}");
+}
+
+#[test]
+fn claw_run_follows_provider_changes_and_a_secret_set_while_it_runs() {
+    let a = LlmServer::start(Format::OpenAi, vec![Step::Text("from A".into())]);
+    let b = LlmServer::start(Format::OpenAi, vec![Step::Text("from B".into())]);
+    let h = TestHome::new();
+    install_router(&h);
+    install(&h, "repl", &[]);
+    add_provider(&h, "a", "openai", &a, &[]);
+    let mut child =
+        h.command(&["run"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let out = crate::common::lines(child.stdout.take().unwrap());
+    let err = crate::common::lines(child.stderr.take().unwrap());
+    crate::common::wait_for(&err, "claw is running");
+    writeln!(stdin, "first").unwrap();
+    crate::common::wait_for(&out, "from A");
+
+    // While it runs: a new provider with a credential, the old one gone,
+    // and the credential's value set last.
+    add_provider(&h, "b", "openai", &b, &["--credential", "b_key"]);
+    ok(&h.claw(&["provider", "rm", "a"]), "provider rm");
+    set_secret(&h, "b_key", "sk-test-Bq81kdLw02mZ");
+    writeln!(stdin, "second").unwrap();
+    crate::common::wait_for(&out, "from B");
+    assert_eq!(a.requests().len(), 1, "the removed provider is not asked again");
+    assert_eq!(b.requests()[0].header("authorization"), Some("Bearer sk-test-Bq81kdLw02mZ"));
+    writeln!(stdin, "/quit").unwrap();
+    assert!(child.wait().unwrap().success());
 }

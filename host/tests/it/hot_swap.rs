@@ -2,13 +2,12 @@
 //! while the component is swapped back and forth; none fails or finds no
 //! tool, and every call that starts after a swap uses the new version.
 
-use crate::common::{TestHome, add, guest, stderr};
+use crate::common::{TestHome, add, guest, lines, stderr, wait_for};
 use claw::runtime::Runtime;
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 /// Callers that loop on `v` until stopped, each call sleeping `sleep_ms`
 /// inside the guest so calls are always in flight. Each result is kept
@@ -139,32 +138,6 @@ async fn calls_in_flight_while_sync_picks_up_index_changes_all_succeed() {
     }
     let results = callers.finish().await;
     check(&results, |g| if g % 2 == 1 { 2 } else { 1 }, SWAPS);
-}
-
-/// Reads lines from a child's stream on a thread, for waiting with a timeout.
-fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_for(rx: &mpsc::Receiver<String>, what: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let mut seen = Vec::new();
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(line) if line.contains(what) => return line,
-            Ok(line) => seen.push(line),
-            Err(_) => break,
-        }
-    }
-    panic!("never saw `{what}`; saw: {seen:#?}");
 }
 
 #[test]

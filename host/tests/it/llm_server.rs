@@ -8,12 +8,12 @@
 //! a [`Step::Hang`] is holding.
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, ErrorKind, Read as _, Write as _};
+use std::io::{BufRead, BufReader, Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The wire format a [`LlmServer`] speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +33,8 @@ pub enum Step {
     Text(String),
     /// Answer with this HTTP status and a provider-style error body (`retry-after: 0` on 429).
     Status(u16),
+    /// Answer 429 asking the client to wait this many seconds.
+    RetryAfter(u64),
     /// Accept the request and never answer (until the test ends / the server drops).
     Hang,
 }
@@ -155,12 +157,6 @@ impl LlmServer {
     pub fn requests(&self) -> Vec<Recorded> {
         self.script.requests.lock().unwrap().clone()
     }
-
-    /// How long the server spent answering (from request fully read to response written), summed — the agent-turn
-    /// benchmark subtracts it. Hung requests do not count.
-    pub fn busy(&self) -> Duration {
-        *self.serving.busy.lock().unwrap()
-    }
 }
 
 impl Script {
@@ -192,6 +188,12 @@ impl Script {
         let (text, calls) = match &self.steps[(n - 1).min(self.steps.len() - 1)] {
             Step::Hang => return Reply::Hang,
             Step::Status(status) => return Reply::Answer(error_response(self.format, *status, "scripted failure")),
+            Step::RetryAfter(secs) => {
+                let mut r = error_response(self.format, 429, "slow down");
+                r.extra.retain(|(n, _)| !n.eq_ignore_ascii_case("retry-after"));
+                r.extra.push(("retry-after", secs.to_string()));
+                return Reply::Answer(r);
+            }
             Step::Text(text) => (Some(text.as_str()), &[][..]),
             Step::ToolCalls(calls) => (None, calls.as_slice()),
         };
@@ -379,7 +381,6 @@ type Handler = dyn Fn(&Incoming) -> Reply + Send + Sync;
 struct Serving {
     port: u16,
     stop: Arc<AtomicBool>,
-    busy: Arc<Mutex<Duration>>,
     accept: Option<JoinHandle<()>>,
 }
 
@@ -388,19 +389,18 @@ impl Serving {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding a test server on 127.0.0.1");
         let port = listener.local_addr().expect("the test server's address").port();
         let stop = Arc::new(AtomicBool::new(false));
-        let busy = Arc::new(Mutex::new(Duration::ZERO));
-        let (stop_in, busy_in) = (stop.clone(), busy.clone());
+        let stop_in = stop.clone();
         let accept = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop_in.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (handler, stop, busy) = (handler.clone(), stop_in.clone(), busy_in.clone());
-                std::thread::spawn(move || connection(stream, &*handler, &stop, &busy));
+                let (handler, stop) = (handler.clone(), stop_in.clone());
+                std::thread::spawn(move || connection(stream, &*handler, &stop));
             }
         });
-        Serving { port, stop, busy, accept: Some(accept) }
+        Serving { port, stop, accept: Some(accept) }
     }
 }
 
@@ -416,10 +416,9 @@ impl Drop for Serving {
     }
 }
 
-fn connection(stream: TcpStream, handler: &Handler, stop: &AtomicBool, busy: &Mutex<Duration>) {
+fn connection(stream: TcpStream, handler: &Handler, stop: &AtomicBool) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let Some(request) = read_request(&stream) else { return };
-    let started = Instant::now();
     match handler(&request) {
         Reply::Hang => {
             while !stop.load(Ordering::SeqCst) {
@@ -427,9 +426,7 @@ fn connection(stream: TcpStream, handler: &Handler, stop: &AtomicBool, busy: &Mu
             }
         }
         Reply::Answer(response) => {
-            if write_response(&stream, &response).is_ok() {
-                *busy.lock().unwrap() += started.elapsed();
-            }
+            let _ = write_response(&stream, &response);
             // Close our side, then drain until the client closes, so nothing unread turns the
             // close into a reset that could lose the response.
             let _ = stream.shutdown(Shutdown::Write);
@@ -551,357 +548,4 @@ fn reason(status: u16) -> &'static str {
 /// The first header called `name` (any case).
 fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-}
-
-// ---- the servers themselves, tested with a plain std client ----
-
-/// Send `raw` on a fresh connection and read the response to EOF: (status, headers with
-/// lower-cased names, body).
-fn exchange(port: u16, raw: &str) -> (u16, Vec<(String, String)>, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream.write_all(raw.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("a complete response");
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    let headers = lines
-        .map(|line| {
-            let (name, value) = line.split_once(':').unwrap();
-            (name.trim().to_ascii_lowercase(), value.trim().to_string())
-        })
-        .collect();
-    (status, headers, body.to_string())
-}
-
-fn request_text(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
-    let headers: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
-    format!(
-        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{headers}\r\n{body}",
-        body.len()
-    )
-}
-
-fn post(port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Vec<(String, String)>, String) {
-    exchange(port, &request_text("POST", path, headers, body))
-}
-
-fn parse(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
-fn wait_until(what: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !what() {
-        assert!(Instant::now() < deadline, "timed out waiting");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-#[test]
-fn openai_answers_tool_calls_then_text_and_repeats_the_last_step() {
-    let server = LlmServer::start(
-        Format::OpenAi,
-        vec![
-            Step::ToolCalls(vec![
-                ("call_1".into(), "read_file".into(), r#"{"path":"a.txt"}"#.into()),
-                ("call_2".into(), "list".into(), "{not json".into()),
-            ]),
-            Step::Text("all done".into()),
-        ],
-    );
-    assert_eq!(server.base_url(), format!("http://127.0.0.1:{}/v1", server.port()));
-    let path = "/v1/chat/completions";
-    let auth = [("Authorization", "Bearer sk-test")];
-    let tools = json!([
-        {"type": "function", "function": {"name": "read_file", "parameters": {"type": "object"}}},
-        {"type": "function", "function": {"name": "list", "parameters": {"type": "object"}}},
-    ]);
-    let first = json!({
-        "model": "gpt-test",
-        "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "read a.txt"}],
-        "tools": tools,
-    })
-    .to_string();
-    let (status, headers, text) = post(server.port(), path, &auth, &first);
-    assert_eq!(status, 200, "{text}");
-    assert_eq!(header_value(&headers, "content-type"), Some("application/json"));
-    assert_eq!(header_value(&headers, "connection"), Some("close"));
-    assert_eq!(header_value(&headers, "content-length"), Some(text.len().to_string().as_str()));
-    let v = parse(&text);
-    assert_eq!(v["id"], "chatcmpl-1");
-    assert_eq!(v["object"], "chat.completion");
-    assert!(v["created"].as_u64().unwrap() > 1_600_000_000, "{v}");
-    assert_eq!(v["model"], "gpt-test");
-    let choice = &v["choices"][0];
-    assert_eq!(choice["index"], 0);
-    assert_eq!(choice["finish_reason"], "tool_calls");
-    assert_eq!(choice["message"]["role"], "assistant");
-    assert_eq!(choice["message"]["content"], Value::Null);
-    assert_eq!(
-        choice["message"]["tool_calls"],
-        json!([
-            {"id": "call_1", "type": "function", "function": {"name": "read_file", "arguments": "{\"path\":\"a.txt\"}"}},
-            {"id": "call_2", "type": "function", "function": {"name": "list", "arguments": "{not json"}},
-        ])
-    );
-    assert_eq!(v["usage"]["prompt_tokens"], first.len() / 4);
-    let completion = v["usage"]["completion_tokens"].as_u64().unwrap();
-    assert!(completion >= 1);
-    assert_eq!(v["usage"]["total_tokens"], first.len() as u64 / 4 + completion);
-
-    let second = json!({
-        "model": "gpt-test",
-        "messages": [
-            {"role": "system", "content": "be brief"},
-            {"role": "user", "content": "read a.txt"},
-            {"role": "assistant", "content": null, "tool_calls": choice["message"]["tool_calls"]},
-            {"role": "tool", "tool_call_id": "call_1", "content": "contents of a"},
-            {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "bad arguments"}]},
-        ],
-        "tools": tools,
-    })
-    .to_string();
-    let (status, _, text) = post(server.port(), path, &auth, &second);
-    assert_eq!(status, 200, "{text}");
-    let v = parse(&text);
-    assert_eq!(v["id"], "chatcmpl-2");
-    assert_eq!(v["choices"][0]["message"]["content"], "all done");
-    assert_eq!(v["choices"][0]["finish_reason"], "stop");
-    assert!(v["choices"][0]["message"].get("tool_calls").is_none(), "{v}");
-    assert_eq!(v["usage"]["prompt_tokens"], second.len() / 4);
-
-    // The script ran out: the last step repeats.
-    let (status, _, text) = post(server.port(), path, &[], r#"{"model":"other","messages":[]}"#);
-    assert_eq!(status, 200);
-    let v = parse(&text);
-    assert_eq!(v["id"], "chatcmpl-3");
-    assert_eq!(v["model"], "other");
-    assert_eq!(v["choices"][0]["message"]["content"], "all done");
-
-    let recorded = server.requests();
-    assert_eq!(recorded.len(), 3);
-    let r = &recorded[0];
-    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", path));
-    assert!(r.headers.iter().any(|(n, v)| n == "authorization" && v == "Bearer sk-test"), "{:?}", r.headers);
-    assert_eq!(r.header("AUTHORIZATION"), Some("Bearer sk-test"));
-    assert_eq!(r.header("x-missing"), None);
-    assert_eq!(r.body, parse(&first));
-    assert_eq!(r.tool_names(), ["read_file", "list"]);
-    assert_eq!(r.all_text(), "be brief\nread a.txt");
-    assert_eq!(r.last_message_text(), "read a.txt");
-    assert_eq!(recorded[1].last_message_text(), "bad arguments");
-    assert_eq!(recorded[1].all_text(), "be brief\nread a.txt\ncontents of a\nbad arguments");
-    assert_eq!(recorded[2].header("authorization"), None);
-    assert!(recorded[2].tool_names().is_empty());
-    assert_eq!(recorded[2].last_message_text(), "");
-    let busy = server.busy();
-    assert!(busy > Duration::ZERO && busy < Duration::from_secs(10), "{busy:?}");
-}
-
-#[test]
-fn anthropic_answers_tool_use_then_text() {
-    let server = LlmServer::start(
-        Format::Anthropic,
-        vec![
-            Step::ToolCalls(vec![
-                ("toolu_1".into(), "search".into(), r#"{"q":"rust"}"#.into()),
-                ("toolu_2".into(), "search".into(), "{broken".into()),
-            ]),
-            Step::Text("here you go".into()),
-        ],
-    );
-    assert_eq!(server.base_url(), format!("http://127.0.0.1:{}/v1", server.port()));
-    let keys = [("X-Api-Key", "sk-ant-test"), ("anthropic-version", "2023-06-01")];
-    let tools = json!([{"name": "search", "description": "search the web", "input_schema": {"type": "object"}}]);
-    let first = json!({
-        "model": "claude-test",
-        "max_tokens": 256,
-        "system": "be brief",
-        "messages": [{"role": "user", "content": "find rust"}],
-        "tools": tools,
-    })
-    .to_string();
-    let (status, headers, text) = post(server.port(), "/v1/messages", &keys, &first);
-    assert_eq!(status, 200, "{text}");
-    assert_eq!(header_value(&headers, "content-type"), Some("application/json"));
-    let v = parse(&text);
-    assert_eq!(v["id"], "msg_1");
-    assert_eq!(v["type"], "message");
-    assert_eq!(v["role"], "assistant");
-    assert_eq!(v["model"], "claude-test");
-    assert_eq!(
-        v["content"],
-        json!([
-            {"type": "tool_use", "id": "toolu_1", "name": "search", "input": {"q": "rust"}},
-            {"type": "tool_use", "id": "toolu_2", "name": "search", "input": "{broken"},
-        ])
-    );
-    assert_eq!(v["stop_reason"], "tool_use");
-    assert_eq!(v["stop_sequence"], Value::Null);
-    assert_eq!(v["usage"]["input_tokens"], first.len() / 4);
-    assert!(v["usage"]["output_tokens"].as_u64().unwrap() >= 1);
-
-    // The results go back chunked, to exercise that framing too.
-    let second = json!({
-        "model": "claude-test",
-        "max_tokens": 256,
-        "system": [{"type": "text", "text": "be brief"}],
-        "messages": [
-            {"role": "user", "content": "find rust"},
-            {"role": "assistant", "content": [
-                {"type": "text", "text": "searching"},
-                {"type": "tool_use", "id": "toolu_1", "name": "search", "input": {"q": "rust"}},
-            ]},
-            {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "result one"},
-                {"type": "tool_result", "tool_use_id": "toolu_2", "is_error": true,
-                 "content": [{"type": "text", "text": "result two"}]},
-            ]},
-        ],
-        "tools": tools,
-    })
-    .to_string();
-    let (a, b) = second.split_at(10);
-    let raw = format!(
-        "POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: sk-ant-test\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
-        a.len(),
-        b.len()
-    );
-    let (status, _, text) = exchange(server.port(), &raw);
-    assert_eq!(status, 200, "{text}");
-    let v = parse(&text);
-    assert_eq!(v["id"], "msg_2");
-    assert_eq!(v["content"], json!([{"type": "text", "text": "here you go"}]));
-    assert_eq!(v["stop_reason"], "end_turn");
-    assert_eq!(v["usage"]["input_tokens"], second.len() / 4);
-
-    let recorded = server.requests();
-    assert_eq!(recorded.len(), 2);
-    assert_eq!(recorded[0].header("x-api-key"), Some("sk-ant-test"));
-    assert_eq!(recorded[0].header("anthropic-version"), Some("2023-06-01"));
-    assert_eq!(recorded[0].tool_names(), ["search"]);
-    assert_eq!(recorded[0].all_text(), "be brief\nfind rust");
-    assert_eq!(recorded[0].last_message_text(), "find rust");
-    assert_eq!(recorded[1].header("transfer-encoding"), Some("chunked"));
-    assert_eq!(recorded[1].body, parse(&second));
-    assert_eq!(recorded[1].last_message_text(), "result one\nresult two");
-    assert_eq!(recorded[1].all_text(), "be brief\nfind rust\nsearching\nresult one\nresult two");
-}
-
-#[test]
-fn status_steps_answer_with_provider_error_bodies() {
-    let body = r#"{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#;
-
-    let openai = LlmServer::start(Format::OpenAi, vec![Step::Status(500), Step::Status(429)]);
-    let (status, headers, text) = post(openai.port(), "/v1/chat/completions", &[], body);
-    assert_eq!(status, 500);
-    assert_eq!(header_value(&headers, "content-type"), Some("application/json"));
-    assert_eq!(header_value(&headers, "retry-after"), None);
-    assert_eq!(
-        parse(&text),
-        json!({"error": {"message": "scripted failure", "type": "server_error", "param": null, "code": null}})
-    );
-    let (status, headers, text) = post(openai.port(), "/v1/chat/completions", &[], body);
-    assert_eq!(status, 429);
-    assert_eq!(header_value(&headers, "retry-after"), Some("0"));
-    assert_eq!(parse(&text)["error"]["code"], "rate_limit_exceeded");
-
-    let anthropic = LlmServer::start(Format::Anthropic, vec![Step::Status(500), Step::Status(529), Step::Status(429)]);
-    let (status, _, text) = post(anthropic.port(), "/v1/messages", &[], body);
-    assert_eq!(status, 500);
-    assert_eq!(parse(&text), json!({"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}));
-    let (status, _, text) = post(anthropic.port(), "/v1/messages", &[], body);
-    assert_eq!(status, 529);
-    assert_eq!(parse(&text)["error"]["type"], "overloaded_error");
-    let (status, headers, text) = post(anthropic.port(), "/v1/messages", &[], body);
-    assert_eq!(status, 429);
-    assert_eq!(header_value(&headers, "retry-after"), Some("0"));
-    assert_eq!(parse(&text)["error"]["type"], "rate_limit_error");
-    assert_eq!(anthropic.requests().len(), 3);
-}
-
-#[test]
-fn bad_json_and_unknown_paths_get_provider_errors_without_taking_a_step() {
-    for format in [Format::OpenAi, Format::Anthropic] {
-        let (served, other) = match format {
-            Format::OpenAi => ("/v1/chat/completions", "/v1/messages"),
-            Format::Anthropic => ("/v1/messages", "/v1/chat/completions"),
-        };
-        let server = LlmServer::start(format, vec![Step::Text("first step".into())]);
-        let (status, _, text) = post(server.port(), served, &[], "{oops");
-        assert_eq!(status, 400, "{format:?}");
-        let v = parse(&text);
-        match format {
-            Format::OpenAi => assert_eq!(v["error"]["type"], "invalid_request_error", "{v}"),
-            Format::Anthropic => {
-                assert_eq!(v["type"], "error", "{v}");
-                assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
-            }
-        }
-        let (status, _, _) = post(server.port(), other, &[], "{}");
-        assert_eq!(status, 404, "{format:?}");
-        let (status, _, _) = exchange(server.port(), &request_text("GET", served, &[], ""));
-        assert_eq!(status, 404, "{format:?}");
-        let (status, _, text) = post(server.port(), served, &[], r#"{"model":"m","max_tokens":5,"messages":[]}"#);
-        assert_eq!(status, 200, "{format:?}");
-        assert!(text.contains("first step"), "{text}");
-
-        let recorded = server.requests();
-        assert_eq!(recorded.len(), 4);
-        assert_eq!(recorded[0].body, Value::Null);
-        assert_eq!(recorded[0].path, served);
-        assert_eq!(recorded[1].path, other);
-        assert_eq!(recorded[2].method, "GET");
-        assert_eq!(recorded[3].body["model"], "m");
-    }
-}
-
-#[test]
-fn a_hung_request_blocks_neither_the_next_request_nor_shutdown() {
-    let server = LlmServer::start(Format::OpenAi, vec![Step::Hang, Step::Text("still here".into())]);
-    let port = server.port();
-    let mut hung = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let first = r#"{"model":"m","messages":[{"role":"user","content":"first"}]}"#;
-    hung.write_all(request_text("POST", "/v1/chat/completions", &[], first).as_bytes()).unwrap();
-    wait_until(|| server.requests().len() == 1);
-
-    let second = r#"{"model":"m","messages":[{"role":"user","content":"second"}]}"#;
-    let (status, _, text) = post(port, "/v1/chat/completions", &[], second);
-    assert_eq!(status, 200, "{text}");
-    assert_eq!(parse(&text)["choices"][0]["message"]["content"], "still here");
-    let recorded = server.requests();
-    assert_eq!(recorded[0].last_message_text(), "first");
-    assert_eq!(recorded[1].last_message_text(), "second");
-
-    // The first connection is still open and unanswered.
-    hung.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    let mut buf = [0; 64];
-    let err = hung.read(&mut buf).unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut), "{err}");
-
-    // Dropping the server returns at once, and then the hung connection is closed.
-    let started = Instant::now();
-    drop(server);
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
-    hung.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    assert_eq!(hung.read(&mut buf).unwrap(), 0, "the hung connection closes with the server");
-}
-
-#[test]
-fn the_page_server_serves_its_pages_and_404s_the_rest() {
-    let pages = PageServer::start(vec![("/", "<h1>home</h1>"), ("/about", "<p>about us</p>")]);
-    assert_eq!(pages.url("/about"), format!("http://127.0.0.1:{}/about", pages.port()));
-    assert_eq!(pages.url("about"), pages.url("/about"));
-    let get = |path: &str| exchange(pages.port(), &format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n"));
-    let (status, headers, body) = get("/about");
-    assert_eq!((status, body.as_str()), (200, "<p>about us</p>"));
-    assert_eq!(header_value(&headers, "content-type"), Some("text/html; charset=utf-8"));
-    let (status, _, body) = get("/?q=1");
-    assert_eq!((status, body.as_str()), (200, "<h1>home</h1>"));
-    let (status, headers, _) = get("/missing");
-    assert_eq!(status, 404);
-    assert_eq!(header_value(&headers, "content-type"), Some("text/html; charset=utf-8"));
-    assert_eq!(pages.hits(), ["/about", "/?q=1", "/missing"]);
 }

@@ -4,6 +4,7 @@
 mod common;
 mod conformance;
 mod db;
+mod dns_server;
 
 mod agent;
 mod audit_cli;
