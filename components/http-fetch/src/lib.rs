@@ -150,8 +150,9 @@ mod tests {
     #[test]
     fn urls_that_are_not_http_are_invalid_params_before_anything_is_sent() {
         // `http::send` checks the URL before it calls the host, so this
-        // runs natively; were a bad URL to reach the host's imports, the
-        // native stubs would panic and the test fail.
+        // runs natively. Were a bad URL to reach the host's imports, their
+        // native stubs (`unreachable!` in an `extern "C"` fn) would abort
+        // the test binary, naming this test.
         for url in ["ftp://example.com/", "file:///etc/passwd", "example.com/page", "https:///no-host", ""] {
             let err = fetch(url, None).execute(&ctx()).err().unwrap();
             assert_eq!(err.kind, ErrorKind::InvalidParams, "{url}: {err}");
