@@ -65,17 +65,29 @@ pub(super) fn run(cmd: SecretCommand, printer: &Printer) -> Result<()> {
         }
         SecretCommand::RotateKey => {
             let mut vault = Vault::open(&home.config, &home.data, false)?;
-            let new_key = if std::env::var_os(KEY_ENV).is_some() {
-                let text = Zeroizing::new(std::env::var("CLAW_NEW_MASTER_KEY").map_err(|_| {
-                    Problem::new(format!("the master key comes from {KEY_ENV}, so claw cannot replace it by itself"))
-                        .hint("set CLAW_NEW_MASTER_KEY to the new key (64 bytes, base64) for this command, then use it as CLAW_MASTER_KEY")
-                })?);
-                // Not the parse's own hint: unsetting this variable is no way out.
-                MasterKey::parse(&text, "CLAW_NEW_MASTER_KEY".into()).map_err(|p| {
-                    p.hint("generate one with `head -c 64 /dev/urandom | base64 -w0`; nothing was changed")
-                })?
-            } else {
-                MasterKey::generate("new key file".into())
+            // The new key is the operator's when given; with the old one in
+            // CLAW_MASTER_KEY it must be (claw cannot change that variable).
+            let new_key = match std::env::var("CLAW_NEW_MASTER_KEY") {
+                Ok(text) => {
+                    let text = Zeroizing::new(text);
+                    // Not the parse's own hint: unsetting this variable is no way out.
+                    MasterKey::parse(&text, "CLAW_NEW_MASTER_KEY".into()).map_err(|p| {
+                        p.hint("generate one with `head -c 64 /dev/urandom | base64 -w0`; nothing was changed")
+                    })?
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(Problem::new("CLAW_NEW_MASTER_KEY is not text")
+                        .hint("set it to 64 random bytes in base64; nothing was changed")
+                        .into());
+                }
+                Err(std::env::VarError::NotPresent) if std::env::var_os(KEY_ENV).is_some() => {
+                    return Err(Problem::new(format!(
+                        "the master key comes from {KEY_ENV}, so claw cannot replace it by itself"
+                    ))
+                    .hint("set CLAW_NEW_MASTER_KEY to the new key (64 bytes, base64) for this command, then use it as CLAW_MASTER_KEY")
+                    .into());
+                }
+                Err(std::env::VarError::NotPresent) => MasterKey::generate("new key file".into()),
             };
             let count = vault.list().len();
             vault.rotate(new_key)?;

@@ -481,10 +481,7 @@ fn a_provider_refusing_connections_or_asking_too_long_a_wait_is_passed_over() {
     let h = TestHome::new();
     install_router(&h);
     let url = format!("http://127.0.0.1:{dead}/v1");
-    ok(
-        &h.claw(&["provider", "add", "dead", "--kind", "openai", "--base-url", &url, "--model", "m"]),
-        "provider add",
-    );
+    ok(&h.claw(&["provider", "add", "dead", "--kind", "openai", "--base-url", &url, "--model", "m"]), "provider add");
     add_provider(&h, "slow", "openai", &slow, &[]);
     add_provider(&h, "backup", "openai", &backup, &[]);
     let out = chat(&h, "hello");
@@ -492,8 +489,7 @@ fn a_provider_refusing_connections_or_asking_too_long_a_wait_is_passed_over() {
     assert_eq!(stdout(&out).trim(), "from the backup");
     assert_eq!(slow.requests().len(), 1, "a Retry-After of an hour is not waited for, nor retried");
     let records = claw::boundary::audit::AuditLog::new(&h.home.data.join("audit.jsonl")).read().unwrap();
-    let refused: Vec<_> =
-        records.iter().filter(|r| r.port == dead && r.rule.contains("the request failed")).collect();
+    let refused: Vec<_> = records.iter().filter(|r| r.port == dead && r.rule.contains("the request failed")).collect();
     assert!(!refused.is_empty(), "the refused connections are audited");
 }
 
@@ -509,7 +505,17 @@ fn a_provider_the_boundary_denies_is_passed_over_and_the_audit_says_why() {
         .unwrap();
     install_router(&h);
     ok(
-        &h.claw(&["provider", "add", "inside", "--kind", "openai", "--base-url", "http://llm.internal:8000/v1", "--model", "m"]),
+        &h.claw(&[
+            "provider",
+            "add",
+            "inside",
+            "--kind",
+            "openai",
+            "--base-url",
+            "http://llm.internal:8000/v1",
+            "--model",
+            "m",
+        ]),
         "provider add",
     );
     add_provider(&h, "backup", "openai", &backup, &[]);

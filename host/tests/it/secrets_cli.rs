@@ -109,6 +109,20 @@ fn rotate_key_replaces_the_key_file_and_the_old_key_no_longer_opens() {
 }
 
 #[test]
+fn with_a_key_file_a_given_claw_new_master_key_becomes_the_new_key_file() {
+    // Before, the variable was ignored here and a random key written.
+    let h = TestHome::new();
+    assert!(set(&h, "a", A).status.success());
+    let key_path = h.dir.path().join("config/master.key");
+    let given = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 64]);
+    let out = claw_env(&h, &[("CLAW_NEW_MASTER_KEY", &given)], &["secret", "rotate-key"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&key_path).unwrap().trim(), given, "the key file holds the given key");
+    assert_eq!(mode(&key_path), 0o600);
+    assert_reads(&h, &[], "after the rotation");
+}
+
+#[test]
 fn with_claw_master_key_set_rotate_key_takes_the_new_key_from_claw_new_master_key() {
     let old = "11".repeat(64);
     let new = "22".repeat(64);
