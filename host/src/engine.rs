@@ -62,6 +62,12 @@ impl Drop for Ticker {
     }
 }
 
+/// The wasmtime configuration claw's engine uses (pooling): public so the
+/// benchmark can measure raw wasmtime under the same settings.
+pub fn wasmtime_config() -> Config {
+    config(true)
+}
+
 fn config(pooling: bool) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);

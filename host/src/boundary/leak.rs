@@ -1,13 +1,14 @@
 //! The leak detector, shared by the boundary and `claw scan`: every vault
 //! value in the encodings a request can carry it in, and high-precision
-//! credential patterns, found in one Aho-Corasick pass (linear in the
-//! input, whatever the number of secrets).
+//! credential patterns, found in one pass ([`super::needles`]: linear in
+//! the input, whatever the number of secrets).
 //!
 //! Findings carry the secret's *name* or the pattern's name and an offset,
 //! never the matched bytes.
 
+use super::needles::NeedleIndex;
 use super::patterns::Patterns;
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 
@@ -65,7 +66,7 @@ impl std::fmt::Display for Finding {
     }
 }
 
-/// What one automaton pattern stands for.
+/// What one needle stands for.
 #[derive(Debug, Clone)]
 enum Needle {
     Secret { index: usize, encoding: &'static str },
@@ -75,11 +76,10 @@ enum Needle {
 /// The compiled detector. Build it once per vault change; scanning is
 /// read-only and can run on many threads at once.
 pub struct Detector {
-    automaton: AhoCorasick,
+    /// Each needle's bytes, found whatever their ASCII case (for hex in any
+    /// mix of cases); other needles are confirmed byte for byte.
+    index: NeedleIndex,
     needles: Vec<Needle>,
-    /// Each needle's bytes: the automaton ignores ASCII case (for hex in
-    /// any mix of cases), so other needles are confirmed byte for byte.
-    bytes: Vec<Vec<u8>>,
     names: Vec<String>,
 }
 
@@ -255,11 +255,6 @@ fn json_escape_all(s: &str) -> String {
 impl Detector {
     /// A detector for these vault values (name, value) and the credential
     /// patterns.
-    ///
-    /// # Panics
-    ///
-    /// Never in practice: the automaton is built from at most a few hundred
-    /// thousand literal needles.
     pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Detector {
         let mut needles = Vec::new();
         let mut bytes: Vec<Vec<u8>> = Vec::new();
@@ -271,7 +266,7 @@ impl Detector {
                 bytes.push(enc);
             }
         }
-        // The automaton is case-blind already: one needle per row and anchor.
+        // The search is case-blind already: one needle per row and anchor.
         let mut seen = std::collections::HashSet::new();
         for (row, anchor) in Patterns::builtin().anchors() {
             if seen.insert((row, anchor.to_ascii_lowercase())) {
@@ -279,16 +274,7 @@ impl Detector {
                 bytes.push(anchor.to_vec());
             }
         }
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
-            .kind(Some(if bytes.len() <= 20_000 { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA }))
-            .build(&bytes)
-            .or_else(|_| {
-                AhoCorasick::builder().match_kind(MatchKind::Standard).ascii_case_insensitive(true).build(&bytes)
-            })
-            .expect("literal needles always build");
-        Detector { automaton, needles, bytes, names }
+        Detector { index: NeedleIndex::new(bytes), needles, names }
     }
 
     /// A detector with the credential patterns only (no vault).
@@ -399,27 +385,26 @@ impl Detector {
 
     /// Call `on` for each finding and where it ends, until it returns false.
     fn each(&self, input: &[u8], mut on: impl FnMut(Finding, usize) -> bool) {
-        for m in self.automaton.find_overlapping_iter(input) {
-            let needle = m.pattern().as_usize();
-            let exact = input[m.start()..m.end()] == self.bytes[needle][..];
+        self.index.each(input, |needle, start| {
+            let bytes = self.index.needle(needle);
+            let end = start + bytes.len();
+            let exact = &input[start..end] == bytes;
             let finding = match &self.needles[needle] {
-                Needle::Secret { index, encoding } => (exact || *encoding == "hex").then(|| {
-                    (Finding::Secret { name: self.names[*index].clone(), encoding, offset: m.start() }, m.end())
-                }),
+                Needle::Secret { index, encoding } => (exact || *encoding == "hex")
+                    .then(|| (Finding::Secret { name: self.names[*index].clone(), encoding, offset: start }, end)),
                 // The table's rule confirms it: anchor case, boundary, shape,
                 // checksum, not a documentation placeholder.
                 Needle::Pattern { row } => {
                     let p = Patterns::builtin();
-                    p.confirm(*row, input, m.start(), m.end())
+                    p.confirm(*row, input, start, end)
                         .map(|hit| (Finding::Pattern { name: p.name(*row), offset: hit.start }, hit.end))
                 }
             };
-            if let Some((f, end)) = finding
-                && !on(f, end)
-            {
-                return;
+            match finding {
+                Some((f, end)) => on(f, end),
+                None => true,
             }
-        }
+        });
     }
 }
 

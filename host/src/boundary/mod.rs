@@ -32,6 +32,7 @@ pub mod client;
 mod dns;
 pub mod inject;
 pub mod leak;
+mod needles;
 mod network;
 mod path;
 pub mod patterns;

@@ -1,8 +1,8 @@
 //! Credential patterns: the table in `patterns.txt`, parsed once, and the
-//! confirmation of an anchor hit found by the leak detector's single
-//! Aho-Corasick pass.
+//! confirmation of an anchor hit found by the leak detector's single pass
+//! (`needles.rs`).
 //!
-//! The automaton looks only for each row's literal anchor; [`Patterns::confirm`]
+//! The search looks only for each row's literal anchor; [`Patterns::confirm`]
 //! then decides, from the bytes around the hit, whether a credential is
 //! really there: the anchor's case, a token boundary before it, the shape
 //! (character classes and lengths) before and after it, a checksum or
@@ -178,7 +178,7 @@ impl Patterns {
     pub fn confirm(&self, row: usize, input: &[u8], anchor_start: usize, anchor_end: usize) -> Option<Hit> {
         let r = self.rows.get(row)?;
         let anchor = input.get(anchor_start..anchor_end)?;
-        // The automaton may have matched without regard to case.
+        // The search matches without regard to case.
         let same = if r.any_case { anchor.eq_ignore_ascii_case(&r.anchor) } else { anchor == r.anchor.as_slice() };
         if !same {
             return None;
