@@ -261,7 +261,7 @@ pub(crate) fn body_1mib() -> Vec<u8> {
 /// 1,000 vault values: random 32-character tokens, as API keys are
 /// (`random`), or all of one shape with a shared `sk-` prefix (`!random`,
 /// what this benchmark used until 2026-12-02: kinder to an automaton).
-fn vault_values(random: bool) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn vault_values(random: bool) -> Vec<(String, Vec<u8>)> {
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     (0..1000u64)
@@ -365,12 +365,7 @@ fn egress(rounds: usize, per_round: usize) -> Result<(Stats, Stats)> {
     // to see what the log costs.
     let log = std::env::var_os("CLAW_BENCH_NO_AUDIT").is_none().then(|| AuditLog::new(&dir.path().join("audit.jsonl")));
     let boundary = Arc::new(Boundary::new(log));
-    boundary.set_secrets(Secrets::from_values((0..1000).map(|i| {
-        (
-            format!("secret_{i}"),
-            format!("sk-{i:04}-{:016x}-value", (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).into_bytes(),
-        )
-    })));
+    boundary.set_secrets(Secrets::from_values(crate::vault_values(true)));
     let grant = claw::grant::Grant::parse(
         &format!("[[http]]\nurl = \"http://127.0.0.1:{port}/**\"\nmethods = [\"POST\"]\n"),
         "bench",

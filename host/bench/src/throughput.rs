@@ -78,12 +78,7 @@ pub fn egress(workers: usize, total: usize) -> Result<f64> {
     let rt = runtime(workers)?;
     let dir = tempfile::tempdir()?;
     let boundary = Arc::new(Boundary::new(Some(AuditLog::new(&dir.path().join("audit.jsonl")))));
-    boundary.set_secrets(Secrets::from_values((0..1000).map(|i| {
-        (
-            format!("secret_{i}"),
-            format!("sk-{i:04}-{:016x}-value", (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).into_bytes(),
-        )
-    })));
+    boundary.set_secrets(Secrets::from_values(crate::vault_values(true)));
     let grant = claw::grant::Grant::parse(
         &format!(
             "[limits]\nhttp_concurrency = {IN_FLIGHT}\n[[http]]\nurl = \"http://127.0.0.1:{port}/**\"\nmethods = [\"POST\"]\n"

@@ -5,10 +5,12 @@
 //! Why not one Aho-Corasick automaton: with a thousand random-looking vault
 //! values in a dozen encodings each, its DFA has hundreds of thousands of
 //! states and random-looking input walks all over it — measured at tens of
-//! MB/s. Here each input position costs one 8-byte load, a multiply and two
-//! bit tests in small tables: a needle of 8 bytes or more is indexed by a
-//! hash of its first 8 bytes (a 128 KiB bit table, then a map of the few
-//! candidates), a shorter one by its first 2 bytes (an 8 KiB bit table).
+//! MB/s. Here a needle of [`LONG`] bytes or more is indexed by a hash of
+//! each of its first [`STRIDE`] 8-byte windows (a 256 KiB bit table, then a
+//! map of the few candidates), so only every `STRIDE`-th input position is
+//! hashed: one of them falls on one of those windows wherever the needle
+//! starts. A shorter needle is indexed by its first 2 bytes (an 8 KiB bit
+//! table), tested at every position.
 //! Case is folded by setting bit 0x20 of every byte, which lower-cases ASCII
 //! letters (and merges some punctuation: that only adds candidates, each of
 //! which is compared in full).
@@ -19,14 +21,19 @@ use std::hash::BuildHasherDefault;
 const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
 const FOLD: u64 = 0x2020_2020_2020_2020;
 /// log2 of the long-needle bit table's size in bits.
-const TABLE_BITS: u32 = 20;
+const TABLE_BITS: u32 = 21;
+/// Input positions hashed: every `STRIDE`-th.
+const STRIDE: usize = 4;
+/// The shortest needle found through the strided windows.
+const LONG: usize = 8 + STRIDE - 1;
 
 /// The needles, indexed for [`NeedleIndex::each`].
 pub struct NeedleIndex {
     needles: Vec<Vec<u8>>,
     /// Bit per hash of a folded 8-byte prefix.
     long_bits: Vec<u64>,
-    long: HashMap<u64, Vec<u32>, BuildHasherDefault<Premixed>>,
+    /// Folded window → (needle, the window's offset in it).
+    long: HashMap<u64, Vec<(u32, u32)>, BuildHasherDefault<Premixed>>,
     /// Bit per folded 2-byte prefix.
     short_bits: Vec<u64>,
     short: HashMap<u64, Vec<u32>, BuildHasherDefault<Premixed>>,
@@ -62,10 +69,12 @@ impl NeedleIndex {
             needles: Vec::new(),
         };
         for (id, n) in needles.iter().enumerate() {
-            if let Ok(head) = <[u8; 8]>::try_from(n.get(..8).unwrap_or_default()) {
-                let folded = u64::from_le_bytes(head) | FOLD;
-                set(&mut index.long_bits, long_slot(folded));
-                index.long.entry(folded).or_default().push(id as u32);
+            if n.len() >= LONG {
+                for offset in 0..STRIDE {
+                    let folded = fold(&n[offset..offset + 8]);
+                    set(&mut index.long_bits, long_slot(folded));
+                    index.long.entry(folded).or_default().push((id as u32, offset as u32));
+                }
             } else if n.len() >= 2 {
                 let pair = u64::from(u16::from_le_bytes([n[0], n[1]]) | 0x2020);
                 set(&mut index.short_bits, pair as usize);
@@ -82,37 +91,45 @@ impl NeedleIndex {
     }
 
     /// Call `on(id, start)` for every needle found at `start` (equal but
-    /// for ASCII case), in order of start, until it returns false.
+    /// for ASCII case), until it returns false. Starts come in order but
+    /// for long needles, which may come up to `STRIDE - 1` bytes late.
     pub fn each(&self, input: &[u8], mut on: impl FnMut(usize, usize) -> bool) {
-        let mut check = |ids: Option<&Vec<u32>>, at: usize| -> bool {
-            for &id in ids.into_iter().flatten() {
-                let n = &self.needles[id as usize];
-                if input.get(at..at + n.len()).is_some_and(|s| s.eq_ignore_ascii_case(n)) && !on(id as usize, at) {
-                    return false;
+        let mut found = |id: u32, at: usize| -> bool {
+            let n = &self.needles[id as usize];
+            !input.get(at..at + n.len()).is_some_and(|s| s.eq_ignore_ascii_case(n)) || on(id as usize, at)
+        };
+        for at in 0..input.len().saturating_sub(1) {
+            let pair = u64::from(u16::from_le_bytes([input[at], input[at + 1]]) | 0x2020);
+            if has(&self.short_bits, pair as usize) {
+                for &id in self.short.get(&pair).into_iter().flatten() {
+                    if !found(id, at) {
+                        return;
+                    }
                 }
             }
-            true
-        };
-        let full = input.len().saturating_sub(7);
-        for (at, window) in input.windows(8).enumerate() {
-            let folded = u64::from_le_bytes([
-                window[0], window[1], window[2], window[3], window[4], window[5], window[6], window[7],
-            ]) | FOLD;
-            let pair = folded & 0xffff;
-            let long = has(&self.long_bits, long_slot(folded));
-            let short = has(&self.short_bits, pair as usize);
-            if (long && !check(self.long.get(&folded), at)) || (short && !check(self.short.get(&pair), at)) {
-                return;
-            }
-        }
-        // The last 7 positions hold no 8-byte needle, only shorter ones.
-        for at in full..input.len().saturating_sub(1) {
-            let pair = u64::from(u16::from_le_bytes([input[at], input[at + 1]]) | 0x2020);
-            if has(&self.short_bits, pair as usize) && !check(self.short.get(&pair), at) {
-                return;
+            if at % STRIDE == 0
+                && let Some(window) = input.get(at..at + 8)
+            {
+                let folded = fold(window);
+                if has(&self.long_bits, long_slot(folded)) {
+                    for &(id, offset) in self.long.get(&folded).into_iter().flatten() {
+                        if let Some(start) = at.checked_sub(offset as usize)
+                            && !found(id, start)
+                        {
+                            return;
+                        }
+                    }
+                }
             }
         }
     }
+}
+
+/// Eight bytes as a number, ASCII case folded.
+fn fold(window: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(window);
+    u64::from_le_bytes(bytes) | FOLD
 }
 
 /// The maps' keys are folded prefixes; mixing them once is hash enough.
@@ -145,6 +162,7 @@ mod tests {
             out.push((id, at));
             true
         });
+        out.sort_by_key(|&(id, at)| (at, id));
         out
     }
 
@@ -163,6 +181,17 @@ mod tests {
         assert_eq!(found(&index, b"ac"), vec![(2, 0)], "a 2-byte input");
         assert_eq!(found(&index, b"0123456789abcde"), vec![(1, 0)], "the long needle cut short is not found");
         assert!(found(&index, b"x").is_empty() && found(&index, b"").is_empty());
+    }
+
+    #[test]
+    fn a_long_needle_is_found_once_at_every_alignment() {
+        let index = NeedleIndex::new(vec![b"abcdefghijklmnop".to_vec(), b"zzzzzzzzzzzz".to_vec()]);
+        for at in 0..12 {
+            let input = format!("{}ABCDEFGHIJKLMNOP{}", "-".repeat(at), "-".repeat(at % 3));
+            assert_eq!(found(&index, input.as_bytes()), vec![(0, at)], "{input}");
+        }
+        // Overlapping occurrences of a needle with repeated windows.
+        assert_eq!(found(&index, b"zzzzzzzzzzzzz"), vec![(1, 0), (1, 1)]);
     }
 
     #[test]
