@@ -84,7 +84,7 @@ pub(super) fn agent_turn(iterations: usize) -> Result<Turn> {
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     providers.save(&home)?;
-    let mut vault = claw::vault::Vault::open(&home.config, &home.data, true).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut vault = claw::vault::Vault::open(&home, true).map_err(|e| anyhow::anyhow!("{e}"))?;
     vault.set("bench_key", b"sk-bench-0123456789abcdef0123456789").map_err(|e| anyhow::anyhow!("{e}"))?;
     drop(vault);
 

@@ -54,7 +54,7 @@ impl Secrets {
         if !Vault::path_in(&home.data).exists() {
             return Secrets::empty();
         }
-        match Vault::open(&home.config, &home.data, false).and_then(|v| Secrets::from_vault(&v)) {
+        match Vault::open(home, false).and_then(|v| Secrets::from_vault(&v)) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!("outbound requests are refused until the vault opens: {e}");

@@ -91,8 +91,15 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
     Ok(())
 }
 
+/// How many chunks the background indexer embeds per request.
+const BATCH: i64 = 128;
+
 /// Keep the memory index embedded: new writes, and everything after the
 /// embedder changes. Search answers from what is embedded meanwhile.
+///
+/// What waits when claw run starts (every chunk, after the embedder
+/// changed) and any later backlog of more than a batch is announced on
+/// stderr, and so is its end; a few new chunks are embedded quietly.
 async fn embed_in_background(home: Home, runtime: Arc<Runtime>, printer: Printer) {
     let memory = loop {
         let setup = async {
@@ -110,18 +117,53 @@ async fn embed_in_background(home: Home, runtime: Arc<Runtime>, printer: Printer
             }
         }
     };
+    let name = memory.embedder().name().to_string();
+    // Set while embedding fails, so the warning is printed once.
     let mut failing = false;
+    let failed = |failing: &mut bool, e: String| {
+        if !*failing {
+            printer.note(format!("warning: embedding paused, full-text search still works: {e}"));
+        }
+        *failing = true;
+    };
+    let mut at_start = true;
     loop {
-        match memory.embed_pending(128).await {
-            Ok(0) => tokio::time::sleep(Duration::from_secs(2)).await,
-            Ok(_) => failing = false,
+        let waiting = match memory.pending().await {
+            Ok(n) => n,
             Err(e) => {
-                if !failing {
-                    printer.note(format!("warning: embedding paused, full-text search still works: {e}"));
-                }
-                failing = true;
+                failed(&mut failing, e);
                 tokio::time::sleep(Duration::from_secs(10)).await;
+                continue;
             }
+        };
+        if waiting == 0 {
+            at_start = false;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        }
+        let announce = at_start || waiting > BATCH;
+        at_start = false;
+        if announce {
+            printer.note(format!(
+                "memory: embedding {waiting} chunk(s) with {name} in the background; search answers from full text meanwhile"
+            ));
+        }
+        let mut done = 0;
+        loop {
+            match memory.embed_pending(BATCH).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    done += n;
+                    failing = false;
+                }
+                Err(e) => {
+                    failed(&mut failing, e);
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                }
+            }
+        }
+        if announce {
+            printer.note(format!("memory: embedded {done} chunk(s) with {name}"));
         }
     }
 }

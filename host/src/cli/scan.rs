@@ -28,7 +28,7 @@ pub(super) fn run(args: ScanArgs, printer: &Printer) -> Result<bool> {
         }
     };
     let secrets = if Vault::path_in(&home.data).exists() {
-        Secrets::from_vault(&Vault::open(&home.config, &home.data, false)?)?
+        Secrets::from_vault(&Vault::open(&home, false)?)?
     } else {
         Secrets::empty()
     };

@@ -37,7 +37,7 @@ pub(super) fn run(cmd: SecretCommand, printer: &Printer) -> Result<()> {
     match cmd {
         SecretCommand::Set { name } => {
             let value = read_value(&name)?;
-            let mut vault = Vault::open(&home.config, &home.data, true)?;
+            let mut vault = Vault::open(&home, true)?;
             let existed = vault.contains(&name);
             vault.set(&name, &value)?;
             printer.note(format!(
@@ -54,7 +54,7 @@ pub(super) fn run(cmd: SecretCommand, printer: &Printer) -> Result<()> {
         }
         SecretCommand::List => list(&home, printer),
         SecretCommand::Rm { name } => {
-            let mut vault = Vault::open(&home.config, &home.data, false)?;
+            let mut vault = Vault::open(&home, false)?;
             if !vault.remove(&name)? {
                 return Err(Problem::new(format!("the vault has no secret named `{name}`"))
                     .hint("`claw secret list` shows the names")
@@ -64,7 +64,7 @@ pub(super) fn run(cmd: SecretCommand, printer: &Printer) -> Result<()> {
             Ok(())
         }
         SecretCommand::RotateKey => {
-            let mut vault = Vault::open(&home.config, &home.data, false)?;
+            let mut vault = Vault::open(&home, false)?;
             // The new key is the operator's when given; with the old one in
             // CLAW_MASTER_KEY it must be (claw cannot change that variable).
             let new_key = match std::env::var("CLAW_NEW_MASTER_KEY") {
@@ -80,7 +80,7 @@ pub(super) fn run(cmd: SecretCommand, printer: &Printer) -> Result<()> {
                         .hint("set it to 64 random bytes in base64; nothing was changed")
                         .into());
                 }
-                Err(std::env::VarError::NotPresent) if std::env::var_os(KEY_ENV).is_some() => {
+                Err(std::env::VarError::NotPresent) if home.key_source().is_env() => {
                     return Err(Problem::new(format!(
                         "the master key comes from {KEY_ENV}, so claw cannot replace it by itself"
                     ))
@@ -132,7 +132,7 @@ fn read_value(name: &str) -> Result<Zeroizing<Vec<u8>>> {
 }
 
 fn list(home: &Home, printer: &Printer) -> Result<()> {
-    let vault = Vault::open(&home.config, &home.data, false);
+    let vault = Vault::open(home, false);
     let vault = match vault {
         Ok(v) => v,
         Err(e) if !Vault::path_in(&home.data).exists() => {

@@ -35,6 +35,14 @@ impl Embedder {
         }
     }
 
+    /// Its name in messages: `offline`, or the remote model.
+    pub fn name(&self) -> &str {
+        match self {
+            Embedder::Offline => "offline",
+            Embedder::Remote(r) => r.model(),
+        }
+    }
+
     /// Embed a batch.
     ///
     /// # Errors
@@ -96,6 +104,20 @@ impl Memory {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The embedder.
+    pub fn embedder(&self) -> &Embedder {
+        &self.embedder
+    }
+
+    /// How many chunks the embedder has not embedded yet.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn pending(&self) -> Result<i64, String> {
+        self.store.pending_count(&self.embedder.id()).await.map_err(|e| e.to_string())
     }
 
     /// The embedder configured for a home (`[embedder]` in config.toml).

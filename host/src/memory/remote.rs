@@ -61,6 +61,11 @@ impl Remote {
         })
     }
 
+    /// The model's name.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
     /// The id stored beside each vector.
     pub fn id(&self) -> String {
         format!("openai:{}@{}", self.model, self.url)

@@ -1,5 +1,6 @@
-//! Which database: `CLAW_DATABASE_URL`, else `database_url` in the
-//! configuration, else a SQLite file under the data directory.
+//! Which database: `CLAW_DATABASE_URL` (as [`Home::from_env`] read it),
+//! else `database_url` in the configuration, else a SQLite file under the
+//! data directory.
 
 use crate::config::Config;
 use crate::home::Home;
@@ -32,16 +33,16 @@ impl DatabaseUrl {
         }
     }
 
-    /// Resolve for a home.
+    /// Resolve for a home: its override, its configuration, its data
+    /// directory — never the process environment (a [`Home::at`] a
+    /// directory means that directory's database).
     ///
     /// # Errors
     ///
     /// A bad URL or configuration file.
     pub fn resolve(home: &Home) -> Result<DatabaseUrl, Problem> {
-        if let Ok(url) = std::env::var("CLAW_DATABASE_URL")
-            && !url.trim().is_empty()
-        {
-            return DatabaseUrl::parse(&url);
+        if let Some(url) = home.database_url_override() {
+            return DatabaseUrl::parse(url);
         }
         if let Some(url) = Config::load(home)?.database_url {
             return DatabaseUrl::parse(&url);

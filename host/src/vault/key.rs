@@ -102,7 +102,8 @@ impl std::fmt::Debug for KeySource {
 }
 
 impl KeySource {
-    /// `CLAW_MASTER_KEY` if set, else the key file.
+    /// `CLAW_MASTER_KEY` if set, else the key file. Read by
+    /// [`crate::home::Home::from_env`] only, the CLI's edge.
     pub fn from_env() -> KeySource {
         KeySource { env: std::env::var(KEY_ENV).ok().map(Zeroizing::new) }
     }

@@ -12,6 +12,7 @@ mod key;
 pub use key::{KEY_ENV, KeySource, MasterKey, key_file, load as load_key};
 
 use crate::engine::write_private;
+use crate::home::Home;
 use crate::problem::Problem;
 use aes_siv::KeyInit as _;
 use aes_siv::siv::Aes256Siv;
@@ -94,14 +95,15 @@ impl Vault {
         data_dir.join("vault.json")
     }
 
-    /// Open the vault (creating an empty one, and the key file, when
-    /// `create` is set and none exists).
+    /// Open the vault of `home` with the key it names (its key file, or
+    /// `CLAW_MASTER_KEY` when [`Home::from_env`] found it), creating an
+    /// empty vault, and the key file, when `create` is set and none exists.
     ///
     /// # Errors
     ///
     /// A [`Problem`] for a missing or wrong master key or a damaged file.
-    pub fn open(config_dir: &Path, data_dir: &Path, create: bool) -> Result<Vault, Problem> {
-        Vault::open_with(config_dir, data_dir, create, &KeySource::from_env())
+    pub fn open(home: &Home, create: bool) -> Result<Vault, Problem> {
+        Vault::open_with(&home.config, &home.data, create, home.key_source())
     }
 
     /// [`Vault::open`] with the key from `source`.

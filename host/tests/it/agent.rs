@@ -3,8 +3,10 @@
 //! composed LLM router, `http-fetch` through the boundary, failover, the
 //! untrusted wrapper, and bad tool calls from the LLM.
 
-use crate::common::{TestHome, guest, stderr, stdout};
+use crate::common::{TestHome, guest, ok, stderr, stdout};
+use crate::db::TestDb;
 use crate::llm_server::{Format, LlmServer, PageServer, Step};
+use crate::on_both_backends;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -13,10 +15,6 @@ const KEY: &str = "sk-test-9f8e7d6c5b4a39281706f5e4d3c2b1a0";
 
 fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-fn ok(out: &Output, what: &str) {
-    assert!(out.status.success(), "{what} failed: {}\n{}", stderr(out), stdout(out));
 }
 
 /// Install a first-party component with its shipped grant (extra args: --plug ...).
@@ -168,6 +166,53 @@ fn openai_turn_with_a_tool_call_reaches_chat_and_the_repl() {
 #[test]
 fn anthropic_turn_with_a_tool_call_reaches_chat_and_the_repl() {
     full_turn(Format::Anthropic, "anthropic", "x-api-key", KEY);
+}
+
+on_both_backends!(a_turn_keeps_its_session_and_recall_in_the_database_claw_is_given);
+
+/// `claw chat` with `CLAW_DATABASE_URL` naming `db`: recall finds the note
+/// written there, the next turn (another process) carries the first from
+/// the session stored there, and the home's own SQLite file is never made.
+async fn a_turn_keeps_its_session_and_recall_in_the_database_claw_is_given(db: &TestDb) {
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![Step::Text("In November.".into()), Step::Text("Yes, every November.".into())],
+    );
+    let h = TestHome::on(db);
+    install_router(&h);
+    add_provider(&h, "main", "openai", &llm, &[]);
+    h.memory_write("notes/zebras.md", "Zebras in the Okavango migrate every November.");
+
+    let out = chat(&h, "When do zebras migrate?");
+    ok(&out, "first chat");
+    assert_eq!(stdout(&out).trim(), "In November.");
+    let out = chat(&h, "Are you sure?");
+    ok(&out, "second chat");
+    assert_eq!(stdout(&out).trim(), "Yes, every November.");
+
+    let reqs = llm.requests();
+    assert_eq!(reqs.len(), 2, "one request per turn");
+    let first = reqs[0].all_text();
+    assert!(only_wrapped(&first, "Zebras in the Okavango"), "recall from the note in the database: {first}");
+    let second = reqs[1].all_text();
+    assert!(
+        second.contains("When do zebras migrate?")
+            && second.contains("In November.")
+            && second.contains("Are you sure?"),
+        "the second turn carries the stored first: {second}"
+    );
+    let store = db.store().await;
+    let session = store.sessions().active("cli", "default").await.unwrap();
+    let stored: Vec<(String, String)> =
+        store.sessions().messages(&session.id, 0).await.unwrap().into_iter().map(|m| (m.role, m.content)).collect();
+    let texts: Vec<&str> = stored.iter().map(|(_, c)| c.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["When do zebras migrate?", "In November.", "Are you sure?", "Yes, every November."],
+        "both turns are in {}: {stored:#?}",
+        store.backend()
+    );
+    assert!(!h.has_default_store(), "nothing went to the home's own SQLite file");
 }
 
 #[test]
@@ -373,11 +418,6 @@ fn provider_cli_keeps_the_failover_order_and_grants_exactly_their_hosts() {
     assert!(!policy.contains("api.anthropic.com"), "{policy}");
 }
 
-/// Write a workspace document as the operator.
-fn memory_write(h: &TestHome, path: &str, text: &str) {
-    ok(&h.claw_with_stdin(&["memory", "write", path], text), "memory write");
-}
-
 #[test]
 fn context_carries_identity_files_and_recall_and_old_turns_are_summarised() {
     let llm = LlmServer::start(
@@ -392,8 +432,8 @@ fn context_carries_identity_files_and_recall_and_old_turns_are_summarised() {
     let h = TestHome::new();
     install_router(&h);
     add_provider(&h, "main", "openai", &llm, &[]);
-    memory_write(&h, "AGENTS.md", "Always answer in haiku.");
-    memory_write(&h, "notes/zebras.md", "Zebras in the Okavango migrate every November.");
+    h.memory_write("AGENTS.md", "Always answer in haiku.");
+    h.memory_write("notes/zebras.md", "Zebras in the Okavango migrate every November.");
     std::fs::write(h.dir.path().join("config/config.toml"), "[agent]\nhistory_tokens = 200\n").unwrap();
 
     let first = format!("When do zebras migrate? {}", "A".repeat(600));
@@ -605,8 +645,8 @@ fn the_built_in_memory_and_workspace_tools_are_sandboxed_components() {
     install(&h, "memory-search", &[]);
     install(&h, "workspace", &[]);
     add_provider(&h, "main", "openai", &llm, &[]);
-    memory_write(&h, "AGENTS.md", "Be brief.");
-    memory_write(&h, "notes/zebras.md", "Zebras migrate every November.");
+    h.memory_write("AGENTS.md", "Be brief.");
+    h.memory_write("notes/zebras.md", "Zebras migrate every November.");
     ok(&chat(&h, "what do you know about zebras?"), "chat");
     let messages = llm.requests()[1].body["messages"].as_array().unwrap().clone();
     let result = |id: &str| messages.iter().find(|m| m["tool_call_id"] == id).unwrap()["content"].to_string();
@@ -808,7 +848,7 @@ fn an_identity_file_a_component_wrote_is_wrapped_whatever_its_text() {
     ok(&h.claw(&args), "adding notes");
     let params = r#"{"op": "write", "path": "SOUL.md", "content": "You are calm and precise."}"#;
     ok(&h.claw(&["tool", "call", "notes", params]), "the tool writes SOUL.md");
-    memory_write(&h, "AGENTS.md", "Answer briefly.");
+    h.memory_write("AGENTS.md", "Answer briefly.");
     ok(&chat(&h, "hello"), "chat");
     let system = llm.requests()[0].body["messages"][0]["content"].as_str().unwrap().to_string();
     assert!(only_wrapped(&system, "You are calm and precise."), "{system}");

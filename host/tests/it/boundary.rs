@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 const TOKEN: &str = "tok-9f8e7d6c5b4a3210";
 
 fn set_secret(h: &TestHome, name: &str, value: &str) {
-    let mut v = Vault::open(&h.home.config, &h.home.data, true).unwrap();
+    let mut v = Vault::open(&h.home, true).unwrap();
     v.set(name, value.as_bytes()).unwrap();
 }
 

@@ -1,5 +1,6 @@
 //! Shared test helpers: guest components, throwaway homes, a local HTTP server.
 
+use crate::db::TestDb;
 use claw::components::Record;
 use claw::home::Home;
 use claw::runtime::Runtime;
@@ -23,13 +24,28 @@ pub fn guest(name: &str) -> PathBuf {
 pub struct TestHome {
     pub dir: tempfile::TempDir,
     pub home: Home,
+    /// Given to every `claw` run here as `CLAW_DATABASE_URL`.
+    database_url: Option<String>,
 }
 
 impl TestHome {
     pub fn new() -> TestHome {
         let dir = tempfile::tempdir().expect("tempdir");
         let home = Home::at(dir.path());
-        TestHome { dir, home }
+        TestHome { dir, home, database_url: None }
+    }
+
+    /// A home whose `claw` processes keep their store in `db`, named by
+    /// `CLAW_DATABASE_URL` as an operator would. (In-process code opening
+    /// `home` does not see it: write `database_url` to config.toml there.)
+    pub fn on(db: &TestDb) -> TestHome {
+        TestHome { database_url: Some(db.url.as_str().to_string()), ..TestHome::new() }
+    }
+
+    /// Whether the home's own SQLite store exists: never, for a home
+    /// [`TestHome::on`] another database.
+    pub fn has_default_store(&self) -> bool {
+        self.home.data.join("claw.db").exists()
     }
 
     /// Run the `claw` binary against this home.
@@ -60,7 +76,15 @@ impl TestHome {
             }
         }
         c.args(args).env("CLAW_HOME", self.dir.path()).env_remove("RUST_LOG");
+        if let Some(url) = &self.database_url {
+            c.env("CLAW_DATABASE_URL", url);
+        }
         c
+    }
+
+    /// `claw memory write PATH` with `text` on stdin, which must succeed.
+    pub fn memory_write(&self, path: &str, text: &str) {
+        ok(&self.claw_with_stdin(&["memory", "write", path], text), "memory write");
     }
 
     pub fn runtime(&self) -> Arc<Runtime> {
@@ -80,6 +104,11 @@ pub async fn add(rt: &Runtime, name: &str, wasm: &str, grant: &str) -> anyhow::R
     let bytes = std::fs::read(guest(wasm)).unwrap();
     let prepared = rt.prepare(name, wasm, bytes, grant.to_string(), "test-grant.toml".into(), || {}).await?;
     rt.commit(prepared, false)
+}
+
+/// `out` is a success, or the test fails showing what claw printed.
+pub fn ok(out: &Output, what: &str) {
+    assert!(out.status.success(), "{what} failed: {}\n{}", stderr(out), stdout(out));
 }
 
 pub fn stdout(o: &Output) -> String {

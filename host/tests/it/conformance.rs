@@ -27,7 +27,7 @@ async fn setup(extra: &str) -> Setup {
     let other = TestServer::start(0);
     let server = TestServer::start(other.port);
     let h = TestHome::new();
-    let mut v = Vault::open(&h.home.config, &h.home.data, true).unwrap();
+    let mut v = Vault::open(&h.home, true).unwrap();
     v.set("key", VALUE.as_bytes()).unwrap();
     v.set("bot", b"123456:bot-token-value").unwrap();
     let rt = h.runtime();

@@ -1,17 +1,21 @@
 //! A remote OpenAI-compatible embedder, reached through the egress
 //! boundary (key injected from the vault, audited), swapped in for the
-//! offline one (re-embedding while search keeps answering), and failing
-//! (full-text keeps working and says so) — on both backends.
+//! offline one (re-embedding while search keeps answering, and by `claw
+//! run` in the background), and failing (full-text keeps working and says
+//! so) — on both backends.
 
-use crate::common::TestHome;
+use crate::common::{TestHome, lines, wait_for};
 use crate::db::TestDb;
 use crate::on_both_backends;
 use claw::boundary::Boundary;
 use claw::boundary::audit::AuditLog;
 use claw::config::Config;
+use claw::memory::chunk::chunk;
+use claw::memory::embed::{OFFLINE_DIMS, OFFLINE_ID};
 use claw::memory::index::Memory;
 use claw::store::workspace::Origin;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -20,10 +24,12 @@ const DIMS: usize = 64;
 
 /// A scripted `/v1/embeddings` server: vectors are the first 64 dimensions
 /// of the offline embedding (so similar text stays similar); it records
-/// each request's Authorization header and can be told to fail.
+/// each request's Authorization header and the texts it was asked to
+/// embed, and can be told to fail.
 struct EmbeddingServer {
     port: u16,
     auth: Arc<Mutex<Vec<String>>>,
+    inputs: Arc<Mutex<Vec<String>>>,
     failing: Arc<AtomicBool>,
 }
 
@@ -32,8 +38,9 @@ impl EmbeddingServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let auth = Arc::new(Mutex::new(Vec::new()));
+        let inputs = Arc::new(Mutex::new(Vec::new()));
         let failing = Arc::new(AtomicBool::new(false));
-        let (a, f) = (auth.clone(), failing.clone());
+        let (a, inp, f) = (auth.clone(), inputs.clone(), failing.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let mut stream = stream;
@@ -61,6 +68,8 @@ impl EmbeddingServer {
                     ("500 Internal Server Error", r#"{"error":"model not loaded"}"#.to_string())
                 } else {
                     let req: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    let texts = req["input"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string());
+                    inp.lock().unwrap().extend(texts);
                     let data: Vec<serde_json::Value> = req["input"]
                         .as_array()
                         .unwrap()
@@ -80,8 +89,35 @@ impl EmbeddingServer {
                 );
             }
         });
-        EmbeddingServer { port, auth, failing }
+        EmbeddingServer { port, auth, inputs, failing }
     }
+
+    /// The texts embedded so far, sorted.
+    fn inputs(&self) -> Vec<String> {
+        let mut all = self.inputs.lock().unwrap().clone();
+        all.sort();
+        all
+    }
+}
+
+/// Every chunk's embedder and dimensions, read from `db` over a read-only
+/// connection (as a claw that just exited left them).
+async fn chunk_embedders(db: &TestDb) -> Vec<(Option<String>, Option<i32>)> {
+    const SQL: &str = "SELECT embedder, dims FROM chunks ORDER BY id";
+    let rows = if db.url.is_postgres() {
+        let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(db.url.as_str()).await.unwrap();
+        sqlx::query("SET default_transaction_read_only = on").execute(&mut c).await.unwrap();
+        sqlx::query_as(SQL).fetch_all(&mut c).await
+    } else {
+        use sqlx::ConnectOptions as _;
+        use std::str::FromStr as _;
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(db.url.as_str()).unwrap().read_only(true);
+        match options.connect().await {
+            Ok(mut c) => sqlx::query_as(SQL).fetch_all(&mut c).await,
+            Err(e) => Err(e),
+        }
+    };
+    rows.unwrap_or_else(|e| panic!("claw wrote no chunks to {:?}: {e}", db.url))
 }
 
 /// A home whose store is `db` and whose embedder is the server (or offline).
@@ -96,7 +132,7 @@ fn home(db: &TestDb, server: Option<&EmbeddingServer>) -> (TestHome, Config) {
         ));
     }
     std::fs::write(h.home.config.join("config.toml"), text).unwrap();
-    let mut v = claw::vault::Vault::open(&h.home.config, &h.home.data, true).unwrap();
+    let mut v = claw::vault::Vault::open(&h.home, true).unwrap();
     v.set("emb_key", KEY.as_bytes()).unwrap();
     let config = Config::load(&h.home).unwrap();
     (h, config)
@@ -122,7 +158,8 @@ async fn seed(store: &claw::store::Store) {
 on_both_backends!(
     a_remote_embedder_goes_through_the_boundary,
     changing_the_embedder_re_embeds_while_search_answers,
-    a_failing_endpoint_leaves_full_text_working
+    a_failing_endpoint_leaves_full_text_working,
+    claw_run_re_embeds_in_the_background_after_the_embedder_changes,
 );
 
 async fn a_remote_embedder_goes_through_the_boundary(db: &TestDb) {
@@ -182,17 +219,21 @@ async fn a_failing_endpoint_leaves_full_text_working(db: &TestDb) {
     assert!(!format!("{err}{:?}", r.degraded).contains(KEY));
 }
 
-#[test]
-fn claw_run_re_embeds_in_the_background_after_the_embedder_changes() {
+/// `claw run` with its store in `db` (`CLAW_DATABASE_URL`): the documents
+/// were embedded offline, the operator then configured a remote embedder,
+/// and claw run re-embeds them in the background on its own. The evidence
+/// is claw run's: its notices on stderr, the texts the server was sent, and
+/// the chunks as claw run left them in `db` (read after it exits).
+async fn claw_run_re_embeds_in_the_background_after_the_embedder_changes(db: &TestDb) {
     let server = EmbeddingServer::start();
-    let h = TestHome::new();
-    // Written and embedded with the default offline embedder...
-    for (path, text) in [("a.md", "lemon cake recipe"), ("b.md", "deployment pipeline notes")] {
-        let mut child = h.command(&["memory", "write", path]).stdin(std::process::Stdio::piped()).spawn().unwrap();
-        write!(child.stdin.take().unwrap(), "{text}").unwrap();
-        assert!(child.wait().unwrap().success());
+    let h = TestHome::on(db);
+    let docs = [("a.md", "lemon cake recipe"), ("b.md", "deployment pipeline notes")];
+    for (path, text) in docs {
+        h.memory_write(path, text);
     }
-    // ...then the operator switches to a remote embedder.
+    let offline = (Some(OFFLINE_ID.to_string()), Some(OFFLINE_DIMS as i32));
+    assert_eq!(chunk_embedders(db).await, vec![offline.clone(), offline], "written and embedded offline");
+    // The operator switches to a remote embedder.
     std::fs::create_dir_all(&h.home.config).unwrap();
     std::fs::write(
         h.home.config.join("config.toml"),
@@ -202,21 +243,19 @@ fn claw_run_re_embeds_in_the_background_after_the_embedder_changes() {
         ),
     )
     .unwrap();
-    let pending = || {
-        let out = h.claw(&["--json", "memory", "search", "lemon cake"]);
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v["hits"][0]["path"], "a.md", "search answers throughout");
-        v["pending"].as_i64().unwrap()
-    };
-    assert_eq!(pending(), 2, "nothing is embedded by the new embedder yet");
-    let mut run =
-        h.command(&["run"]).stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while pending() > 0 {
-        assert!(std::time::Instant::now() < deadline, "claw run did not re-embed within 30 s");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    assert!(!server.auth.lock().unwrap().is_empty(), "the new embedder was called");
+    assert!(server.inputs().is_empty());
+
+    let mut run = h.command(&["run"]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let notes = lines(run.stderr.take().unwrap());
+    wait_for(&notes, "memory: embedding 2 chunk(s) with test-embed in the background");
+    wait_for(&notes, "memory: embedded 2 chunk(s) with test-embed");
+    let mut sent: Vec<String> = docs.iter().flat_map(|(p, t)| chunk(p, t)).collect();
+    sent.sort();
+    assert_eq!(server.inputs(), sent, "claw run sent every chunk of both documents, once");
     drop(run.stdin.take());
     assert!(run.wait().unwrap().success());
+
+    let remote = (Some(format!("openai:test-embed@http://127.0.0.1:{}/v1/embeddings", server.port)), Some(DIMS as i32));
+    assert_eq!(chunk_embedders(db).await, vec![remote.clone(), remote], "every chunk is the new embedder's");
+    assert!(!h.has_default_store(), "claw run used the database it was given");
 }

@@ -1,12 +1,19 @@
 //! Memory search: chunks kept in step with documents, hybrid retrieval by
-//! RRF with each ranker's contribution, prefix filters — on both backends.
+//! RRF with each ranker's contribution, prefix filters, and the `claw
+//! memory` CLI over the database it is given — on both backends.
 
+use crate::common::{TestHome, ok, stdout};
 use crate::db::TestDb;
 use crate::on_both_backends;
 use claw::memory::index::{Embedder, Memory};
 use claw::store::workspace::Origin;
 
-on_both_backends!(hybrid_search_finds_and_explains, the_index_follows_moves_and_deletes, rrf_k_is_configurable);
+on_both_backends!(
+    hybrid_search_finds_and_explains,
+    the_index_follows_moves_and_deletes,
+    rrf_k_is_configurable,
+    the_memory_cli_writes_lists_reads_and_searches_the_database_it_is_given,
+);
 
 async fn seeded(db: &TestDb, k: f64) -> Memory {
     let store = db.store().await;
@@ -81,4 +88,44 @@ async fn rrf_k_is_configurable(db: &TestDb) {
     let r = memory.search("deployment pipeline", 5, "").await.unwrap();
     let top = r.hits[0].fulltext.as_ref().unwrap();
     assert!((top.rrf - 0.5).abs() < 1e-12, "k = 1: the first rank contributes 1/2");
+}
+
+/// `claw memory write|ls|cat|search` with `CLAW_DATABASE_URL` naming `db`:
+/// each command sees what the others did, `db` holds it all, and the
+/// home's own SQLite file is never made.
+async fn the_memory_cli_writes_lists_reads_and_searches_the_database_it_is_given(db: &TestDb) {
+    let h = TestHome::on(db);
+    let zebras = "Zebras in the Okavango migrate every November.";
+    h.memory_write("notes/zebras.md", zebras);
+    h.memory_write("recipes/cake.md", "Lemon cake: sugar, flour, lemons and butter.");
+
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = h.claw(args);
+        ok(&out, &args.join(" "));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    let listed = json(&["--json", "memory", "ls", "notes/"]);
+    let paths: Vec<&str> = listed.as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["notes/zebras.md"]);
+    assert_eq!(listed[0]["size"], zebras.len());
+
+    let cat = h.claw(&["memory", "cat", "notes/zebras.md"]);
+    ok(&cat, "memory cat");
+    assert_eq!(stdout(&cat), zebras);
+
+    let found = json(&["--json", "memory", "search", "when do zebras migrate"]);
+    assert_eq!(found["pending"], 0, "memory write embedded what it wrote");
+    assert_eq!(found["hits"][0]["path"], "notes/zebras.md", "{found:#}");
+    assert!(found["hits"][0]["vector"].is_object(), "both rankers found it: {found:#}");
+
+    let store = db.store().await;
+    let ws = store.workspace();
+    assert_eq!(
+        ws.read("notes/zebras.md").await.unwrap().expect("claw memory wrote to the database it was given").content,
+        zebras,
+        "in {}",
+        store.backend()
+    );
+    assert_eq!(ws.list("").await.unwrap().len(), 2);
+    assert!(!h.has_default_store(), "nothing went to the home's own SQLite file");
 }
