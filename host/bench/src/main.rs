@@ -614,6 +614,19 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let all = args.is_empty() || args.iter().any(|a| a == "all");
     let want = |s: &str| all || args.iter().any(|a| a == s);
+    // Not in `all`: the host's tool call alone, for `perf record`.
+    if args.iter().any(|a| a == "tool-call-profile") {
+        let s = tool_call(200_000)?;
+        emit(
+            json!({"name": "tool-call-profile", "iterations": s.n, "p50": round(s.p50), "p99": round(s.p99), "unit": "us"}),
+        );
+    }
+    if args.iter().any(|a| a == "floor-profile") {
+        let s = floor_async_claw_config(200_000)?;
+        emit(
+            json!({"name": "floor-profile", "iterations": s.n, "p50": round(s.p50), "p99": round(s.p99), "unit": "us"}),
+        );
+    }
     if want("tool-call") || want("floor") {
         call_scenarios(5, 4000)?;
     }
