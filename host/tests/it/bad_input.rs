@@ -123,7 +123,8 @@ async fn a_tool_that_loops_forever_is_stopped_at_its_deadline() {
 #[tokio::test]
 async fn a_loop_does_not_block_other_calls() {
     // One executor thread: were the looping guest not to yield, nothing
-    // else could run until its deadline.
+    // else could run until its deadline. (1.5 s of real time: the loop must
+    // run long enough for dozens of calls to pass it.)
     let (port, closed) = signal_server();
     let h = TestHome::new();
     let rt = h.runtime();
