@@ -23,6 +23,7 @@ pub mod engine;
 pub mod grant;
 pub mod home;
 pub mod inbound;
+pub mod jobs;
 pub mod llm;
 pub mod memory;
 pub mod problem;

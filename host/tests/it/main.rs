@@ -16,6 +16,7 @@ mod egress;
 mod embedder;
 mod hot_swap;
 mod invoke;
+mod jobs;
 mod llm_server;
 mod memory;
 mod network;

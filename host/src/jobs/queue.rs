@@ -1,0 +1,375 @@
+//! The queue's SQL, one statement set for both backends: claims in a
+//! `BEGIN IMMEDIATE` transaction on SQLite (one writer at a time) and with
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL (workers of several processes
+//! skip each other's rows), every write after the claim fenced by the
+//! lease epoch.
+
+use super::{Backoff, Job, JobState, NewJob};
+use crate::on_db;
+use crate::store::{Db, Store};
+
+const COLUMNS: &str = "id, kind, payload, queue_key, idempotency_key, state, attempts, max_attempts, run_after_ms, \
+    lease_owner, lease_expires_ms, lease_epoch, last_error";
+
+const INSERT: &str = "INSERT INTO jobs (kind, payload, queue_key, idempotency_key, state, max_attempts, run_after_ms, \
+    created_ms, updated_ms) VALUES ($1, $2, $3, $4, 'available', $5, $6, $7, $7) \
+    ON CONFLICT (idempotency_key) DO NOTHING RETURNING id";
+const BY_KEY: &str = "SELECT id FROM jobs WHERE idempotency_key = $1";
+
+/// The next claimable job: due, or running under an expired lease; and,
+/// when it has a queue key, the oldest unfinished job of that key.
+macro_rules! candidate {
+    () => {
+        "SELECT c.id, c.state, c.lease_owner FROM jobs c \
+         WHERE ((c.state IN ('available', 'retrying') AND c.run_after_ms <= $1) \
+             OR (c.state = 'running' AND c.lease_expires_ms < $1)) \
+           AND (c.queue_key IS NULL OR c.id = (SELECT MIN(h.id) FROM jobs h \
+                WHERE h.queue_key = c.queue_key AND h.state IN ('available', 'retrying', 'running'))) \
+         ORDER BY c.run_after_ms, c.id LIMIT 1"
+    };
+}
+const CANDIDATE: &str = candidate!();
+/// PostgreSQL: rows another worker is claiming are skipped, not waited for.
+const CANDIDATE_PG: &str = concat!(candidate!(), " FOR UPDATE OF c SKIP LOCKED");
+
+const FENCE: &str = "WHERE id = $1 AND lease_epoch = $2 AND state = 'running'";
+
+type Row = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<i64>,
+    i64,
+    Option<String>,
+);
+
+fn job(row: Row) -> Job {
+    let (id, kind, payload, queue_key, idempotency_key, state, attempts, max_attempts, run_after_ms) =
+        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8);
+    Job {
+        id,
+        kind,
+        payload,
+        queue_key,
+        idempotency_key,
+        // The migrations write only the six names.
+        state: JobState::parse(&state).unwrap_or(JobState::Failed),
+        attempts: attempts.clamp(0, u32::MAX.into()) as u32,
+        max_attempts: max_attempts.clamp(0, u32::MAX.into()) as u32,
+        run_after_ms,
+        lease_owner: row.9,
+        lease_expires_ms: row.10,
+        lease_epoch: row.11,
+        last_error: row.12,
+    }
+}
+
+/// What an enqueue did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The job's id (the existing job's, for a repeated idempotency key).
+    pub id: i64,
+    /// False when a job with the same idempotency key already existed.
+    pub created: bool,
+}
+
+/// A job claimed by a worker: hold on to it to complete, fail or renew.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The job as claimed (state running, the new epoch).
+    pub job: Job,
+    /// The worker whose expired lease this claim took over, if any.
+    pub took_over_from: Option<String>,
+}
+
+/// An operator's request the job's state does not allow.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// No such job.
+    #[error("there is no job {0}")]
+    NotFound(i64),
+    /// Cancel of an ended job, retry of one that has not ended.
+    #[error("job {id} is {}: {why}", state.as_str())]
+    Refused {
+        /// The job.
+        id: i64,
+        /// Where it is.
+        state: JobState,
+        /// What is possible instead.
+        why: &'static str,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn real_now() -> i64 {
+    crate::components::store_now_ms() as i64
+}
+
+/// The job queue of a store.
+#[derive(Clone, Copy)]
+pub struct Queue<'a> {
+    store: &'a Store,
+    now: &'a (dyn Fn() -> i64 + Sync),
+}
+
+impl std::fmt::Debug for Queue<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// The job queue.
+    pub fn jobs(&self) -> Queue<'_> {
+        Queue { store: self, now: &real_now }
+    }
+
+    /// The job queue on another clock (ms since the epoch), for tests of
+    /// leases and backoff that must not wait for real time.
+    pub fn jobs_with_clock<'a>(&'a self, now: &'a (dyn Fn() -> i64 + Sync)) -> Queue<'a> {
+        Queue { store: self, now }
+    }
+}
+
+impl Queue<'_> {
+    /// Add a job; with an idempotency key already used, nothing changes
+    /// and the existing job's id comes back.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn enqueue(&self, new: &NewJob) -> Result<Enqueued, sqlx::Error> {
+        let now = (self.now)();
+        let run_after = new.run_after_ms.unwrap_or(now);
+        let inserted: Option<i64> = on_db!(self.store.db(), p, INSERT, INSERT, |sql| sqlx::query_scalar(sql)
+            .bind(&new.kind)
+            .bind(&new.payload)
+            .bind(&new.queue_key)
+            .bind(&new.idempotency_key)
+            .bind(i64::from(new.max_attempts.max(1)))
+            .bind(run_after)
+            .bind(now)
+            .fetch_optional(p)
+            .await?);
+        if let Some(id) = inserted {
+            return Ok(Enqueued { id, created: true });
+        }
+        let id: i64 = on_db!(self.store.db(), p, BY_KEY, BY_KEY, |sql| sqlx::query_scalar(sql)
+            .bind(&new.idempotency_key)
+            .fetch_one(p)
+            .await?);
+        Ok(Enqueued { id, created: false })
+    }
+
+    /// The job `id`, if it exists.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn get(&self, id: i64) -> Result<Option<Job>, sqlx::Error> {
+        let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
+        let row: Option<Row> =
+            on_db!(self.store.db(), p, &sql, &sql, |sql| sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+                .bind(id)
+                .fetch_optional(p)
+                .await?);
+        Ok(row.map(job))
+    }
+
+    /// Claim the next job for `owner` under a lease of `lease_ms`: a due
+    /// job, or one whose lease expired (a takeover, reported in
+    /// [`Claimed::took_over_from`]). `None` when nothing is claimable.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn claim(&self, owner: &str, lease_ms: u64) -> Result<Option<Claimed>, sqlx::Error> {
+        let now = (self.now)();
+        let update = format!(
+            "UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires_ms = $3, \
+             lease_epoch = lease_epoch + 1, attempts = attempts + 1, updated_ms = $4 WHERE id = $1 RETURNING {COLUMNS}"
+        );
+        let expires = now.saturating_add(i64::try_from(lease_ms).unwrap_or(i64::MAX));
+        let result: Result<Option<Claimed>, sqlx::Error> = async {
+            macro_rules! claim_in {
+                ($tx:ident, $candidate:expr) => {{
+                    let found: Option<(i64, String, Option<String>)> =
+                        sqlx::query_as($candidate).bind(now).fetch_optional(&mut *$tx).await?;
+                    let Some((id, state, previous)) = found else { return Ok(None) };
+                    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(update.clone()))
+                        .bind(id)
+                        .bind(owner)
+                        .bind(expires)
+                        .bind(now)
+                        .fetch_one(&mut *$tx)
+                        .await?;
+                    $tx.commit().await?;
+                    let took_over_from = (state == "running").then_some(previous).flatten();
+                    Ok(Some(Claimed { job: job(row), took_over_from }))
+                }};
+            }
+            match self.store.db() {
+                // One writer at a time: the candidate cannot change under us.
+                Db::Sqlite(p) => {
+                    let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                    claim_in!(tx, CANDIDATE)
+                }
+                Db::Postgres(p) => {
+                    let mut tx = p.begin().await?;
+                    claim_in!(tx, CANDIDATE_PG)
+                }
+            }
+        }
+        .await;
+        match result {
+            // Two claims racing for one queue key: the index refused the
+            // second; it finds the key busy next time.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+            other => other,
+        }
+    }
+
+    /// Mark a claimed job done. False when the lease was lost (taken over,
+    /// cancelled): then nothing changed.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn complete(&self, claimed: &Claimed) -> Result<bool, sqlx::Error> {
+        let sql = format!(
+            "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires_ms = NULL, updated_ms = $3 {FENCE}"
+        );
+        self.fenced(&sql, claimed, &[Param::Int((self.now)())]).await
+    }
+
+    /// Renew a claimed job's lease for `lease_ms` from now. False when the
+    /// lease was lost.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn heartbeat(&self, claimed: &Claimed, lease_ms: u64) -> Result<bool, sqlx::Error> {
+        let sql = format!("UPDATE jobs SET lease_expires_ms = $3, updated_ms = $4 {FENCE}");
+        let now = (self.now)();
+        let expires = now.saturating_add(i64::try_from(lease_ms).unwrap_or(i64::MAX));
+        self.fenced(&sql, claimed, &[Param::Int(expires), Param::Int(now)]).await
+    }
+
+    /// Record a failed attempt: `retrying` after `backoff` while attempts
+    /// remain, else `failed`; the error is kept either way. `None` when the
+    /// lease was lost (nothing changed).
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn fail(
+        &self,
+        claimed: &Claimed,
+        error: &str,
+        backoff: Backoff,
+    ) -> Result<Option<JobState>, sqlx::Error> {
+        let now = (self.now)();
+        let job = &claimed.job;
+        let (state, run_after) = if job.attempts >= job.max_attempts {
+            (JobState::Failed, job.run_after_ms)
+        } else {
+            let delay = i64::try_from(backoff.random_delay_ms(job.attempts)).unwrap_or(i64::MAX);
+            (JobState::Retrying, now.saturating_add(delay))
+        };
+        let sql = format!(
+            "UPDATE jobs SET state = $3, run_after_ms = $4, last_error = $5, lease_owner = NULL, \
+             lease_expires_ms = NULL, updated_ms = $6 {FENCE}"
+        );
+        let params = [Param::Text(state.as_str()), Param::Int(run_after), Param::Text(error), Param::Int(now)];
+        let done = self.fenced(&sql, claimed, &params).await?;
+        Ok(done.then_some(state))
+    }
+
+    /// Run `sql` (whose `$1`, `$2` are the job's id and epoch, the rest
+    /// `params`); whether it changed the job.
+    async fn fenced(&self, sql: &str, claimed: &Claimed, params: &[Param<'_>]) -> Result<bool, sqlx::Error> {
+        let (id, epoch) = (claimed.job.id, claimed.job.lease_epoch);
+        macro_rules! run {
+            ($pool:expr) => {{
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(epoch);
+                for param in params {
+                    q = match param {
+                        Param::Int(v) => q.bind(*v),
+                        Param::Text(t) => q.bind(*t),
+                    };
+                }
+                q.execute($pool).await?.rows_affected()
+            }};
+        }
+        let rows = match self.store.db() {
+            Db::Sqlite(p) => run!(p),
+            Db::Postgres(p) => run!(p),
+        };
+        Ok(rows == 1)
+    }
+
+    /// Cancel a job that has not ended (a running one's worker then finds
+    /// its lease lost).
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::NotFound`], or [`QueueError::Refused`] for a job that
+    /// has ended.
+    pub async fn cancel(&self, id: i64) -> Result<(), QueueError> {
+        const SQL: &str = "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires_ms = NULL, \
+            updated_ms = $2 WHERE id = $1 AND state IN ('available', 'retrying', 'running')";
+        if self.set(SQL, id).await? {
+            return Ok(());
+        }
+        Err(self.refusal(id, "it has ended already; `retry` runs it again").await)
+    }
+
+    /// Run a failed or cancelled job again, from its first attempt.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::NotFound`], or [`QueueError::Refused`] for a job that
+    /// has not ended (or is done).
+    pub async fn retry(&self, id: i64) -> Result<(), QueueError> {
+        const SQL: &str = "UPDATE jobs SET state = 'available', attempts = 0, run_after_ms = $2, updated_ms = $2 \
+            WHERE id = $1 AND state IN ('failed', 'cancelled')";
+        if self.set(SQL, id).await? {
+            return Ok(());
+        }
+        Err(self.refusal(id, "only a failed or cancelled job can be retried").await)
+    }
+
+    async fn set(&self, statement: &'static str, id: i64) -> Result<bool, sqlx::Error> {
+        let now = (self.now)();
+        let rows = on_db!(self.store.db(), p, statement, statement, |sql| sqlx::query(sql)
+            .bind(id)
+            .bind(now)
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(rows == 1)
+    }
+
+    async fn refusal(&self, id: i64, why: &'static str) -> QueueError {
+        match self.get(id).await {
+            Ok(Some(job)) => QueueError::Refused { id, state: job.state, why },
+            Ok(None) => QueueError::NotFound(id),
+            Err(e) => QueueError::Db(e),
+        }
+    }
+}
+
+/// A value bound after a fenced statement's id and epoch.
+enum Param<'a> {
+    Int(i64),
+    Text(&'a str),
+}

@@ -1,0 +1,186 @@
+//! The job queue on both backends: idempotent enqueue, claims in order
+//! with one job per queue key at a time, fenced leases and takeover,
+//! retries with backoff then `failed`, cancel and retry by id, and
+//! concurrent claimers that never share a job. Time is a test clock, so
+//! leases and backoff are stepped over, not waited out.
+
+use crate::db::TestDb;
+use crate::on_both_backends;
+use claw::jobs::{Backoff, JobState, NewJob, QueueError};
+use serde_json::json;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+on_both_backends!(
+    a_repeated_idempotency_key_is_a_no_op,
+    jobs_of_one_queue_key_run_one_at_a_time_in_order,
+    a_worker_whose_lease_was_taken_over_changes_nothing,
+    a_failing_job_backs_off_then_fails_keeping_its_error,
+    cancel_and_retry_by_id_follow_the_state,
+    concurrent_claimers_never_share_a_job,
+);
+
+const T0: i64 = 1_800_000_000_000;
+
+fn job(kind: &str, key: Option<&str>) -> NewJob {
+    NewJob { queue_key: key.map(str::to_string), ..NewJob::new(kind, &json!({"n": kind})) }
+}
+
+async fn a_repeated_idempotency_key_is_a_no_op(db: &TestDb) {
+    let store = db.store().await;
+    let clock = AtomicI64::new(T0);
+    let now = || clock.load(Ordering::SeqCst);
+    let q = store.jobs_with_clock(&now);
+    let first = NewJob { idempotency_key: Some("telegram:update:7".into()), ..job("inbound", None) };
+    let a = q.enqueue(&first).await.unwrap();
+    let again = NewJob { payload: json!({"other": true}).to_string(), ..first.clone() };
+    let b = q.enqueue(&again).await.unwrap();
+    assert!(a.created && !b.created);
+    assert_eq!(a.id, b.id, "the same job");
+    let stored = q.get(a.id).await.unwrap().unwrap();
+    assert_eq!(stored.payload, first.payload, "the second enqueue changed nothing");
+    assert_eq!(stored.state, JobState::Available);
+    // Without a key, two enqueues are two jobs.
+    let c = q.enqueue(&job("x", None)).await.unwrap();
+    let d = q.enqueue(&job("x", None)).await.unwrap();
+    assert_ne!(c.id, d.id);
+}
+
+async fn jobs_of_one_queue_key_run_one_at_a_time_in_order(db: &TestDb) {
+    let store = db.store().await;
+    let clock = AtomicI64::new(T0);
+    let now = || clock.load(Ordering::SeqCst);
+    let q = store.jobs_with_clock(&now);
+    let a = q.enqueue(&job("a", Some("conv-1"))).await.unwrap().id;
+    let b = q.enqueue(&job("b", Some("conv-1"))).await.unwrap().id;
+    let c = q.enqueue(&job("c", Some("conv-2"))).await.unwrap().id;
+    let later = q.enqueue(&NewJob { run_after_ms: Some(T0 + 5_000), ..job("later", None) }).await.unwrap().id;
+
+    let first = q.claim("w1", 30_000).await.unwrap().unwrap();
+    assert_eq!((first.job.id, first.job.state, first.job.attempts), (a, JobState::Running, 1));
+    let second = q.claim("w2", 30_000).await.unwrap().unwrap();
+    assert_eq!(second.job.id, c, "b waits behind a (same key); c's key is free");
+    assert!(q.claim("w3", 30_000).await.unwrap().is_none(), "b is blocked, `later` is not due");
+
+    assert!(q.complete(&first).await.unwrap());
+    let third = q.claim("w3", 30_000).await.unwrap().unwrap();
+    assert_eq!(third.job.id, b, "a done: b is next on its key");
+    clock.store(T0 + 5_000, Ordering::SeqCst);
+    assert_eq!(q.claim("w4", 30_000).await.unwrap().unwrap().job.id, later, "due now");
+    assert_eq!(q.get(a).await.unwrap().unwrap().state, JobState::Done);
+}
+
+async fn a_worker_whose_lease_was_taken_over_changes_nothing(db: &TestDb) {
+    let store = db.store().await;
+    let clock = AtomicI64::new(T0);
+    let now = || clock.load(Ordering::SeqCst);
+    let q = store.jobs_with_clock(&now);
+    let id = q.enqueue(&NewJob { max_attempts: 5, ..job("slow", Some("k")) }).await.unwrap().id;
+    let hung = q.claim("w1", 1_000).await.unwrap().unwrap();
+    // Renewed in time, the lease holds.
+    clock.store(T0 + 900, Ordering::SeqCst);
+    assert!(q.heartbeat(&hung, 1_000).await.unwrap());
+    clock.store(T0 + 1_500, Ordering::SeqCst);
+    assert!(q.claim("w2", 1_000).await.unwrap().is_none(), "renewed until T0+1900");
+
+    // Then w1 stops renewing; after expiry another worker takes over.
+    clock.store(T0 + 2_000, Ordering::SeqCst);
+    let taken = q.claim("w2", 1_000).await.unwrap().unwrap();
+    assert_eq!(taken.job.id, id);
+    assert_eq!(taken.took_over_from.as_deref(), Some("w1"), "the takeover is reported");
+    assert_eq!((taken.job.lease_epoch, taken.job.attempts), (hung.job.lease_epoch + 1, 2));
+
+    // The old holder can neither complete, fail nor renew.
+    assert!(!q.complete(&hung).await.unwrap());
+    assert_eq!(q.fail(&hung, "late", Backoff::default()).await.unwrap(), None);
+    assert!(!q.heartbeat(&hung, 1_000).await.unwrap());
+    let now_stored = q.get(id).await.unwrap().unwrap();
+    assert_eq!((now_stored.state, now_stored.lease_owner.as_deref()), (JobState::Running, Some("w2")));
+    assert_eq!(now_stored.last_error, None, "the stale failure was not recorded");
+    assert!(q.complete(&taken).await.unwrap());
+    assert_eq!(q.get(id).await.unwrap().unwrap().state, JobState::Done);
+}
+
+async fn a_failing_job_backs_off_then_fails_keeping_its_error(db: &TestDb) {
+    let store = db.store().await;
+    let clock = AtomicI64::new(T0);
+    let now = || clock.load(Ordering::SeqCst);
+    let q = store.jobs_with_clock(&now);
+    let backoff = Backoff { base_ms: 1_000, cap_ms: 60_000 };
+    let id = q.enqueue(&NewJob { max_attempts: 2, ..job("flaky", None) }).await.unwrap().id;
+    let one = q.claim("w", 30_000).await.unwrap().unwrap();
+    assert_eq!(q.fail(&one, "provider said 503", backoff).await.unwrap(), Some(JobState::Retrying));
+    let waiting = q.get(id).await.unwrap().unwrap();
+    assert_eq!(waiting.state, JobState::Retrying);
+    assert!(
+        (T0 + 500..=T0 + 1_000).contains(&waiting.run_after_ms),
+        "first retry after 0.5-1 s: {}",
+        waiting.run_after_ms
+    );
+    assert!(q.claim("w", 30_000).await.unwrap().is_none(), "not before its backoff");
+    clock.store(waiting.run_after_ms, Ordering::SeqCst);
+    let two = q.claim("w", 30_000).await.unwrap().unwrap();
+    assert_eq!(two.job.attempts, 2);
+    assert_eq!(q.fail(&two, "provider said 503 again", backoff).await.unwrap(), Some(JobState::Failed));
+    let failed = q.get(id).await.unwrap().unwrap();
+    assert_eq!((failed.state, failed.last_error.as_deref()), (JobState::Failed, Some("provider said 503 again")));
+    clock.store(T0 + 10 * 60_000, Ordering::SeqCst);
+    assert!(q.claim("w", 30_000).await.unwrap().is_none(), "a failed job is never claimed again");
+}
+
+async fn cancel_and_retry_by_id_follow_the_state(db: &TestDb) {
+    let store = db.store().await;
+    let clock = AtomicI64::new(T0);
+    let now = || clock.load(Ordering::SeqCst);
+    let q = store.jobs_with_clock(&now);
+    let id = q.enqueue(&job("x", None)).await.unwrap().id;
+    assert!(matches!(q.retry(id).await, Err(QueueError::Refused { state: JobState::Available, .. })));
+    q.cancel(id).await.unwrap();
+    assert!(q.claim("w", 1_000).await.unwrap().is_none(), "a cancelled job is not claimed");
+    let e = q.cancel(id).await.unwrap_err();
+    assert!(e.to_string().contains("is cancelled") && e.to_string().contains("retry"), "{e}");
+    q.retry(id).await.unwrap();
+    let again = q.claim("w", 1_000).await.unwrap().unwrap();
+    assert_eq!((again.job.id, again.job.attempts), (id, 1), "retried from its first attempt");
+    // Cancelling a running job fences its worker out.
+    q.cancel(id).await.unwrap();
+    assert!(!q.complete(&again).await.unwrap());
+    assert_eq!(q.get(id).await.unwrap().unwrap().state, JobState::Cancelled);
+    assert!(matches!(q.cancel(999_999).await, Err(QueueError::NotFound(999_999))));
+}
+
+async fn concurrent_claimers_never_share_a_job(db: &TestDb) {
+    let store = db.store().await;
+    for i in 0..40 {
+        // Half of them on four queue keys: at most one of each key at once.
+        let key = (i % 2 == 0).then(|| format!("k{}", i % 8));
+        store.jobs().enqueue(&job(&format!("j{i}"), key.as_deref())).await.unwrap();
+    }
+    let workers: Vec<_> = (0..6)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                while let Some(claimed) = store.jobs().claim(&format!("w{w}"), 60_000).await.unwrap() {
+                    tokio::task::yield_now().await;
+                    assert!(store.jobs().complete(&claimed).await.unwrap(), "no one else holds {}", claimed.job.id);
+                    done.push(claimed.job.id);
+                }
+                done
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    // A worker stops when it finds nothing claimable; the blocked keys'
+    // later jobs are then free: drain what is left.
+    while let Some(claimed) = store.jobs().claim("w-last", 60_000).await.unwrap() {
+        assert!(store.jobs().complete(&claimed).await.unwrap());
+        all.push(claimed.job.id);
+    }
+    let claimed = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!((claimed, all.len()), (40, 40), "every job ran exactly once");
+}
