@@ -1,15 +1,18 @@
 //! Jobs: the durable queue everything the agent does on its own runs on.
 //!
 //! Plain data here (a job, its states, the retry policy); `queue` holds the
-//! SQL that moves a job between states on either backend. Execution is at
+//! SQL that moves a job between states on either backend, `worker` the
+//! pool that runs them. Execution is at
 //! least once: a job is claimed under a lease, and a worker that loses its
 //! lease (it hung, its process died, another worker took the job over)
 //! can no longer complete, fail or renew it — every such write names the
 //! lease epoch it claimed at, and a later claim has moved the epoch on.
 
 mod queue;
+mod worker;
 
 pub use queue::{Claimed, Enqueued, Queue, QueueError};
+pub use worker::{Handler, Handlers, OnTakeover, Outcome, Pool, PoolConfig};
 
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

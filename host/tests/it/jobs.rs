@@ -184,3 +184,130 @@ async fn concurrent_claimers_never_share_a_job(db: &TestDb) {
     all.dedup();
     assert_eq!((claimed, all.len()), (40, 40), "every job ran exactly once");
 }
+
+on_both_backends!(
+    a_pool_runs_every_job_once_keeping_each_keys_order,
+    a_pool_retries_a_failing_job_until_it_succeeds,
+    a_job_whose_worker_died_is_taken_over_and_reported,
+);
+
+fn pool_config(owner: &str, lease_ms: u64) -> claw::jobs::PoolConfig {
+    claw::jobs::PoolConfig {
+        workers: 3,
+        owner: owner.into(),
+        lease: std::time::Duration::from_millis(lease_ms),
+        poll: std::time::Duration::from_millis(20),
+    }
+}
+
+/// Wait until every job in `ids` is done (a deadline only for failing).
+async fn until_done(store: &claw::store::Store, ids: &[i64]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let mut states = Vec::new();
+        for id in ids {
+            states.push(store.jobs().get(*id).await.unwrap().unwrap().state);
+        }
+        if states.iter().all(|s| *s == JobState::Done) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "not all done: {states:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, i64)>>>;
+
+fn recording(seen: &Seen) -> claw::jobs::Handler {
+    let seen = seen.clone();
+    std::sync::Arc::new(move |job| {
+        let seen = seen.clone();
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            seen.lock().unwrap().push((job.queue_key.clone(), job.id));
+            Ok(())
+        })
+    })
+}
+
+async fn a_pool_runs_every_job_once_keeping_each_keys_order(db: &TestDb) {
+    let store = db.store().await;
+    let seen: Seen = Default::default();
+    let handlers = claw::jobs::Handlers::default().with("rec", Backoff::default(), recording(&seen));
+    let pool = claw::jobs::Pool::start(store.clone(), handlers, pool_config("p1", 30_000), None);
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let key = ["conv-a", "conv-b", "conv-c"][i % 3];
+        ids.push(store.jobs().enqueue(&job("rec", Some(key))).await.unwrap().id);
+        pool.wake();
+    }
+    until_done(&store, &ids).await;
+    pool.shutdown().await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 30, "each job ran once");
+    for key in ["conv-a", "conv-b", "conv-c"] {
+        let order: Vec<i64> = seen.iter().filter(|(k, _)| k.as_deref() == Some(key)).map(|(_, id)| *id).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{key} ran in enqueue order: {order:?}");
+    }
+}
+
+async fn a_pool_retries_a_failing_job_until_it_succeeds(db: &TestDb) {
+    let store = db.store().await;
+    let calls = std::sync::Arc::new(AtomicI64::new(0));
+    let counter = calls.clone();
+    let flaky: claw::jobs::Handler = std::sync::Arc::new(move |_job| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move { if n < 2 { Err(format!("attempt {} failed", n + 1)) } else { Ok(()) } })
+    });
+    let backoff = Backoff { base_ms: 10, cap_ms: 40 };
+    let handlers = claw::jobs::Handlers::default().with("flaky", backoff, flaky);
+    let pool = claw::jobs::Pool::start(store.clone(), handlers, pool_config("p1", 30_000), None);
+    let id = store.jobs().enqueue(&NewJob { max_attempts: 5, ..job("flaky", None) }).await.unwrap().id;
+    pool.wake();
+    until_done(&store, &[id]).await;
+    pool.shutdown().await;
+    let done = store.jobs().get(id).await.unwrap().unwrap();
+    assert_eq!((done.attempts, calls.load(Ordering::SeqCst)), (3, 3));
+    assert_eq!(done.last_error.as_deref(), Some("attempt 2 failed"), "the last error is kept");
+}
+
+async fn a_job_whose_worker_died_is_taken_over_and_reported(db: &TestDb) {
+    // Real time: a lease of 300 ms has to run out.
+    let store = db.store().await;
+    let started = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signal = started.clone();
+    let stuck: claw::jobs::Handler = std::sync::Arc::new(move |_job| {
+        signal.notify_one();
+        Box::pin(std::future::pending())
+    });
+    let first = claw::jobs::Pool::start(
+        store.clone(),
+        claw::jobs::Handlers::default().with("long", Backoff::default(), stuck),
+        pool_config("dies", 300),
+        None,
+    );
+    let id = store.jobs().enqueue(&NewJob { max_attempts: 3, ..job("long", Some("k")) }).await.unwrap().id;
+    first.wake();
+    started.notified().await;
+    first.abort();
+
+    let seen: Seen = Default::default();
+    let takeovers = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let noted = takeovers.clone();
+    let on_takeover: claw::jobs::OnTakeover = std::sync::Arc::new(move |c: &claw::jobs::Claimed| {
+        noted.lock().unwrap().push((c.job.id, c.took_over_from.clone()));
+    });
+    let second = claw::jobs::Pool::start(
+        store.clone(),
+        claw::jobs::Handlers::default().with("long", Backoff::default(), recording(&seen)),
+        pool_config("lives", 300),
+        Some(on_takeover),
+    );
+    until_done(&store, &[id]).await;
+    second.shutdown().await;
+    let takeovers = takeovers.lock().unwrap().clone();
+    assert_eq!(takeovers.len(), 1, "{takeovers:?}");
+    assert_eq!(takeovers[0].0, id);
+    assert!(takeovers[0].1.as_deref().is_some_and(|o| o.starts_with("dies/")), "{takeovers:?}");
+    assert_eq!(store.jobs().get(id).await.unwrap().unwrap().attempts, 2);
+}

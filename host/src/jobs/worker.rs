@@ -1,0 +1,185 @@
+//! A pool of workers in one process: each claims a job, runs the handler of
+//! its kind while a heartbeat renews the lease, then completes or fails it.
+//! A worker that loses its lease (taken over after it stalled, cancelled)
+//! stops the handler and writes nothing: the fence in `queue` would refuse
+//! it anyway, this just stops wasted work.
+
+use super::{Backoff, Claimed, Job};
+use crate::store::Store;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// What a handler returns: done, or the error to record.
+pub type Outcome = Result<(), String>;
+
+/// Runs one job of a kind.
+pub type Handler = Arc<dyn Fn(Job) -> Pin<Box<dyn Future<Output = Outcome> + Send>> + Send + Sync>;
+
+/// Called when a claim took over an expired lease (for the audit log).
+pub type OnTakeover = Arc<dyn Fn(&Claimed) + Send + Sync>;
+
+/// The handlers by kind, each with its retry policy.
+#[derive(Default, Clone)]
+pub struct Handlers(HashMap<String, (Handler, Backoff)>);
+
+impl Handlers {
+    /// Run jobs of `kind` with `handler`, retrying after `backoff`.
+    #[must_use]
+    pub fn with(mut self, kind: &str, backoff: Backoff, handler: Handler) -> Handlers {
+        self.0.insert(kind.to_string(), (handler, backoff));
+        self
+    }
+}
+
+/// How a pool runs.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Workers (jobs in parallel).
+    pub workers: usize,
+    /// This process's name in leases (`host:pid`); worker `i` is `NAME/i`.
+    pub owner: String,
+    /// How long a claim holds without renewal; renewed every third of it.
+    pub lease: Duration,
+    /// How often an idle worker looks for work it was not woken for (jobs
+    /// another process enqueued, backoffs running out).
+    pub poll: Duration,
+}
+
+/// A running pool; [`Pool::shutdown`] lets running jobs finish.
+pub struct Pool {
+    stop: watch::Sender<bool>,
+    wake: Arc<Notify>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Start `config.workers` workers on `store`.
+    pub fn start(store: Store, handlers: Handlers, config: PoolConfig, on_takeover: Option<OnTakeover>) -> Pool {
+        let (stop, stopped) = watch::channel(false);
+        let wake = Arc::new(Notify::new());
+        let handlers = Arc::new(handlers);
+        let tasks = (0..config.workers.max(1))
+            .map(|i| {
+                let worker = Worker {
+                    store: store.clone(),
+                    handlers: handlers.clone(),
+                    owner: format!("{}/{i}", config.owner),
+                    lease: config.lease,
+                    poll: config.poll,
+                    wake: wake.clone(),
+                    stopped: stopped.clone(),
+                    on_takeover: on_takeover.clone(),
+                };
+                tokio::spawn(worker.run())
+            })
+            .collect();
+        Pool { stop, wake, tasks }
+    }
+
+    /// Look for work now (after an enqueue in this process).
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// Stop claiming; wait for the jobs running now to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.wake.notify_waiters();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Stop at once, as a process that dies does: running jobs are
+    /// abandoned with their leases, for another process to take over.
+    pub fn abort(self) {
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}
+
+struct Worker {
+    store: Store,
+    handlers: Arc<Handlers>,
+    owner: String,
+    lease: Duration,
+    poll: Duration,
+    wake: Arc<Notify>,
+    stopped: watch::Receiver<bool>,
+    on_takeover: Option<OnTakeover>,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let lease_ms = self.lease.as_millis() as u64;
+        while !*self.stopped.borrow() {
+            // Registered before the claim, so a wake-up during it counts.
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            match self.store.jobs().claim(&self.owner, lease_ms).await {
+                Ok(Some(claimed)) => {
+                    if claimed.took_over_from.is_some()
+                        && let Some(note) = &self.on_takeover
+                    {
+                        note(&claimed);
+                    }
+                    self.execute(claimed).await;
+                }
+                Ok(None) => {
+                    tokio::select! {
+                        _ = woken => {}
+                        _ = tokio::time::sleep(self.poll) => {}
+                        _ = self.stopped.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("{}: claiming a job failed: {e}", self.owner);
+                    tokio::time::sleep(self.poll).await;
+                }
+            }
+        }
+    }
+
+    async fn execute(&self, claimed: Claimed) {
+        let jobs = self.store.jobs();
+        let Some((handler, backoff)) = self.handlers.0.get(&claimed.job.kind).cloned() else {
+            let why = format!("no handler for jobs of kind `{}` in this claw", claimed.job.kind);
+            let _ = jobs.fail(&claimed, &why, Backoff::default()).await;
+            return;
+        };
+        let run = handler(claimed.job.clone());
+        // Renew every third of the lease; a refused renewal means the job
+        // is someone else's now (or cancelled): stop it.
+        let renew = async {
+            let lease_ms = self.lease.as_millis() as u64;
+            loop {
+                tokio::time::sleep(self.lease / 3).await;
+                match jobs.heartbeat(&claimed, lease_ms).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!("{}: renewing job {} failed: {e}", self.owner, claimed.job.id),
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            outcome = run => outcome,
+            () = renew => {
+                tracing::warn!("{}: lost the lease of job {}; stopped it", self.owner, claimed.job.id);
+                return;
+            }
+        };
+        let written = match outcome {
+            Ok(()) => jobs.complete(&claimed).await.map(|done| done.then_some(())),
+            Err(why) => jobs.fail(&claimed, &why, backoff).await.map(|s| s.map(|_| ())),
+        };
+        if let Err(e) = written {
+            tracing::warn!("{}: recording job {} failed: {e}", self.owner, claimed.job.id);
+        }
+    }
+}
