@@ -11,7 +11,7 @@
 mod queue;
 mod worker;
 
-pub use queue::{Claimed, Enqueued, Queue, QueueError};
+pub use queue::{Claimed, Enqueued, NOTIFY_CHANNEL, Queue, QueueError};
 pub use worker::{Handler, Handlers, OnTakeover, Outcome, Pool, PoolConfig};
 
 /// Where a job is in its life.

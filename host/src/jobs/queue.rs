@@ -32,6 +32,9 @@ const CANDIDATE: &str = candidate!();
 /// PostgreSQL: rows another worker is claiming are skipped, not waited for.
 const CANDIDATE_PG: &str = concat!(candidate!(), " FOR UPDATE OF c SKIP LOCKED");
 
+/// The PostgreSQL channel an enqueue notifies.
+pub const NOTIFY_CHANNEL: &str = "claw_jobs";
+
 const FENCE: &str = "WHERE id = $1 AND lease_epoch = $2 AND state = 'running'";
 
 type Row = (
@@ -161,6 +164,10 @@ impl Queue<'_> {
             .fetch_optional(p)
             .await?);
         if let Some(id) = inserted {
+            // Idle pools of other processes wake at once (worker.rs listens).
+            if let Db::Postgres(p) = self.store.db() {
+                sqlx::query("SELECT pg_notify($1, $2)").bind(NOTIFY_CHANNEL).bind(&new.kind).execute(p).await?;
+            }
             return Ok(Enqueued { id, created: true });
         }
         let id: i64 = on_db!(self.store.db(), p, BY_KEY, BY_KEY, |sql| sqlx::query_scalar(sql)

@@ -51,6 +51,8 @@ pub struct PoolConfig {
 
 /// A running pool; [`Pool::shutdown`] lets running jobs finish.
 pub struct Pool {
+    /// Workers waiting for work now.
+    idle: Arc<std::sync::atomic::AtomicUsize>,
     stop: watch::Sender<bool>,
     wake: Arc<Notify>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -62,7 +64,8 @@ impl Pool {
         let (stop, stopped) = watch::channel(false);
         let wake = Arc::new(Notify::new());
         let handlers = Arc::new(handlers);
-        let tasks = (0..config.workers.max(1))
+        let idle = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks: Vec<_> = (0..config.workers.max(1))
             .map(|i| {
                 let worker = Worker {
                     store: store.clone(),
@@ -73,11 +76,21 @@ impl Pool {
                     wake: wake.clone(),
                     stopped: stopped.clone(),
                     on_takeover: on_takeover.clone(),
+                    idle: idle.clone(),
                 };
                 tokio::spawn(worker.run())
             })
             .collect();
-        Pool { stop, wake, tasks }
+        if let crate::store::Db::Postgres(pg) = store.db() {
+            tasks.push(tokio::spawn(listen(pg.clone(), wake.clone(), stopped)));
+        }
+        Pool { idle, stop, wake, tasks }
+    }
+
+    /// Workers waiting for work now (the rest are running a job or
+    /// looking for one).
+    pub fn idle(&self) -> usize {
+        self.idle.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Look for work now (after an enqueue in this process).
@@ -103,6 +116,30 @@ impl Pool {
     }
 }
 
+/// PostgreSQL: wake the pool when any process enqueues (LISTEN/NOTIFY);
+/// the poll remains for backoffs running out and a lost connection.
+async fn listen(pg: sqlx::PgPool, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {
+    let mut listener = match sqlx::postgres::PgListener::connect_with(&pg).await {
+        Ok(l) => l,
+        Err(e) => return tracing::warn!("jobs: cannot LISTEN for new jobs ({e}); polling only"),
+    };
+    if let Err(e) = listener.listen(super::NOTIFY_CHANNEL).await {
+        return tracing::warn!("jobs: cannot LISTEN for new jobs ({e}); polling only");
+    }
+    loop {
+        tokio::select! {
+            n = listener.recv() => match n {
+                Ok(_) => wake.notify_waiters(),
+                Err(e) => {
+                    tracing::warn!("jobs: the LISTEN connection failed ({e}); reconnecting");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            },
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
 struct Worker {
     store: Store,
     handlers: Arc<Handlers>,
@@ -112,6 +149,7 @@ struct Worker {
     wake: Arc<Notify>,
     stopped: watch::Receiver<bool>,
     on_takeover: Option<OnTakeover>,
+    idle: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Worker {
@@ -132,11 +170,13 @@ impl Worker {
                     self.execute(claimed).await;
                 }
                 Ok(None) => {
+                    self.idle.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     tokio::select! {
                         _ = woken => {}
                         _ = tokio::time::sleep(self.poll) => {}
                         _ = self.stopped.changed() => {}
                     }
+                    self.idle.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 }
                 Err(e) => {
                     tracing::warn!("{}: claiming a job failed: {e}", self.owner);

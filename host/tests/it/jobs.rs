@@ -311,3 +311,42 @@ async fn a_job_whose_worker_died_is_taken_over_and_reported(db: &TestDb) {
     assert!(takeovers[0].1.as_deref().is_some_and(|o| o.starts_with("dies/")), "{takeovers:?}");
     assert_eq!(store.jobs().get(id).await.unwrap().unwrap().attempts, 2);
 }
+
+/// PostgreSQL only: another process's enqueue wakes an idle pool through
+/// LISTEN/NOTIFY, long before its poll would (SQLite pools in other
+/// processes find work by polling).
+#[tokio::test]
+async fn an_idle_pool_wakes_on_another_processs_enqueue_by_notify() {
+    let db = TestDb::postgres().await;
+    let store = db.store().await;
+    let seen: Seen = Default::default();
+    let handlers = claw::jobs::Handlers::default().with("rec", Backoff::default(), recording(&seen));
+    // A poll of an hour: only a notification can wake it in time.
+    let config = claw::jobs::PoolConfig { poll: std::time::Duration::from_secs(3600), ..pool_config("idle", 30_000) };
+    let pool = claw::jobs::Pool::start(store.clone(), handlers, config, None);
+    // Signals, not pauses: every worker idle, and the listener subscribed.
+    // A job that then arrives can only be seen through the notification.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let claw::store::Db::Postgres(pg) = store.db() else { unreachable!("a PostgreSQL store") };
+    loop {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%claw_jobs%'",
+        )
+        .fetch_one(pg)
+        .await
+        .unwrap();
+        if listening > 0 && pool.idle() == 3 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the pool never went idle and listening");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let other = db.store().await;
+    let id = other.jobs().enqueue(&job("rec", None)).await.unwrap().id;
+    while other.jobs().get(id).await.unwrap().unwrap().state != JobState::Done {
+        assert!(std::time::Instant::now() < deadline, "the idle pool never woke");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    pool.shutdown().await;
+    db.cleanup().await;
+}
