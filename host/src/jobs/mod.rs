@@ -9,9 +9,11 @@
 //! lease epoch it claimed at, and a later claim has moved the epoch on.
 
 mod queue;
+mod routine;
 mod worker;
 
 pub use queue::{Claimed, Enqueued, NOTIFY_CHANNEL, Queue, QueueError};
+pub use routine::{Fired, Routines, Schedule};
 pub use worker::{Handler, Handlers, OnTakeover, Outcome, Pool, PoolConfig};
 
 /// Where a job is in its life.

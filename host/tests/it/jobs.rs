@@ -350,3 +350,53 @@ async fn an_idle_pool_wakes_on_another_processs_enqueue_by_notify() {
     pool.shutdown().await;
     db.cleanup().await;
 }
+
+on_both_backends!(
+    a_routine_fires_its_first_tick_once_across_processes_without_drift,
+    ticks_missed_while_nothing_ran_are_one_run_and_bad_schedules_are_refused,
+);
+
+/// 2027-03-01T09:00:00Z, on a five-minute boundary.
+const NINE: i64 = 1_803_891_600_000;
+
+async fn a_routine_fires_its_first_tick_once_across_processes_without_drift(db: &TestDb) {
+    let store = db.store().await;
+    let other = db.store().await; // another process's connection pool
+    let first = store.routines().add("digest", ("*/5 * * * *", "UTC"), "digest", &json!({}), NINE).await.unwrap();
+    assert_eq!(first, NINE, "added on a tick: that tick is the first, not skipped");
+    // Both processes look at once: the tick fires exactly once.
+    let (mine, theirs) = (store.routines(), other.routines());
+    let (a, b) = tokio::join!(mine.fire_due(NINE), theirs.fire_due(NINE));
+    let fired: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].tick_ms, NINE);
+    let job = store.jobs().get(fired[0].job_id).await.unwrap().unwrap();
+    assert_eq!(job.idempotency_key.as_deref(), Some(&*format!("routine:digest:{NINE}")));
+    assert_eq!(job.queue_key.as_deref(), Some("routine:digest"));
+    // Fired 7 s late, the next tick is still on the grid.
+    assert!(store.routines().fire_due(NINE + 7_000).await.unwrap().is_empty(), "nothing more is due");
+    assert_eq!(store.routines().next_fire("digest").await.unwrap(), Some(NINE + 300_000));
+    let late = store.routines().fire_due(NINE + 300_000 + 7_000).await.unwrap();
+    assert_eq!(late.iter().map(|f| f.tick_ms).collect::<Vec<_>>(), vec![NINE + 300_000]);
+    assert_eq!(store.routines().next_fire("digest").await.unwrap(), Some(NINE + 600_000), "no drift");
+}
+
+async fn ticks_missed_while_nothing_ran_are_one_run_and_bad_schedules_are_refused(db: &TestDb) {
+    let store = db.store().await;
+    store.routines().add("sync", ("*/5 * * * *", "UTC"), "sync", &json!({}), NINE + 1).await.unwrap();
+    // Three hours with no claw running, then one look.
+    let fired = store.routines().fire_due(NINE + 3 * 3_600_000 + 60_000).await.unwrap();
+    assert_eq!(fired.len(), 1, "one catch-up run, not 36: {fired:?}");
+    assert_eq!(store.routines().next_fire("sync").await.unwrap(), Some(NINE + 3 * 3_600_000 + 300_000));
+    // A schedule that does not parse, a zone that does not exist, a name in use.
+    for (cron, tz, what) in [
+        ("every day", "UTC", "is not a cron expression"),
+        ("0 9 * * *", "Nowhere/City", "is not a time zone"),
+        ("0 9 * * *", "UTC", "exists"),
+    ] {
+        let name = if what == "exists" { "sync" } else { "new" };
+        let e = store.routines().add(name, (cron, tz), "k", &json!({}), NINE).await.unwrap_err();
+        assert!(e.to_string().contains(what), "{e}");
+    }
+    assert_eq!(store.routines().next_fire("new").await.unwrap(), None, "nothing was stored");
+}
