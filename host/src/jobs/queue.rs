@@ -8,8 +8,19 @@ use super::{Backoff, Job, JobState, NewJob};
 use crate::on_db;
 use crate::store::{Db, Store};
 
-const COLUMNS: &str = "id, kind, payload, queue_key, idempotency_key, state, attempts, max_attempts, run_after_ms, \
-    lease_owner, lease_expires_ms, lease_epoch, last_error";
+/// A job's columns, in [`Row`]'s order.
+macro_rules! columns {
+    () => {
+        "id, kind, payload, queue_key, idempotency_key, state, attempts, max_attempts, run_after_ms, \
+         lease_owner, lease_expires_ms, lease_epoch, last_error"
+    };
+}
+const GET: &str = concat!("SELECT ", columns!(), " FROM jobs WHERE id = $1");
+const CLAIM: &str = concat!(
+    "UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires_ms = $3, ",
+    "lease_epoch = lease_epoch + 1, attempts = attempts + 1, updated_ms = $4 WHERE id = $1 RETURNING ",
+    columns!()
+);
 
 const INSERT: &str = "INSERT INTO jobs (kind, payload, queue_key, idempotency_key, state, max_attempts, run_after_ms, \
     created_ms, updated_ms) VALUES ($1, $2, $3, $4, 'available', $5, $6, $7, $7) \
@@ -35,7 +46,17 @@ const CANDIDATE_PG: &str = concat!(candidate!(), " FOR UPDATE OF c SKIP LOCKED")
 /// The PostgreSQL channel an enqueue notifies.
 pub const NOTIFY_CHANNEL: &str = "claw_jobs";
 
-const FENCE: &str = "WHERE id = $1 AND lease_epoch = $2 AND state = 'running'";
+/// Every write after a claim: only while the claim's epoch still holds.
+macro_rules! fenced {
+    ($set:literal) => {
+        concat!("UPDATE jobs SET ", $set, " WHERE id = $1 AND lease_epoch = $2 AND state = 'running'")
+    };
+}
+const COMPLETE: &str = fenced!("state = 'done', lease_owner = NULL, lease_expires_ms = NULL, updated_ms = $3");
+const HEARTBEAT: &str = fenced!("lease_expires_ms = $3, updated_ms = $4");
+const FAIL: &str = fenced!(
+    "state = $3, run_after_ms = $4, last_error = $5, lease_owner = NULL, lease_expires_ms = NULL, updated_ms = $6"
+);
 
 type Row = (
     i64,
@@ -183,12 +204,8 @@ impl Queue<'_> {
     ///
     /// A database failure.
     pub async fn get(&self, id: i64) -> Result<Option<Job>, sqlx::Error> {
-        let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
         let row: Option<Row> =
-            on_db!(self.store.db(), p, &sql, &sql, |sql| sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
-                .bind(id)
-                .fetch_optional(p)
-                .await?);
+            on_db!(self.store.db(), p, GET, GET, |sql| sqlx::query_as(sql).bind(id).fetch_optional(p).await?);
         Ok(row.map(job))
     }
 
@@ -201,10 +218,6 @@ impl Queue<'_> {
     /// A database failure.
     pub async fn claim(&self, owner: &str, lease_ms: u64) -> Result<Option<Claimed>, sqlx::Error> {
         let now = (self.now)();
-        let update = format!(
-            "UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires_ms = $3, \
-             lease_epoch = lease_epoch + 1, attempts = attempts + 1, updated_ms = $4 WHERE id = $1 RETURNING {COLUMNS}"
-        );
         let expires = now.saturating_add(i64::try_from(lease_ms).unwrap_or(i64::MAX));
         let result: Result<Option<Claimed>, sqlx::Error> = async {
             macro_rules! claim_in {
@@ -212,13 +225,8 @@ impl Queue<'_> {
                     let found: Option<(i64, String, Option<String>)> =
                         sqlx::query_as($candidate).bind(now).fetch_optional(&mut *$tx).await?;
                     let Some((id, state, previous)) = found else { return Ok(None) };
-                    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(update.clone()))
-                        .bind(id)
-                        .bind(owner)
-                        .bind(expires)
-                        .bind(now)
-                        .fetch_one(&mut *$tx)
-                        .await?;
+                    let row: Row =
+                        sqlx::query_as(CLAIM).bind(id).bind(owner).bind(expires).bind(now).fetch_one(&mut *$tx).await?;
                     $tx.commit().await?;
                     let took_over_from = (state == "running").then_some(previous).flatten();
                     Ok(Some(Claimed { job: job(row), took_over_from }))
@@ -252,10 +260,7 @@ impl Queue<'_> {
     ///
     /// A database failure.
     pub async fn complete(&self, claimed: &Claimed) -> Result<bool, sqlx::Error> {
-        let sql = format!(
-            "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires_ms = NULL, updated_ms = $3 {FENCE}"
-        );
-        self.fenced(&sql, claimed, &[Param::Int((self.now)())]).await
+        self.fenced(COMPLETE, claimed, &[Param::Int((self.now)())]).await
     }
 
     /// Renew a claimed job's lease for `lease_ms` from now. False when the
@@ -265,10 +270,9 @@ impl Queue<'_> {
     ///
     /// A database failure.
     pub async fn heartbeat(&self, claimed: &Claimed, lease_ms: u64) -> Result<bool, sqlx::Error> {
-        let sql = format!("UPDATE jobs SET lease_expires_ms = $3, updated_ms = $4 {FENCE}");
         let now = (self.now)();
         let expires = now.saturating_add(i64::try_from(lease_ms).unwrap_or(i64::MAX));
-        self.fenced(&sql, claimed, &[Param::Int(expires), Param::Int(now)]).await
+        self.fenced(HEARTBEAT, claimed, &[Param::Int(expires), Param::Int(now)]).await
     }
 
     /// Record a failed attempt: `retrying` after `backoff` while attempts
@@ -292,22 +296,18 @@ impl Queue<'_> {
             let delay = i64::try_from(backoff.random_delay_ms(job.attempts)).unwrap_or(i64::MAX);
             (JobState::Retrying, now.saturating_add(delay))
         };
-        let sql = format!(
-            "UPDATE jobs SET state = $3, run_after_ms = $4, last_error = $5, lease_owner = NULL, \
-             lease_expires_ms = NULL, updated_ms = $6 {FENCE}"
-        );
         let params = [Param::Text(state.as_str()), Param::Int(run_after), Param::Text(error), Param::Int(now)];
-        let done = self.fenced(&sql, claimed, &params).await?;
+        let done = self.fenced(FAIL, claimed, &params).await?;
         Ok(done.then_some(state))
     }
 
     /// Run `sql` (whose `$1`, `$2` are the job's id and epoch, the rest
     /// `params`); whether it changed the job.
-    async fn fenced(&self, sql: &str, claimed: &Claimed, params: &[Param<'_>]) -> Result<bool, sqlx::Error> {
+    async fn fenced(&self, sql: &'static str, claimed: &Claimed, params: &[Param<'_>]) -> Result<bool, sqlx::Error> {
         let (id, epoch) = (claimed.job.id, claimed.job.lease_epoch);
         macro_rules! run {
             ($pool:expr) => {{
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(epoch);
+                let mut q = sqlx::query(sql).bind(id).bind(epoch);
                 for param in params {
                     q = match param {
                         Param::Int(v) => q.bind(*v),
