@@ -22,6 +22,15 @@
 //! [network]             # how the boundary reaches the network
 //! dns = ["10.0.0.2"]    # name servers it asks (default: the system's resolver)
 //! ca_files = ["corp-ca.pem"]  # roots TLS trusts besides the public web's
+//!
+//! [jobs]                # the worker pool of each `claw run`
+//! workers = 4           # jobs in parallel (default: the machine's cores)
+//! lease = "30s"         # a job whose worker stops renewing is taken over after this
+//! poll = "1s"           # how often idle workers look for work nobody woke them for
+//!
+//! [heartbeat]           # the agent reviews HEARTBEAT.md on a schedule
+//! every = "30m"         # "off" turns it off (shown by `claw status`)
+//! channel = "repl"      # where findings go (default: the document routines/heartbeat.md)
 //! ```
 
 use crate::home::Home;
@@ -46,6 +55,54 @@ pub struct Config {
     /// The boundary's resolver and TLS roots.
     #[serde(default)]
     pub network: NetworkConfig,
+    /// The worker pool.
+    #[serde(default)]
+    pub jobs: JobsConfig,
+    /// The agent's heartbeat.
+    #[serde(default)]
+    pub heartbeat: HeartbeatConfig,
+}
+
+/// `[jobs]`: each `claw run`'s worker pool.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Workers (default: the machine's cores).
+    pub workers: Option<usize>,
+    /// The lease (default 30s).
+    pub lease: Option<String>,
+    /// The idle poll (default 1s).
+    pub poll: Option<String>,
+}
+
+impl JobsConfig {
+    /// Workers, lease and poll, with the defaults.
+    ///
+    /// # Errors
+    ///
+    /// A duration that does not parse, naming the key.
+    pub fn resolved(&self) -> Result<(usize, std::time::Duration, std::time::Duration), Problem> {
+        let ms = |v: &Option<String>, key: &str, default: i64| {
+            v.as_deref().map_or(Ok(default), |t| crate::jobs::trigger::duration_ms(t, key))
+        };
+        let workers = self.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let lease = ms(&self.lease, "jobs.lease", 30_000)?;
+        let poll = ms(&self.poll, "jobs.poll", 1_000)?;
+        let d = |v: i64| std::time::Duration::from_millis(v as u64);
+        Ok((workers.max(1), d(lease), d(poll)))
+    }
+}
+
+/// `[heartbeat]`: the agent's checklist review.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatConfig {
+    /// The period (default 30m), or `off`.
+    pub every: Option<String>,
+    /// The channel findings go to (default: the document only).
+    pub channel: Option<String>,
+    /// The conversation on that channel.
+    pub conversation: Option<String>,
 }
 
 /// `[network]`: how the boundary resolves names and whom TLS trusts.
@@ -148,6 +205,15 @@ impl Config {
                 path.display()
             ))
             .hint("the defaults are max_iterations = 8, max_tool_calls = 16 and history_tokens = 8000"));
+        }
+        let at = |e: Problem| Problem::new(format!("{}: {e}", path.display())).hint(e.hint_text().unwrap_or_default());
+        config.jobs.resolved().map_err(at)?;
+        if let Some(every) = config.heartbeat.every.as_deref().filter(|e| *e != "off") {
+            crate::jobs::trigger::duration_ms(every, "heartbeat.every").map_err(at)?;
+        }
+        if config.jobs.workers == Some(0) {
+            return Err(Problem::new(format!("{}: jobs.workers must be at least 1", path.display()))
+                .hint("leave it out for one worker per core"));
         }
         Ok(config)
     }

@@ -6,6 +6,7 @@
 
 mod context;
 mod redact;
+mod resume;
 mod tools;
 pub mod untrusted;
 
@@ -37,6 +38,26 @@ pub struct Reply {
     /// What was redacted from the LLM's context (`NAME in SOURCE`).
     pub redacted: Vec<String>,
 }
+
+/// How one turn may run, beyond the agent's settings.
+#[derive(Debug, Clone, Default)]
+pub struct TurnOptions {
+    /// Only these tools are offered and may be called (`None`: every
+    /// tool). A routine runs with the ones it names.
+    pub tools: Option<Vec<String>>,
+    /// Rounds of tool calls (`None`: `agent.max_iterations`).
+    pub max_iterations: Option<usize>,
+    /// The turn's identity (its job). Every message it stores carries it,
+    /// so a retry after a crash resumes from the stored steps: the message
+    /// is not appended again, an answer already stored is returned, and a
+    /// tool call that started but left no result is not run again — its
+    /// result says it was interrupted and may or may not have taken
+    /// effect, and the LLM decides.
+    pub turn_key: Option<String>,
+}
+
+/// The result a tool call gets when claw stopped while it ran.
+pub const INTERRUPTED: &str = "error: interrupted: claw stopped while this call ran, so it may or may not have taken effect. It was not run again; check its effect before calling it again.";
 
 /// Why a turn has no reply.
 #[derive(Debug, thiserror::Error)]
@@ -112,21 +133,53 @@ impl Agent {
         text: &str,
         progress: &(dyn Fn(&ToolCall) + Sync),
     ) -> Result<Reply, TurnError> {
+        self.turn_as(channel, conversation, text, &TurnOptions::default(), progress).await
+    }
+
+    /// [`Agent::turn_with`] under `options` (a routine's tools and limits,
+    /// a job's turn key).
+    ///
+    /// # Errors
+    ///
+    /// As [`Agent::turn`].
+    pub async fn turn_as(
+        &self,
+        channel: &str,
+        conversation: &str,
+        text: &str,
+        options: &TurnOptions,
+        progress: &(dyn Fn(&ToolCall) + Sync),
+    ) -> Result<Reply, TurnError> {
         let store = self.runtime.services().store.get().await.map_err(TurnError::Store)?.clone();
         let sessions = store.sessions();
         let mut session = sessions.active(channel, conversation).await?;
         let boundary = self.runtime.services().boundary.clone();
         let mut redactions = redact::Redactions::default();
-        let text = &redactions.text(&boundary, "your message", text).await;
-        sessions.append(&session.id, vec![StoredMessage::new("user", text.as_str())]).await?;
+        let mut reply =
+            Reply { text: String::new(), tool_calls: 0, llm_requests: 0, usage: (0, 0), redacted: Vec::new() };
+        let key = options.turn_key.clone();
+        let mark = |mut m: StoredMessage| {
+            m.turn.clone_from(&key);
+            m
+        };
+        let text = &match resume::resume(&sessions, &session.id, key.as_deref()).await? {
+            resume::Resumed::Fresh => {
+                let text = redactions.text(&boundary, "your message", text).await;
+                sessions.append(&session.id, vec![mark(StoredMessage::new("user", text.as_str()))]).await?;
+                text
+            }
+            resume::Resumed::Answered(answer) => {
+                reply.text = answer;
+                return Ok(reply);
+            }
+            resume::Resumed::Continue(message) => message,
+        };
         let providers: Vec<_> = Providers::load(self.runtime.home())
             .map_err(|e| TurnError::Config(format!("{e:#}")))?
             .list
             .iter()
             .map(|p| p.to_wire())
             .collect();
-        let mut reply =
-            Reply { text: String::new(), tool_calls: 0, llm_requests: 0, usage: (0, 0), redacted: Vec::new() };
 
         let system = context::system_prompt(&self.runtime, &store, text, self.settings.recall).await;
         let system = redactions.text(&boundary, "the identity files and recalled memory", &system).await;
@@ -134,9 +187,11 @@ impl Agent {
             context::history(&self.runtime, &store, &mut session, &providers, &self.settings, &mut reply).await?;
         let mut messages = vec![Message::text(Role::System, system)];
         messages.extend(history);
-        let specs = tools::specs(&self.runtime);
+        let allowed = options.tools.as_deref();
+        let specs = tools::specs(&self.runtime, allowed);
+        let max_iterations = options.max_iterations.unwrap_or(self.settings.max_iterations);
 
-        for _ in 0..self.settings.max_iterations {
+        for _ in 0..max_iterations {
             let mut request = ChatRequest {
                 messages: messages.clone(),
                 tools: specs.clone(),
@@ -158,7 +213,7 @@ impl Agent {
             let mut stored = StoredMessage::new("assistant", answer.text.clone());
             stored.tool_calls = answer.tool_calls.iter().map(stored_call).collect();
             if answer.tool_calls.is_empty() {
-                sessions.append(&session.id, vec![stored]).await?;
+                sessions.append(&session.id, vec![mark(stored)]).await?;
                 reply.text = answer.text;
                 reply.redacted = redactions.notes;
                 return Ok(reply);
@@ -168,20 +223,24 @@ impl Agent {
             // One reply may not fan out without bound: the first
             // `max_tool_calls` run, the rest are told why they did not.
             let cap = self.settings.max_tool_calls.min(answer.tool_calls.len());
-            let mut results = tools::run_all(&self.runtime, &answer.tool_calls[..cap]).await;
+            // The calls are stored before they run: a crash from here on
+            // leaves calls without results, which a retry marks
+            // interrupted instead of running them again.
+            sessions.append(&session.id, vec![mark(stored)]).await?;
+            let mut results = tools::run_all(&self.runtime, &answer.tool_calls[..cap], allowed).await;
             results.extend(answer.tool_calls[cap..].iter().map(|_| {
                 format!(
                     "error: not run: one reply may ask for at most {} tool calls (agent.max_tool_calls); ask for the rest in the next reply",
                     self.settings.max_tool_calls
                 )
             }));
-            let mut batch = vec![stored];
+            let mut batch = Vec::new();
             messages.push(assistant);
             for (call, content) in answer.tool_calls.iter().zip(results) {
                 let content = redactions.text(&boundary, &format!("tool {}", call.name), &content).await;
                 let mut m = StoredMessage::new("tool", content.clone());
                 m.tool_call_id = Some(call.id.clone());
-                batch.push(m);
+                batch.push(mark(m));
                 messages.push(Message {
                     role: Role::Tool,
                     content,
@@ -192,10 +251,9 @@ impl Agent {
             sessions.append(&session.id, batch).await?;
         }
         let text = format!(
-            "I stopped after {} rounds of tool calls without reaching an answer (agent.max_iterations in config.toml).",
-            self.settings.max_iterations
+            "I stopped after {max_iterations} rounds of tool calls without reaching an answer (agent.max_iterations in config.toml, or the routine's --max-iterations)."
         );
-        sessions.append(&session.id, vec![StoredMessage::new("assistant", text.clone())]).await?;
+        sessions.append(&session.id, vec![mark(StoredMessage::new("assistant", text.clone()))]).await?;
         reply.text = text;
         reply.redacted = redactions.notes;
         Ok(reply)

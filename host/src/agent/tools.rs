@@ -18,12 +18,14 @@ const MAX_DESCRIPTION_BYTES: usize = 1024;
 /// The largest parameters schema passed on as it is.
 const MAX_SCHEMA_BYTES: usize = 16 << 10;
 
-/// Every loaded tool, as the LLM sees it. A description and a schema are
-/// the component author's text: sanitised like other outside content.
-pub(super) fn specs(runtime: &Runtime) -> Vec<ToolSpec> {
+/// Every loaded tool the turn may use (`allowed`; `None`: all), as the
+/// LLM sees it. A description and a schema are the component author's
+/// text: sanitised like other outside content.
+pub(super) fn specs(runtime: &Runtime, allowed: Option<&[String]>) -> Vec<ToolSpec> {
     runtime
         .tools()
         .iter()
+        .filter(|t| may_use(allowed, &t.record.name))
         .map(|t| {
             let schema = untrusted::strip_tokens(&t.record.schema);
             let schema =
@@ -41,15 +43,27 @@ pub(super) fn specs(runtime: &Runtime) -> Vec<ToolSpec> {
         .collect()
 }
 
+fn may_use(allowed: Option<&[String]>, name: &str) -> bool {
+    allowed.is_none_or(|names| names.iter().any(|n| n == name))
+}
+
 /// Run every call at once; results in the calls' order.
-pub(super) async fn run_all(runtime: &Runtime, calls: &[ToolCall]) -> Vec<String> {
-    futures::future::join_all(calls.iter().map(|c| run(runtime, c))).await
+pub(super) async fn run_all(runtime: &Runtime, calls: &[ToolCall], allowed: Option<&[String]>) -> Vec<String> {
+    futures::future::join_all(calls.iter().map(|c| run(runtime, c, allowed))).await
 }
 
 /// One call's result as the LLM will read it. The runtime checks the name
 /// and that the arguments are a JSON object; its errors become text the
-/// LLM can act on.
-async fn run(runtime: &Runtime, call: &ToolCall) -> String {
+/// LLM can act on. A tool outside the turn's set is not run.
+async fn run(runtime: &Runtime, call: &ToolCall, allowed: Option<&[String]>) -> String {
+    if !may_use(allowed, &call.name) {
+        let names = allowed.unwrap_or_default().join(", ");
+        return format!(
+            "error: the tool `{}` is not available in this run; the tools are: {}. Call one of those, or answer without a tool.",
+            call.name,
+            if names.is_empty() { "(none)" } else { &names }
+        );
+    }
     let args = if call.arguments_json.trim().is_empty() { "{}" } else { call.arguments_json.as_str() };
     match runtime.call(&call.name, args).await {
         Ok(output) => untrusted::wrap(&format!("tool {}", call.name), &cut(&output, MAX_RESULT_BYTES)),

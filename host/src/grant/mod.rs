@@ -231,11 +231,33 @@ impl Grant {
     pub fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         parse::parse(text, file)
     }
+
+    /// Whether the component can change nothing outside its own instance:
+    /// no workspace writes, HTTP only with GET or HEAD, no tools to invoke
+    /// (a read-only tool could otherwise call one that writes). These are
+    /// the tools a routine may use when it names none.
+    pub fn is_read_only(&self) -> bool {
+        self.workspace.write.is_empty()
+            && self.invoke.is_empty()
+            && !self.providers
+            && self.http.iter().all(|r| r.methods.iter().all(|m| m == "GET" || m == "HEAD"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_only_means_no_writes_no_unsafe_methods_and_no_invokes() {
+        let g = |text: &str| Grant::parse(text, "g.toml").unwrap();
+        assert!(g("").is_read_only());
+        assert!(g("[[http]]\nurl = \"https://api.example.com/**\"\nmethods = [\"GET\"]\n").is_read_only());
+        assert!(g("[workspace]\nread = [\"notes/\"]\n").is_read_only());
+        assert!(!g("[workspace]\nwrite = [\"notes/\"]\n").is_read_only());
+        assert!(!g("[[http]]\nurl = \"https://api.example.com/**\"\nmethods = [\"GET\", \"POST\"]\n").is_read_only());
+        assert!(!g("[invoke]\nsend = \"mailer\"\n").is_read_only());
+    }
 
     #[test]
     fn workspace_prefixes_do_not_leak_to_siblings() {

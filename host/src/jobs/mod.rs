@@ -8,12 +8,20 @@
 //! can no longer complete, fail or renew it — every such write names the
 //! lease epoch it claimed at, and a later claim has moved the epoch on.
 
+pub mod action;
+mod beats;
+mod inspect;
+pub mod kinds;
 mod queue;
 mod routine;
+pub mod trigger;
 mod worker;
 
+pub use beats::{Beat, Beats};
+pub use inspect::{Depth, JobFilter};
 pub use queue::{Claimed, Enqueued, NOTIFY_CHANNEL, Queue, QueueError};
-pub use routine::{Fired, Routines, Schedule};
+pub use routine::{Fired, NewRoutine, Routine, Routines, writer};
+pub use trigger::{Schedule, Trigger};
 pub use worker::{Handler, Handlers, OnTakeover, Outcome, Pool, PoolConfig};
 
 /// Where a job is in its life.
@@ -128,6 +136,12 @@ pub struct Job {
     pub lease_epoch: i64,
     /// The last attempt's error.
     pub last_error: Option<String>,
+    /// What it produced, when done (a turn's reply, a routine's report).
+    pub result: Option<String>,
+    /// When it was enqueued (ms).
+    pub created_ms: i64,
+    /// When it last changed (ms).
+    pub updated_ms: i64,
 }
 
 /// When a failed attempt is tried again: exponential backoff with jitter.

@@ -12,9 +12,11 @@ use crate::store::{Db, Store};
 macro_rules! columns {
     () => {
         "id, kind, payload, queue_key, idempotency_key, state, attempts, max_attempts, run_after_ms, \
-         lease_owner, lease_expires_ms, lease_epoch, last_error"
+         lease_owner, lease_expires_ms, lease_epoch, last_error, result, created_ms, updated_ms"
     };
 }
+/// A job's columns, for the operator's queries (`inspect`).
+pub(super) const COLUMNS: &str = columns!();
 const GET: &str = concat!("SELECT ", columns!(), " FROM jobs WHERE id = $1");
 const CLAIM: &str = concat!(
     "UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires_ms = $3, ",
@@ -52,13 +54,14 @@ macro_rules! fenced {
         concat!("UPDATE jobs SET ", $set, " WHERE id = $1 AND lease_epoch = $2 AND state = 'running'")
     };
 }
-const COMPLETE: &str = fenced!("state = 'done', lease_owner = NULL, lease_expires_ms = NULL, updated_ms = $3");
+const COMPLETE: &str =
+    fenced!("state = 'done', lease_owner = NULL, lease_expires_ms = NULL, updated_ms = $3, result = $4");
 const HEARTBEAT: &str = fenced!("lease_expires_ms = $3, updated_ms = $4");
 const FAIL: &str = fenced!(
     "state = $3, run_after_ms = $4, last_error = $5, lease_owner = NULL, lease_expires_ms = NULL, updated_ms = $6"
 );
 
-type Row = (
+pub(super) type Row = (
     i64,
     String,
     String,
@@ -72,9 +75,12 @@ type Row = (
     Option<i64>,
     i64,
     Option<String>,
+    Option<String>,
+    i64,
+    i64,
 );
 
-fn job(row: Row) -> Job {
+pub(super) fn job(row: Row) -> Job {
     let (id, kind, payload, queue_key, idempotency_key, state, attempts, max_attempts, run_after_ms) =
         (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8);
     Job {
@@ -92,6 +98,9 @@ fn job(row: Row) -> Job {
         lease_expires_ms: row.10,
         lease_epoch: row.11,
         last_error: row.12,
+        result: row.13,
+        created_ms: row.14,
+        updated_ms: row.15,
     }
 }
 
@@ -253,14 +262,16 @@ impl Queue<'_> {
         }
     }
 
-    /// Mark a claimed job done. False when the lease was lost (taken over,
-    /// cancelled): then nothing changed.
+    /// Mark a claimed job done, keeping what it produced (`result`, if
+    /// not empty). False when the lease was lost (taken over, cancelled):
+    /// then nothing changed.
     ///
     /// # Errors
     ///
     /// A database failure.
-    pub async fn complete(&self, claimed: &Claimed) -> Result<bool, sqlx::Error> {
-        self.fenced(COMPLETE, claimed, &[Param::Int((self.now)())]).await
+    pub async fn complete(&self, claimed: &Claimed, result: &str) -> Result<bool, sqlx::Error> {
+        let result = if result.is_empty() { Param::Null } else { Param::Text(result) };
+        self.fenced(COMPLETE, claimed, &[Param::Int((self.now)()), result]).await
     }
 
     /// Renew a claimed job's lease for `lease_ms` from now. False when the
@@ -312,6 +323,7 @@ impl Queue<'_> {
                     q = match param {
                         Param::Int(v) => q.bind(*v),
                         Param::Text(t) => q.bind(*t),
+                        Param::Null => q.bind(None::<&str>),
                     };
                 }
                 q.execute($pool).await?.rows_affected()
@@ -379,4 +391,5 @@ impl Queue<'_> {
 enum Param<'a> {
     Int(i64),
     Text(&'a str),
+    Null,
 }

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
-/// What a handler returns: done, or the error to record.
-pub type Outcome = Result<(), String>;
+/// What a handler returns: done with its result (kept with the job; empty
+/// for none), or the error to record.
+pub type Outcome = Result<String, String>;
 
 /// Runs one job of a kind.
 pub type Handler = Arc<dyn Fn(Job) -> Pin<Box<dyn Future<Output = Outcome> + Send>> + Send + Sync>;
@@ -47,12 +48,41 @@ pub struct PoolConfig {
     /// How often an idle worker looks for work it was not woken for (jobs
     /// another process enqueued, backoffs running out).
     pub poll: Duration,
+    /// How often the process and its workers write their heartbeat
+    /// (`beats`); `None`: never.
+    pub beat: Option<Duration>,
+}
+
+/// One worker as the pool sees it: the job it runs (0: none), and how to
+/// stop that job at once (an operator's cancel in this process).
+#[derive(Default)]
+struct Slot {
+    job: std::sync::atomic::AtomicI64,
+    /// The job to stop (compared, so a late stop never hits the next job).
+    cancel: std::sync::atomic::AtomicI64,
+    stop: Notify,
+}
+
+impl Slot {
+    /// Returns once job `id` is to stop.
+    async fn stopped(&self, id: i64) {
+        loop {
+            let woken = self.stop.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.cancel.load(std::sync::atomic::Ordering::SeqCst) == id {
+                return;
+            }
+            woken.await;
+        }
+    }
 }
 
 /// A running pool; [`Pool::shutdown`] lets running jobs finish.
 pub struct Pool {
     /// Workers waiting for work now.
     idle: Arc<std::sync::atomic::AtomicUsize>,
+    slots: Arc<Vec<Slot>>,
     stop: watch::Sender<bool>,
     wake: Arc<Notify>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -65,6 +95,7 @@ impl Pool {
         let wake = Arc::new(Notify::new());
         let handlers = Arc::new(handlers);
         let idle = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let slots: Arc<Vec<Slot>> = Arc::new((0..config.workers.max(1)).map(|_| Slot::default()).collect());
         let mut tasks: Vec<_> = (0..config.workers.max(1))
             .map(|i| {
                 let worker = Worker {
@@ -77,14 +108,37 @@ impl Pool {
                     stopped: stopped.clone(),
                     on_takeover: on_takeover.clone(),
                     idle: idle.clone(),
+                    slots: slots.clone(),
+                    index: i,
                 };
                 tokio::spawn(worker.run())
             })
             .collect();
         if let crate::store::Db::Postgres(pg) = store.db() {
-            tasks.push(tokio::spawn(listen(pg.clone(), wake.clone(), stopped)));
+            tasks.push(tokio::spawn(listen(pg.clone(), wake.clone(), stopped.clone())));
         }
-        Pool { idle, stop, wake, tasks }
+        if let Some(every) = config.beat {
+            tasks.push(tokio::spawn(beat(store, config.owner.clone(), slots.clone(), every, stopped)));
+        }
+        Pool { idle, slots, stop, wake, tasks }
+    }
+
+    /// The jobs the workers run now.
+    pub fn running(&self) -> Vec<i64> {
+        self.slots.iter().map(|s| s.job.load(std::sync::atomic::Ordering::SeqCst)).filter(|&j| j != 0).collect()
+    }
+
+    /// Stop job `id` at once if a worker of this pool runs it (after the
+    /// operator cancelled it in the store; another process's worker finds
+    /// out at its next renewal). True when one did.
+    pub fn stop_job(&self, id: i64) -> bool {
+        let mut found = false;
+        for s in self.slots.iter().filter(|s| s.job.load(std::sync::atomic::Ordering::SeqCst) == id) {
+            s.cancel.store(id, std::sync::atomic::Ordering::SeqCst);
+            s.stop.notify_waiters();
+            found = true;
+        }
+        found
     }
 
     /// Workers waiting for work now (the rest are running a job or
@@ -98,12 +152,30 @@ impl Pool {
         self.wake.notify_waiters();
     }
 
+    /// What [`Pool::wake`] notifies, for a task that enqueues (a ticker).
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
     /// Stop claiming; wait for the jobs running now to end.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         self.wake.notify_waiters();
         for t in self.tasks {
             let _ = t.await;
+        }
+    }
+
+    /// [`Pool::shutdown`], but jobs still running after `grace` are
+    /// abandoned with their leases (taken over when those expire).
+    pub async fn shutdown_within(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        self.wake.notify_waiters();
+        let deadline = tokio::time::Instant::now() + grace;
+        for mut t in self.tasks {
+            if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
+                t.abort();
+            }
         }
     }
 
@@ -140,6 +212,54 @@ async fn listen(pg: sqlx::PgPool, wake: Arc<Notify>, mut stopped: watch::Receive
     }
 }
 
+/// Write this process's beat and each worker's every `every`; on a clean
+/// stop, remove them (and beats of processes gone for a day).
+async fn beat(
+    store: Store,
+    process: String,
+    slots: Arc<Vec<Slot>>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let now = || crate::components::store_now_ms() as i64;
+    let started = now();
+    let pid = i64::from(std::process::id());
+    loop {
+        let at = now();
+        let mut beats = vec![super::Beat {
+            owner: process.clone(),
+            process: process.clone(),
+            worker: None,
+            pid,
+            job_id: None,
+            started_ms: started,
+            beat_ms: at,
+        }];
+        for (i, s) in slots.iter().enumerate() {
+            let job = s.job.load(std::sync::atomic::Ordering::SeqCst);
+            beats.push(super::Beat {
+                owner: format!("{process}/{i}"),
+                process: process.clone(),
+                worker: Some(i as i64),
+                pid,
+                job_id: (job != 0).then_some(job),
+                started_ms: started,
+                beat_ms: at,
+            });
+        }
+        if let Err(e) = store.beats().write(&beats).await {
+            tracing::warn!("jobs: writing the heartbeat failed: {e}");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopped.changed() => {
+                let _ = store.beats().forget(&process, now() - 86_400_000).await;
+                return;
+            }
+        }
+    }
+}
+
 struct Worker {
     store: Store,
     handlers: Arc<Handlers>,
@@ -150,6 +270,8 @@ struct Worker {
     stopped: watch::Receiver<bool>,
     on_takeover: Option<OnTakeover>,
     idle: Arc<std::sync::atomic::AtomicUsize>,
+    slots: Arc<Vec<Slot>>,
+    index: usize,
 }
 
 impl Worker {
@@ -167,7 +289,10 @@ impl Worker {
                     {
                         note(&claimed);
                     }
+                    let slot = &self.slots[self.index];
+                    slot.job.store(claimed.job.id, std::sync::atomic::Ordering::SeqCst);
                     self.execute(claimed).await;
+                    slot.job.store(0, std::sync::atomic::Ordering::SeqCst);
                 }
                 Ok(None) => {
                     self.idle.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -213,9 +338,10 @@ impl Worker {
                 tracing::warn!("{}: lost the lease of job {}; stopped it", self.owner, claimed.job.id);
                 return;
             }
+            () = self.slots[self.index].stopped(claimed.job.id) => return,
         };
         let written = match outcome {
-            Ok(()) => jobs.complete(&claimed).await.map(|done| done.then_some(())),
+            Ok(result) => jobs.complete(&claimed, &result).await.map(|done| done.then_some(())),
             Err(why) => jobs.fail(&claimed, &why, backoff).await.map(|s| s.map(|_| ())),
         };
         if let Err(e) = written {

@@ -526,6 +526,11 @@ impl Runtime {
         v
     }
 
+    /// The loaded component `name`, of any world.
+    pub fn named(&self, name: &str) -> Option<Arc<LoadedComponent>> {
+        self.live.snapshot().get(name).cloned()
+    }
+
     /// The first loaded component of `world`, by name order.
     pub fn first_of(&self, world: World) -> Option<Arc<LoadedComponent>> {
         let snapshot = self.live.snapshot();

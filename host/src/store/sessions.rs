@@ -47,12 +47,21 @@ pub struct StoredMessage {
     pub tool_calls: Vec<StoredCall>,
     /// For a tool result, the call it answers.
     pub tool_call_id: Option<String>,
+    /// The turn (its job) that wrote it: a retried turn finds its steps.
+    pub turn: Option<String>,
 }
 
 impl StoredMessage {
     /// A message not yet stored (its seq is assigned on append).
     pub fn new(role: &str, content: impl Into<String>) -> StoredMessage {
-        StoredMessage { seq: 0, role: role.into(), content: content.into(), tool_calls: Vec::new(), tool_call_id: None }
+        StoredMessage {
+            seq: 0,
+            role: role.into(),
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            turn: None,
+        }
     }
 }
 
@@ -62,14 +71,29 @@ const CREATE: &str = "INSERT INTO sessions (id, channel, conversation, created_m
 const RETIRE: &str = "UPDATE sessions SET active = 0 WHERE channel = $1 AND conversation = $2 AND active = 1";
 const NEXT_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM session_messages WHERE session_id = $1";
 const APPEND: &str =
-    "INSERT INTO session_messages (session_id, seq, role, content, tool_calls, tool_call_id, created_ms)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
-const MESSAGES: &str = "SELECT seq, role, content, tool_calls, tool_call_id FROM session_messages
+    "INSERT INTO session_messages (session_id, seq, role, content, tool_calls, tool_call_id, created_ms, turn_key)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const MESSAGES: &str = "SELECT seq, role, content, tool_calls, tool_call_id, turn_key FROM session_messages
     WHERE session_id = $1 AND seq > $2 ORDER BY seq";
+const TURN: &str = "SELECT seq, role, content, tool_calls, tool_call_id, turn_key FROM session_messages
+    WHERE session_id = $1 AND turn_key = $2 ORDER BY seq";
 const SUMMARISE: &str = "UPDATE sessions SET summary = $2, summarised_through = $3 WHERE id = $1";
 
 type Row = (String, String, String, Option<String>, i64);
-type MessageRow = (i64, String, String, Option<String>, Option<String>);
+type MessageRow = (i64, String, String, Option<String>, Option<String>, Option<String>);
+
+fn stored(rows: Vec<MessageRow>) -> Vec<StoredMessage> {
+    rows.into_iter()
+        .map(|(seq, role, content, calls, tool_call_id, turn)| StoredMessage {
+            seq,
+            role,
+            content,
+            tool_calls: calls.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+            tool_call_id,
+            turn,
+        })
+        .collect()
+}
 
 fn session(row: Row) -> Session {
     let (id, channel, conversation, summary, summarised_through) = row;
@@ -172,6 +196,7 @@ impl Sessions<'_> {
                     .bind(calls)
                     .bind(&m.tool_call_id)
                     .bind(now_ms())
+                    .bind(&m.turn)
                     .execute(&mut *tx)
                     .await?;
                 out.push(m);
@@ -192,18 +217,22 @@ impl Sessions<'_> {
             .bind(after_seq)
             .fetch_all(p)
             .await?);
-        Ok(rows
-            .into_iter()
-            .map(|(seq, role, content, calls, tool_call_id)| StoredMessage {
-                seq,
-                role,
-                content,
-                tool_calls: calls.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
-                tool_call_id,
-            })
-            .collect())
+        Ok(stored(rows))
     }
 
+    /// The messages turn `key` stored in a session, in order.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn turn_messages(&self, session_id: &str, key: &str) -> Result<Vec<StoredMessage>, sqlx::Error> {
+        let rows: Vec<MessageRow> = on_db!(self.store.db(), p, TURN, TURN, |sql| sqlx::query_as(sql)
+            .bind(session_id)
+            .bind(key)
+            .fetch_all(p)
+            .await?);
+        Ok(stored(rows))
+    }
     /// Record a summary of the messages up to and including `through`.
     ///
     /// # Errors

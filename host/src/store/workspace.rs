@@ -56,6 +56,9 @@ pub enum Origin<'a> {
     Operator,
     /// The named component: checked for injection markers.
     Component(&'a str),
+    /// The named routine's report (the agent's text, from tool output and
+    /// a trigger's payload): external, checked like a component's.
+    Routine(&'a str),
 }
 
 impl Origin<'_> {
@@ -64,6 +67,7 @@ impl Origin<'_> {
         match self {
             Origin::Operator => OPERATOR.to_string(),
             Origin::Component(name) => format!("component:{name}"),
+            Origin::Routine(name) => crate::jobs::writer(name),
         }
     }
 }
@@ -174,7 +178,7 @@ fn now_ms() -> i64 {
 fn flags(content: &str, origin: Origin<'_>) -> Option<String> {
     match origin {
         Origin::Operator => None,
-        Origin::Component(_) => {
+        Origin::Component(_) | Origin::Routine(_) => {
             let found = injection::markers(content);
             (!found.is_empty()).then(|| found.join(","))
         }

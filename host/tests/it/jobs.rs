@@ -6,7 +6,8 @@
 
 use crate::db::TestDb;
 use crate::on_both_backends;
-use claw::jobs::{Backoff, JobState, NewJob, QueueError};
+use claw::jobs::action::Action;
+use claw::jobs::{Backoff, JobState, NewJob, NewRoutine, QueueError, Trigger};
 use serde_json::json;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -61,7 +62,7 @@ async fn jobs_of_one_queue_key_run_one_at_a_time_in_order(db: &TestDb) {
     assert_eq!(second.job.id, c, "b waits behind a (same key); c's key is free");
     assert!(q.claim("w3", 30_000).await.unwrap().is_none(), "b is blocked, `later` is not due");
 
-    assert!(q.complete(&first).await.unwrap());
+    assert!(q.complete(&first, "").await.unwrap());
     let third = q.claim("w3", 30_000).await.unwrap().unwrap();
     assert_eq!(third.job.id, b, "a done: b is next on its key");
     clock.store(T0 + 5_000, Ordering::SeqCst);
@@ -90,13 +91,13 @@ async fn a_worker_whose_lease_was_taken_over_changes_nothing(db: &TestDb) {
     assert_eq!((taken.job.lease_epoch, taken.job.attempts), (hung.job.lease_epoch + 1, 2));
 
     // The old holder can neither complete, fail nor renew.
-    assert!(!q.complete(&hung).await.unwrap());
+    assert!(!q.complete(&hung, "").await.unwrap());
     assert_eq!(q.fail(&hung, "late", Backoff::default()).await.unwrap(), None);
     assert!(!q.heartbeat(&hung, 1_000).await.unwrap());
     let now_stored = q.get(id).await.unwrap().unwrap();
     assert_eq!((now_stored.state, now_stored.lease_owner.as_deref()), (JobState::Running, Some("w2")));
     assert_eq!(now_stored.last_error, None, "the stale failure was not recorded");
-    assert!(q.complete(&taken).await.unwrap());
+    assert!(q.complete(&taken, "").await.unwrap());
     assert_eq!(q.get(id).await.unwrap().unwrap().state, JobState::Done);
 }
 
@@ -143,7 +144,7 @@ async fn cancel_and_retry_by_id_follow_the_state(db: &TestDb) {
     assert_eq!((again.job.id, again.job.attempts), (id, 1), "retried from its first attempt");
     // Cancelling a running job fences its worker out.
     q.cancel(id).await.unwrap();
-    assert!(!q.complete(&again).await.unwrap());
+    assert!(!q.complete(&again, "").await.unwrap());
     assert_eq!(q.get(id).await.unwrap().unwrap().state, JobState::Cancelled);
     assert!(matches!(q.cancel(999_999).await, Err(QueueError::NotFound(999_999))));
 }
@@ -162,7 +163,7 @@ async fn concurrent_claimers_never_share_a_job(db: &TestDb) {
                 let mut done = Vec::new();
                 while let Some(claimed) = store.jobs().claim(&format!("w{w}"), 60_000).await.unwrap() {
                     tokio::task::yield_now().await;
-                    assert!(store.jobs().complete(&claimed).await.unwrap(), "no one else holds {}", claimed.job.id);
+                    assert!(store.jobs().complete(&claimed, "").await.unwrap(), "no one else holds {}", claimed.job.id);
                     done.push(claimed.job.id);
                 }
                 done
@@ -176,7 +177,7 @@ async fn concurrent_claimers_never_share_a_job(db: &TestDb) {
     // A worker stops when it finds nothing claimable; the blocked keys'
     // later jobs are then free: drain what is left.
     while let Some(claimed) = store.jobs().claim("w-last", 60_000).await.unwrap() {
-        assert!(store.jobs().complete(&claimed).await.unwrap());
+        assert!(store.jobs().complete(&claimed, "").await.unwrap());
         all.push(claimed.job.id);
     }
     let claimed = all.len();
@@ -197,6 +198,7 @@ fn pool_config(owner: &str, lease_ms: u64) -> claw::jobs::PoolConfig {
         owner: owner.into(),
         lease: std::time::Duration::from_millis(lease_ms),
         poll: std::time::Duration::from_millis(20),
+        beat: None,
     }
 }
 
@@ -225,7 +227,7 @@ fn recording(seen: &Seen) -> claw::jobs::Handler {
         Box::pin(async move {
             tokio::task::yield_now().await;
             seen.lock().unwrap().push((job.queue_key.clone(), job.id));
-            Ok(())
+            Ok(String::new())
         })
     })
 }
@@ -257,7 +259,7 @@ async fn a_pool_retries_a_failing_job_until_it_succeeds(db: &TestDb) {
     let counter = calls.clone();
     let flaky: claw::jobs::Handler = std::sync::Arc::new(move |_job| {
         let n = counter.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async move { if n < 2 { Err(format!("attempt {} failed", n + 1)) } else { Ok(()) } })
+        Box::pin(async move { if n < 2 { Err(format!("attempt {} failed", n + 1)) } else { Ok(String::new()) } })
     });
     let backoff = Backoff { base_ms: 10, cap_ms: 40 };
     let handlers = claw::jobs::Handlers::default().with("flaky", backoff, flaky);
@@ -359,17 +361,26 @@ on_both_backends!(
 /// 2027-03-01T09:00:00Z, on a five-minute boundary.
 const NINE: i64 = 1_803_891_600_000;
 
+fn cron(name: &str, expr: &str, tz: &str) -> Result<NewRoutine, claw::problem::Problem> {
+    Ok(NewRoutine {
+        name: name.into(),
+        trigger: Trigger::cron(expr, tz)?,
+        kind: "digest".into(),
+        action: Action::new("summarise"),
+    })
+}
+
 async fn a_routine_fires_its_first_tick_once_across_processes_without_drift(db: &TestDb) {
     let store = db.store().await;
     let other = db.store().await; // another process's connection pool
-    let first = store.routines().add("digest", ("*/5 * * * *", "UTC"), "digest", &json!({}), NINE).await.unwrap();
-    assert_eq!(first, NINE, "added on a tick: that tick is the first, not skipped");
+    let first = store.routines().add(&cron("digest", "*/5 * * * *", "UTC").unwrap(), NINE).await.unwrap();
+    assert_eq!(first, Some(NINE), "added on a tick: that tick is the first, not skipped");
     // Both processes look at once: the tick fires exactly once.
     let (mine, theirs) = (store.routines(), other.routines());
     let (a, b) = tokio::join!(mine.fire_due(NINE), theirs.fire_due(NINE));
     let fired: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
     assert_eq!(fired.len(), 1, "{fired:?}");
-    assert_eq!(fired[0].tick_ms, NINE);
+    assert_eq!(fired[0].slot, NINE.to_string());
     let job = store.jobs().get(fired[0].job_id).await.unwrap().unwrap();
     assert_eq!(job.idempotency_key.as_deref(), Some(&*format!("routine:digest:{NINE}")));
     assert_eq!(job.queue_key.as_deref(), Some("routine:digest"));
@@ -377,26 +388,30 @@ async fn a_routine_fires_its_first_tick_once_across_processes_without_drift(db: 
     assert!(store.routines().fire_due(NINE + 7_000).await.unwrap().is_empty(), "nothing more is due");
     assert_eq!(store.routines().next_fire("digest").await.unwrap(), Some(NINE + 300_000));
     let late = store.routines().fire_due(NINE + 300_000 + 7_000).await.unwrap();
-    assert_eq!(late.iter().map(|f| f.tick_ms).collect::<Vec<_>>(), vec![NINE + 300_000]);
+    assert_eq!(late.iter().map(|f| f.slot.clone()).collect::<Vec<_>>(), vec![(NINE + 300_000).to_string()]);
     assert_eq!(store.routines().next_fire("digest").await.unwrap(), Some(NINE + 600_000), "no drift");
 }
 
 async fn ticks_missed_while_nothing_ran_are_one_run_and_bad_schedules_are_refused(db: &TestDb) {
     let store = db.store().await;
-    store.routines().add("sync", ("*/5 * * * *", "UTC"), "sync", &json!({}), NINE + 1).await.unwrap();
+    store.routines().add(&cron("sync", "*/5 * * * *", "UTC").unwrap(), NINE + 1).await.unwrap();
     // Three hours with no claw running, then one look.
     let fired = store.routines().fire_due(NINE + 3 * 3_600_000 + 60_000).await.unwrap();
     assert_eq!(fired.len(), 1, "one catch-up run, not 36: {fired:?}");
     assert_eq!(store.routines().next_fire("sync").await.unwrap(), Some(NINE + 3 * 3_600_000 + 300_000));
     // A schedule that does not parse, a zone that does not exist, a name in use.
-    for (cron, tz, what) in [
+    for (expr, tz, what) in [
         ("every day", "UTC", "is not a cron expression"),
         ("0 9 * * *", "Nowhere/City", "is not a time zone"),
         ("0 9 * * *", "UTC", "exists"),
     ] {
         let name = if what == "exists" { "sync" } else { "new" };
-        let e = store.routines().add(name, (cron, tz), "k", &json!({}), NINE).await.unwrap_err();
+        let e = match cron(name, expr, tz) {
+            Ok(r) => store.routines().add(&r, NINE).await.unwrap_err(),
+            Err(e) => e,
+        };
         assert!(e.to_string().contains(what), "{e}");
     }
-    assert_eq!(store.routines().next_fire("new").await.unwrap(), None, "nothing was stored");
+    let e = store.routines().next_fire("new").await.unwrap_err();
+    assert!(e.to_string().contains("there is no routine named `new`"), "nothing was stored: {e}");
 }

@@ -6,6 +6,9 @@
 //! message for the agent, a direct tool call, `/new`, `/quit`) and prints
 //! what comes back. Nothing here knows the commands' syntax.
 
+mod indexer;
+mod jobs;
+
 use super::Printer;
 use super::tool::render;
 use crate::agent::Agent;
@@ -21,6 +24,9 @@ use tokio::io::AsyncBufReadExt as _;
 
 /// How often the store is checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_millis(200);
+
+/// What a person sees after Ctrl-C stopped a turn or a call.
+const CANCELLED: &str = "cancelled (Ctrl-C); Ctrl-C again or /quit leaves";
 
 /// The channel name terminal sessions are stored under.
 const CHANNEL: &str = "repl";
@@ -48,6 +54,7 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
         printer.note("no LLM router is installed; `bash scripts/dev run` installs it with its provider adapters");
     }
     let agent = Agent::new(runtime.clone())?;
+    let jobs = jobs::start(&runtime, agent.clone(), *printer).await?;
 
     let watcher = {
         let runtime = runtime.clone();
@@ -62,7 +69,7 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
             }
         })
     };
-    let indexer = tokio::spawn(embed_in_background(home.clone(), runtime.clone(), *printer));
+    let indexer = tokio::spawn(indexer::embed_in_background(home.clone(), runtime.clone(), *printer));
 
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
@@ -71,106 +78,21 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
             _ = tokio::signal::ctrl_c() => None,
         };
         let Some(line) = line else { break };
-        // Ctrl-C while a turn runs cancels the turn, not claw: what the
-        // turn stored so far stays (each step is its own transaction).
-        let go_on = tokio::select! {
-            go_on = handle(&line, &runtime, &agent, printer) => go_on,
-            _ = tokio::signal::ctrl_c() => {
-                printer.note("cancelled (Ctrl-C); Ctrl-C again or /quit leaves");
-                true
-            }
-        };
-        if !go_on {
+        if !handle(&line, &runtime, &agent, &jobs, printer).await {
             break;
         }
     }
     watcher.abort();
     indexer.abort();
+    jobs.stop().await;
     // Collapsed repeats of a denial are counted in memory: write them.
     runtime.boundary().flush_audit();
     Ok(())
 }
 
-/// How many chunks the background indexer embeds per request.
-const BATCH: i64 = 128;
-
-/// Keep the memory index embedded: new writes, and everything after the
-/// embedder changes. Search answers from what is embedded meanwhile.
-///
-/// What waits when claw run starts (every chunk, after the embedder
-/// changed) and any later backlog of more than a batch is announced on
-/// stderr, and so is its end; a few new chunks are embedded quietly.
-async fn embed_in_background(home: Home, runtime: Arc<Runtime>, printer: Printer) {
-    let memory = loop {
-        let setup = async {
-            let config = crate::config::Config::load(&home).map_err(|e| e.to_string())?;
-            let store = runtime.services().store.get().await?.clone();
-            let embedder = crate::memory::index::Memory::configured(&config, runtime.boundary().clone())
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>(crate::memory::index::Memory::new(store, embedder, config.memory.rrf_k))
-        };
-        match setup.await {
-            Ok(m) => break m,
-            Err(e) => {
-                printer.note(format!("warning: memory indexing is paused: {e}"));
-                tokio::time::sleep(Duration::from_secs(30)).await;
-            }
-        }
-    };
-    let name = memory.embedder().name().to_string();
-    // Set while embedding fails, so the warning is printed once.
-    let mut failing = false;
-    let failed = |failing: &mut bool, e: String| {
-        if !*failing {
-            printer.note(format!("warning: embedding paused, full-text search still works: {e}"));
-        }
-        *failing = true;
-    };
-    let mut at_start = true;
-    loop {
-        let waiting = match memory.pending().await {
-            Ok(n) => n,
-            Err(e) => {
-                failed(&mut failing, e);
-                tokio::time::sleep(Duration::from_secs(10)).await;
-                continue;
-            }
-        };
-        if waiting == 0 {
-            at_start = false;
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            continue;
-        }
-        let announce = at_start || waiting > BATCH;
-        at_start = false;
-        if announce {
-            printer.note(format!(
-                "memory: embedding {waiting} chunk(s) with {name} in the background; search answers from full text meanwhile"
-            ));
-        }
-        let mut done = 0;
-        loop {
-            match memory.embed_pending(BATCH).await {
-                Ok(0) => break,
-                Ok(n) => {
-                    done += n;
-                    failing = false;
-                }
-                Err(e) => {
-                    failed(&mut failing, e);
-                    tokio::time::sleep(Duration::from_secs(10)).await;
-                }
-            }
-        }
-        if announce {
-            printer.note(format!("memory: embedded {done} chunk(s) with {name}"));
-        }
-    }
-}
-
 /// Hand one line to the channel and act on what it made of it; false
 /// means stop.
-async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, printer: &Printer) -> bool {
+async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, jobs: &jobs::Jobs, printer: &Printer) -> bool {
     // Components, providers and the vault as they are now: what the
     // operator changed a moment ago applies to this line, not only after
     // the watcher's next look. (Unchanged, this reads three small files.)
@@ -197,27 +119,35 @@ async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, printer: &Pri
                 Ok(()) => (conversation, "started a new session".to_string(), true),
                 Err(e) => (conversation, format!("error: {e}"), true),
             },
-            Event::CallTool(call) => match runtime.call(&call.tool, &call.params_json).await {
-                Ok(out) => (call.conversation, render(&out), false),
-                Err(e) => {
-                    let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
-                    (call.conversation, format!("error: {e}{hint}"), true)
-                }
-            },
-            Event::Message(m) => match agent
-                .turn_with(CHANNEL, &m.conversation, &m.text, &|call| printer.note(crate::agent::describe_call(call)))
-                .await
-            {
-                Ok(reply) => {
-                    for note in &reply.redacted {
-                        printer.note(format!("warning: redacted from the LLM's context: {note}"));
+            Event::CallTool(call) => {
+                let result = tokio::select! {
+                    r = runtime.call(&call.tool, &call.params_json) => Some(r),
+                    _ = tokio::signal::ctrl_c() => None,
+                };
+                match result {
+                    Some(Ok(out)) => (call.conversation, render(&out), false),
+                    Some(Err(e)) => {
+                        let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
+                        (call.conversation, format!("error: {e}{hint}"), true)
                     }
-                    (m.conversation, reply.text, false)
+                    None => (call.conversation, CANCELLED.to_string(), true),
                 }
-                Err(e) => {
-                    let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
-                    (m.conversation, format!("error: {e}{hint}"), true)
+            }
+            // Each message is a job: its turn runs on a worker (here or,
+            // on PostgreSQL, in any claw process), and survives a crash.
+            // Ctrl-C cancels the turn, not claw: what it stored stays.
+            Event::Message(m) => match jobs.message(CHANNEL, &m.conversation, &m.text).await {
+                Ok(id) => {
+                    let reply = tokio::select! {
+                        r = jobs.reply(id) => r,
+                        _ = tokio::signal::ctrl_c() => {
+                            jobs.cancel(id).await;
+                            crate::jobs::kinds::TurnResult { text: CANCELLED.to_string(), notice: true }
+                        }
+                    };
+                    (m.conversation, reply.text, reply.notice)
                 }
+                Err(e) => (m.conversation, format!("error: {e}"), true),
             },
         };
         let out = Outbound { conversation, text, notice };

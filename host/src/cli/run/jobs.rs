@@ -1,0 +1,217 @@
+//! `claw run`'s share of the job queue: the worker pool (`[jobs]`), the
+//! ticker that fires due routines, the heartbeat routine (`[heartbeat]`),
+//! and the terminal's messages, each a job whose result the terminal
+//! delivers.
+
+use crate::cli::Printer;
+use crate::config::Config;
+use crate::jobs::action::{AGENT_TURN, Action, HEARTBEAT, Turn};
+use crate::jobs::kinds::{self, TurnResult};
+use crate::jobs::{Claimed, JobState, NewJob, NewRoutine, Pool, PoolConfig, Trigger};
+use crate::problem::Problem;
+use crate::runtime::Runtime;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often due routines and changed documents are looked for.
+const TICK: Duration = Duration::from_millis(500);
+
+/// How often the process and its workers write their heartbeat.
+const BEAT: Duration = Duration::from_secs(5);
+
+/// The heartbeat routine's name.
+pub const HEARTBEAT_ROUTINE: &str = "heartbeat";
+
+/// This process's name in leases and beats: `host:pid`.
+pub fn process_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
+fn now_ms() -> i64 {
+    crate::components::store_now_ms() as i64
+}
+
+/// The queue as `claw run` uses it.
+pub(super) struct Jobs {
+    store: Store,
+    pool: Pool,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+/// Start the pool and the ticker, and set up the heartbeat routine.
+///
+/// # Errors
+///
+/// The store cannot be opened, or `[jobs]` is wrong.
+pub(super) async fn start(
+    runtime: &Arc<Runtime>,
+    agent: crate::agent::Agent,
+    printer: Printer,
+) -> Result<Jobs, Problem> {
+    let config = Config::load(runtime.home())?;
+    let (workers, lease, poll) = config.jobs.resolved()?;
+    let store = runtime.services().store.get().await.map_err(Problem::new)?.clone();
+    heartbeat_routine(&store, runtime, &config, printer).await;
+    let notes: kinds::Notes = Arc::new(move |note| printer.note(note));
+    let handlers = kinds::handlers(runtime.clone(), agent, notes);
+    let boundary = runtime.boundary().clone();
+    let on_takeover: crate::jobs::OnTakeover = Arc::new(move |c: &Claimed| {
+        let from = c.took_over_from.clone().unwrap_or_default();
+        let rule = format!(
+            "job {} ({}) taken over by {} from {from}, whose lease expired; attempt {}",
+            c.job.id,
+            c.job.kind,
+            c.job.lease_owner.clone().unwrap_or_default(),
+            c.job.attempts
+        );
+        let boundary = boundary.clone();
+        tokio::spawn(async move { boundary.note("claw", "takeover", &rule).await });
+    });
+    let pool_config = PoolConfig { workers, owner: process_name(), lease, poll, beat: Some(BEAT) };
+    let pool = Pool::start(store.clone(), handlers, pool_config, Some(on_takeover));
+    let ticker = tokio::spawn(tick(store.clone(), pool.waker(), printer));
+    Ok(Jobs { store, pool, ticker })
+}
+
+/// Fire due clock routines and document routines; wake the pool for them.
+async fn tick(store: Store, wake: Arc<tokio::sync::Notify>, printer: Printer) {
+    let mut failing = false;
+    loop {
+        let now = now_ms();
+        let fired = async {
+            let mut all = store.routines().fire_due(now).await?;
+            all.extend(store.routines().fire_documents(now).await?);
+            Ok::<_, Problem>(all)
+        };
+        match fired.await {
+            Ok(fired) => {
+                failing = false;
+                if fired.iter().any(|f| f.created) {
+                    wake.notify_waiters();
+                }
+            }
+            Err(e) if !failing => {
+                failing = true;
+                printer.note(format!("warning: firing routines failed: {e}"));
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(TICK).await;
+    }
+}
+
+/// Keep the heartbeat routine in line with `[heartbeat]`: added when
+/// missing, replaced when its period or target changed, removed when
+/// `every = "off"`.
+async fn heartbeat_routine(store: &Store, runtime: &Runtime, config: &Config, printer: Printer) {
+    let hb = &config.heartbeat;
+    let routines = store.routines();
+    let existing = routines.get(HEARTBEAT_ROUTINE).await.ok();
+    let every = hb.every.clone().unwrap_or_else(|| "30m".into());
+    if every == "off" {
+        if existing.is_some() {
+            let _ = routines.remove(HEARTBEAT_ROUTINE, now_ms()).await;
+        }
+        return;
+    }
+    let Ok(period_ms) = crate::jobs::trigger::duration_ms(&every, "heartbeat.every") else { return };
+    let mut action = Action::new("Review HEARTBEAT.md");
+    action.deliver.channel.clone_from(&hb.channel);
+    action.deliver.conversation.clone_from(&hb.conversation);
+    if hb.channel.is_some() {
+        action.deliver.document = Some(format!("routines/{HEARTBEAT_ROUTINE}.md"));
+    }
+    if let Err(e) = kinds::check_action(runtime, &action) {
+        printer.note(format!("warning: [heartbeat]: {e}; findings go to routines/{HEARTBEAT_ROUTINE}.md only"));
+        action.deliver = Default::default();
+    }
+    if let Some(r) = &existing {
+        let same = matches!(r.trigger, Trigger::Every { period_ms: p, .. } if p == period_ms) && r.action == action;
+        if same {
+            return;
+        }
+        let _ = routines.remove(HEARTBEAT_ROUTINE, now_ms()).await;
+    }
+    let new = NewRoutine {
+        name: HEARTBEAT_ROUTINE.into(),
+        trigger: Trigger::Every { period_ms, text: every },
+        kind: HEARTBEAT.into(),
+        action,
+    };
+    // Another process adding it at the same moment is fine.
+    let _ = routines.add(&new, now_ms()).await;
+    if let Some(why) = kinds::heartbeat_missing(store).await {
+        printer.note(format!(
+            "heartbeat: {why}, so the heartbeat has nothing to review; `claw memory write HEARTBEAT.md` gives it a checklist"
+        ));
+    }
+}
+
+impl Jobs {
+    /// A message for the agent: enqueue its turn (one at a time per
+    /// conversation, in order), fire the routines waiting for such a
+    /// message, and wake a worker. Returns the job.
+    pub(super) async fn message(&self, channel: &str, conversation: &str, text: &str) -> Result<i64, Problem> {
+        let turn = Turn { channel: channel.into(), conversation: conversation.into(), text: text.into() };
+        let mut job = NewJob::new(AGENT_TURN, &serde_json::to_value(&turn).unwrap_or_default());
+        job.queue_key = Some(format!("{channel}:{conversation}"));
+        job.max_attempts = 3;
+        let id = self
+            .store
+            .jobs()
+            .enqueue(&job)
+            .await
+            .map_err(|e| Problem::new(format!("queueing the message failed: {e}")))?
+            .id;
+        if let Err(e) = self.store.routines().fire_message(channel, text, &format!("job:{id}"), now_ms()).await {
+            tracing::warn!("routines waiting for messages were not fired: {e}");
+        }
+        self.pool.wake();
+        Ok(id)
+    }
+
+    /// Wait for a turn's job to end; its reply, or what went wrong.
+    pub(super) async fn reply(&self, id: i64) -> TurnResult {
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match self.store.jobs().get(id).await {
+                Ok(Some(job)) if job.state == JobState::Done => {
+                    let result = job.result.unwrap_or_default();
+                    return serde_json::from_str(&result).unwrap_or(TurnResult { text: result, notice: false });
+                }
+                Ok(Some(job)) if job.state.is_final() => {
+                    let why = job.last_error.unwrap_or_else(|| job.state.as_str().into());
+                    return TurnResult {
+                        text: format!("error: the turn (job {id}) {}: {why}", job.state.as_str()),
+                        notice: true,
+                    };
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return TurnResult { text: format!("error: job {id} is gone"), notice: true },
+                Err(e) => tracing::warn!("reading job {id} failed: {e}"),
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Cancel a turn (Ctrl-C): in the store, and at once if it runs here.
+    pub(super) async fn cancel(&self, id: i64) {
+        let _ = self.store.jobs().cancel(id).await;
+        self.pool.stop_job(id);
+    }
+
+    /// Stop: running jobs get a few seconds to end, then are left to
+    /// their leases (another process, or the next start, takes them over).
+    pub(super) async fn stop(self) {
+        self.ticker.abort();
+        self.pool.shutdown_within(Duration::from_secs(5)).await;
+    }
+}
