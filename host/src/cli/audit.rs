@@ -87,6 +87,10 @@ fn verify(log: &AuditLog, printer: &Printer) -> Result<()> {
 /// One record as a line: `#seq time decision component METHOD url`, then
 /// what came of it.
 fn describe(r: &Record) -> String {
+    // A note of the host's own (a takeover, a redaction) has no request.
+    if r.method.is_empty() {
+        return format!("#{} {} {:<5} {} {}", r.seq, when(Some(r.time_ms)), r.decision, r.component, r.rule);
+    }
     let mut line = format!(
         "#{} {} {:<5} {} {} {}://{}:{}{}",
         r.seq,

@@ -3,14 +3,17 @@
 mod audit;
 mod chat;
 mod component;
+mod jobs;
 mod memory;
 mod new;
 mod output;
 mod policy;
 mod provider;
+mod routine;
 mod run;
 mod scan;
 mod secret;
+mod status;
 mod tool;
 
 pub use output::Printer;
@@ -60,6 +63,13 @@ enum Command {
     /// Explain a component's effective policy.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Add and manage routines: what the agent does on its own, and when.
+    #[command(subcommand)]
+    Routine(routine::RoutineCommand),
+    /// List the job queue; show, retry or cancel a job.
+    Jobs(jobs::JobsArgs),
+    /// The runtime at a glance: processes, workers, the queue, routines that need attention.
+    Status(status::StatusArgs),
 }
 
 /// Entry point of the `claw` binary.
@@ -85,6 +95,9 @@ pub fn main() -> ExitCode {
             Command::Policy(c) => policy::run(c, &printer),
             Command::Provider(c) => provider::run(c, &printer),
             Command::Memory(c) => memory::run(c, &printer).await,
+            Command::Routine(c) => routine::run(c, &printer).await,
+            Command::Jobs(a) => jobs::run(a, &printer).await,
+            Command::Status(a) => status::run(a, &printer).await,
             Command::Scan(a) => {
                 return scan::run(a, &printer).map(|found| if found { ExitCode::from(1) } else { ExitCode::SUCCESS });
             }

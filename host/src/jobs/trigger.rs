@@ -41,6 +41,12 @@ impl Schedule {
 
     /// The first tick after `ms` (at or after it, when `inclusive`).
     pub fn next(&self, ms: i64, inclusive: bool) -> Option<i64> {
+        // Ticks fall on whole seconds: from inside a second, the first
+        // candidate is the next whole one (croner would keep the fraction).
+        let (ms, inclusive) = match ms.rem_euclid(1000) {
+            0 => (ms, inclusive),
+            frac => (ms - frac + 1000, true),
+        };
         let at = chrono::DateTime::from_timestamp_millis(ms)?.with_timezone(&self.tz);
         self.cron.find_next_occurrence(&at, inclusive).ok().map(|t| t.timestamp_millis())
     }
@@ -69,17 +75,27 @@ pub fn local_zone() -> String {
 ///
 /// A [`Problem`] naming `field` with an example.
 pub fn duration_ms(text: &str, field: &str) -> Result<i64, Problem> {
+    // A flag is written `--every 30m`, a config key `jobs.lease = "30s"`.
+    let example = |v: &str| if field.starts_with("--") { format!("{field} {v}") } else { format!("{field} = \"{v}\"") };
     let bad = || {
-        Problem::new(format!("{field}: `{text}` is not a duration"))
-            .hint(format!("a number and a unit (s, m, h, d), e.g. {field} 30m or {field} 1h30m"))
+        Problem::new(format!("{field}: `{text}` is not a duration")).hint(format!(
+            "a number and a unit (ms, s, m, h, d), e.g. {} or {}",
+            example("30m"),
+            example("1h30m")
+        ))
     };
     let (mut total, mut number, mut any) = (0i64, None::<i64>, false);
-    for c in text.trim().chars() {
+    let mut chars = text.trim().chars().peekable();
+    while let Some(c) = chars.next() {
         if let Some(d) = c.to_digit(10) {
             number = Some(number.unwrap_or(0).checked_mul(10).and_then(|n| n.checked_add(d.into())).ok_or_else(bad)?);
             continue;
         }
         let unit = match c {
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                1
+            }
             's' => 1_000,
             'm' => 60_000,
             'h' => 3_600_000,
@@ -92,10 +108,8 @@ pub fn duration_ms(text: &str, field: &str) -> Result<i64, Problem> {
     if number.is_some() || !any {
         return Err(bad());
     }
-    if total < 1_000 {
-        return Err(
-            Problem::new(format!("{field}: `{text}` is shorter than a second")).hint(format!("e.g. {field} 30s"))
-        );
+    if total == 0 {
+        return Err(Problem::new(format!("{field}: `{text}` is no time at all")).hint(example("30s")));
     }
     Ok(total)
 }
@@ -131,8 +145,8 @@ pub enum Trigger {
         expr: String,
         /// The time zone's name.
         tz: String,
-        /// Both, parsed.
-        schedule: Schedule,
+        /// Both, parsed (boxed: a parsed cron is large).
+        schedule: Box<Schedule>,
     },
     /// Every `period_ms`, from when it was added.
     Every {
@@ -169,7 +183,7 @@ impl Trigger {
     ///
     /// A [`Problem`] naming what did not parse.
     pub fn cron(expr: &str, tz: &str) -> Result<Trigger, Problem> {
-        Ok(Trigger::Cron { expr: expr.into(), tz: tz.into(), schedule: Schedule::parse(expr, tz)? })
+        Ok(Trigger::Cron { expr: expr.into(), tz: tz.into(), schedule: Box::new(Schedule::parse(expr, tz)?) })
     }
 
     /// `--every DURATION`.
@@ -178,7 +192,11 @@ impl Trigger {
     ///
     /// A [`Problem`] naming what did not parse.
     pub fn every(text: &str) -> Result<Trigger, Problem> {
-        Ok(Trigger::Every { period_ms: duration_ms(text, "--every")?, text: text.into() })
+        let period_ms = duration_ms(text, "--every")?;
+        if period_ms < 1_000 {
+            return Err(Problem::new(format!("--every: `{text}` is shorter than a second")).hint("e.g. --every 30s"));
+        }
+        Ok(Trigger::Every { period_ms, text: text.into() })
     }
 
     /// `--at TIME` in zone `tz`: `2026-12-24T09:00` (local to `tz`) or
@@ -369,6 +387,8 @@ mod tests {
         assert_eq!(every_five.next(NINE, true), Some(NINE), "a tick at the very moment counts");
         assert_eq!(every_five.next(NINE, false), Some(NINE + 300_000));
         assert_eq!(every_five.next(NINE + 7_000, false), Some(NINE + 300_000), "late is not drift");
+        assert_eq!(every_five.next(NINE - 299_314, true), Some(NINE), "from inside a second: ticks stay whole");
+        assert_eq!(every_five.next(NINE + 686, false), Some(NINE + 300_000));
         // 09:00 in Berlin is 08:00 UTC in March (CET, UTC+1).
         let berlin = Schedule::parse("0 9 * * *", "Europe/Berlin").unwrap();
         assert_eq!(berlin.next(NINE - 3 * 3_600_000, true), Some(NINE - 3_600_000));
@@ -425,8 +445,11 @@ mod tests {
             let e = duration_ms(bad, "--every").unwrap_err();
             assert!(e.to_string().starts_with("--every: "), "{bad}: {e}");
         }
-        assert!(duration_ms("0s", "--every").unwrap_err().to_string().contains("shorter than a second"));
+        assert!(duration_ms("0s", "--every").unwrap_err().to_string().contains("no time at all"));
+        assert!(Trigger::every("500ms").unwrap_err().to_string().contains("shorter than a second"));
         assert_eq!(duration_ms("1h30m", "--every").unwrap(), 5_400_000);
+        assert_eq!(duration_ms("250ms", "jobs.poll").unwrap(), 250);
+        assert!(duration_ms("5x", "jobs.lease").unwrap_err().hint_text().unwrap().contains("jobs.lease = \"30m\""));
         assert_eq!(duration_ms("2d", "--every").unwrap(), 172_800_000);
         let e = Trigger::on_message("repl:(unclosed").unwrap_err();
         assert!(e.to_string().contains("is not a regular expression"), "{e}");

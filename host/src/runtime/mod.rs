@@ -405,15 +405,15 @@ impl Runtime {
         self.services.boundary.quarantine().refresh();
         let providers_path = crate::llm::Providers::path(&self.home);
         let stamp = (self.store.stamp(), crate::home::content_stamp(&providers_path));
-        let providers_changed;
-        {
-            let mut last = self.stamp.lock().unwrap_or_else(|p| p.into_inner());
-            if *last == stamp && stamp.0.is_some() {
-                return Ok(SyncReport::default());
-            }
-            providers_changed = last.1 != stamp.1;
-            *last = stamp;
+        // Held to the end: a second sync meanwhile (the watcher, a line)
+        // waits for this one's table instead of seeing the new stamp
+        // with the old table still live.
+        let mut last = self.stamp.lock().unwrap_or_else(|p| p.into_inner());
+        if *last == stamp && stamp.0.is_some() {
+            return Ok(SyncReport::default());
         }
+        let providers_changed = last.1 != stamp.1;
+        *last = stamp;
         let index: Index = self.store.index()?;
         let current = self.live.snapshot();
         let mut next = HashMap::new();

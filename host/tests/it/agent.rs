@@ -18,7 +18,7 @@ fn root() -> &'static Path {
 }
 
 /// Install a first-party component with its shipped grant (extra args: --plug ...).
-fn install(h: &TestHome, name: &str, extra: &[&str]) {
+pub(crate) fn install(h: &TestHome, name: &str, extra: &[&str]) {
     let wasm = guest(&name.replace('-', "_"));
     let grant = root().join(format!("components/{name}/grant.toml"));
     let mut args = vec!["component", "add", wasm.to_str().unwrap(), "--name", name, "--grant", grant.to_str().unwrap()];
@@ -27,7 +27,7 @@ fn install(h: &TestHome, name: &str, extra: &[&str]) {
 }
 
 /// The LLM router composed with both adapters, as `scripts/dev run` installs it.
-fn install_router(h: &TestHome) {
+pub(crate) fn install_router(h: &TestHome) {
     let openai = format!("openai={}", guest("llm_openai").display());
     let anthropic = format!("anthropic={}", guest("llm_anthropic").display());
     install(h, "llm-router", &["--plug", &openai, "--plug", &anthropic]);
@@ -41,11 +41,11 @@ fn install_fetch(h: &TestHome, port: u16) {
     ok(&h.claw(&args), "adding http-fetch");
 }
 
-fn set_secret(h: &TestHome, name: &str, value: &str) {
+pub(crate) fn set_secret(h: &TestHome, name: &str, value: &str) {
     ok(&h.claw_with_stdin(&["secret", "set", name], &format!("{value}\n")), "secret set");
 }
 
-fn add_provider(h: &TestHome, name: &str, kind: &str, server: &LlmServer, extra: &[&str]) {
+pub(crate) fn add_provider(h: &TestHome, name: &str, kind: &str, server: &LlmServer, extra: &[&str]) {
     let url = server.base_url();
     let mut args = vec!["provider", "add", name, "--kind", kind, "--base-url", &url, "--model", "test-model"];
     args.extend_from_slice(extra);
@@ -72,7 +72,7 @@ fn repl(h: &TestHome, lines: &[&str]) -> (String, String) {
 }
 
 /// `text` occurs in `all`, and every occurrence sits inside an untrusted wrapper.
-fn only_wrapped(all: &str, text: &str) -> bool {
+pub(crate) fn only_wrapped(all: &str, text: &str) -> bool {
     let mut found = false;
     for (i, _) in all.match_indices(text) {
         found = true;

@@ -21,6 +21,7 @@ mod llm_server;
 mod memory;
 mod network;
 mod new_tool;
+mod routines;
 mod sandbox;
 mod secrets_cli;
 mod sessions;

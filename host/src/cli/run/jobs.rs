@@ -154,6 +154,31 @@ async fn heartbeat_routine(store: &Store, runtime: &Runtime, config: &Config, pr
     }
 }
 
+/// Wait for turn job `id` to end; its reply, or what went wrong.
+pub(super) async fn reply(store: &Store, id: i64) -> TurnResult {
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match store.jobs().get(id).await {
+            Ok(Some(job)) if job.state == JobState::Done => {
+                let result = job.result.unwrap_or_default();
+                return serde_json::from_str(&result).unwrap_or(TurnResult { text: result, notice: false });
+            }
+            Ok(Some(job)) if job.state.is_final() => {
+                let why = job.last_error.unwrap_or_else(|| job.state.as_str().into());
+                return TurnResult {
+                    text: format!("error: the turn (job {id}) {}: {why}", job.state.as_str()),
+                    notice: true,
+                };
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => return TurnResult { text: format!("error: job {id} is gone"), notice: true },
+            Err(e) => tracing::warn!("reading job {id} failed: {e}"),
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
 impl Jobs {
     /// A message for the agent: enqueue its turn (one at a time per
     /// conversation, in order), fire the routines waiting for such a
@@ -179,27 +204,31 @@ impl Jobs {
 
     /// Wait for a turn's job to end; its reply, or what went wrong.
     pub(super) async fn reply(&self, id: i64) -> TurnResult {
-        let mut pause = Duration::from_millis(5);
-        loop {
-            match self.store.jobs().get(id).await {
-                Ok(Some(job)) if job.state == JobState::Done => {
-                    let result = job.result.unwrap_or_default();
-                    return serde_json::from_str(&result).unwrap_or(TurnResult { text: result, notice: false });
+        reply(&self.store, id).await
+    }
+
+    /// Terminal turns a previous `claw run` left unfinished (it was
+    /// killed): their conversation and job, to wait for and deliver here
+    /// once whoever takes them over finishes.
+    pub(super) async fn orphans(&self, channel: &str) -> Vec<(String, i64)> {
+        let mut found = Vec::new();
+        for state in [JobState::Available, JobState::Running, JobState::Retrying] {
+            let filter = crate::jobs::JobFilter { state: Some(state), kind: Some(AGENT_TURN.into()), limit: 100 };
+            for job in self.store.list_jobs(&filter).await.unwrap_or_default() {
+                if let Ok(turn) = serde_json::from_str::<Turn>(&job.payload)
+                    && turn.channel == channel
+                {
+                    found.push((turn.conversation, job.id));
                 }
-                Ok(Some(job)) if job.state.is_final() => {
-                    let why = job.last_error.unwrap_or_else(|| job.state.as_str().into());
-                    return TurnResult {
-                        text: format!("error: the turn (job {id}) {}: {why}", job.state.as_str()),
-                        notice: true,
-                    };
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => return TurnResult { text: format!("error: job {id} is gone"), notice: true },
-                Err(e) => tracing::warn!("reading job {id} failed: {e}"),
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(100));
         }
+        found.sort_by_key(|(_, id)| *id);
+        found
+    }
+
+    /// The store, for tasks that outlive a borrow of this.
+    pub(super) fn store(&self) -> Store {
+        self.store.clone()
     }
 
     /// Cancel a turn (Ctrl-C): in the store, and at once if it runs here.

@@ -70,6 +70,16 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
         })
     };
     let indexer = tokio::spawn(indexer::embed_in_background(home.clone(), runtime.clone(), *printer));
+    // Replies to messages a killed claw left unanswered: delivered here,
+    // once, when the worker that took the turn over finishes it.
+    for (conversation, id) in jobs.orphans(CHANNEL).await {
+        printer.note(format!("resuming the turn of job {id}, left unfinished when claw last stopped"));
+        let (store, runtime, printer) = (jobs.store(), runtime.clone(), *printer);
+        tokio::spawn(async move {
+            let reply = jobs::reply(&store, id).await;
+            deliver(&runtime, &printer, Outbound { conversation, text: reply.text, notice: reply.notice }).await;
+        });
+    }
 
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
@@ -130,7 +140,10 @@ async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, jobs: &jobs::
                         let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
                         (call.conversation, format!("error: {e}{hint}"), true)
                     }
-                    None => (call.conversation, CANCELLED.to_string(), true),
+                    None => {
+                        printer.note(CANCELLED);
+                        continue;
+                    }
                 }
             }
             // Each message is a job: its turn runs on a worker (here or,
@@ -142,7 +155,8 @@ async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, jobs: &jobs::
                         r = jobs.reply(id) => r,
                         _ = tokio::signal::ctrl_c() => {
                             jobs.cancel(id).await;
-                            crate::jobs::kinds::TurnResult { text: CANCELLED.to_string(), notice: true }
+                            printer.note(CANCELLED);
+                            continue;
                         }
                     };
                     (m.conversation, reply.text, reply.notice)
@@ -150,12 +164,17 @@ async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, jobs: &jobs::
                 Err(e) => (m.conversation, format!("error: {e}"), true),
             },
         };
-        let out = Outbound { conversation, text, notice };
-        if let Err(e) = runtime.channel_deliver(&channel, &out).await {
-            printer.note(format!("{} could not deliver: {}", channel.record.name, channel_message(&e)));
-        }
+        deliver(runtime, printer, Outbound { conversation, text, notice }).await;
     }
     true
+}
+
+/// Print through the terminal's channel.
+async fn deliver(runtime: &Runtime, printer: &Printer, out: Outbound) {
+    let Some(channel) = runtime.first_of(World::Channel) else { return };
+    if let Err(e) = runtime.channel_deliver(&channel, &out).await {
+        printer.note(format!("{} could not deliver: {}", channel.record.name, channel_message(&e)));
+    }
 }
 
 /// A channel's own error is its message; anything else says what failed.
