@@ -54,8 +54,8 @@ macro_rules! fenced {
         concat!("UPDATE jobs SET ", $set, " WHERE id = $1 AND lease_epoch = $2 AND state = 'running'")
     };
 }
-const COMPLETE: &str =
-    fenced!("state = 'done', lease_owner = NULL, lease_expires_ms = NULL, updated_ms = $3, result = $4");
+// The owner stays on a finished job: who ran it (`claw jobs show`).
+const COMPLETE: &str = fenced!("state = 'done', lease_expires_ms = NULL, updated_ms = $3, result = $4");
 const HEARTBEAT: &str = fenced!("lease_expires_ms = $3, updated_ms = $4");
 const FAIL: &str = fenced!(
     "state = $3, run_after_ms = $4, last_error = $5, lease_owner = NULL, lease_expires_ms = NULL, updated_ms = $6"

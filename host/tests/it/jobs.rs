@@ -415,3 +415,79 @@ async fn ticks_missed_while_nothing_ran_are_one_run_and_bad_schedules_are_refuse
     let e = store.routines().next_fire("new").await.unwrap_err();
     assert!(e.to_string().contains("there is no routine named `new`"), "nothing was stored: {e}");
 }
+
+on_both_backends!(
+    document_routines_fire_once_per_change_and_not_on_their_own_output,
+    pause_and_cooldown_skip_fires_and_a_manual_run_ignores_them,
+);
+
+fn routine(name: &str, trigger: Trigger, action: Action) -> NewRoutine {
+    NewRoutine { name: name.into(), trigger, kind: "routine.run".into(), action }
+}
+
+fn real_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+async fn document_routines_fire_once_per_change_and_not_on_their_own_output(db: &TestDb) {
+    use claw::jobs::trigger::Event;
+    use claw::store::workspace::Origin;
+    let store = db.store().await;
+    let other = db.store().await;
+    let start = real_now() - 10;
+    let inbox = routine("inbox", Trigger::Event(Event::Document { prefix: "inbox/".into() }), Action::new("triage"));
+    store.routines().add(&inbox, start).await.unwrap();
+    let after =
+        routine("after-inbox", Trigger::Event(Event::Finished { routine: "inbox".into() }), Action::new("file"));
+    store.routines().add(&after, start).await.unwrap();
+    let ws = store.workspace();
+    ws.write("inbox/a.md", "a letter", Origin::Operator).await.unwrap();
+    ws.write("notes/b.md", "not watched", Origin::Operator).await.unwrap();
+    ws.write("inbox/report.md", "the routine's own output", Origin::Routine("inbox")).await.unwrap();
+    let now = real_now() + 1;
+    // Two processes look at once: each change fires once.
+    let (mine, theirs) = (store.routines(), other.routines());
+    let (a, b) = tokio::join!(mine.fire_documents(now), theirs.fire_documents(now));
+    let fired: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    assert_eq!(fired.len(), 1, "only inbox/a.md, once: {fired:?}");
+    assert!(fired[0].slot.starts_with("document:inbox/a.md:"), "{fired:?}");
+    let job = store.jobs().get(fired[0].job_id).await.unwrap().unwrap();
+    let fire: claw::jobs::action::Fire = serde_json::from_str(&job.payload).unwrap();
+    assert_eq!((fire.input.as_deref(), fire.cause.as_str()), (Some("inbox/a.md"), "inbox/a.md was written"));
+    assert!(store.routines().fire_documents(real_now() + 2).await.unwrap().is_empty(), "seen already");
+    // A new version is a new fire.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    ws.write("inbox/a.md", "a second letter", Origin::Operator).await.unwrap();
+    let again = store.routines().fire_documents(real_now() + 3).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_ne!(again[0].slot, fired[0].slot);
+    // The routine that follows fires once per finished run.
+    let next = store.routines().fire_after("inbox", job.id, now).await.unwrap();
+    assert_eq!((next.len(), next[0].name.as_str(), next[0].created), (1, "after-inbox", true));
+    let repeat = store.routines().fire_after("inbox", job.id, now + 1).await.unwrap();
+    assert_eq!((repeat[0].created, repeat[0].job_id), (false, next[0].job_id), "the same run fires nothing new");
+    assert!(store.routines().fire_after("other", job.id, now).await.unwrap().is_empty());
+}
+
+async fn pause_and_cooldown_skip_fires_and_a_manual_run_ignores_them(db: &TestDb) {
+    let store = db.store().await;
+    let mut action = Action::new("check");
+    action.cooldown_s = 600;
+    let r = routine("c", Trigger::every("1m").unwrap(), action);
+    assert_eq!(store.routines().add(&r, NINE).await.unwrap(), Some(NINE), "runs when added");
+    assert_eq!(store.routines().fire_due(NINE).await.unwrap().len(), 1);
+    // A minute on, inside the ten-minute cooldown: the tick passes, no run.
+    assert!(store.routines().fire_due(NINE + 60_000).await.unwrap().is_empty());
+    assert_eq!(store.routines().next_fire("c").await.unwrap(), Some(NINE + 120_000), "on the grid");
+    let paused = store.routines().set_paused("c", true, NINE + 61_000).await.unwrap();
+    assert!(paused.paused);
+    assert!(store.routines().fire_due(NINE + 3_600_000).await.unwrap().is_empty(), "paused: nothing fires");
+    let manual = store.routines().run_now("c", NINE + 3_600_000).await.unwrap();
+    assert!(manual.created && manual.slot.starts_with("manual:"), "{manual:?}");
+    // Resumed: the next tick is the first on the grid from now; the
+    // ticks missed while paused are not run.
+    let resumed = store.routines().set_paused("c", false, NINE + 3_630_000).await.unwrap();
+    assert_eq!(resumed.next_fire_ms, Some(NINE + 3_660_000));
+    let fired = store.routines().fire_due(NINE + 3_660_000 + 600_001).await.unwrap();
+    assert_eq!(fired.len(), 1, "one catch-up run, past the cooldown: {fired:?}");
+}

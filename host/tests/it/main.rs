@@ -23,6 +23,7 @@ mod network;
 mod new_tool;
 mod routines;
 mod sandbox;
+mod scale_out;
 mod secrets_cli;
 mod sessions;
 mod store;
