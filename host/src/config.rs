@@ -28,6 +28,9 @@
 //! lease = "30s"         # a job whose worker stops renewing is taken over after this
 //! poll = "1s"           # how often idle workers look for work nobody woke them for
 //!
+//! [gateway]             # the HTTP listener of `claw run` (webhooks, health)
+//! listen = "127.0.0.1:8080"   # "off" turns it off
+//!
 //! [heartbeat]           # the agent reviews HEARTBEAT.md on a schedule
 //! every = "30m"         # "off" turns it off (shown by `claw status`)
 //! channel = "repl"      # where findings go (default: the document routines/heartbeat.md)
@@ -61,6 +64,28 @@ pub struct Config {
     /// The agent's heartbeat.
     #[serde(default)]
     pub heartbeat: HeartbeatConfig,
+    /// The HTTP listener.
+    #[serde(default)]
+    pub gateway: GatewayConfig,
+}
+
+/// `[gateway]`: where `claw run` listens.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// `HOST:PORT` (default 127.0.0.1:8080), or `off`.
+    pub listen: Option<String>,
+}
+
+impl GatewayConfig {
+    /// The address to listen on; `None`: off.
+    pub fn address(&self) -> Option<String> {
+        match self.listen.as_deref() {
+            Some("off") => None,
+            Some(a) => Some(a.to_string()),
+            None => Some("127.0.0.1:8080".into()),
+        }
+    }
 }
 
 /// `[jobs]`: each `claw run`'s worker pool.

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod components;
 pub mod config;
 pub mod engine;
+pub mod gateway;
 pub mod grant;
 pub mod home;
 pub mod inbound;

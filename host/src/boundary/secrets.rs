@@ -85,6 +85,27 @@ impl Secrets {
     pub fn contains(&self, name: &str) -> bool {
         self.values.contains_key(name)
     }
+
+    /// Check an inbound request with the vault secret `name`: the value
+    /// stays here, the caller learns only yes or why not.
+    ///
+    /// # Errors
+    ///
+    /// A [`Rejection`](crate::inbound::Rejection): a bad or missing
+    /// signature, or no such secret in the vault.
+    pub fn verify_inbound(
+        &self,
+        name: &str,
+        verifier: &crate::inbound::Verifier,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<(), crate::inbound::Rejection> {
+        let secret = self
+            .values
+            .get(name)
+            .ok_or_else(|| crate::inbound::Rejection(format!("the vault has no secret `{name}` to verify with")))?;
+        verifier.verify(secret, headers, body, std::time::SystemTime::now())
+    }
 }
 
 impl Values for Secrets {

@@ -313,3 +313,87 @@ fn kill_9_in_the_middle_of_a_tool_call_does_not_run_the_call_again() {
     assert!(text.contains("interrupted: claw stopped while this call ran"), "the call's result says so: {text}");
     assert_eq!(text.matches("do the long thing").count(), 1);
 }
+
+/// One HTTP/1.1 request over a fresh connection; (status, body).
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    use std::io::Read as _;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+}
+
+fn sign(key: &str, body: &[u8]) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[test]
+fn a_verified_webhook_queues_one_run_per_delivery_and_anything_else_is_refused_and_audited() {
+    const KEY: &str = "whsec-7Hq2LmN9pR4sT6vX8zB1cD3f";
+    let llm = LlmServer::start(Format::OpenAi, vec![Step::Text("The build failed on a flaky test.".into())]);
+    let h = home_with(&llm, "[gateway]\nlisten = \"127.0.0.1:0\"\n");
+    set_secret(&h, "ci_hook", KEY);
+    let add = ["routine", "add", "ci", "--webhook", "--secret", "ci_hook", "--prompt", "Explain the failed build"];
+    ok(&h.claw(&add), "routine add");
+    let run = start(&h);
+    let line = wait_for(&run.err, "gateway: listening on http://");
+    let addr = line.rsplit("http://").next().unwrap().trim().to_string();
+    assert_eq!(http(&addr, "GET", "/healthz", &[], b"").0, 200);
+    let (status, ready) = http(&addr, "GET", "/readyz", &[], b"");
+    assert_eq!(status, 200, "{ready}");
+
+    let body = br#"{"build": 812, "status": "failed", "log": "test_flaky timed out"}"#;
+    let sig = sign(KEY, body);
+    let headers =
+        [("x-hub-signature-256", sig.as_str()), ("x-github-delivery", "d-1"), ("content-type", "application/json")];
+    let (status, answer) = http(&addr, "POST", "/hooks/routines/ci", &headers, body);
+    assert_eq!(status, 202, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!((answer["queued"].as_bool(), answer["duplicate"].as_bool()), (Some(true), Some(false)));
+    wait_for(&run.err, "routine ci: done (a webhook delivery)");
+    // The provider retries the same delivery: nothing new is queued.
+    let (status, again) = http(&addr, "POST", "/hooks/routines/ci", &headers, body);
+    assert_eq!(status, 202);
+    assert!(again.contains("\"duplicate\":true"), "{again}");
+
+    // Refused, each with a clear status, nothing queued: a bad signature,
+    // no signature, a routine that does not exist (the same answer), a
+    // body over the cap, the wrong method, an unknown path.
+    let forged = sign("not-the-key", body);
+    let bad = [("x-hub-signature-256", forged.as_str())];
+    assert_eq!(http(&addr, "POST", "/hooks/routines/ci", &bad, body).0, 401);
+    assert_eq!(http(&addr, "POST", "/hooks/routines/ci", &[], body).0, 401);
+    let (status, unknown) = http(&addr, "POST", "/hooks/routines/nosuch", &headers, body);
+    assert_eq!(status, 401, "no probing for names: {unknown}");
+    assert!(unknown.contains("could not be verified") && !unknown.contains("nosuch"), "{unknown}");
+    let big = vec![b'x'; (1 << 20) + 1];
+    assert_eq!(http(&addr, "POST", "/hooks/routines/ci", &headers, &big).0, 413);
+    assert_eq!(http(&addr, "GET", "/hooks/routines/ci", &[], b"").0, 405);
+    assert_eq!(http(&addr, "GET", "/nothing-here", &[], b"").0, 404);
+    run.quit();
+
+    let runs = json(&h, &["jobs", "--kind", "routine.run"]);
+    assert_eq!(runs.as_array().unwrap().len(), 1, "one delivery, one run: {runs}");
+    let text = llm.requests()[0].all_text();
+    assert!(crate::agent::only_wrapped(&text, "test_flaky timed out"), "the payload is untrusted content: {text}");
+    let audit = stdout(&h.claw(&["audit", "-n", "50"]));
+    assert!(
+        audit.contains("POST /hooks/routines/ci: the x-hub-signature-256 signature does not match the body"),
+        "the forged one is audited: {audit}"
+    );
+    assert!(audit.contains("POST /hooks/routines/ci: missing the x-hub-signature-256 header"), "{audit}");
+    assert!(audit.contains("there is no routine named `nosuch`"), "{audit}");
+    assert!(!audit.contains(KEY) && !audit.contains(&sig[7..]), "no key or signature in the audit log");
+}

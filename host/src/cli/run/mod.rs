@@ -55,6 +55,7 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
     }
     let agent = Agent::new(runtime.clone())?;
     let jobs = jobs::start(&runtime, agent.clone(), *printer).await?;
+    let gateway = gateway(&runtime, jobs.store(), *printer).await;
 
     let watcher = {
         let runtime = runtime.clone();
@@ -94,10 +95,33 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
     }
     watcher.abort();
     indexer.abort();
+    if let Some(g) = gateway {
+        g.stop();
+    }
     jobs.stop().await;
     // Collapsed repeats of a denial are counted in memory: write them.
     runtime.boundary().flush_audit();
     Ok(())
+}
+
+/// Start the gateway (`[gateway] listen`); without it claw still runs.
+async fn gateway(
+    runtime: &Arc<Runtime>,
+    store: crate::store::Store,
+    printer: Printer,
+) -> Option<crate::gateway::Gateway> {
+    let listen = crate::config::Config::load(runtime.home()).ok()?.gateway.address()?;
+    match crate::gateway::Gateway::start(&listen, runtime.clone(), store).await {
+        Ok(g) => {
+            printer.note(format!("gateway: listening on http://{}", g.addr()));
+            Some(g)
+        }
+        Err(e) => {
+            let hint = e.hint_text().map(|h| format!(" ({h})")).unwrap_or_default();
+            printer.note(format!("warning: {e}{hint}"));
+            None
+        }
+    }
 }
 
 /// Hand one line to the channel and act on what it made of it; false

@@ -1,0 +1,79 @@
+//! Every way a gateway request fails, each with its status and a body
+//! naming the layer that refused it (never a secret, a signature or
+//! whether a routine exists to someone who could not prove who they are).
+
+/// Why the gateway refused or failed a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// No such route.
+    #[error("no such endpoint")]
+    NotFound,
+    /// The route exists for another method.
+    #[error("this endpoint accepts {0} only")]
+    Method(http::Method),
+    /// The body is larger than the gateway accepts.
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The request could not be verified (the detail is audited, not
+    /// answered).
+    #[error("the request could not be verified")]
+    Unverified,
+    /// The body did not arrive in time or broke off.
+    #[error("the request body could not be read: {0}")]
+    BadBody(String),
+    /// The store did not answer.
+    #[error("the store is unavailable: {0}")]
+    Store(String),
+}
+
+impl GatewayError {
+    /// The HTTP status.
+    pub fn status(&self) -> http::StatusCode {
+        use http::StatusCode as S;
+        match self {
+            GatewayError::NotFound => S::NOT_FOUND,
+            GatewayError::Method(_) => S::METHOD_NOT_ALLOWED,
+            GatewayError::TooLarge(_) => S::PAYLOAD_TOO_LARGE,
+            GatewayError::Unverified => S::UNAUTHORIZED,
+            GatewayError::BadBody(_) => S::BAD_REQUEST,
+            GatewayError::Store(_) => S::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Which layer refused it, for the body.
+    pub fn layer(&self) -> &'static str {
+        match self {
+            GatewayError::NotFound | GatewayError::Method(_) => "route",
+            GatewayError::TooLarge(_) | GatewayError::BadBody(_) => "body",
+            GatewayError::Unverified => "verification",
+            GatewayError::Store(_) => "queue",
+        }
+    }
+
+    /// The JSON body: `{"error": {"message", "layer"}}`.
+    pub fn body(&self) -> String {
+        serde_json::json!({"error": {"message": self.to_string(), "layer": self.layer()}}).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_own_status_and_names_its_layer() {
+        let all = [
+            (GatewayError::NotFound, 404, "route"),
+            (GatewayError::Method(http::Method::POST), 405, "route"),
+            (GatewayError::TooLarge(10), 413, "body"),
+            (GatewayError::Unverified, 401, "verification"),
+            (GatewayError::BadBody("cut".into()), 400, "body"),
+            (GatewayError::Store("down".into()), 503, "queue"),
+        ];
+        for (e, status, layer) in all {
+            assert_eq!(e.status().as_u16(), status, "{e}");
+            let body: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
+            assert_eq!(body["error"]["layer"], layer);
+        }
+    }
+}

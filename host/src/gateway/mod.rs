@@ -1,0 +1,63 @@
+//! The gateway: the host's HTTP listener, where the world reaches claw.
+//!
+//! The host keeps only listening, verification with the vault's secrets,
+//! routing, and the durable hand-off to the queue; nothing here talks to
+//! the network outward (that is the boundary's alone). Routes are one
+//! table (`route`), errors one enum (`error`), and each route's handler
+//! is its own file.
+
+mod error;
+mod hooks;
+mod serve;
+
+pub use error::GatewayError;
+pub use serve::{Gateway, MAX_BODY};
+
+/// What a request asks for, decided once from its method and path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /healthz`: the process is alive.
+    Health,
+    /// `GET /readyz`: the store answers and components are loaded.
+    Ready,
+    /// `POST /hooks/routines/NAME`: a routine's webhook.
+    RoutineHook(String),
+}
+
+/// The route of `method` and `path`, or why there is none.
+///
+/// # Errors
+///
+/// [`GatewayError::NotFound`] or [`GatewayError::Method`].
+pub fn route(method: &http::Method, path: &str) -> Result<Route, GatewayError> {
+    let path = path.split('?').next().unwrap_or_default();
+    let (found, allowed) = match path.trim_end_matches('/') {
+        "/healthz" => (Route::Health, http::Method::GET),
+        "/readyz" => (Route::Ready, http::Method::GET),
+        p => match p.strip_prefix("/hooks/routines/") {
+            Some(name) if crate::grant::valid_name(name) => (Route::RoutineHook(name.to_string()), http::Method::POST),
+            _ => return Err(GatewayError::NotFound),
+        },
+    };
+    if *method != allowed {
+        return Err(GatewayError::Method(allowed));
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Method;
+
+    #[test]
+    fn routes_are_decided_from_method_and_path_alone() {
+        assert_eq!(route(&Method::GET, "/healthz"), Ok(Route::Health));
+        assert_eq!(route(&Method::GET, "/readyz/"), Ok(Route::Ready));
+        assert_eq!(route(&Method::POST, "/hooks/routines/ci?x=1"), Ok(Route::RoutineHook("ci".into())));
+        assert_eq!(route(&Method::GET, "/hooks/routines/ci"), Err(GatewayError::Method(Method::POST)));
+        assert_eq!(route(&Method::POST, "/hooks/routines/../../etc"), Err(GatewayError::NotFound));
+        assert_eq!(route(&Method::POST, "/hooks/routines/"), Err(GatewayError::NotFound));
+        assert_eq!(route(&Method::GET, "/"), Err(GatewayError::NotFound));
+    }
+}
