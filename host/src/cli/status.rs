@@ -67,8 +67,13 @@ pub(super) async fn run(_args: StatusArgs, printer: &Printer) -> Result<()> {
     let mut attention = Vec::new();
     for r in store.routines().list().await? {
         let last = store.routines().last_state(&r).await?;
-        if let Some((state @ (JobState::Failed | JobState::Retrying), error)) = &last {
-            attention.push(format!("routine {} is {}: {}", r.name, state.as_str(), error.as_deref().unwrap_or("")));
+        let error = |e: &Option<String>| e.as_deref().unwrap_or("").to_string();
+        match &last {
+            Some((JobState::Failed, e)) => {
+                attention.push(format!("routine {} failed its last run: {}", r.name, error(e)))
+            }
+            Some((JobState::Retrying, e)) => attention.push(format!("routine {} is retrying: {}", r.name, error(e))),
+            _ => {}
         }
         if !r.paused && r.next_fire_ms.is_some_and(|t| now - t > OVERDUE_AFTER_MS) {
             attention.push(format!(

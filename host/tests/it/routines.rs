@@ -397,3 +397,31 @@ fn a_verified_webhook_queues_one_run_per_delivery_and_anything_else_is_refused_a
     assert!(audit.contains("there is no routine named `nosuch`"), "{audit}");
     assert!(!audit.contains(KEY) && !audit.contains(&sig[7..]), "no key or signature in the audit log");
 }
+
+#[test]
+fn a_routine_that_keeps_failing_reports_its_failure_where_its_results_go() {
+    let llm = LlmServer::start(Format::OpenAi, vec![Step::Hang]);
+    let h = home_with(&llm, "");
+    let add =
+        ["routine", "add", "slow", "--every", "1h", "--timeout", "1s", "--prompt", "x", "--to-doc", "reports/slow.md"];
+    ok(&h.claw(&add), "routine add");
+    let run = start(&h);
+    wait_for(&run.err, "routine slow: failed (it ran longer than its timeout of 1 s); will retry");
+    let last = wait_for(&run.err, "routine slow: failed (it ran longer than its timeout of 1 s)");
+    let last = if last.ends_with("will retry") { wait_for(&run.err, "routine slow: failed") } else { last };
+    assert!(!last.ends_with("will retry"), "three attempts, then it gives up: {last}");
+    run.quit();
+    let doc = stdout(&h.claw(&["memory", "cat", "reports/slow.md"]));
+    assert!(doc.contains("routine slow failed: it ran longer than its timeout of 1 s"), "{doc}");
+    let jobs = json(&h, &["jobs", "--kind", "routine.run"]);
+    assert_eq!((jobs[0]["state"].as_str(), jobs[0]["attempts"].as_i64()), (Some("failed"), Some(3)), "{jobs}");
+    let listed = json(&h, &["routine", "list"]);
+    assert_eq!(listed[0]["last_state"], "failed");
+    let status = json(&h, &["status"]);
+    assert!(
+        status["attention"]
+            .to_string()
+            .contains("routine slow failed its last run: it ran longer than its timeout of 1 s"),
+        "{status}"
+    );
+}
