@@ -110,10 +110,6 @@ pub(super) struct AddArgs {
     to_doc: Option<String>,
 }
 
-fn now_ms() -> i64 {
-    crate::components::store_now_ms() as i64
-}
-
 pub(super) async fn run(cmd: RoutineCommand, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
     let store = Store::connect(&DatabaseUrl::resolve(&home)?).await?;
@@ -126,23 +122,23 @@ pub(super) async fn run(cmd: RoutineCommand, printer: &Printer) -> Result<()> {
             show(&store, &r, printer).await
         }
         RoutineCommand::Rm { name } => {
-            routines.remove(&name, now_ms()).await?;
+            routines.remove(&name, store.now_ms()).await?;
             printer.note(format!("removed routine {name}"));
             Ok(())
         }
         RoutineCommand::Pause { name } => {
-            let r = routines.set_paused(&name, true, now_ms()).await?;
+            let r = routines.set_paused(&name, true, store.now_ms()).await?;
             printer.note(format!("paused routine {name}; `claw routine resume {name}` resumes it"));
             json_of(&store, &r, printer).await
         }
         RoutineCommand::Resume { name } => {
-            let r = routines.set_paused(&name, false, now_ms()).await?;
+            let r = routines.set_paused(&name, false, store.now_ms()).await?;
             let next = r.next_fire_ms.map_or("on its trigger".into(), |t| format!("next at {}", describe_ms(t)));
             printer.note(format!("resumed routine {name}; {next}"));
             json_of(&store, &r, printer).await
         }
         RoutineCommand::Run { name } => {
-            let fired = routines.run_now(&name, now_ms()).await?;
+            let fired = routines.run_now(&name, store.now_ms()).await?;
             printer.note(format!("queued run of {name} as job {}; a running `claw run` runs it", fired.job_id));
             if printer.json {
                 printer.value(&serde_json::json!({"routine": name, "job": fired.job_id}));
@@ -219,7 +215,7 @@ async fn add(home: &Home, store: &Store, a: AddArgs, printer: &Printer) -> Resul
     runtime.sync()?;
     kinds::check_action(&runtime, &action)?;
     let new = NewRoutine { name: a.name.clone(), trigger, kind: ROUTINE_RUN.into(), action };
-    let first = store.routines().add(&new, now_ms()).await?;
+    let first = store.routines().add(&new, store.now_ms()).await?;
     let when = match first {
         Some(t) => format!("first run at {}", describe_ms(t)),
         None => format!("runs on {}", new.trigger.describe()),

@@ -23,7 +23,7 @@ pub(super) struct StatusArgs {}
 pub(super) async fn run(_args: StatusArgs, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
     let store = Store::connect(&DatabaseUrl::resolve(&home)?).await?;
-    let now = crate::components::store_now_ms() as i64;
+    let now = store.now_ms();
     let beats = store.beats().list().await?;
     let processes: Vec<serde_json::Value> = beats
         .iter()

@@ -39,7 +39,7 @@ pub(super) async fn routine(
         .filter(|v| !v.is_empty() && v.len() <= 200 && v.chars().all(|c| c.is_ascii_graphic()))
         .map_or_else(|| format!("sha256-{}", hex::encode(sha2::Sha256::digest(body))), str::to_string);
     let text = String::from_utf8_lossy(body).into_owned();
-    let now = crate::components::store_now_ms() as i64;
+    let now = state.store.now_ms();
     let fired = state
         .store
         .routines()

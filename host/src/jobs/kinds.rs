@@ -107,7 +107,7 @@ impl Kinds {
         match self.run_turn(&routine.name, &routine.action, &job, &prompt).await {
             Ok(report) => {
                 let delivered = self.deliver(&store, &routine.name, &routine.action, &report, false).await?;
-                let now = crate::components::store_now_ms() as i64;
+                let now = store.now_ms();
                 if let Err(e) = store.routines().fire_after(&routine.name, job.id, now).await {
                     (self.notes)(format!("warning: routines after {} not fired: {e}", routine.name));
                 }
@@ -197,7 +197,7 @@ impl Kinds {
     ) -> Result<String, String> {
         let mut went = Vec::new();
         if let Some(path) = action.document(name) {
-            let stamp = super::trigger::describe_ms(crate::components::store_now_ms() as i64);
+            let stamp = super::trigger::describe_ms(store.now_ms());
             let body = format!("# {name}\n\n_{stamp}_\n\n{text}\n");
             store
                 .workspace()

@@ -143,15 +143,29 @@ pub enum QueueError {
     Db(#[from] sqlx::Error),
 }
 
-fn real_now() -> i64 {
-    crate::components::store_now_ms() as i64
-}
-
 /// The job queue of a store.
 #[derive(Clone, Copy)]
 pub struct Queue<'a> {
     store: &'a Store,
-    now: &'a (dyn Fn() -> i64 + Sync),
+    now: Clock<'a>,
+}
+
+/// Where a queue reads the time.
+#[derive(Clone, Copy)]
+enum Clock<'a> {
+    /// The store's clock.
+    Store,
+    /// A test's.
+    Given(&'a (dyn Fn() -> i64 + Sync)),
+}
+
+impl Queue<'_> {
+    fn now(&self) -> i64 {
+        match self.now {
+            Clock::Store => self.store.now_ms(),
+            Clock::Given(f) => f(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Queue<'_> {
@@ -161,15 +175,15 @@ impl std::fmt::Debug for Queue<'_> {
 }
 
 impl Store {
-    /// The job queue.
+    /// The job queue, on the store's clock ([`Store::now_ms`]).
     pub fn jobs(&self) -> Queue<'_> {
-        Queue { store: self, now: &real_now }
+        Queue { store: self, now: Clock::Store }
     }
 
     /// The job queue on another clock (ms since the epoch), for tests of
     /// leases and backoff that must not wait for real time.
     pub fn jobs_with_clock<'a>(&'a self, now: &'a (dyn Fn() -> i64 + Sync)) -> Queue<'a> {
-        Queue { store: self, now }
+        Queue { store: self, now: Clock::Given(now) }
     }
 }
 
@@ -181,7 +195,7 @@ impl Queue<'_> {
     ///
     /// A database failure.
     pub async fn enqueue(&self, new: &NewJob) -> Result<Enqueued, sqlx::Error> {
-        let now = (self.now)();
+        let now = self.now();
         let run_after = new.run_after_ms.unwrap_or(now);
         let inserted: Option<i64> = on_db!(self.store.db(), p, INSERT, INSERT, |sql| sqlx::query_scalar(sql)
             .bind(&new.kind)
@@ -226,7 +240,7 @@ impl Queue<'_> {
     ///
     /// A database failure.
     pub async fn claim(&self, owner: &str, lease_ms: u64) -> Result<Option<Claimed>, sqlx::Error> {
-        let now = (self.now)();
+        let now = self.now();
         let expires = now.saturating_add(i64::try_from(lease_ms).unwrap_or(i64::MAX));
         let result: Result<Option<Claimed>, sqlx::Error> = async {
             macro_rules! claim_in {
@@ -271,7 +285,7 @@ impl Queue<'_> {
     /// A database failure.
     pub async fn complete(&self, claimed: &Claimed, result: &str) -> Result<bool, sqlx::Error> {
         let result = if result.is_empty() { Param::Null } else { Param::Text(result) };
-        self.fenced(COMPLETE, claimed, &[Param::Int((self.now)()), result]).await
+        self.fenced(COMPLETE, claimed, &[Param::Int(self.now()), result]).await
     }
 
     /// Renew a claimed job's lease for `lease_ms` from now. False when the
@@ -281,7 +295,7 @@ impl Queue<'_> {
     ///
     /// A database failure.
     pub async fn heartbeat(&self, claimed: &Claimed, lease_ms: u64) -> Result<bool, sqlx::Error> {
-        let now = (self.now)();
+        let now = self.now();
         let expires = now.saturating_add(i64::try_from(lease_ms).unwrap_or(i64::MAX));
         self.fenced(HEARTBEAT, claimed, &[Param::Int(expires), Param::Int(now)]).await
     }
@@ -299,7 +313,7 @@ impl Queue<'_> {
         error: &str,
         backoff: Backoff,
     ) -> Result<Option<JobState>, sqlx::Error> {
-        let now = (self.now)();
+        let now = self.now();
         let job = &claimed.job;
         let (state, run_after) = if job.attempts >= job.max_attempts {
             (JobState::Failed, job.run_after_ms)
@@ -368,7 +382,7 @@ impl Queue<'_> {
     }
 
     async fn set(&self, statement: &'static str, id: i64) -> Result<bool, sqlx::Error> {
-        let now = (self.now)();
+        let now = self.now();
         let rows = on_db!(self.store.db(), p, statement, statement, |sql| sqlx::query(sql)
             .bind(id)
             .bind(now)

@@ -221,7 +221,7 @@ async fn beat(
     every: Duration,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let now = || crate::components::store_now_ms() as i64;
+    let now = || store.now_ms();
     let started = now();
     let pid = i64::from(std::process::id());
     loop {
@@ -250,6 +250,8 @@ async fn beat(
         if let Err(e) = store.beats().write(&beats).await {
             tracing::warn!("jobs: writing the heartbeat failed: {e}");
         }
+        // Leases are on the database's clock; follow its drift.
+        store.sync_clock().await;
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stopped.changed() => {

@@ -35,6 +35,10 @@ pub enum Db {
 pub struct Store {
     db: Db,
     url: DatabaseUrl,
+    /// The database's clock minus this machine's (ms): on PostgreSQL,
+    /// where processes on several machines compare leases, every lease is
+    /// on the database's clock; SQLite is one machine (0).
+    clock_offset: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Store {
@@ -73,8 +77,9 @@ impl Store {
                 .busy_timeout(Duration::from_secs(5));
             Db::Sqlite(SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(unreachable)?)
         };
-        let store = Store { db, url: url.clone() };
+        let store = Store { db, url: url.clone(), clock_offset: Default::default() };
         store.migrate().await?;
+        store.sync_clock().await;
         Ok(store)
     }
 
@@ -109,6 +114,26 @@ impl Store {
     /// The pool.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Now (ms since the epoch) on the store's clock: the database's on
+    /// PostgreSQL (this machine's plus the last measured offset), this
+    /// machine's on SQLite.
+    pub fn now_ms(&self) -> i64 {
+        crate::components::store_now_ms() as i64 + self.clock_offset.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Measure the database's clock against this machine's again (the
+    /// worker pool does, with each heartbeat). A failed measurement keeps
+    /// the last offset.
+    pub async fn sync_clock(&self) {
+        let Db::Postgres(p) = &self.db else { return };
+        const NOW: &str = "SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+        let before = crate::components::store_now_ms() as i64;
+        let Ok(db_now) = sqlx::query_scalar::<_, i64>(NOW).fetch_one(p).await else { return };
+        let after = crate::components::store_now_ms() as i64;
+        let offset = db_now - (before + after) / 2;
+        self.clock_offset.store(offset, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// `sqlite` or `postgres`.

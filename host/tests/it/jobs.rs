@@ -491,3 +491,19 @@ async fn pause_and_cooldown_skip_fires_and_a_manual_run_ignores_them(db: &TestDb
     let fired = store.routines().fire_due(NINE + 3_660_000 + 600_001).await.unwrap();
     assert_eq!(fired.len(), 1, "one catch-up run, past the cooldown: {fired:?}");
 }
+
+/// Leases on PostgreSQL are on the database's clock (processes on several
+/// machines compare them): the store's `now` follows the server's.
+#[tokio::test]
+async fn on_postgres_the_queue_reads_the_databases_clock() {
+    let db = TestDb::postgres().await;
+    let store = db.store().await;
+    let claw::store::Db::Postgres(pg) = store.db() else { unreachable!() };
+    let server: i64 = sqlx::query_scalar("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT")
+        .fetch_one(pg)
+        .await
+        .unwrap();
+    let ours = store.now_ms();
+    assert!((ours - server).abs() < 250, "store {ours} vs server {server}");
+    db.cleanup().await;
+}

@@ -34,10 +34,6 @@ pub fn process_name() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-fn now_ms() -> i64 {
-    crate::components::store_now_ms() as i64
-}
-
 /// The queue as `claw run` uses it.
 pub(super) struct Jobs {
     store: Store,
@@ -84,7 +80,7 @@ pub(super) async fn start(
 async fn tick(store: Store, wake: Arc<tokio::sync::Notify>, printer: Printer) {
     let mut failing = false;
     loop {
-        let now = now_ms();
+        let now = store.now_ms();
         let fired = async {
             let mut all = store.routines().fire_due(now).await?;
             all.extend(store.routines().fire_documents(now).await?);
@@ -117,7 +113,7 @@ async fn heartbeat_routine(store: &Store, runtime: &Runtime, config: &Config, pr
     let every = hb.every.clone().unwrap_or_else(|| "30m".into());
     if every == "off" {
         if existing.is_some() {
-            let _ = routines.remove(HEARTBEAT_ROUTINE, now_ms()).await;
+            let _ = routines.remove(HEARTBEAT_ROUTINE, store.now_ms()).await;
         }
         return;
     }
@@ -137,7 +133,7 @@ async fn heartbeat_routine(store: &Store, runtime: &Runtime, config: &Config, pr
         if same {
             return;
         }
-        let _ = routines.remove(HEARTBEAT_ROUTINE, now_ms()).await;
+        let _ = routines.remove(HEARTBEAT_ROUTINE, store.now_ms()).await;
     }
     let new = NewRoutine {
         name: HEARTBEAT_ROUTINE.into(),
@@ -146,7 +142,7 @@ async fn heartbeat_routine(store: &Store, runtime: &Runtime, config: &Config, pr
         action,
     };
     // Another process adding it at the same moment is fine.
-    let _ = routines.add(&new, now_ms()).await;
+    let _ = routines.add(&new, store.now_ms()).await;
     if let Some(why) = kinds::heartbeat_missing(store).await {
         printer.note(format!(
             "heartbeat: {why}, so the heartbeat has nothing to review; `claw memory write HEARTBEAT.md` gives it a checklist"
@@ -195,7 +191,9 @@ impl Jobs {
             .await
             .map_err(|e| Problem::new(format!("queueing the message failed: {e}")))?
             .id;
-        if let Err(e) = self.store.routines().fire_message(channel, text, &format!("job:{id}"), now_ms()).await {
+        if let Err(e) =
+            self.store.routines().fire_message(channel, text, &format!("job:{id}"), self.store.now_ms()).await
+        {
             tracing::warn!("routines waiting for messages were not fired: {e}");
         }
         self.pool.wake();
