@@ -219,14 +219,14 @@ impl Agent {
                 return Ok(reply);
             }
             reply.tool_calls += answer.tool_calls.len();
+            // The calls are stored before they start: a crash from here on
+            // leaves calls without results, which a retry marks
+            // interrupted instead of running them again.
+            sessions.append(&session.id, vec![mark(stored)]).await?;
             answer.tool_calls.iter().take(self.settings.max_tool_calls).for_each(progress);
             // One reply may not fan out without bound: the first
             // `max_tool_calls` run, the rest are told why they did not.
             let cap = self.settings.max_tool_calls.min(answer.tool_calls.len());
-            // The calls are stored before they run: a crash from here on
-            // leaves calls without results, which a retry marks
-            // interrupted instead of running them again.
-            sessions.append(&session.id, vec![mark(stored)]).await?;
             let mut results = tools::run_all(&self.runtime, &answer.tool_calls[..cap], allowed).await;
             results.extend(answer.tool_calls[cap..].iter().map(|_| {
                 format!(

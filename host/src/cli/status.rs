@@ -6,13 +6,9 @@
 use super::Printer;
 use crate::home::Home;
 use crate::jobs::trigger::describe_ms;
-use crate::jobs::{JobState, kinds};
+use crate::jobs::{GONE_AFTER_MS, JobState, kinds};
 use crate::store::{DatabaseUrl, Store};
 use anyhow::Result;
-
-/// A process whose last beat is older than this is taken for gone (three
-/// missed beats).
-const GONE_AFTER_MS: i64 = 15_000;
 
 /// A clock routine this late was not fired: no `claw run` is running.
 const OVERDUE_AFTER_MS: i64 = 60_000;

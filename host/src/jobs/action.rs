@@ -122,6 +122,10 @@ pub struct Turn {
     pub conversation: String,
     /// The message.
     pub text: String,
+    /// The `claw run` process (`host:pid`) whose terminal waits for the
+    /// reply, for a terminal's message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 #[cfg(test)]

@@ -6,6 +6,10 @@
 use crate::on_db;
 use crate::store::{Db, Store};
 
+/// A process whose last beat is older than this is taken for gone (three
+/// missed beats of `claw run`'s 5 s).
+pub const GONE_AFTER_MS: i64 = 15_000;
+
 /// A beat: a process (`worker` None) or one of its workers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Beat {

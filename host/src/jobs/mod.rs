@@ -17,7 +17,7 @@ mod routine;
 pub mod trigger;
 mod worker;
 
-pub use beats::{Beat, Beats};
+pub use beats::{Beat, Beats, GONE_AFTER_MS};
 pub use inspect::{Depth, JobFilter};
 pub use queue::{Claimed, Enqueued, NOTIFY_CHANNEL, Queue, QueueError};
 pub use routine::{Fired, NewRoutine, Routine, Routines, writer};

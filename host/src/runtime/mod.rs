@@ -145,13 +145,12 @@ impl Runtime {
     pub fn reload_vault(&self) {
         let path = Vault::path_in(&self.home.data);
         let stamp = crate::home::content_stamp(&path);
-        {
-            let mut last = self.vault_stamp.lock().unwrap_or_else(|p| p.into_inner());
-            if *last == stamp && stamp.is_some() {
-                return;
-            }
-            *last = stamp;
+        // Held until the new snapshot is in place (as in `sync`).
+        let mut last = self.vault_stamp.lock().unwrap_or_else(|p| p.into_inner());
+        if *last == stamp && stamp.is_some() {
+            return;
         }
+        *last = stamp;
         self.services.boundary.set_secrets(Secrets::load(&self.home));
     }
 

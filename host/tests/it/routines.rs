@@ -280,7 +280,11 @@ fn kill_9_in_the_middle_of_a_turn_resumes_it_once_with_the_message_stored_once()
     assert_eq!(requests[1].all_text().matches("what is on today?").count(), 1, "the message is stored once");
     let turns = json(&h, &["jobs", "--kind", "agent.turn"]);
     assert_eq!(turns.as_array().unwrap().len(), 1, "{turns}");
-    assert_eq!((turns[0]["state"].as_str(), turns[0]["attempts"].as_i64()), (Some("done"), Some(2)));
+    assert_eq!(turns[0]["state"], "done");
+    // At least the attempt that died and the one that finished (a loaded
+    // machine may take one more: it finds the stored answer and asks
+    // nothing, as the two LLM requests above show).
+    assert!(turns[0]["attempts"].as_i64().unwrap() >= 2, "{turns}");
     // The takeover is in the audit log.
     let audit = h.claw(&["audit", "-n", "20"]);
     assert!(stdout(&audit).contains("takeover"), "{}", stdout(&audit));

@@ -59,7 +59,8 @@ async fn three_processes_share_the_jobs_finish_a_killed_ones_and_fire_each_tick_
     let mut ids = Vec::new();
     for i in 0..JOBS {
         let c = i % CONVERSATIONS;
-        let turn = Turn { channel: "load".into(), conversation: format!("c{c}"), text: format!("message {i}") };
+        let turn =
+            Turn { channel: "load".into(), conversation: format!("c{c}"), text: format!("message {i}"), origin: None };
         let mut job = NewJob::new(AGENT_TURN, &serde_json::to_value(&turn).unwrap());
         job.queue_key = Some(format!("load:c{c}"));
         job.max_attempts = 3;

@@ -180,7 +180,12 @@ impl Jobs {
     /// conversation, in order), fire the routines waiting for such a
     /// message, and wake a worker. Returns the job.
     pub(super) async fn message(&self, channel: &str, conversation: &str, text: &str) -> Result<i64, Problem> {
-        let turn = Turn { channel: channel.into(), conversation: conversation.into(), text: text.into() };
+        let turn = Turn {
+            channel: channel.into(),
+            conversation: conversation.into(),
+            text: text.into(),
+            origin: Some(process_name()),
+        };
         let mut job = NewJob::new(AGENT_TURN, &serde_json::to_value(&turn).unwrap_or_default());
         job.queue_key = Some(format!("{channel}:{conversation}"));
         job.max_attempts = 3;
@@ -205,16 +210,29 @@ impl Jobs {
         reply(&self.store, id).await
     }
 
-    /// Terminal turns a previous `claw run` left unfinished (it was
+    /// Terminal turns a `claw run` that is gone left unfinished (it was
     /// killed): their conversation and job, to wait for and deliver here
-    /// once whoever takes them over finishes.
+    /// once whoever takes them over finishes. A live process's turns are
+    /// its own terminal's.
     pub(super) async fn orphans(&self, channel: &str) -> Vec<(String, i64)> {
+        let beats = self.store.beats().list().await.unwrap_or_default();
+        let now = self.store.now_ms();
+        let alive = |origin: &str| {
+            let (host, pid) = origin.rsplit_once(':').unwrap_or((origin, ""));
+            let me = process_name();
+            if me.rsplit_once(':').map(|(h, _)| h) == Some(host) {
+                // This machine: the process table knows.
+                return !pid.is_empty() && std::path::Path::new(&format!("/proc/{pid}")).exists();
+            }
+            beats.iter().any(|b| b.process == origin && now - b.beat_ms < crate::jobs::GONE_AFTER_MS)
+        };
         let mut found = Vec::new();
         for state in [JobState::Available, JobState::Running, JobState::Retrying] {
             let filter = crate::jobs::JobFilter { state: Some(state), kind: Some(AGENT_TURN.into()), limit: 100 };
             for job in self.store.list_jobs(&filter).await.unwrap_or_default() {
                 if let Ok(turn) = serde_json::from_str::<Turn>(&job.payload)
                     && turn.channel == channel
+                    && !turn.origin.as_deref().is_some_and(alive)
                 {
                     found.push((turn.conversation, job.id));
                 }
