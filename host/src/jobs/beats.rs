@@ -4,6 +4,7 @@
 //! stuck worker from a busy one.
 
 use crate::on_db;
+use crate::store::BeginWrite as _;
 use crate::store::{Db, Store};
 
 /// A process whose last beat is older than this is taken for gone (three
@@ -60,7 +61,7 @@ impl Beats<'_> {
     pub async fn write(&self, beats: &[Beat]) -> Result<(), sqlx::Error> {
         macro_rules! write_in {
             ($pool:expr) => {{
-                let mut tx = $pool.begin().await?;
+                let mut tx = $pool.begin_write().await?;
                 for b in beats {
                     sqlx::query(UPSERT)
                         .bind(&b.owner)

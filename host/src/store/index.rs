@@ -6,6 +6,7 @@ use super::{Db, Store};
 use crate::memory::embed;
 use crate::memory::rrf::Ranked;
 use crate::on_db;
+use crate::store::BeginWrite as _;
 
 /// Full-text without a prefix: rank inside FTS5 alone, then fetch only the
 /// winners' rows (joining every match to read its path costs a row read
@@ -161,7 +162,7 @@ impl Store {
     pub async fn set_embeddings(&self, embedder: &str, vectors: &[(i64, Vec<f32>)]) -> Result<(), sqlx::Error> {
         match self.db() {
             Db::Sqlite(p) => {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 for (id, v) in vectors {
                     sqlx::query(SET_SQLITE)
                         .bind(embedder)
@@ -178,7 +179,7 @@ impl Store {
                 if let Some((_, v)) = vectors.first() {
                     self.ensure_hnsw(v.len()).await?;
                 }
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 for (id, v) in vectors {
                     sqlx::query(SET_PG)
                         .bind(embedder)

@@ -192,6 +192,38 @@ impl LazyStore {
     }
 }
 
+/// A transaction that will write. On SQLite it takes the write lock at
+/// `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes
+/// fails at once with "database is locked" when another writer committed
+/// in between (WAL cannot upgrade a stale snapshot; the busy timeout does
+/// not apply), which several workers writing at once make likely.
+pub(crate) trait BeginWrite {
+    /// The database.
+    type Db: sqlx::Database;
+    /// Begin a transaction that will write.
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send {
+        self.begin()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::pgvector_missing;

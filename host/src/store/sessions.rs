@@ -6,6 +6,7 @@
 
 use super::{Db, Store};
 use crate::on_db;
+use crate::store::BeginWrite as _;
 use serde::{Deserialize, Serialize};
 
 /// A session.
@@ -153,7 +154,7 @@ impl Sessions<'_> {
     async fn start(&self, channel: &str, conversation: &str, retire: bool) -> Result<Session, sqlx::Error> {
         let id = new_id();
         on_db!(self.store.db(), p, CREATE, CREATE, |sql| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             if retire {
                 sqlx::query(RETIRE).bind(channel).bind(conversation).execute(&mut *tx).await?;
             }
@@ -181,7 +182,7 @@ impl Sessions<'_> {
     ) -> Result<Vec<StoredMessage>, sqlx::Error> {
         let mut out = Vec::with_capacity(messages.len());
         on_db!(self.store.db(), p, APPEND, APPEND, |sql| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let mut seq: i64 = sqlx::query_scalar(NEXT_SEQ).bind(session_id).fetch_one(&mut *tx).await?;
             for mut m in messages {
                 seq += 1;

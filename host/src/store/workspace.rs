@@ -5,6 +5,7 @@
 
 use super::{Db, Store};
 use crate::memory::injection;
+use crate::store::BeginWrite as _;
 
 /// The largest document, in bytes.
 pub const MAX_DOCUMENT: usize = 8 << 20;
@@ -265,7 +266,7 @@ impl Workspace<'_> {
         let flagged = flags(content, origin);
         let writer = origin.writer();
         on_db!(self.store.db(), p, upsert, upsert, |sql| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(sql)
                 .bind(path)
                 .bind(content)
@@ -311,7 +312,7 @@ impl Workspace<'_> {
             return Err(WorkspaceError::Exists(to));
         }
         let moved: Result<u64, sqlx::Error> = on_db!(self.store.db(), p, MOVE, MOVE, |sql| async {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let n = sqlx::query(sql).bind(&from).bind(&to).bind(now_ms()).execute(&mut *tx).await?.rows_affected();
             rechunk!(tx, &from);
             rechunk!(tx, &to);
@@ -336,7 +337,7 @@ impl Workspace<'_> {
     pub async fn delete(&self, path: &str) -> Result<(), WorkspaceError> {
         let path = normalize(path)?;
         let n = on_db!(self.store.db(), p, DELETE, DELETE, |sql| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let n = sqlx::query(sql).bind(&path).execute(&mut *tx).await?.rows_affected();
             rechunk!(tx, &path);
             tx.commit().await?;
