@@ -2,7 +2,9 @@
 //! own home (as on separate machines): the jobs spread over them, a
 //! process killed with SIGKILL under load has its jobs finished by the
 //! others within the lease, and a routine fires exactly once per tick
-//! across all of them. Real processes, a real server, a scripted LLM.
+//! across all of them. And one process on SQLite, killed under load and
+//! started again: nothing lost, nothing done twice. Real processes, real
+//! databases, a scripted LLM.
 
 use crate::agent::{add_provider, install, install_router};
 use crate::common::{TestHome, lines, wait_for};
@@ -56,16 +58,7 @@ async fn three_processes_share_the_jobs_finish_a_killed_ones_and_fire_each_tick_
         running[0].0.claw(&["routine", "add", "tick", "--cron", "* * * * * *", "--tz", "UTC", "--prompt", "tick"]);
     crate::common::ok(&routine, "routine add");
 
-    let mut ids = Vec::new();
-    for i in 0..JOBS {
-        let c = i % CONVERSATIONS;
-        let turn =
-            Turn { channel: "load".into(), conversation: format!("c{c}"), text: format!("message {i}"), origin: None };
-        let mut job = NewJob::new(AGENT_TURN, &serde_json::to_value(&turn).unwrap());
-        job.queue_key = Some(format!("load:c{c}"));
-        job.max_attempts = 3;
-        ids.push(store.jobs().enqueue(&job).await.unwrap().id);
-    }
+    enqueue_turns(&store, JOBS).await;
     // Under load, one process dies.
     let deadline = Instant::now() + Duration::from_secs(120);
     while states(&store).await.get("done").copied().unwrap_or(0) < (JOBS / 4) as i64 {
@@ -98,21 +91,15 @@ async fn three_processes_share_the_jobs_finish_a_killed_ones_and_fire_each_tick_
 
     // None lost, none left running, none completed twice: each turn
     // stored exactly one answer under its job's key.
+    each_done_once(&store, JOBS).await;
     let done = store
         .list_jobs(&JobFilter { state: Some(JobState::Done), kind: Some(AGENT_TURN.into()), limit: 1000 })
         .await
         .unwrap();
-    assert_eq!(done.len(), JOBS);
     let mut by_process: BTreeMap<String, usize> = BTreeMap::new();
     for job in &done {
         let owner = job.lease_owner.clone().unwrap_or_default();
         *by_process.entry(owner.rsplit_once('/').map_or(owner.clone(), |(p, _)| p.to_string())).or_default() += 1;
-        let turn: Turn = serde_json::from_str(&job.payload).unwrap();
-        let session = store.sessions().active("load", &turn.conversation).await.unwrap();
-        let steps = store.sessions().turn_messages(&session.id, &format!("job:{}", job.id)).await.unwrap();
-        let answers = steps.iter().filter(|m| m.role == "assistant").count();
-        let asked = steps.iter().filter(|m| m.role == "user").count();
-        assert_eq!((asked, answers), (1, 1), "job {} stored {steps:#?}", job.id);
     }
     assert!(by_process.len() >= 2, "the jobs spread over the processes: {by_process:?}");
     // Each conversation's turns ran in order: their answers follow their
@@ -157,4 +144,71 @@ async fn three_processes_share_the_jobs_finish_a_killed_ones_and_fire_each_tick_
     // (plus a poll and a margin for a loaded machine).
     assert!(taken_over_after < Duration::from_secs(4), "taken over after {taken_over_after:?}");
     db.cleanup().await;
+}
+
+/// Enqueue `n` turns over `CONVERSATIONS` conversations; their ids.
+async fn enqueue_turns(store: &claw::store::Store, n: usize) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let c = i % CONVERSATIONS;
+        let turn =
+            Turn { channel: "load".into(), conversation: format!("c{c}"), text: format!("message {i}"), origin: None };
+        let mut job = NewJob::new(AGENT_TURN, &serde_json::to_value(&turn).unwrap());
+        job.queue_key = Some(format!("load:c{c}"));
+        job.max_attempts = 3;
+        ids.push(store.jobs().enqueue(&job).await.unwrap().id);
+    }
+    ids
+}
+
+/// Every turn done, each with one message and one answer stored under its key.
+async fn each_done_once(store: &claw::store::Store, n: usize) {
+    let filter = JobFilter { state: Some(JobState::Done), kind: Some(AGENT_TURN.into()), limit: 1000 };
+    let done = store.list_jobs(&filter).await.unwrap();
+    assert_eq!(done.len(), n, "{:?}", states(store).await);
+    for job in &done {
+        let turn: Turn = serde_json::from_str(&job.payload).unwrap();
+        let session = store.sessions().active("load", &turn.conversation).await.unwrap();
+        let steps = store.sessions().turn_messages(&session.id, &format!("job:{}", job.id)).await.unwrap();
+        let count = |role: &str| steps.iter().filter(|m| m.role == role).count();
+        assert_eq!((count("user"), count("assistant")), (1, 1), "job {} stored {steps:#?}", job.id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_on_sqlite_killed_under_load_loses_and_repeats_nothing_after_a_restart() {
+    const N: usize = 200;
+    let db = TestDb::sqlite();
+    let llm = LlmServer::start(Format::OpenAi, vec![Step::Text("ok".into())]);
+    let store = db.store().await;
+    let (h, mut first) = process(&db, &llm);
+    enqueue_turns(&store, N).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while states(&store).await.get("done").copied().unwrap_or(0) < (N / 3) as i64 {
+        assert!(Instant::now() < deadline, "no progress: {:?}", states(&store).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill().unwrap(); // SIGKILL
+    let _ = first.wait();
+    let left = states(&store).await;
+    assert!(left.get("done").copied().unwrap_or(0) < N as i64, "killed while work was left: {left:?}");
+    // The same home starts again: it takes the dead one's jobs over.
+    let mut second = restart(&h);
+    while states(&store).await.get("done").copied() != Some(N as i64) {
+        assert!(Instant::now() < deadline, "not all finished: {:?}", states(&store).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    each_done_once(&store, N).await;
+    let _ = second.kill();
+    let _ = second.wait();
+    db.cleanup().await;
+}
+
+fn restart(h: &TestHome) -> Child {
+    let mut child =
+        h.command(&["run"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let err = lines(child.stderr.take().unwrap());
+    wait_for(&err, "claw is running");
+    std::thread::spawn(move || while err.recv().is_ok() {});
+    child
 }
