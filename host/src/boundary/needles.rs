@@ -9,8 +9,12 @@
 //! each of its first [`STRIDE`] 8-byte windows (a 256 KiB bit table, then a
 //! map of the few candidates), so only every `STRIDE`-th input position is
 //! hashed: one of them falls on one of those windows wherever the needle
-//! starts. A shorter needle is indexed by its first 2 bytes (an 8 KiB bit
-//! table), tested at every position.
+//! starts. A shorter needle is indexed by a hash of its first 3 bytes (an
+//! 8 KiB bit table), tested at every position: with a 2-byte key, a
+//! couple of hundred credential anchors (`AKIA`, `ghp_`, `sk-`, `eyJ` ...)
+//! matched one position in ten of random-looking text and sent it to the
+//! map; with 3 bytes it is about one in five hundred. (A 2-byte needle has
+//! a table of its own, checked only when there is one.)
 //! Case is folded by setting bit 0x20 of every byte, which lower-cases ASCII
 //! letters (and merges some punctuation: that only adds candidates, each of
 //! which is compared in full).
@@ -26,6 +30,9 @@ const TABLE_BITS: u32 = 21;
 const STRIDE: usize = 4;
 /// The shortest needle found through the strided windows.
 const LONG: usize = 8 + STRIDE - 1;
+/// log2 of the short-needle bit table's size in bits.
+const SHORT_BITS: u32 = 16;
+const FOLD3: u32 = 0x0020_2020;
 
 /// The needles, indexed for [`NeedleIndex::each`].
 pub struct NeedleIndex {
@@ -34,9 +41,12 @@ pub struct NeedleIndex {
     long_bits: Vec<u64>,
     /// Folded window → (needle, the window's offset in it).
     long: HashMap<u64, Vec<(u32, u32)>, BuildHasherDefault<Premixed>>,
-    /// Bit per folded 2-byte prefix.
+    /// Bit per hash of a folded 3-byte prefix.
     short_bits: Vec<u64>,
     short: HashMap<u64, Vec<u32>, BuildHasherDefault<Premixed>>,
+    /// Bit per folded 2-byte needle (empty: there are none).
+    pair_bits: Vec<u64>,
+    pairs: HashMap<u64, Vec<u32>, BuildHasherDefault<Premixed>>,
 }
 
 impl std::fmt::Debug for NeedleIndex {
@@ -47,6 +57,15 @@ impl std::fmt::Debug for NeedleIndex {
 
 fn long_slot(folded: u64) -> usize {
     (folded.wrapping_mul(MULTIPLIER) >> (64 - TABLE_BITS)) as usize
+}
+
+fn short_slot(folded: u32) -> usize {
+    (folded.wrapping_mul(0x9E37_79B1) >> (32 - SHORT_BITS)) as usize
+}
+
+/// Three bytes as a number, ASCII case folded.
+fn fold3(a: u8, b: u8, c: u8) -> u32 {
+    u32::from_le_bytes([a, b, c, 0]) | FOLD3
 }
 
 fn has(bits: &[u64], slot: usize) -> bool {
@@ -64,8 +83,10 @@ impl NeedleIndex {
         let mut index = NeedleIndex {
             long_bits: vec![0; 1 << (TABLE_BITS - 6)],
             long: HashMap::default(),
-            short_bits: vec![0; 1 << 10],
+            short_bits: vec![0; 1 << (SHORT_BITS - 6)],
             short: HashMap::default(),
+            pair_bits: Vec::new(),
+            pairs: HashMap::default(),
             needles: Vec::new(),
         };
         for (id, n) in needles.iter().enumerate() {
@@ -75,10 +96,17 @@ impl NeedleIndex {
                     set(&mut index.long_bits, long_slot(folded));
                     index.long.entry(folded).or_default().push((id as u32, offset as u32));
                 }
-            } else if n.len() >= 2 {
+            } else if n.len() >= 3 {
+                let key = fold3(n[0], n[1], n[2]);
+                set(&mut index.short_bits, short_slot(key));
+                index.short.entry(u64::from(key)).or_default().push(id as u32);
+            } else if n.len() == 2 {
+                if index.pair_bits.is_empty() {
+                    index.pair_bits = vec![0; 1 << 10];
+                }
                 let pair = u64::from(u16::from_le_bytes([n[0], n[1]]) | 0x2020);
-                set(&mut index.short_bits, pair as usize);
-                index.short.entry(pair).or_default().push(id as u32);
+                set(&mut index.pair_bits, pair as usize);
+                index.pairs.entry(pair).or_default().push(id as u32);
             }
         }
         index.needles = needles;
@@ -98,12 +126,25 @@ impl NeedleIndex {
             let n = &self.needles[id as usize];
             !input.get(at..at + n.len()).is_some_and(|s| s.eq_ignore_ascii_case(n)) || on(id as usize, at)
         };
+        let pairs = !self.pair_bits.is_empty();
         for at in 0..input.len().saturating_sub(1) {
-            let pair = u64::from(u16::from_le_bytes([input[at], input[at + 1]]) | 0x2020);
-            if has(&self.short_bits, pair as usize) {
-                for &id in self.short.get(&pair).into_iter().flatten() {
-                    if !found(id, at) {
-                        return;
+            if pairs {
+                let pair = u64::from(u16::from_le_bytes([input[at], input[at + 1]]) | 0x2020);
+                if has(&self.pair_bits, pair as usize) {
+                    for &id in self.pairs.get(&pair).into_iter().flatten() {
+                        if !found(id, at) {
+                            return;
+                        }
+                    }
+                }
+            }
+            if let Some(&third) = input.get(at + 2) {
+                let key = fold3(input[at], input[at + 1], third);
+                if has(&self.short_bits, short_slot(key)) {
+                    for &id in self.short.get(&u64::from(key)).into_iter().flatten() {
+                        if !found(id, at) {
+                            return;
+                        }
                     }
                 }
             }
@@ -181,6 +222,8 @@ mod tests {
         assert_eq!(found(&index, b"ac"), vec![(2, 0)], "a 2-byte input");
         assert_eq!(found(&index, b"0123456789abcde"), vec![(1, 0)], "the long needle cut short is not found");
         assert!(found(&index, b"x").is_empty() && found(&index, b"").is_empty());
+        assert_eq!(found(&index, b"--Sk-"), vec![(3, 2)], "a 3-byte needle ending the input");
+        assert!(found(&index, b"--sk").is_empty(), "cut short, not found");
     }
 
     #[test]
