@@ -61,8 +61,9 @@ pub(super) async fn run(_args: StatusArgs, printer: &Printer) -> Result<()> {
         })
         .collect();
     let mut attention = Vec::new();
-    for r in store.routines().list().await? {
-        let last = store.routines().last_state(&r).await?;
+    let routines = store.routines().list().await?;
+    for r in &routines {
+        let last = store.routines().last_state(r).await?;
         let error = |e: &Option<String>| e.as_deref().unwrap_or("").to_string();
         match &last {
             Some((JobState::Failed, e)) => {
@@ -84,7 +85,7 @@ pub(super) async fn run(_args: StatusArgs, printer: &Printer) -> Result<()> {
             attention.push(format!("heartbeat: {why}: it has nothing to review (`claw memory write HEARTBEAT.md`)"));
         }
     }
-    if !store.routines().list().await?.iter().any(|r| r.kind == crate::jobs::action::HEARTBEAT) {
+    if !routines.iter().any(|r| r.kind == crate::jobs::action::HEARTBEAT) {
         attention
             .push("heartbeat: off (no heartbeat routine; `[heartbeat] every` in config.toml, then `claw run`)".into());
     }
