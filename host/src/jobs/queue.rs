@@ -18,32 +18,54 @@ macro_rules! columns {
 /// A job's columns, for the operator's queries (`inspect`).
 pub(super) const COLUMNS: &str = columns!();
 const GET: &str = concat!("SELECT ", columns!(), " FROM jobs WHERE id = $1");
-const CLAIM: &str = concat!(
-    "UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires_ms = $3, ",
-    "lease_epoch = lease_epoch + 1, attempts = attempts + 1, updated_ms = $4 WHERE id = $1 RETURNING ",
-    columns!()
-);
-
 const INSERT: &str = "INSERT INTO jobs (kind, payload, queue_key, idempotency_key, state, max_attempts, run_after_ms, \
     created_ms, updated_ms) VALUES ($1, $2, $3, $4, 'available', $5, $6, $7, $7) \
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id";
 const BY_KEY: &str = "SELECT id FROM jobs WHERE idempotency_key = $1";
 
-/// The next claimable job: due, or running under an expired lease; and,
-/// when it has a queue key, the oldest unfinished job of that key.
-macro_rules! candidate {
+/// Claimable jobs are of two kinds, each read from its own partial index
+/// (migration 0008): running jobs whose lease ran out (`$1` is now), first
+/// to expire first; and waiting jobs that are due and head their queue key
+/// (no earlier unfinished job of that key), in due order.
+macro_rules! expired {
     () => {
-        "SELECT c.id, c.state, c.lease_owner FROM jobs c \
-         WHERE ((c.state IN ('available', 'retrying') AND c.run_after_ms <= $1) \
-             OR (c.state = 'running' AND c.lease_expires_ms < $1)) \
-           AND (c.queue_key IS NULL OR c.id = (SELECT MIN(h.id) FROM jobs h \
-                WHERE h.queue_key = c.queue_key AND h.state IN ('available', 'retrying', 'running'))) \
-         ORDER BY c.run_after_ms, c.id LIMIT 1"
+        "SELECT id, lease_owner FROM jobs WHERE state = 'running' AND lease_expires_ms < $1 \
+         ORDER BY lease_expires_ms, id LIMIT $2"
     };
 }
-const CANDIDATE: &str = candidate!();
-/// PostgreSQL: rows another worker is claiming are skipped, not waited for.
-const CANDIDATE_PG: &str = concat!(candidate!(), " FOR UPDATE OF c SKIP LOCKED");
+macro_rules! due {
+    () => {
+        "SELECT c.id, NULL FROM jobs c \
+         WHERE c.state IN ('available', 'retrying') AND c.run_after_ms <= $1 \
+           AND (c.queue_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs h WHERE h.queue_key = c.queue_key \
+                AND h.id < c.id AND h.state IN ('available', 'retrying', 'running'))) \
+         ORDER BY c.run_after_ms, c.id LIMIT $2"
+    };
+}
+const EXPIRED: &str = expired!();
+const DUE: &str = due!();
+/// SQLite, inside `BEGIN IMMEDIATE`: one claimed row.
+const CLAIM_ONE: &str = concat!(
+    "UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires_ms = $3, ",
+    "lease_epoch = lease_epoch + 1, attempts = attempts + 1, updated_ms = $4 WHERE id = $1 RETURNING ",
+    columns!()
+);
+/// PostgreSQL, one statement: rows another worker is claiming are skipped,
+/// not waited for; `$3` names the owner of each claimed row, in order.
+const CLAIM_PG: &str = concat!(
+    "WITH expired AS (",
+    expired!(),
+    " FOR UPDATE SKIP LOCKED), due AS (",
+    due!(),
+    " FOR UPDATE OF c SKIP LOCKED), ",
+    "picked AS (SELECT pid, previous, row_number() OVER () AS n FROM ",
+    "(SELECT id AS pid, lease_owner AS previous FROM expired UNION ALL SELECT id, NULL::text FROM due) u LIMIT $2) ",
+    "UPDATE jobs SET state = 'running', lease_owner = ($3::text[])[picked.n], lease_expires_ms = $4, ",
+    "lease_epoch = lease_epoch + 1, attempts = attempts + 1, updated_ms = $1 FROM picked WHERE id = picked.pid ",
+    "RETURNING ",
+    columns!(),
+    ", picked.previous"
+);
 
 /// The PostgreSQL channel an enqueue notifies.
 pub const NOTIFY_CHANNEL: &str = "claw_jobs";
@@ -56,6 +78,11 @@ macro_rules! fenced {
 }
 // The owner stays on a finished job: who ran it (`claw jobs show`).
 const COMPLETE: &str = fenced!("state = 'done', lease_expires_ms = NULL, updated_ms = $3, result = $4");
+/// [`COMPLETE`] for many jobs in one statement: `$2`, `$3`, `$4` are their
+/// ids, epochs and results.
+const COMPLETE_PG: &str = "UPDATE jobs SET state = 'done', lease_expires_ms = NULL, updated_ms = $1, \
+    result = NULLIF(u.result, '') FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(uid, epoch, result) \
+    WHERE id = u.uid AND lease_epoch = u.epoch AND state = 'running' RETURNING id, u.epoch";
 const HEARTBEAT: &str = fenced!("lease_expires_ms = $3, updated_ms = $4");
 const FAIL: &str = fenced!(
     "state = $3, run_after_ms = $4, last_error = $5, lease_owner = NULL, lease_expires_ms = NULL, updated_ms = $6"
@@ -240,30 +267,67 @@ impl Queue<'_> {
     ///
     /// A database failure.
     pub async fn claim(&self, owner: &str, lease_ms: u64) -> Result<Option<Claimed>, sqlx::Error> {
+        Ok(self.claim_many(&[owner.to_string()], lease_ms).await?.pop())
+    }
+
+    /// Claim up to one job for each of `owners` (the free workers of a
+    /// pool) in one transaction, as [`Queue::claim`] does: expired leases
+    /// first, then due jobs in order. Each claimed job's `lease_owner` is
+    /// the owner it went to.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn claim_many(&self, owners: &[String], lease_ms: u64) -> Result<Vec<Claimed>, sqlx::Error> {
+        if owners.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = self.now();
         let expires = now.saturating_add(i64::try_from(lease_ms).unwrap_or(i64::MAX));
-        let result: Result<Option<Claimed>, sqlx::Error> = async {
-            macro_rules! claim_in {
-                ($tx:ident, $candidate:expr) => {{
-                    let found: Option<(i64, String, Option<String>)> =
-                        sqlx::query_as($candidate).bind(now).fetch_optional(&mut *$tx).await?;
-                    let Some((id, state, previous)) = found else { return Ok(None) };
-                    let row: Row =
-                        sqlx::query_as(CLAIM).bind(id).bind(owner).bind(expires).bind(now).fetch_one(&mut *$tx).await?;
-                    $tx.commit().await?;
-                    let took_over_from = (state == "running").then_some(previous).flatten();
-                    Ok(Some(Claimed { job: job(row), took_over_from }))
-                }};
-            }
+        let limit = owners.len() as i64;
+        let result: Result<Vec<Claimed>, sqlx::Error> = async {
             match self.store.db() {
-                // One writer at a time: the candidate cannot change under us.
+                // One writer at a time: the candidates cannot change under us.
                 Db::Sqlite(p) => {
                     let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                    claim_in!(tx, CANDIDATE)
+                    let mut picked: Vec<(i64, Option<String>)> =
+                        sqlx::query_as(EXPIRED).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+                    if picked.len() < owners.len() {
+                        let rest = limit - picked.len() as i64;
+                        picked.extend(
+                            sqlx::query_as::<_, (i64, Option<String>)>(DUE)
+                                .bind(now)
+                                .bind(rest)
+                                .fetch_all(&mut *tx)
+                                .await?,
+                        );
+                    }
+                    let mut claimed = Vec::with_capacity(picked.len());
+                    for ((id, previous), owner) in picked.into_iter().zip(owners) {
+                        let row: Row = sqlx::query_as(CLAIM_ONE)
+                            .bind(id)
+                            .bind(owner)
+                            .bind(expires)
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        claimed.push(Claimed { job: job(row), took_over_from: previous });
+                    }
+                    tx.commit().await?;
+                    Ok(claimed)
                 }
                 Db::Postgres(p) => {
-                    let mut tx = p.begin().await?;
-                    claim_in!(tx, CANDIDATE_PG)
+                    let rows: Vec<sqlx::postgres::PgRow> =
+                        sqlx::query(CLAIM_PG).bind(now).bind(limit).bind(owners).bind(expires).fetch_all(p).await?;
+                    let mut claimed = Vec::with_capacity(rows.len());
+                    for r in rows {
+                        use sqlx::{FromRow as _, Row as _};
+                        let previous: Option<String> = r.try_get("previous")?;
+                        claimed.push(Claimed { job: job(Row::from_row(&r)?), took_over_from: previous });
+                    }
+                    // Expired leases first, then in due order, as on SQLite.
+                    claimed.sort_by_key(|c| (c.took_over_from.is_none(), c.job.run_after_ms, c.job.id));
+                    Ok(claimed)
                 }
             }
         }
@@ -271,7 +335,7 @@ impl Queue<'_> {
         match result {
             // Two claims racing for one queue key: the index refused the
             // second; it finds the key busy next time.
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Vec::new()),
             other => other,
         }
     }
@@ -284,8 +348,46 @@ impl Queue<'_> {
     ///
     /// A database failure.
     pub async fn complete(&self, claimed: &Claimed, result: &str) -> Result<bool, sqlx::Error> {
-        let result = if result.is_empty() { Param::Null } else { Param::Text(result) };
-        self.fenced(COMPLETE, claimed, &[Param::Int(self.now()), result]).await
+        Ok(self.complete_many(&[(claimed, result)]).await?.first().copied().unwrap_or(false))
+    }
+
+    /// [`Queue::complete`] for several jobs in one transaction (a pool's
+    /// completions gathered while the previous write was under way); for
+    /// each, whether it was still held.
+    ///
+    /// # Errors
+    ///
+    /// A database failure (then none was written).
+    pub async fn complete_many(&self, done: &[(&Claimed, &str)]) -> Result<Vec<bool>, sqlx::Error> {
+        let now = self.now();
+        match self.store.db() {
+            Db::Sqlite(p) => {
+                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let mut held = Vec::with_capacity(done.len());
+                for (claimed, result) in done {
+                    let rows = sqlx::query(COMPLETE)
+                        .bind(claimed.job.id)
+                        .bind(claimed.job.lease_epoch)
+                        .bind(now)
+                        .bind(Some(*result).filter(|r| !r.is_empty()))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    held.push(rows == 1);
+                }
+                tx.commit().await?;
+                Ok(held)
+            }
+            Db::Postgres(p) => {
+                let ids: Vec<i64> = done.iter().map(|(c, _)| c.job.id).collect();
+                let epochs: Vec<i64> = done.iter().map(|(c, _)| c.job.lease_epoch).collect();
+                let results: Vec<&str> = done.iter().map(|(_, r)| *r).collect();
+                let written: Vec<(i64, i64)> =
+                    sqlx::query_as(COMPLETE_PG).bind(now).bind(&ids).bind(&epochs).bind(&results).fetch_all(p).await?;
+                // By id and epoch: a stale holder's entry for the same job is not its.
+                Ok(ids.iter().zip(&epochs).map(|(id, epoch)| written.contains(&(*id, *epoch))).collect())
+            }
+        }
     }
 
     /// Renew a claimed job's lease for `lease_ms` from now. False when the
@@ -337,7 +439,6 @@ impl Queue<'_> {
                     q = match param {
                         Param::Int(v) => q.bind(*v),
                         Param::Text(t) => q.bind(*t),
-                        Param::Null => q.bind(None::<&str>),
                     };
                 }
                 q.execute($pool).await?.rows_affected()
@@ -405,5 +506,4 @@ impl Queue<'_> {
 enum Param<'a> {
     Int(i64),
     Text(&'a str),
-    Null,
 }

@@ -18,6 +18,7 @@ on_both_backends!(
     a_failing_job_backs_off_then_fails_keeping_its_error,
     cancel_and_retry_by_id_follow_the_state,
     concurrent_claimers_never_share_a_job,
+    one_claim_fills_several_workers_and_one_write_completes_them,
 );
 
 const T0: i64 = 1_800_000_000_000;
@@ -68,6 +69,37 @@ async fn jobs_of_one_queue_key_run_one_at_a_time_in_order(db: &TestDb) {
     clock.store(T0 + 5_000, Ordering::SeqCst);
     assert_eq!(q.claim("w4", 30_000).await.unwrap().unwrap().job.id, later, "due now");
     assert_eq!(q.get(a).await.unwrap().unwrap().state, JobState::Done);
+}
+
+async fn one_claim_fills_several_workers_and_one_write_completes_them(db: &TestDb) {
+    let store = db.store().await;
+    let clock = AtomicI64::new(T0);
+    let now = || clock.load(Ordering::SeqCst);
+    let q = store.jobs_with_clock(&now);
+    let hung = q.enqueue(&job("hung", None)).await.unwrap().id;
+    let stale = q.claim("gone/0", 1_000).await.unwrap().unwrap();
+    let a1 = q.enqueue(&job("a1", Some("a"))).await.unwrap().id;
+    let _a2 = q.enqueue(&job("a2", Some("a"))).await.unwrap().id;
+    let b1 = q.enqueue(&job("b1", Some("b"))).await.unwrap().id;
+    let free = q.enqueue(&job("free", None)).await.unwrap().id;
+    clock.store(T0 + 2_000, Ordering::SeqCst);
+    let owners: Vec<String> = (0..5).map(|i| format!("p/{i}")).collect();
+    let claimed = q.claim_many(&owners, 30_000).await.unwrap();
+    let ids: Vec<i64> = claimed.iter().map(|c| c.job.id).collect();
+    assert_eq!(ids, vec![hung, a1, b1, free], "the expired lease first, then due heads of keys; a2 waits behind a1");
+    assert_eq!(claimed[0].took_over_from.as_deref(), Some("gone/0"));
+    let mut holders: Vec<String> = claimed.iter().map(|c| c.job.lease_owner.clone().unwrap()).collect();
+    holders.sort();
+    holders.dedup();
+    assert_eq!(holders.len(), 4, "each job went to a worker of its own: {holders:?}");
+    assert!(holders.iter().all(|h| owners.contains(h)));
+    // One write for all: the stale holder's entry changes nothing, the others are done.
+    let mut done: Vec<(&claw::jobs::Claimed, &str)> = claimed.iter().map(|c| (c, "ok")).collect();
+    done.push((&stale, "late"));
+    assert_eq!(q.complete_many(&done).await.unwrap(), vec![true, true, true, true, false]);
+    let hung_now = q.get(hung).await.unwrap().unwrap();
+    assert_eq!((hung_now.state, hung_now.result.as_deref()), (JobState::Done, Some("ok")), "not the stale result");
+    assert!(q.claim_many(&owners[..1], 30_000).await.unwrap().len() == 1, "a2 is free now");
 }
 
 async fn a_worker_whose_lease_was_taken_over_changes_nothing(db: &TestDb) {
