@@ -1,7 +1,7 @@
 //! claw-bench: the host's speed, measured in release builds.
 //!
 //! ```sh
-//! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap agent-turn throughput ...
+//! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap agent-turn throughput jobs ...
 //! cargo run --release -p claw-bench -- gitleaks CASES.jsonl [--details]   # cases from scripts/gitleaks-cases
 //! ```
 //!
@@ -12,6 +12,7 @@
 
 mod agent_turn;
 mod gitleaks;
+mod jobs;
 mod throughput;
 
 use anyhow::{Context as _, Result};
@@ -612,6 +613,10 @@ fn main() -> Result<()> {
         );
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The process `jobs-takeover` kills: not a scenario of its own.
+    if args.first().is_some_and(|a| a == "jobs-hold") {
+        return jobs::hold(args.get(1).context("jobs-hold needs a database URL")?);
+    }
     let all = args.is_empty() || args.iter().any(|a| a == "all");
     let want = |s: &str| all || args.iter().any(|a| a == s);
     // Not in `all`: the host's tool call alone, for `perf record`.
@@ -692,6 +697,34 @@ fn main() -> Result<()> {
             let two = run(2, total)?;
             emit(json!({"name": name, "iterations": total, "one_thread": round(one), "two_threads": round(two),
                 "unit": "per s", "scaling": round(two / one), "what": what, "target": "two threads >= 1.7x one"}));
+        }
+    }
+    if want("jobs") {
+        let dir = tempfile::tempdir()?;
+        let sqlite = format!("sqlite://{}", dir.path().join("jobs.db").display());
+        let only = std::env::var("CLAW_BENCH_BACKEND").ok();
+        for (backend, url) in [("sqlite", sqlite), ("postgres", bench_pg_url()?)] {
+            if only.as_deref().is_some_and(|o| o != backend) {
+                continue;
+            }
+            let target = if backend == "sqlite" { ">= 2,000 per s" } else { ">= 5,000 per s" };
+            let rate = jobs::throughput(&url, 20_000, 8, 3)?;
+            emit(
+                json!({"name": "jobs-throughput", "backend": backend, "iterations": 20_000, "p50": round(rate), "p99": null,
+                "unit": "jobs/s", "what": "no-op jobs claimed and completed by 8 workers, median of 3 rounds", "target": target}),
+            );
+            let s = jobs::latency(&url, 200)?;
+            emit(
+                json!({"name": "jobs-latency", "backend": backend, "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99),
+                "unit": "ms", "what": "enqueue to handler start on an idle queue of 8 workers", "target": "p50 <= 10 ms"}),
+            );
+            let mut t = jobs::takeover(&url, 5)?;
+            t.sort_by(f64::total_cmp);
+            emit(
+                json!({"name": "jobs-takeover", "backend": backend, "iterations": t.len(), "p50": round3(t[t.len() / 2]),
+                "max": round3(t[t.len() - 1]), "unit": "s", "what": "SIGKILL of the holding process (2 s lease) to the job's start in another process",
+                "target": "<= 3 s"}),
+            );
         }
     }
     if let Some(i) = args.iter().position(|a| a == "gitleaks") {

@@ -15,6 +15,7 @@ mod scan;
 mod secret;
 mod status;
 mod tool;
+mod user;
 
 pub use output::Printer;
 
@@ -70,6 +71,9 @@ enum Command {
     Jobs(jobs::JobsArgs),
     /// The runtime at a glance: processes, workers, the queue, routines that need attention.
     Status(status::StatusArgs),
+    /// Who may use the gateway: people and API clients, each with tokens of their own.
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 /// Entry point of the `claw` binary.
@@ -98,6 +102,7 @@ pub fn main() -> ExitCode {
             Command::Routine(c) => routine::run(c, &printer).await,
             Command::Jobs(a) => jobs::run(a, &printer).await,
             Command::Status(a) => status::run(a, &printer).await,
+            Command::User(c) => user::run(c, &printer).await,
             Command::Scan(a) => {
                 return scan::run(a, &printer).map(|found| if found { ExitCode::from(1) } else { ExitCode::SUCCESS });
             }

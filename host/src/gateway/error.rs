@@ -24,6 +24,19 @@ pub enum GatewayError {
     /// The store did not answer.
     #[error("the store is unavailable: {0}")]
     Store(String),
+    /// No credentials, or ones that belong to nobody (the token itself is
+    /// never repeated).
+    #[error("a valid API key is needed: send `Authorization: Bearer claw_…` (`claw user add NAME --client` makes one)")]
+    Unauthenticated,
+    /// The request is well formed HTTP but not what the endpoint takes.
+    #[error("{0}")]
+    Invalid(String),
+    /// The agent's turn ended with an error.
+    #[error("{0}")]
+    Agent(String),
+    /// The turn did not end in time (it goes on; its job says how).
+    #[error("{0}")]
+    Timeout(String),
 }
 
 impl GatewayError {
@@ -37,6 +50,10 @@ impl GatewayError {
             GatewayError::Unverified => S::UNAUTHORIZED,
             GatewayError::BadBody(_) => S::BAD_REQUEST,
             GatewayError::Store(_) => S::SERVICE_UNAVAILABLE,
+            GatewayError::Unauthenticated => S::UNAUTHORIZED,
+            GatewayError::Invalid(_) => S::BAD_REQUEST,
+            GatewayError::Agent(_) => S::BAD_GATEWAY,
+            GatewayError::Timeout(_) => S::GATEWAY_TIMEOUT,
         }
     }
 
@@ -47,12 +64,33 @@ impl GatewayError {
             GatewayError::TooLarge(_) | GatewayError::BadBody(_) => "body",
             GatewayError::Unverified => "verification",
             GatewayError::Store(_) => "queue",
+            GatewayError::Unauthenticated => "authentication",
+            GatewayError::Invalid(_) => "request",
+            GatewayError::Agent(_) | GatewayError::Timeout(_) => "agent",
         }
     }
 
-    /// The JSON body: `{"error": {"message", "layer"}}`.
+    /// OpenAI's `type` for it, so the API's clients read the error as
+    /// they read OpenAI's.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GatewayError::Unverified | GatewayError::Unauthenticated => "authentication_error",
+            GatewayError::Store(_) | GatewayError::Agent(_) | GatewayError::Timeout(_) => "server_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// The JSON body, OpenAI's error shape with the layer that refused:
+    /// `{"error": {"message", "type", "param", "code", "layer"}}`.
     pub fn body(&self) -> String {
-        serde_json::json!({"error": {"message": self.to_string(), "layer": self.layer()}}).to_string()
+        let code = match self {
+            GatewayError::Unauthenticated => serde_json::json!("invalid_api_key"),
+            GatewayError::NotFound => serde_json::json!("not_found"),
+            _ => serde_json::Value::Null,
+        };
+        serde_json::json!({"error": {"message": self.to_string(), "type": self.kind(), "param": null, "code": code,
+            "layer": self.layer()}})
+        .to_string()
     }
 }
 
@@ -69,11 +107,16 @@ mod tests {
             (GatewayError::Unverified, 401, "verification"),
             (GatewayError::BadBody("cut".into()), 400, "body"),
             (GatewayError::Store("down".into()), 503, "queue"),
+            (GatewayError::Unauthenticated, 401, "authentication"),
+            (GatewayError::Invalid("no messages".into()), 400, "request"),
+            (GatewayError::Agent("the LLM failed".into()), 502, "agent"),
+            (GatewayError::Timeout("still running".into()), 504, "agent"),
         ];
         for (e, status, layer) in all {
             assert_eq!(e.status().as_u16(), status, "{e}");
             let body: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
             assert_eq!(body["error"]["layer"], layer);
+            assert!(body["error"]["type"].as_str().is_some_and(|t| t.ends_with("_error")), "OpenAI's shape: {body}");
         }
     }
 }

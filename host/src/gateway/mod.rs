@@ -8,7 +8,9 @@
 
 mod error;
 mod hooks;
+mod openai;
 mod serve;
+pub mod users;
 
 pub use error::GatewayError;
 pub use serve::{Gateway, MAX_BODY};
@@ -22,6 +24,10 @@ pub enum Route {
     Ready,
     /// `POST /hooks/routines/NAME`: a routine's webhook.
     RoutineHook(String),
+    /// `GET /v1/models`: the OpenAI-compatible API's one model, the agent.
+    Models,
+    /// `POST /v1/chat/completions`: an agent turn, OpenAI's shape.
+    ChatCompletions,
 }
 
 /// The route of `method` and `path`, or why there is none.
@@ -34,6 +40,8 @@ pub fn route(method: &http::Method, path: &str) -> Result<Route, GatewayError> {
     let (found, allowed) = match path.trim_end_matches('/') {
         "/healthz" => (Route::Health, http::Method::GET),
         "/readyz" => (Route::Ready, http::Method::GET),
+        "/v1/models" => (Route::Models, http::Method::GET),
+        "/v1/chat/completions" => (Route::ChatCompletions, http::Method::POST),
         p => match p.strip_prefix("/hooks/routines/") {
             Some(name) if crate::grant::valid_name(name) => (Route::RoutineHook(name.to_string()), http::Method::POST),
             _ => return Err(GatewayError::NotFound),
@@ -59,5 +67,8 @@ mod tests {
         assert_eq!(route(&Method::POST, "/hooks/routines/../../etc"), Err(GatewayError::NotFound));
         assert_eq!(route(&Method::POST, "/hooks/routines/"), Err(GatewayError::NotFound));
         assert_eq!(route(&Method::GET, "/"), Err(GatewayError::NotFound));
+        assert_eq!(route(&Method::POST, "/v1/chat/completions"), Ok(Route::ChatCompletions));
+        assert_eq!(route(&Method::GET, "/v1/chat/completions"), Err(GatewayError::Method(Method::POST)));
+        assert_eq!(route(&Method::GET, "/v1/models"), Ok(Route::Models));
     }
 }

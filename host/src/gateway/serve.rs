@@ -2,7 +2,7 @@
 //! and a deadline, route it, hand it to its handler, answer with the
 //! handler's response or the error's status and body.
 
-use super::{GatewayError, Route, hooks};
+use super::{GatewayError, Route, hooks, openai};
 use crate::problem::Problem;
 use crate::runtime::Runtime;
 use crate::store::Store;
@@ -24,6 +24,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) struct State {
     pub(super) runtime: Arc<Runtime>,
     pub(super) store: Store,
+    /// Wakes this process's worker pool after an enqueue.
+    pub(super) wake: Arc<tokio::sync::Notify>,
 }
 
 /// A running gateway.
@@ -33,18 +35,24 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Listen on `listen` (`HOST:PORT`; port 0 picks one) and serve.
+    /// Listen on `listen` (`HOST:PORT`; port 0 picks one) and serve;
+    /// `wake` is rung after each message queued (the pool's waker).
     ///
     /// # Errors
     ///
     /// A [`Problem`] naming the address when it cannot be bound.
-    pub async fn start(listen: &str, runtime: Arc<Runtime>, store: Store) -> Result<Gateway, Problem> {
+    pub async fn start(
+        listen: &str,
+        runtime: Arc<Runtime>,
+        store: Store,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Result<Gateway, Problem> {
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
             Problem::new(format!("the gateway cannot listen on {listen}: {e}"))
                 .hint("set another address in config.toml: [gateway] listen = \"127.0.0.1:8081\", or \"off\"")
         })?;
         let addr = listener.local_addr().map_err(|e| Problem::new(e.to_string()))?;
-        let state = Arc::new(State { runtime, store });
+        let state = Arc::new(State { runtime, store, wake });
         let task = tokio::spawn(accept(listener, state));
         Ok(Gateway { addr, task })
     }
@@ -120,6 +128,11 @@ async fn handle(state: &State, req: http::Request<Incoming>) -> Result<http::Res
         Route::RoutineHook(name) => {
             let body = read_body(body, &parts.headers).await?;
             hooks::routine(state, &name, &parts.headers, &body).await
+        }
+        Route::Models => openai::models(state, &parts.headers).await,
+        Route::ChatCompletions => {
+            let body = read_body(body, &parts.headers).await?;
+            openai::chat(state, &parts.headers, &body).await
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod action;
 mod beats;
 mod inspect;
 pub mod kinds;
+mod messages;
 mod queue;
 mod routine;
 pub mod trigger;
@@ -19,6 +20,7 @@ mod worker;
 
 pub use beats::{Beat, Beats, GONE_AFTER_MS};
 pub use inspect::{Depth, JobFilter};
+pub use messages::Message;
 pub use queue::{Claimed, Enqueued, NOTIFY_CHANNEL, Queue, QueueError};
 pub use routine::{Fired, NewRoutine, Routine, Routines, writer};
 pub use trigger::{Schedule, Trigger};

@@ -340,6 +340,24 @@ impl Queue<'_> {
         }
     }
 
+    /// When something next becomes claimable without an enqueue: the
+    /// earliest lease to run out or waiting job to fall due after now (ms,
+    /// on the queue's clock). An idle pool sleeps until then rather than a
+    /// whole poll, so a takeover comes when the lease ends.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn next_event_ms(&self) -> Result<Option<i64>, sqlx::Error> {
+        const SQL: &str = "SELECT MIN(t) FROM (\
+            SELECT MIN(lease_expires_ms) AS t FROM jobs WHERE state = 'running' AND lease_expires_ms >= $1 \
+            UNION ALL SELECT MIN(run_after_ms) FROM jobs WHERE state IN ('available', 'retrying') AND run_after_ms > $1) e";
+        let now = self.now();
+        let next: Option<i64> =
+            on_db!(self.store.db(), p, SQL, SQL, |sql| sqlx::query_scalar(sql).bind(now).fetch_one(p).await?);
+        Ok(next)
+    }
+
     /// Mark a claimed job done, keeping what it produced (`result`, if
     /// not empty). False when the lease was lost (taken over, cancelled):
     /// then nothing changed.

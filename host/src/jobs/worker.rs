@@ -301,9 +301,15 @@ async fn claimer(shared: Arc<Shared>, poll: Duration, mut stopped: watch::Receiv
             continue;
         }
         shared.idle.store(unused.len(), SeqCst);
+        let queue = shared.store.jobs();
+        let nap = match queue.next_event_ms().await {
+            // A millisecond past it: leases expire strictly after their time.
+            Ok(Some(at)) => poll.min(Duration::from_millis((at - shared.store.now_ms()).max(0) as u64 + 1)),
+            _ => poll,
+        };
         tokio::select! {
             _ = woken => {}
-            _ = tokio::time::sleep(poll) => {}
+            _ = tokio::time::sleep(nap) => {}
             _ = stopped.changed() => {}
         }
         shared.idle.store(0, SeqCst);

@@ -7,6 +7,7 @@ mod db;
 mod dns_server;
 
 mod agent;
+mod api;
 mod audit_cli;
 mod bad_input;
 mod boundary;

@@ -14,7 +14,7 @@ fn config(h: &TestHome, text: &str) {
     std::fs::write(h.home.config.join("config.toml"), text).unwrap();
 }
 
-fn json(h: &TestHome, args: &[&str]) -> serde_json::Value {
+pub(crate) fn json(h: &TestHome, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let out = h.claw(&all);
@@ -23,14 +23,14 @@ fn json(h: &TestHome, args: &[&str]) -> serde_json::Value {
 }
 
 /// `claw run` with its stdin, stdout and stderr lines.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     stdin: std::process::ChildStdin,
     out: std::sync::mpsc::Receiver<String>,
-    err: std::sync::mpsc::Receiver<String>,
+    pub(crate) err: std::sync::mpsc::Receiver<String>,
 }
 
-fn start(h: &TestHome) -> Running {
+pub(crate) fn start(h: &TestHome) -> Running {
     let mut child =
         h.command(&["run"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let stdin = child.stdin.take().unwrap();
@@ -41,7 +41,7 @@ fn start(h: &TestHome) -> Running {
 }
 
 impl Running {
-    fn quit(mut self) {
+    pub(crate) fn quit(mut self) {
         writeln!(self.stdin, "/quit").unwrap();
         assert!(self.child.wait().unwrap().success());
     }
@@ -49,7 +49,7 @@ impl Running {
 
 /// A home with the router, the terminal channel, a read-only tool (echo)
 /// and one that writes (workspace), talking to `llm`; no heartbeat.
-fn home_with(llm: &LlmServer, extra_config: &str) -> TestHome {
+pub(crate) fn home_with(llm: &LlmServer, extra_config: &str) -> TestHome {
     let h = TestHome::new();
     install_router(&h);
     install(&h, "repl", &[]);
@@ -319,7 +319,7 @@ fn kill_9_in_the_middle_of_a_tool_call_does_not_run_the_call_again() {
 }
 
 /// One HTTP/1.1 request over a fresh connection; (status, body).
-fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+pub(crate) fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
     use std::io::Read as _;
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     let mut head =

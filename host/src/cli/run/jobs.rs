@@ -7,7 +7,7 @@ use crate::cli::Printer;
 use crate::config::Config;
 use crate::jobs::action::{AGENT_TURN, Action, HEARTBEAT, Turn};
 use crate::jobs::kinds::{self, TurnResult};
-use crate::jobs::{Claimed, JobState, NewJob, NewRoutine, Pool, PoolConfig, Trigger};
+use crate::jobs::{Claimed, JobState, NewRoutine, Pool, PoolConfig, Trigger};
 use crate::problem::Problem;
 use crate::runtime::Runtime;
 use crate::store::Store;
@@ -152,27 +152,7 @@ async fn heartbeat_routine(store: &Store, runtime: &Runtime, config: &Config, pr
 
 /// Wait for turn job `id` to end; its reply, or what went wrong.
 pub(super) async fn reply(store: &Store, id: i64) -> TurnResult {
-    let mut pause = Duration::from_millis(5);
-    loop {
-        match store.jobs().get(id).await {
-            Ok(Some(job)) if job.state == JobState::Done => {
-                let result = job.result.unwrap_or_default();
-                return serde_json::from_str(&result).unwrap_or(TurnResult { text: result, notice: false });
-            }
-            Ok(Some(job)) if job.state.is_final() => {
-                let why = job.last_error.unwrap_or_else(|| job.state.as_str().into());
-                return TurnResult {
-                    text: format!("error: the turn (job {id}) {}: {why}", job.state.as_str()),
-                    notice: true,
-                };
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => return TurnResult { text: format!("error: job {id} is gone"), notice: true },
-            Err(e) => tracing::warn!("reading job {id} failed: {e}"),
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
+    store.wait_reply(id).await
 }
 
 impl Jobs {
@@ -180,27 +160,9 @@ impl Jobs {
     /// conversation, in order), fire the routines waiting for such a
     /// message, and wake a worker. Returns the job.
     pub(super) async fn message(&self, channel: &str, conversation: &str, text: &str) -> Result<i64, Problem> {
-        let turn = Turn {
-            channel: channel.into(),
-            conversation: conversation.into(),
-            text: text.into(),
-            origin: Some(process_name()),
-        };
-        let mut job = NewJob::new(AGENT_TURN, &serde_json::to_value(&turn).unwrap_or_default());
-        job.queue_key = Some(format!("{channel}:{conversation}"));
-        job.max_attempts = 3;
-        let id = self
-            .store
-            .jobs()
-            .enqueue(&job)
-            .await
-            .map_err(|e| Problem::new(format!("queueing the message failed: {e}")))?
-            .id;
-        if let Err(e) =
-            self.store.routines().fire_message(channel, text, &format!("job:{id}"), self.store.now_ms()).await
-        {
-            tracing::warn!("routines waiting for messages were not fired: {e}");
-        }
+        let origin = Some(process_name());
+        let message = crate::jobs::Message { channel, conversation, text, idempotency_key: None, origin };
+        let id = self.store.enqueue_message(&message).await?.id;
         self.pool.wake();
         Ok(id)
     }
@@ -240,6 +202,11 @@ impl Jobs {
         }
         found.sort_by_key(|(_, id)| *id);
         found
+    }
+
+    /// What wakes the pool, for whoever else enqueues (the gateway).
+    pub(super) fn waker(&self) -> Arc<tokio::sync::Notify> {
+        self.pool.waker()
     }
 
     /// The store, for tasks that outlive a borrow of this.

@@ -55,7 +55,7 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
     }
     let agent = Agent::new(runtime.clone())?;
     let jobs = jobs::start(&runtime, agent.clone(), *printer).await?;
-    let gateway = gateway(&runtime, jobs.store(), *printer).await;
+    let gateway = gateway(&runtime, jobs.store(), jobs.waker(), *printer).await;
 
     let watcher = {
         let runtime = runtime.clone();
@@ -108,10 +108,11 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
 async fn gateway(
     runtime: &Arc<Runtime>,
     store: crate::store::Store,
+    wake: Arc<tokio::sync::Notify>,
     printer: Printer,
 ) -> Option<crate::gateway::Gateway> {
     let listen = crate::config::Config::load(runtime.home()).ok()?.gateway.address()?;
-    match crate::gateway::Gateway::start(&listen, runtime.clone(), store).await {
+    match crate::gateway::Gateway::start(&listen, runtime.clone(), store, wake).await {
         Ok(g) => {
             printer.note(format!("gateway: listening on http://{}", g.addr()));
             Some(g)

@@ -1,0 +1,201 @@
+//! The OpenAI-compatible API: `GET /v1/models` and `POST
+//! /v1/chat/completions`, so any OpenAI client can talk to the agent. Each
+//! client authenticates with its own token (`claw user add NAME --client`);
+//! a request is one real agent turn (its tools, identity and memory),
+//! queued as a job like every inbound message, in a conversation of that
+//! client's alone.
+//!
+//! The agent keeps each conversation's history itself: of the messages a
+//! client sends, the last user message is the turn; the conversation is
+//! the `x-claw-conversation` header, or else the digest of the first user
+//! message, so a client that resends its history stays in one session.
+
+use super::GatewayError;
+use super::serve::{State, json};
+use super::users::User;
+use crate::jobs::Message;
+use bytes::Bytes;
+use http_body_util::Full;
+use sha2::Digest as _;
+use std::time::Duration;
+
+/// The one model this API serves: the agent.
+pub const MODEL: &str = "claw";
+
+/// The channel API conversations are stored under.
+pub const CHANNEL: &str = "api";
+
+/// How long a request waits for its turn (which goes on after that).
+const TURN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The user a request's bearer token belongs to; a missing or unknown one
+/// is audited (never the token) and refused.
+pub(super) async fn authenticate(state: &State, headers: &http::HeaderMap, what: &str) -> Result<User, GatewayError> {
+    let presented = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let why = match presented {
+        None => "no bearer token",
+        Some(token) => match state.store.users().authenticate(token).await {
+            Ok(Some(user)) => return Ok(user),
+            Ok(None) => "a token that belongs to no user",
+            Err(e) => return Err(GatewayError::Store(e.to_string())),
+        },
+    };
+    state.runtime.boundary().note("gateway", "deny", &format!("{what}: {why}")).await;
+    Err(GatewayError::Unauthenticated)
+}
+
+/// `GET /v1/models`.
+pub(super) async fn models(
+    state: &State,
+    headers: &http::HeaderMap,
+) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+    authenticate(state, headers, "GET /v1/models").await?;
+    let body = serde_json::json!({"object": "list", "data": [
+        {"id": MODEL, "object": "model", "created": 0, "owned_by": "claw"}
+    ]});
+    Ok(json(http::StatusCode::OK, body.to_string()))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ChatRequest {
+    model: String,
+    messages: Vec<ChatMessage>,
+    #[serde(default)]
+    stream: bool,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ChatMessage {
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+}
+
+/// A message's content: a string, or parts of which the text ones count.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Part {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+impl ChatMessage {
+    fn text(&self) -> String {
+        match &self.content {
+            None => String::new(),
+            Some(Content::Text(t)) => t.clone(),
+            Some(Content::Parts(parts)) => parts
+                .iter()
+                .filter(|p| p.kind == "text")
+                .filter_map(|p| p.text.as_deref())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}
+
+/// A header value fit to be part of a key: printable ASCII, 1 to 200.
+fn key_header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.chars().all(|c| c.is_ascii_graphic()))
+}
+
+/// `POST /v1/chat/completions`.
+pub(super) async fn chat(
+    state: &State,
+    headers: &http::HeaderMap,
+    body: &Bytes,
+) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+    let user = authenticate(state, headers, "POST /v1/chat/completions").await?;
+    let request: ChatRequest = serde_json::from_slice(body)
+        .map_err(|e| GatewayError::Invalid(format!("the body is not a chat completion request: {e}")))?;
+    if request.model != MODEL {
+        return Err(GatewayError::Invalid(format!(
+            "the model `{}` does not exist here: this API serves one model, `{MODEL}` (the agent)",
+            request.model
+        )));
+    }
+    let last = request.messages.last().ok_or_else(|| GatewayError::Invalid("`messages` is empty".into()))?;
+    let text = last.text();
+    if last.role != "user" || text.trim().is_empty() {
+        return Err(GatewayError::Invalid("the last of `messages` must be a user message with text".into()));
+    }
+    let conversation = match key_header(headers, "x-claw-conversation") {
+        Some(c) => c.to_string(),
+        None => {
+            let first = request.messages.iter().find(|m| m.role == "user").map(ChatMessage::text).unwrap_or_default();
+            format!("chat-{}", &hex::encode(sha2::Sha256::digest(first.as_bytes()))[..16])
+        }
+    };
+    // The user's id first: no client can name another's conversation.
+    let conversation = format!("{}/{conversation}", user.id);
+    let message = Message {
+        channel: CHANNEL,
+        conversation: &conversation,
+        text: &text,
+        idempotency_key: key_header(headers, "idempotency-key").map(|k| format!("{CHANNEL}:{}:{k}", user.id)),
+        origin: None,
+    };
+    let queued = state.store.enqueue_message(&message).await.map_err(|e| GatewayError::Store(e.to_string()))?;
+    state.wake.notify_waiters();
+    let reply = tokio::time::timeout(TURN_TIMEOUT, state.store.wait_reply(queued.id)).await.map_err(|_| {
+        GatewayError::Timeout(format!(
+            "the turn is still running after {} s; it is job {} (`claw jobs show {}`)",
+            TURN_TIMEOUT.as_secs(),
+            queued.id,
+            queued.id
+        ))
+    })?;
+    if reply.notice {
+        return Err(GatewayError::Agent(reply.text.trim_start_matches("error: ").to_string()));
+    }
+    let id = format!("chatcmpl-{}", queued.id);
+    let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut response = if request.stream {
+        sse(&id, created, &reply.text)
+    } else {
+        let body = serde_json::json!({
+            "id": id, "object": "chat.completion", "created": created, "model": MODEL,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        });
+        json(http::StatusCode::OK, body.to_string())
+    };
+    if let Ok(v) = http::HeaderValue::from_str(&queued.id.to_string()) {
+        response.headers_mut().insert("x-claw-job", v);
+    }
+    Ok(response)
+}
+
+/// A streamed answer in OpenAI's chunks: the role, the content, the end,
+/// then `[DONE]`.
+fn sse(id: &str, created: u64, text: &str) -> http::Response<Full<Bytes>> {
+    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
+        let c = serde_json::json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        format!("data: {c}\n\n")
+    };
+    let mut body = chunk(serde_json::json!({"role": "assistant", "content": ""}), None);
+    body.push_str(&chunk(serde_json::json!({"content": text}), None));
+    body.push_str(&chunk(serde_json::json!({}), Some("stop")));
+    body.push_str("data: [DONE]\n\n");
+    let mut r = http::Response::new(Full::new(Bytes::from(body)));
+    let h = r.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/event-stream"));
+    h.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+    r
+}
