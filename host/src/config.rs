@@ -28,8 +28,12 @@
 //! lease = "30s"         # a job whose worker stops renewing is taken over after this
 //! poll = "1s"           # how often idle workers look for work nobody woke them for
 //!
-//! [gateway]             # the HTTP listener of `claw run` (webhooks, health)
+//! [gateway]             # the HTTP listener of `claw run` (webhooks, the API, health)
 //! listen = "127.0.0.1:8080"   # "off" turns it off
+//! tls_cert = "gateway.pem"    # serve HTTPS with this certificate chain (PEM) ...
+//! tls_key = "gateway.key"     # ... and its private key (paths relative to the config dir)
+//! per_minute = 120            # requests per minute per address and per user (429 past it)
+//! max_turns = 32              # agent turns the gateway waits for at once (503 past it)
 //!
 //! [heartbeat]           # the agent reviews HEARTBEAT.md on a schedule
 //! every = "30m"         # "off" turns it off (shown by `claw status`)
@@ -75,6 +79,14 @@ pub struct Config {
 pub struct GatewayConfig {
     /// `HOST:PORT` (default 127.0.0.1:8080), or `off`.
     pub listen: Option<String>,
+    /// The certificate chain (PEM) to serve HTTPS with.
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Requests per minute per address and per user (default 120).
+    pub per_minute: Option<u32>,
+    /// Turns waited for at once (default 32).
+    pub max_turns: Option<usize>,
 }
 
 impl GatewayConfig {
@@ -239,6 +251,21 @@ impl Config {
         if config.jobs.workers == Some(0) {
             return Err(Problem::new(format!("{}: jobs.workers must be at least 1", path.display()))
                 .hint("leave it out for one worker per core"));
+        }
+        let g = &config.gateway;
+        if g.tls_cert.is_some() != g.tls_key.is_some() {
+            return Err(Problem::new(format!(
+                "{}: [gateway] needs both tls_cert and tls_key, or neither",
+                path.display()
+            ))
+            .hint("tls_cert = \"gateway.pem\" (the certificate chain) and tls_key = \"gateway.key\" (its key)"));
+        }
+        if g.per_minute == Some(0) || g.max_turns == Some(0) {
+            return Err(Problem::new(format!(
+                "{}: [gateway] per_minute and max_turns must be at least 1",
+                path.display()
+            ))
+            .hint("leave them out for 120 requests a minute and 32 turns at once"));
         }
         Ok(config)
     }

@@ -37,6 +37,17 @@ pub enum GatewayError {
     /// The turn did not end in time (it goes on; its job says how).
     #[error("{0}")]
     Timeout(String),
+    /// Too many requests from one address or user.
+    #[error("more than {per_minute} requests a minute; try again in {retry_after_s} s")]
+    RateLimited {
+        /// The limit.
+        per_minute: u32,
+        /// When one is free again.
+        retry_after_s: u64,
+    },
+    /// Every place for a turn is taken.
+    #[error("the gateway is running {0} agent turns at once, its limit; try again shortly")]
+    Busy(usize),
 }
 
 impl GatewayError {
@@ -54,6 +65,17 @@ impl GatewayError {
             GatewayError::Invalid(_) => S::BAD_REQUEST,
             GatewayError::Agent(_) => S::BAD_GATEWAY,
             GatewayError::Timeout(_) => S::GATEWAY_TIMEOUT,
+            GatewayError::RateLimited { .. } => S::TOO_MANY_REQUESTS,
+            GatewayError::Busy(_) => S::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The `Retry-After` to send with it, in seconds.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            GatewayError::RateLimited { retry_after_s, .. } => Some(*retry_after_s),
+            GatewayError::Busy(_) => Some(1),
+            _ => None,
         }
     }
 
@@ -67,6 +89,7 @@ impl GatewayError {
             GatewayError::Unauthenticated => "authentication",
             GatewayError::Invalid(_) => "request",
             GatewayError::Agent(_) | GatewayError::Timeout(_) => "agent",
+            GatewayError::RateLimited { .. } | GatewayError::Busy(_) => "limits",
         }
     }
 
@@ -75,7 +98,10 @@ impl GatewayError {
     pub fn kind(&self) -> &'static str {
         match self {
             GatewayError::Unverified | GatewayError::Unauthenticated => "authentication_error",
-            GatewayError::Store(_) | GatewayError::Agent(_) | GatewayError::Timeout(_) => "server_error",
+            GatewayError::Store(_) | GatewayError::Agent(_) | GatewayError::Timeout(_) | GatewayError::Busy(_) => {
+                "server_error"
+            }
+            GatewayError::RateLimited { .. } => "rate_limit_error",
             _ => "invalid_request_error",
         }
     }
@@ -111,6 +137,8 @@ mod tests {
             (GatewayError::Invalid("no messages".into()), 400, "request"),
             (GatewayError::Agent("the LLM failed".into()), 502, "agent"),
             (GatewayError::Timeout("still running".into()), 504, "agent"),
+            (GatewayError::RateLimited { per_minute: 5, retry_after_s: 9 }, 429, "limits"),
+            (GatewayError::Busy(4), 503, "limits"),
         ];
         for (e, status, layer) in all {
             assert_eq!(e.status().as_u16(), status, "{e}");

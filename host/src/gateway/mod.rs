@@ -8,12 +8,13 @@
 
 mod error;
 mod hooks;
+pub mod limits;
 mod openai;
 mod serve;
 pub mod users;
 
 pub use error::GatewayError;
-pub use serve::{Gateway, MAX_BODY};
+pub use serve::{Gateway, Listen, MAX_BODY};
 
 /// What a request asks for, decided once from its method and path.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -39,7 +39,10 @@ pub(super) async fn authenticate(state: &State, headers: &http::HeaderMap, what:
     let why = match presented {
         None => "no bearer token",
         Some(token) => match state.store.users().authenticate(token).await {
-            Ok(Some(user)) => return Ok(user),
+            Ok(Some(user)) => {
+                state.limits.take(super::limits::Who::User(user.id), std::time::Instant::now())?;
+                return Ok(user);
+            }
             Ok(None) => "a token that belongs to no user",
             Err(e) => return Err(GatewayError::Store(e.to_string())),
         },
@@ -150,6 +153,8 @@ pub(super) async fn chat(
         idempotency_key: key_header(headers, "idempotency-key").map(|k| format!("{CHANNEL}:{}:{k}", user.id)),
         origin: None,
     };
+    // Refused before anything is queued when every place is taken.
+    let _place = state.limits.turn()?;
     let queued = state.store.enqueue_message(&message).await.map_err(|e| GatewayError::Store(e.to_string()))?;
     state.wake.notify_waiters();
     let reply = tokio::time::timeout(TURN_TIMEOUT, state.store.wait_reply(queued.id)).await.map_err(|_| {

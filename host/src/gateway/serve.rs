@@ -2,6 +2,7 @@
 //! and a deadline, route it, hand it to its handler, answer with the
 //! handler's response or the error's status and body.
 
+use super::limits::{Limits, Who};
 use super::{GatewayError, Route, hooks, openai};
 use crate::problem::Problem;
 use crate::runtime::Runtime;
@@ -26,35 +27,100 @@ pub(super) struct State {
     pub(super) store: Store,
     /// Wakes this process's worker pool after an enqueue.
     pub(super) wake: Arc<tokio::sync::Notify>,
+    /// Requests per minute, turns at once.
+    pub(super) limits: Limits,
+}
+
+/// How the gateway listens, from `[gateway]`.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    /// `HOST:PORT`.
+    pub addr: String,
+    /// The certificate chain and key (PEM) for HTTPS.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Requests per minute per address and per user.
+    pub per_minute: u32,
+    /// Turns waited for at once.
+    pub max_turns: usize,
+}
+
+impl Listen {
+    /// From `[gateway]`, TLS paths relative to `config_dir`; `None`: off.
+    pub fn from_config(config: &crate::config::GatewayConfig, config_dir: &std::path::Path) -> Option<Listen> {
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(c), Some(k)) => Some((config_dir.join(c), config_dir.join(k))),
+            _ => None,
+        };
+        Some(Listen {
+            addr: config.address()?,
+            tls,
+            per_minute: config.per_minute.unwrap_or(120),
+            max_turns: config.max_turns.unwrap_or(32),
+        })
+    }
+}
+
+/// The TLS acceptor of a certificate chain and key, or what is wrong with them.
+fn tls(cert: &std::path::Path, key: &std::path::Path) -> Result<tokio_rustls::TlsAcceptor, Problem> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let hint = "tls_cert is a PEM certificate chain, tls_key its PEM private key (e.g. from `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout gateway.key -out gateway.pem`)";
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|i| i.collect::<Result<_, _>>())
+        .map_err(|e| Problem::new(format!("[gateway] tls_cert {}: {e}", cert.display())).hint(hint))?;
+    if certs.is_empty() {
+        return Err(Problem::new(format!("[gateway] tls_cert {}: no certificate in it", cert.display())).hint(hint));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| Problem::new(format!("[gateway] tls_key {}: {e}", key.display())).hint(hint))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+        .map_err(|e| {
+            Problem::new(format!("[gateway] tls_cert and tls_key do not make a TLS identity: {e}")).hint(hint)
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// A running gateway.
 pub struct Gateway {
     addr: SocketAddr,
+    tls: bool,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Gateway {
-    /// Listen on `listen` (`HOST:PORT`; port 0 picks one) and serve;
-    /// `wake` is rung after each message queued (the pool's waker).
+    /// Listen as `listen` says (port 0 picks one) and serve; `wake` is
+    /// rung after each message queued (the pool's waker).
     ///
     /// # Errors
     ///
-    /// A [`Problem`] naming the address when it cannot be bound.
+    /// A [`Problem`] naming the address when it cannot be bound, or the
+    /// file and what is wrong when the TLS identity does not load.
     pub async fn start(
-        listen: &str,
+        listen: &Listen,
         runtime: Arc<Runtime>,
         store: Store,
         wake: Arc<tokio::sync::Notify>,
     ) -> Result<Gateway, Problem> {
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-            Problem::new(format!("the gateway cannot listen on {listen}: {e}"))
+        let acceptor = listen.tls.as_ref().map(|(cert, key)| tls(cert, key)).transpose()?;
+        let listener = tokio::net::TcpListener::bind(&listen.addr).await.map_err(|e| {
+            Problem::new(format!("the gateway cannot listen on {}: {e}", listen.addr))
                 .hint("set another address in config.toml: [gateway] listen = \"127.0.0.1:8081\", or \"off\"")
         })?;
         let addr = listener.local_addr().map_err(|e| Problem::new(e.to_string()))?;
-        let state = Arc::new(State { runtime, store, wake });
-        let task = tokio::spawn(accept(listener, state));
-        Ok(Gateway { addr, task })
+        let limits = Limits::new(listen.per_minute, listen.max_turns);
+        let state = Arc::new(State { runtime, store, wake, limits });
+        let tls = acceptor.is_some();
+        let task = tokio::spawn(accept(listener, state, acceptor));
+        Ok(Gateway { addr, tls, task })
+    }
+
+    /// `https` or `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 
     /// Where it listens.
@@ -68,7 +134,7 @@ impl Gateway {
     }
 }
 
-async fn accept(listener: tokio::net::TcpListener, state: Arc<State>) {
+async fn accept(listener: tokio::net::TcpListener, state: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -78,17 +144,25 @@ async fn accept(listener: tokio::net::TcpListener, state: Arc<State>) {
                 continue;
             }
         };
-        let state = state.clone();
+        let (state, tls) = (state.clone(), tls.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(answer(&state, req).await) }
+                async move { Ok::<_, std::convert::Infallible>(answer(&state, req, peer).await) }
             });
-            let served = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let builder = {
+                let mut b = hyper::server::conn::http1::Builder::new();
+                b.timer(TokioTimer::new()).header_read_timeout(READ_TIMEOUT);
+                b
+            };
+            let served = match tls {
+                None => builder.serve_connection(TokioIo::new(stream), service).await,
+                Some(acceptor) => match tokio::time::timeout(READ_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => builder.serve_connection(TokioIo::new(tls), service).await,
+                    Ok(Err(e)) => return tracing::debug!("gateway: TLS handshake with {peer} failed: {e}"),
+                    Err(_) => return tracing::debug!("gateway: TLS handshake with {peer} timed out"),
+                },
+            };
             if let Err(e) = served {
                 tracing::debug!("gateway: connection from {peer} ended: {e}");
             }
@@ -104,11 +178,14 @@ pub(super) fn json(status: http::StatusCode, body: String) -> http::Response<Ful
     r
 }
 
-async fn answer(state: &State, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
-    match handle(state, req).await {
+async fn answer(state: &State, req: http::Request<Incoming>, peer: SocketAddr) -> http::Response<Full<Bytes>> {
+    match handle(state, req, peer).await {
         Ok(r) => r,
         Err(e) => {
             let mut r = json(e.status(), e.body());
+            if let Some(s) = e.retry_after() {
+                r.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(s));
+            }
             if let GatewayError::Method(m) = &e
                 && let Ok(v) = http::HeaderValue::from_str(m.as_str())
             {
@@ -119,8 +196,16 @@ async fn answer(state: &State, req: http::Request<Incoming>) -> http::Response<F
     }
 }
 
-async fn handle(state: &State, req: http::Request<Incoming>) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+async fn handle(
+    state: &State,
+    req: http::Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<http::Response<Full<Bytes>>, GatewayError> {
     let route = super::route(req.method(), req.uri().path())?;
+    // Probes are not counted: a monitor must always get its answer.
+    if !matches!(route, Route::Health | Route::Ready) {
+        state.limits.take(Who::Addr(peer.ip()), std::time::Instant::now())?;
+    }
     let (parts, body) = req.into_parts();
     match route {
         Route::Health => Ok(json(http::StatusCode::OK, r#"{"status":"alive"}"#.into())),

@@ -128,3 +128,58 @@ fn the_openai_client_talks_to_the_agent_each_client_in_its_own_conversations() {
     ok(&removed, "user rm");
     assert_eq!(json(&h, &["user", "list"]).as_array().unwrap().len(), 1);
 }
+
+/// Over HTTPS with the operator's certificate: the client gets its turn
+/// place or a 503, and past the per-minute limit a 429 with Retry-After.
+const LIMITED: &str = r#"
+import json, os, ssl, threading, time, openai
+ctx = ssl.create_default_context(cafile=os.environ["CA"])
+c = openai.OpenAI(base_url=os.environ["BASE"] + "/v1", api_key=os.environ["KEY"], max_retries=0,
+                  http_client=openai.DefaultHttpxClient(verify=ctx))
+ask = lambda: c.chat.completions.create(model="claw", messages=[{"role": "user", "content": "hello"}])
+out = {"models": [m.id for m in c.models.list()]}
+threading.Thread(target=lambda: ask(), daemon=True).start()  # its turn hangs: the one place is taken
+time.sleep(1.0)
+for name in ["busy", "limited"]:
+    try:
+        ask()
+        out[name] = "accepted"
+    except openai.APIStatusError as e:
+        out[name] = [e.status_code, e.response.headers.get("retry-after"), e.message]
+print(json.dumps(out))
+"#;
+
+#[test]
+fn https_with_the_operators_certificate_and_limits_that_answer_429_and_503() {
+    let llm = LlmServer::start(Format::OpenAi, vec![Step::Hang]);
+    let h = home_with(
+        &llm,
+        "[gateway]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"gw.pem\"\ntls_key = \"gw.key\"\nper_minute = 3\nmax_turns = 1\n",
+    );
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(h.home.config.join("gw.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(h.home.config.join("gw.key"), cert.signing_key.serialize_pem()).unwrap();
+    let key = add_client(&h, "script");
+    let run = start(&h);
+    let line = crate::common::wait_for(&run.err, "gateway: listening on https://");
+    let port = line.rsplit(':').next().unwrap().trim().to_string();
+    let out = std::process::Command::new("python3")
+        .args(["-c", LIMITED])
+        .env("BASE", format!("https://localhost:{port}"))
+        .env("KEY", &key)
+        .env("CA", h.home.config.join("gw.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out["models"], serde_json::json!(["claw"]), "{out}");
+    assert_eq!(out["busy"][0], 503, "{out}");
+    assert!(out["busy"][2].as_str().unwrap().contains("1 agent turns at once"), "{out}");
+    assert_eq!((out["limited"][0].as_i64(), out["limited"][1].as_str().is_some()), (Some(429), true), "{out}");
+    assert!(out["limited"][2].as_str().unwrap().contains("more than 3 requests a minute"), "{out}");
+    // Plain HTTP to the TLS port gets no answer from the API.
+    let (status, _) = http(&format!("127.0.0.1:{port}"), "GET", "/healthz", &[], b"");
+    assert_eq!(status, 0, "no plaintext on the HTTPS port");
+    assert_eq!(llm.requests().len(), 1, "only the one turn that got its place reached the LLM");
+    run.quit();
+}

@@ -111,10 +111,11 @@ async fn gateway(
     wake: Arc<tokio::sync::Notify>,
     printer: Printer,
 ) -> Option<crate::gateway::Gateway> {
-    let listen = crate::config::Config::load(runtime.home()).ok()?.gateway.address()?;
+    let config = crate::config::Config::load(runtime.home()).ok()?;
+    let listen = crate::gateway::Listen::from_config(&config.gateway, &runtime.home().config)?;
     match crate::gateway::Gateway::start(&listen, runtime.clone(), store, wake).await {
         Ok(g) => {
-            printer.note(format!("gateway: listening on http://{}", g.addr()));
+            printer.note(format!("gateway: listening on {}://{}", g.scheme(), g.addr()));
             Some(g)
         }
         Err(e) => {
