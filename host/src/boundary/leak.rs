@@ -414,6 +414,10 @@ pub struct Redactor {
     automaton: Option<AhoCorasick>,
     owners: Vec<usize>,
     names: Vec<String>,
+    /// The longest form of a value it replaces, in bytes.
+    longest_form: usize,
+    /// The longest value, in bytes.
+    longest_value: usize,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -426,10 +430,12 @@ impl Redactor {
     /// A redactor for these (name, value) pairs.
     pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Redactor {
         let mut owners = Vec::new();
-        let mut bytes = Vec::new();
+        let mut bytes: Vec<Vec<u8>> = Vec::new();
         let mut names = Vec::new();
+        let mut longest_value = 0;
         for (index, (name, value)) in secrets.into_iter().enumerate() {
             names.push(name.to_string());
+            longest_value = longest_value.max(value.len());
             for (_, enc) in encodings(value) {
                 owners.push(index);
                 bytes.push(enc);
@@ -444,7 +450,42 @@ impl Redactor {
                 .build(&bytes)
                 .expect("literal needles always build")
         });
-        Redactor { automaton, owners, names }
+        let longest_form = bytes.iter().map(Vec::len).max().unwrap_or(0);
+        Redactor { automaton, owners, names, longest_form, longest_value }
+    }
+
+    /// How many bytes of a stream must be held back before they can be
+    /// passed on: enough for the longest form of a value to arrive whole,
+    /// and for the longest escaped spelling a residue check must see whole
+    /// (`\u00XX` is six bytes per byte of the value).
+    pub fn hold_back(&self) -> usize {
+        self.longest_form.saturating_sub(1).max(self.longest_value * 6)
+    }
+
+    /// Replace what `held` holds up to `safe` (and any match that begins
+    /// before `safe`, wholly): the redacted bytes, and how many of `held`
+    /// they stand for. A stream's redactor calls it on each window.
+    pub(super) fn redact_prefix(&self, held: &[u8], safe: usize, names: &mut Vec<String>) -> (Vec<u8>, usize) {
+        let Some(automaton) = &self.automaton else {
+            return (held[..safe].to_vec(), safe);
+        };
+        let mut out = Vec::with_capacity(safe);
+        let (mut last, mut cut) = (0, safe);
+        for m in automaton.find_iter(held) {
+            if m.start() >= safe {
+                break;
+            }
+            let name = &self.names[self.owners[m.pattern().as_usize()]];
+            out.extend_from_slice(&held[last..m.start()]);
+            out.extend_from_slice(format!("[REDACTED:{name}]").as_bytes());
+            last = m.end();
+            cut = cut.max(m.end());
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        out.extend_from_slice(&held[last..cut.max(last)]);
+        (out, cut.max(last))
     }
 
     /// A secret still readable in a decoding of `redacted` (escapes that

@@ -37,6 +37,7 @@ mod network;
 mod path;
 pub mod patterns;
 mod record;
+pub mod redact_stream;
 mod secrets;
 
 pub use allow::{Decision, Policy, decide};

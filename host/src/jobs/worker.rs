@@ -298,6 +298,9 @@ async fn claimer(shared: Arc<Shared>, poll: Duration, mut stopped: watch::Receiv
         }
         shared.free.lock().unwrap_or_else(|e| e.into_inner()).extend(unused.iter().copied());
         if full {
+            // Let the jobs just started run first: short ones end at once,
+            // and the next claim then fills many slots, not one.
+            tokio::task::yield_now().await;
             continue;
         }
         shared.idle.store(unused.len(), SeqCst);
