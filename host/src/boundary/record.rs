@@ -138,7 +138,7 @@ fn prepare(mut record: Record, secrets: &Secrets) -> Record {
 }
 
 /// `text` cut to at most `max` bytes (on a character boundary), marked.
-pub(super) fn bounded(text: &str, max: usize) -> String {
+pub fn bounded(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
     }

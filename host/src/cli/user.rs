@@ -26,6 +26,11 @@ pub(super) enum UserCommand {
         /// The user.
         name: String,
     },
+    /// Set a person's web chat password, read from stdin (or a hidden prompt).
+    Password {
+        /// The person.
+        name: String,
+    },
     /// Make another token for a user and print it (shown once).
     Token {
         /// The user.
@@ -49,6 +54,15 @@ pub(super) async fn run(command: UserCommand, printer: &Printer) -> Result<()> {
         UserCommand::Token { name, label } => {
             let token = users.new_token(&name, &label).await?;
             shown_once(printer, &name, &token, &format!("a new token `{label}` for {name}"));
+        }
+        UserCommand::Password { name } => {
+            let password = read_password(&name)?;
+            users.set_password(&name, &password).await?;
+            if printer.json {
+                printer.value(&serde_json::json!({"user": name, "password": "set"}));
+            } else {
+                printer.line(format!("set the password of {name}; its earlier web chat sessions ended"));
+            }
         }
         UserCommand::Rm { name } => {
             users.remove(&name).await?;
@@ -91,6 +105,18 @@ pub(super) async fn run(command: UserCommand, printer: &Printer) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The password, from a hidden prompt at a terminal, else the first line of stdin.
+fn read_password(name: &str) -> Result<String> {
+    use std::io::IsTerminal as _;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(rpassword::prompt_password(format!("password for {name} (hidden): "))?);
+    }
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdin.lock(), &mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// Print a new token: the only time it is shown.

@@ -26,7 +26,9 @@ pub enum GatewayError {
     Store(String),
     /// No credentials, or ones that belong to nobody (the token itself is
     /// never repeated).
-    #[error("a valid API key is needed: send `Authorization: Bearer claw_…` (`claw user add NAME --client` makes one)")]
+    #[error(
+        "sign in first: `Authorization: Bearer claw_…` (`claw user add NAME` makes a token), or the web chat's login"
+    )]
     Unauthenticated,
     /// The request is well formed HTTP but not what the endpoint takes.
     #[error("{0}")]
@@ -45,6 +47,10 @@ pub enum GatewayError {
         /// When one is free again.
         retry_after_s: u64,
     },
+    /// Signed in, but this request is not allowed (a change without the
+    /// session's CSRF token, or from another origin).
+    #[error("{0}")]
+    Forbidden(String),
     /// Every place for a turn is taken.
     #[error("the gateway is running {0} agent turns at once, its limit; try again shortly")]
     Busy(usize),
@@ -67,6 +73,7 @@ impl GatewayError {
             GatewayError::Timeout(_) => S::GATEWAY_TIMEOUT,
             GatewayError::RateLimited { .. } => S::TOO_MANY_REQUESTS,
             GatewayError::Busy(_) => S::SERVICE_UNAVAILABLE,
+            GatewayError::Forbidden(_) => S::FORBIDDEN,
         }
     }
 
@@ -87,6 +94,7 @@ impl GatewayError {
             GatewayError::Unverified => "verification",
             GatewayError::Store(_) => "queue",
             GatewayError::Unauthenticated => "authentication",
+            GatewayError::Forbidden(_) => "csrf",
             GatewayError::Invalid(_) => "request",
             GatewayError::Agent(_) | GatewayError::Timeout(_) => "agent",
             GatewayError::RateLimited { .. } | GatewayError::Busy(_) => "limits",
@@ -98,6 +106,7 @@ impl GatewayError {
     pub fn kind(&self) -> &'static str {
         match self {
             GatewayError::Unverified | GatewayError::Unauthenticated => "authentication_error",
+            GatewayError::Forbidden(_) => "permission_error",
             GatewayError::Store(_) | GatewayError::Agent(_) | GatewayError::Timeout(_) | GatewayError::Busy(_) => {
                 "server_error"
             }
@@ -139,6 +148,7 @@ mod tests {
             (GatewayError::Timeout("still running".into()), 504, "agent"),
             (GatewayError::RateLimited { per_minute: 5, retry_after_s: 9 }, 429, "limits"),
             (GatewayError::Busy(4), 503, "limits"),
+            (GatewayError::Forbidden("no csrf".into()), 403, "csrf"),
         ];
         for (e, status, layer) in all {
             assert_eq!(e.status().as_u16(), status, "{e}");

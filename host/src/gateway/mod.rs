@@ -6,9 +6,11 @@
 //! table (`route`), errors one enum (`error`), and each route's handler
 //! is its own file.
 
+mod chat;
 mod error;
 mod hooks;
 pub mod limits;
+mod login;
 mod openai;
 mod serve;
 pub mod users;
@@ -29,6 +31,16 @@ pub enum Route {
     Models,
     /// `POST /v1/chat/completions`: an agent turn, OpenAI's shape.
     ChatCompletions,
+    /// `POST /login`: the web chat's sign-in.
+    Login,
+    /// `POST /logout`.
+    Logout,
+    /// `GET /api/conversations`: the person's conversations.
+    Conversations,
+    /// `GET /api/conversations/ID/messages`: one conversation's history.
+    History(String),
+    /// `POST /api/conversations/ID/messages`: say something in it.
+    Send(String),
 }
 
 /// The route of `method` and `path`, or why there is none.
@@ -43,10 +55,28 @@ pub fn route(method: &http::Method, path: &str) -> Result<Route, GatewayError> {
         "/readyz" => (Route::Ready, http::Method::GET),
         "/v1/models" => (Route::Models, http::Method::GET),
         "/v1/chat/completions" => (Route::ChatCompletions, http::Method::POST),
-        p => match p.strip_prefix("/hooks/routines/") {
-            Some(name) if crate::grant::valid_name(name) => (Route::RoutineHook(name.to_string()), http::Method::POST),
-            _ => return Err(GatewayError::NotFound),
-        },
+        "/login" => (Route::Login, http::Method::POST),
+        "/logout" => (Route::Logout, http::Method::POST),
+        "/api/conversations" => (Route::Conversations, http::Method::GET),
+        p => {
+            if let Some(name) = p.strip_prefix("/hooks/routines/") {
+                if !crate::grant::valid_name(name) {
+                    return Err(GatewayError::NotFound);
+                }
+                (Route::RoutineHook(name.to_string()), http::Method::POST)
+            } else if let Some(id) = p.strip_prefix("/api/conversations/").and_then(|r| r.strip_suffix("/messages")) {
+                if !chat::valid_conversation(id) {
+                    return Err(GatewayError::NotFound);
+                }
+                // One path, two methods.
+                if *method == http::Method::POST {
+                    return Ok(Route::Send(id.to_string()));
+                }
+                (Route::History(id.to_string()), http::Method::GET)
+            } else {
+                return Err(GatewayError::NotFound);
+            }
+        }
     };
     if *method != allowed {
         return Err(GatewayError::Method(allowed));
@@ -71,5 +101,12 @@ mod tests {
         assert_eq!(route(&Method::POST, "/v1/chat/completions"), Ok(Route::ChatCompletions));
         assert_eq!(route(&Method::GET, "/v1/chat/completions"), Err(GatewayError::Method(Method::POST)));
         assert_eq!(route(&Method::GET, "/v1/models"), Ok(Route::Models));
+        assert_eq!(
+            route(&Method::GET, "/api/conversations/groceries/messages"),
+            Ok(Route::History("groceries".into()))
+        );
+        assert_eq!(route(&Method::POST, "/api/conversations/groceries/messages"), Ok(Route::Send("groceries".into())));
+        assert_eq!(route(&Method::POST, "/api/conversations/a%2Fb/messages"), Err(GatewayError::NotFound));
+        assert_eq!(route(&Method::GET, "/login"), Err(GatewayError::Method(Method::POST)));
     }
 }

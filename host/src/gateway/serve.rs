@@ -3,7 +3,7 @@
 //! handler's response or the error's status and body.
 
 use super::limits::{Limits, Who};
-use super::{GatewayError, Route, hooks, openai};
+use super::{GatewayError, Route, chat, hooks, login, openai};
 use crate::problem::Problem;
 use crate::runtime::Runtime;
 use crate::store::Store;
@@ -29,6 +29,8 @@ pub(super) struct State {
     pub(super) wake: Arc<tokio::sync::Notify>,
     /// Requests per minute, turns at once.
     pub(super) limits: Limits,
+    /// Served over TLS (cookies are then `Secure`).
+    pub(super) https: bool,
 }
 
 /// How the gateway listens, from `[gateway]`.
@@ -112,8 +114,8 @@ impl Gateway {
         })?;
         let addr = listener.local_addr().map_err(|e| Problem::new(e.to_string()))?;
         let limits = Limits::new(listen.per_minute, listen.max_turns);
-        let state = Arc::new(State { runtime, store, wake, limits });
         let tls = acceptor.is_some();
+        let state = Arc::new(State { runtime, store, wake, limits, https: tls });
         let task = tokio::spawn(accept(listener, state, acceptor));
         Ok(Gateway { addr, tls, task })
     }
@@ -218,6 +220,17 @@ async fn handle(
         Route::ChatCompletions => {
             let body = read_body(body, &parts.headers).await?;
             openai::chat(state, &parts.headers, &body).await
+        }
+        Route::Login => {
+            let body = read_body(body, &parts.headers).await?;
+            login::login(state, &body, state.https).await
+        }
+        Route::Logout => login::logout(state, &parts.headers).await,
+        Route::Conversations => chat::conversations(state, &parts.headers).await,
+        Route::History(id) => chat::history(state, &parts.headers, &id).await,
+        Route::Send(id) => {
+            let body = read_body(body, &parts.headers).await?;
+            chat::send(state, &parts.headers, &id, &body).await
         }
     }
 }

@@ -60,6 +60,39 @@ pub struct TokenInfo {
     pub last_used_ms: Option<i64>,
 }
 
+/// The shortest password accepted.
+pub const MIN_PASSWORD: usize = 12;
+
+/// Argon2id with its default cost (19 MiB, 2 passes), salted: stored as
+/// `argon2id$SALT$HASH` (base64).
+fn password_hash(password: &str) -> String {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).expect("the operating system's random generator failed");
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    format!("argon2id${}${}", b64.encode(salt), b64.encode(argon2id(password, &salt)))
+}
+
+fn argon2id(password: &str, salt: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    // Fixed parameters and a 16-byte salt: the inputs are always valid.
+    argon2::Argon2::default().hash_password_into(password.as_bytes(), salt, &mut out).expect("valid argon2 inputs");
+    out
+}
+
+/// Whether `password` hashes to `stored`, compared in constant time.
+fn password_matches(stored: &str, password: &str) -> bool {
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let mut parts = stored.split('$');
+    let (Some("argon2id"), Some(salt), Some(hash)) = (parts.next(), parts.next(), parts.next()) else { return false };
+    let (Ok(salt), Ok(hash)) = (b64.decode(salt), b64.decode(hash)) else { return false };
+    let got = argon2id(password, &salt);
+    got.len() == hash.len() && got.iter().zip(&hash).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// A hash no password gives (its salt and digest are arbitrary), checked
+/// for names that do not exist.
+const UNKNOWN_USER_HASH: &str = "argon2id$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
 /// What a token starts with (so a leaked one is recognisable in a scan).
 pub const TOKEN_PREFIX: &str = "claw_";
 
@@ -224,11 +257,12 @@ impl Users<'_> {
     pub async fn remove(&self, name: &str) -> Result<(), Problem> {
         let user = self.get(name).await?;
         const TOKENS: &str = "DELETE FROM user_tokens WHERE user_id = $1";
+        const LOGINS: &str = "DELETE FROM web_sessions WHERE user_id = $1";
         const USER: &str = "DELETE FROM users WHERE id = $1";
         macro_rules! remove_in {
             ($begin:expr) => {{
                 let mut tx = $begin.await.map_err(|e| db_error("removing the user", e))?;
-                for sql in [TOKENS, USER] {
+                for sql in [TOKENS, LOGINS, USER] {
                     sqlx::query(sql)
                         .bind(user.id)
                         .execute(&mut *tx)
@@ -243,6 +277,55 @@ impl Users<'_> {
             Db::Postgres(p) => remove_in!(p.begin()),
         }
         Ok(())
+    }
+
+    /// Give person `name` a password (replacing any), for the web chat's
+    /// login; its sessions so far end.
+    ///
+    /// # Errors
+    ///
+    /// No such user, an API client, a password under [`MIN_PASSWORD`]
+    /// characters; a database failure.
+    pub async fn set_password(&self, name: &str, password: &str) -> Result<(), Problem> {
+        let user = self.get(name).await?;
+        if user.kind != UserKind::Person {
+            return Err(Problem::new(format!("`{name}` is an API client: it signs in with its token only"))
+                .hint("passwords are for people using the web chat (`claw user add NAME`)"));
+        }
+        if password.chars().count() < MIN_PASSWORD {
+            return Err(Problem::new(format!("the password is shorter than {MIN_PASSWORD} characters"))
+                .hint("a passphrase of a few words is long enough and easy to type"));
+        }
+        let hash = password_hash(password);
+        const SET: &str = "UPDATE users SET password_hash = $2 WHERE id = $1";
+        const END: &str = "DELETE FROM web_sessions WHERE user_id = $1";
+        on_db!(self.store.db(), p, SET, SET, |sql| sqlx::query(sql)
+            .bind(user.id)
+            .bind(&hash)
+            .execute(p)
+            .await
+            .map(|_| ()))
+        .map_err(|e| db_error("setting the password", e))?;
+        on_db!(self.store.db(), p, END, END, |sql| sqlx::query(sql).bind(user.id).execute(p).await.map(|_| ()))
+            .map_err(|e| db_error("ending the sessions", e))?;
+        Ok(())
+    }
+
+    /// Person `name` if `password` is theirs.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn check_password(&self, name: &str, password: &str) -> Result<Option<User>, sqlx::Error> {
+        const SQL: &str = "SELECT id, name, kind, created_ms, password_hash FROM users WHERE name = $1";
+        let row: Option<(i64, String, String, i64, Option<String>)> =
+            on_db!(self.store.db(), p, SQL, SQL, |sql| sqlx::query_as(sql).bind(name).fetch_optional(p).await)?;
+        // Unknown names cost a hash too, so timing does not tell them apart.
+        let stored = row.as_ref().and_then(|r| r.4.clone()).unwrap_or_else(|| UNKNOWN_USER_HASH.to_string());
+        if !password_matches(&stored, password) {
+            return Ok(None);
+        }
+        Ok(row.map(|(id, name, kind, created_ms, _)| User { id, name, kind: UserKind::parse(&kind), created_ms }))
     }
 
     /// The user a presented token belongs to, if any (and note its use).
@@ -285,5 +368,16 @@ mod tests {
         assert_eq!(d.len(), 64);
         assert!(!d.contains(&a[TOKEN_PREFIX.len()..]), "the digest does not carry the token");
         assert_eq!(digest(&a), d, "the same token, the same digest");
+    }
+
+    #[test]
+    fn passwords_are_salted_argon2id_and_only_the_right_one_matches() {
+        let (a, b) = (password_hash("correct horse battery"), password_hash("correct horse battery"));
+        assert_ne!(a, b, "a salt of its own each time");
+        assert!(a.starts_with("argon2id$") && !a.contains("horse"));
+        assert!(password_matches(&a, "correct horse battery") && password_matches(&b, "correct horse battery"));
+        assert!(!password_matches(&a, "correct horse batterY"));
+        assert!(!password_matches(UNKNOWN_USER_HASH, ""), "the stand-in matches nothing");
+        assert!(!password_matches("plain$text", "text"));
     }
 }

@@ -142,6 +142,26 @@ impl Sessions<'_> {
         }
     }
 
+    /// The active sessions of `channel` whose conversation is under
+    /// `owner/` (the gateway's user id), newest first: (conversation
+    /// without the prefix, created ms).
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn list_owned(&self, channel: &str, owner: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        const SQL: &str = "SELECT conversation, created_ms FROM sessions \
+            WHERE channel = $1 AND active = 1 AND conversation LIKE $2 ORDER BY created_ms DESC, id LIMIT 200";
+        // Built from an integer: no LIKE wildcard can be in it.
+        let prefix = format!("{owner}/");
+        let rows: Vec<(String, i64)> = on_db!(self.store.db(), p, SQL, SQL, |sql| sqlx::query_as(sql)
+            .bind(channel)
+            .bind(format!("{prefix}%"))
+            .fetch_all(p)
+            .await?);
+        Ok(rows.into_iter().filter_map(|(c, at)| Some((c.strip_prefix(&prefix)?.to_string(), at))).collect())
+    }
+
     /// Retire the active session of a conversation (if any) and start a new one.
     ///
     /// # Errors

@@ -28,3 +28,4 @@ mod scale_out;
 mod secrets_cli;
 mod sessions;
 mod store;
+mod web_chat;

@@ -320,6 +320,18 @@ fn kill_9_in_the_middle_of_a_tool_call_does_not_run_the_call_again() {
 
 /// One HTTP/1.1 request over a fresh connection; (status, body).
 pub(crate) fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    let (status, _, body) = http_full(addr, method, path, headers, body);
+    (status, body)
+}
+
+/// [`http`], with the response's head too.
+pub(crate) fn http_full(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
     use std::io::Read as _;
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     let mut head =
@@ -333,7 +345,8 @@ pub(crate) fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+    let (head, body) = out.split_once("\r\n\r\n").map(|(h, b)| (h.to_string(), b.to_string())).unwrap_or_default();
+    (status, head, body)
 }
 
 fn sign(key: &str, body: &[u8]) -> String {

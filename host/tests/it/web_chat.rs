@@ -1,0 +1,107 @@
+//! The web chat's API on `claw run`'s gateway, over real HTTP: a person
+//! signs in with a password (a cookie session with a CSRF token), sends a
+//! message and gets the agent's reply, lists conversations and reads the
+//! history; another person sees none of it; a change without the CSRF
+//! token, from another origin, or after logout is refused; a wrong
+//! password is audited without the password.
+
+use crate::common::{TestHome, ok, stdout};
+use crate::llm_server::{Format, LlmServer, Step};
+use crate::routines::{home_with, http_full, json, start};
+
+fn person(h: &TestHome, name: &str, password: &str) {
+    ok(&h.claw(&["user", "add", name]), "user add");
+    ok(&h.claw_with_stdin(&["user", "password", name], &format!("{password}\n")), "user password");
+}
+
+/// Sign in; the cookie to send back and the CSRF token.
+fn login(addr: &str, name: &str, password: &str) -> (String, String) {
+    let body = serde_json::json!({"name": name, "password": password}).to_string();
+    let (status, head, answer) =
+        http_full(addr, "POST", "/login", &[("content-type", "application/json")], body.as_bytes());
+    assert_eq!(status, 200, "{answer}");
+    let set = head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).unwrap_or_else(|| panic!("no cookie: {head}"));
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let csrf = serde_json::from_str::<serde_json::Value>(&answer).unwrap()["csrf"].as_str().unwrap().to_string();
+    (cookie, csrf)
+}
+
+fn call(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, serde_json::Value) {
+    let (status, _, answer) = http_full(addr, method, path, headers, body.as_bytes());
+    (status, serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}")))
+}
+
+#[test]
+fn a_person_signs_in_chats_and_reads_their_history_and_nobody_elses() {
+    let llm =
+        LlmServer::start(Format::OpenAi, vec![Step::Text("Tuesday at 10.".into()), Step::Text("Hello Bo.".into())]);
+    let h = home_with(&llm, "[gateway]\nlisten = \"127.0.0.1:0\"\n");
+    person(&h, "ana", "a long passphrase for ana");
+    person(&h, "bo", "another passphrase for bo");
+    let short = h.claw_with_stdin(&["user", "password", "ana"], "short\n");
+    assert!(!short.status.success() && crate::common::stderr(&short).contains("shorter than 12"), "{short:?}");
+    let run = start(&h);
+    let line = crate::common::wait_for(&run.err, "gateway: listening on http://");
+    let addr = line.rsplit("http://").next().unwrap().trim().to_string();
+
+    // A wrong password: refused, audited, no cookie.
+    let wrong = serde_json::json!({"name": "ana", "password": "not-the-passphrase-x"}).to_string();
+    let (status, head, _) = http_full(&addr, "POST", "/login", &[], wrong.as_bytes());
+    assert!(status == 401 && !head.contains("set-cookie"), "{status} {head}");
+
+    let (cookie, csrf) = login(&addr, "ana", "a long passphrase for ana");
+    let send = r#"{"text": "When is the dentist?"}"#;
+    let path = "/api/conversations/errands/messages";
+    // No CSRF token, a wrong one, another origin: refused, nothing queued.
+    let (status, e) = call(&addr, "POST", path, &[("cookie", &cookie)], send);
+    assert_eq!((status, e["error"]["layer"].as_str()), (403, Some("csrf")), "{e}");
+    let (status, _) = call(&addr, "POST", path, &[("cookie", &cookie), ("x-csrf-token", "0000")], send);
+    assert_eq!(status, 403);
+    let evil = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str()), ("origin", "https://evil.example")];
+    let (status, e) = call(&addr, "POST", path, &evil, send);
+    assert!(status == 403 && e["error"]["message"].as_str().unwrap().contains("another origin"), "{e}");
+    assert!(llm.requests().is_empty(), "nothing reached the agent");
+
+    let good = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str()), ("origin", &*format!("http://{addr}"))];
+    let (status, reply) = call(&addr, "POST", path, &good, send);
+    assert_eq!((status, reply["reply"].as_str()), (200, Some("Tuesday at 10.")), "{reply}");
+    let (_, list) = call(&addr, "GET", "/api/conversations", &[("cookie", &cookie)], "");
+    assert_eq!(list["conversations"][0]["id"], "errands", "{list}");
+    let (_, history) = call(&addr, "GET", path, &[("cookie", &cookie)], "");
+    let said: Vec<(&str, &str)> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["text"].as_str().unwrap()))
+        .collect();
+    assert_eq!(said, [("user", "When is the dentist?"), ("assistant", "Tuesday at 10.")]);
+
+    // Bo, in a conversation of the same name: none of Ana's.
+    let (bo_cookie, bo_csrf) = login(&addr, "bo", "another passphrase for bo");
+    let (_, list) = call(&addr, "GET", "/api/conversations", &[("cookie", &bo_cookie)], "");
+    assert_eq!(list["conversations"], serde_json::json!([]), "{list}");
+    let (_, history) = call(&addr, "GET", path, &[("cookie", &bo_cookie)], "");
+    assert_eq!(history["messages"], serde_json::json!([]), "{history}");
+    let bo = [("cookie", bo_cookie.as_str()), ("x-csrf-token", bo_csrf.as_str())];
+    let (_, reply) = call(&addr, "POST", path, &bo, r#"{"text": "Hi, I am Bo"}"#);
+    assert_eq!(reply["reply"], "Hello Bo.");
+    let theirs = llm.requests()[1].all_text();
+    assert!(!theirs.contains("dentist") && !theirs.contains("Tuesday"), "no cross-talk: {theirs}");
+
+    // Logged out, the cookie opens nothing.
+    let (status, _) = call(&addr, "POST", "/logout", &good, "");
+    assert_eq!(status, 200);
+    let (status, _) = call(&addr, "GET", "/api/conversations", &[("cookie", &cookie)], "");
+    assert_eq!(status, 401);
+    run.quit();
+
+    let audit = stdout(&h.claw(&["audit", "-n", "50"]));
+    assert!(audit.contains("POST /login: wrong credentials for `ana`"), "{audit}");
+    assert!(
+        !audit.contains("not-the-passphrase") && !audit.contains("a long passphrase"),
+        "no password in the audit log"
+    );
+    let users = json(&h, &["user", "list"]).to_string();
+    assert!(!users.contains("passphrase") && !users.contains("argon2"), "{users}");
+}
