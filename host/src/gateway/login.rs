@@ -102,6 +102,16 @@ pub(super) async fn logout(
     Ok(r)
 }
 
+/// `GET /api/session`: who is signed in, and the session's CSRF token (a
+/// page reloaded needs it again; another origin cannot read it).
+pub(super) async fn whoami(
+    state: &State,
+    headers: &http::HeaderMap,
+) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+    let (user, csrf) = session_with_csrf(state, headers).await?;
+    Ok(json(http::StatusCode::OK, serde_json::json!({"user": user.name, "csrf": csrf}).to_string()))
+}
+
 /// The session cookie's value, if the request sent one.
 fn cookie(headers: &http::HeaderMap) -> Option<&str> {
     headers
@@ -123,18 +133,7 @@ fn cookie(headers: &http::HeaderMap) -> Option<&str> {
 /// [`GatewayError::Forbidden`] for a change without its CSRF token or
 /// from another origin.
 pub(super) async fn session(state: &State, headers: &http::HeaderMap, changes: bool) -> Result<User, GatewayError> {
-    let Some(value) = cookie(headers) else { return Err(GatewayError::Unauthenticated) };
-    const SQL: &str = "SELECT u.id, u.name, u.kind, u.created_ms, s.csrf FROM web_sessions s \
-        JOIN users u ON u.id = s.user_id WHERE s.sha256 = $1 AND s.expires_ms > $2";
-    let now = state.store.now_ms();
-    let row: Option<(i64, String, String, i64, String)> =
-        on_db!(state.store.db(), p, SQL, SQL, |sql| sqlx::query_as(sql)
-            .bind(digest(value))
-            .bind(now)
-            .fetch_optional(p)
-            .await)
-        .map_err(|e| GatewayError::Store(e.to_string()))?;
-    let Some((id, name, kind, created_ms, csrf)) = row else { return Err(GatewayError::Unauthenticated) };
+    let (user, csrf) = session_with_csrf(state, headers).await?;
     if changes {
         let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
         let same = sent.len() == csrf.len() && sent.bytes().zip(csrf.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
@@ -152,8 +151,25 @@ pub(super) async fn session(state: &State, headers: &http::HeaderMap, changes: b
             }
         }
     }
+    Ok(user)
+}
+
+/// The live session's user and CSRF token.
+async fn session_with_csrf(state: &State, headers: &http::HeaderMap) -> Result<(User, String), GatewayError> {
+    let Some(value) = cookie(headers) else { return Err(GatewayError::Unauthenticated) };
+    const SQL: &str = "SELECT u.id, u.name, u.kind, u.created_ms, s.csrf FROM web_sessions s \
+        JOIN users u ON u.id = s.user_id WHERE s.sha256 = $1 AND s.expires_ms > $2";
+    let now = state.store.now_ms();
+    let row: Option<(i64, String, String, i64, String)> =
+        on_db!(state.store.db(), p, SQL, SQL, |sql| sqlx::query_as(sql)
+            .bind(digest(value))
+            .bind(now)
+            .fetch_optional(p)
+            .await)
+        .map_err(|e| GatewayError::Store(e.to_string()))?;
+    let Some((id, name, kind, created_ms, csrf)) = row else { return Err(GatewayError::Unauthenticated) };
     let kind = if kind == "client" { super::users::UserKind::Client } else { super::users::UserKind::Person };
-    Ok(User { id, name, kind, created_ms })
+    Ok((User { id, name, kind, created_ms }, csrf))
 }
 
 #[cfg(test)]

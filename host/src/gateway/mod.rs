@@ -12,6 +12,7 @@ mod hooks;
 pub mod limits;
 mod login;
 mod openai;
+pub mod page;
 mod serve;
 pub mod users;
 
@@ -31,8 +32,12 @@ pub enum Route {
     Models,
     /// `POST /v1/chat/completions`: an agent turn, OpenAI's shape.
     ChatCompletions,
+    /// `GET /`, `/app.js`, `/app.css`: the web chat's page.
+    Page(page::Asset),
     /// `POST /login`: the web chat's sign-in.
     Login,
+    /// `GET /api/session`: who is signed in, and the session's CSRF token.
+    Session,
     /// `POST /logout`.
     Logout,
     /// `GET /api/conversations`: the person's conversations.
@@ -56,10 +61,13 @@ pub fn route(method: &http::Method, path: &str) -> Result<Route, GatewayError> {
         "/v1/models" => (Route::Models, http::Method::GET),
         "/v1/chat/completions" => (Route::ChatCompletions, http::Method::POST),
         "/login" => (Route::Login, http::Method::POST),
+        "/api/session" => (Route::Session, http::Method::GET),
         "/logout" => (Route::Logout, http::Method::POST),
         "/api/conversations" => (Route::Conversations, http::Method::GET),
         p => {
-            if let Some(name) = p.strip_prefix("/hooks/routines/") {
+            if let Some(asset) = page::Asset::at(p) {
+                (Route::Page(asset), http::Method::GET)
+            } else if let Some(name) = p.strip_prefix("/hooks/routines/") {
                 if !crate::grant::valid_name(name) {
                     return Err(GatewayError::NotFound);
                 }
@@ -97,7 +105,9 @@ mod tests {
         assert_eq!(route(&Method::GET, "/hooks/routines/ci"), Err(GatewayError::Method(Method::POST)));
         assert_eq!(route(&Method::POST, "/hooks/routines/../../etc"), Err(GatewayError::NotFound));
         assert_eq!(route(&Method::POST, "/hooks/routines/"), Err(GatewayError::NotFound));
-        assert_eq!(route(&Method::GET, "/"), Err(GatewayError::NotFound));
+        assert_eq!(route(&Method::GET, "/"), Ok(Route::Page(page::Asset::Index)));
+        assert_eq!(route(&Method::GET, "/app.js?v=2"), Ok(Route::Page(page::Asset::Script)));
+        assert_eq!(route(&Method::GET, "/other.js"), Err(GatewayError::NotFound));
         assert_eq!(route(&Method::POST, "/v1/chat/completions"), Ok(Route::ChatCompletions));
         assert_eq!(route(&Method::GET, "/v1/chat/completions"), Err(GatewayError::Method(Method::POST)));
         assert_eq!(route(&Method::GET, "/v1/models"), Ok(Route::Models));

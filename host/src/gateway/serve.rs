@@ -3,7 +3,7 @@
 //! handler's response or the error's status and body.
 
 use super::limits::{Limits, Who};
-use super::{GatewayError, Route, chat, hooks, login, openai};
+use super::{GatewayError, Route, chat, hooks, login, openai, page};
 use crate::problem::Problem;
 use crate::runtime::Runtime;
 use crate::store::Store;
@@ -226,6 +226,8 @@ async fn handle(
             login::login(state, &body, state.https).await
         }
         Route::Logout => login::logout(state, &parts.headers).await,
+        Route::Session => login::whoami(state, &parts.headers).await,
+        Route::Page(asset) => Ok(page::serve(asset)),
         Route::Conversations => chat::conversations(state, &parts.headers).await,
         Route::History(id) => chat::history(state, &parts.headers, &id).await,
         Route::Send(id) => {

@@ -105,3 +105,100 @@ fn a_person_signs_in_chats_and_reads_their_history_and_nobody_elses() {
     let users = json(&h, &["user", "list"]).to_string();
     assert!(!users.contains("passphrase") && !users.contains("argon2"), "{users}");
 }
+
+/// The browser's side, in real headless Chromium driven by Playwright:
+/// sign in, send, see the reply, reload and see the history, a screenshot;
+/// then a second person in a fresh browser context sees none of it.
+const BROWSER: &str = r##"
+const { chromium } = require("playwright-core");
+(async () => {
+  const out = {};
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ["--no-sandbox"] });
+  try {
+    const signIn = async (page, name, password) => {
+      await page.goto(process.env.BASE + "/");
+      await page.fill("#name", name);
+      await page.fill("#password", password);
+      await page.click("#login");
+      await page.waitForSelector("#composer", { state: "visible" });
+    };
+    const ana = await (await browser.newContext()).newPage();
+    const errors = [];
+    ana.on("pageerror", (e) => errors.push(String(e)));
+    await ana.goto(process.env.BASE + "/");
+    await ana.fill("#name", "ana");
+    await ana.fill("#password", "wrong password here");
+    await ana.click("#login");
+    await ana.waitForFunction(() => document.getElementById("login-error").textContent.length > 0);
+    out.login_error = await ana.textContent("#login-error");
+    await signIn(ana, "ana", "a long passphrase for ana");
+    await ana.fill("#text", "When is the dentist?");
+    await ana.click("#send");
+    await ana.waitForSelector(".msg.assistant:not(.pending)");
+    out.reply = await ana.textContent(".msg.assistant:not(.pending)");
+    await ana.reload();
+    await ana.waitForSelector(".msg.assistant");
+    out.after_reload = await ana.$$eval(".msg", (ms) => ms.map((m) => [m.className, m.textContent]));
+    out.conversations = await ana.$$eval("#conversations a", (as) => as.map((a) => a.textContent));
+    await ana.screenshot({ path: process.env.SHOT, fullPage: true });
+    const bo = await (await browser.newContext()).newPage();
+    await signIn(bo, "bo", "another passphrase for bo");
+    out.bo_conversations = await bo.$$eval("#conversations a", (as) => as.length);
+    out.bo_sees = await bo.textContent("body");
+    out.errors = errors;
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(out));
+})().catch((e) => { console.error(e); process.exit(1); });
+"##;
+
+#[test]
+fn in_chromium_a_person_signs_in_chats_reloads_to_their_history_and_another_sees_none() {
+    let llm = LlmServer::start(Format::OpenAi, vec![Step::Text("Tuesday at 10.".into())]);
+    let h = home_with(&llm, "[gateway]\nlisten = \"127.0.0.1:0\"\n");
+    person(&h, "ana", "a long passphrase for ana");
+    person(&h, "bo", "another passphrase for bo");
+    let run = start(&h);
+    let line = crate::common::wait_for(&run.err, "gateway: listening on http://");
+    let addr = line.rsplit("http://").next().unwrap().trim().to_string();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let modules = std::env::var("CLAW_NODE_MODULES").map_or_else(|_| root.join("target/npm/node_modules"), Into::into);
+    assert!(
+        modules.join("playwright-core").is_dir(),
+        "playwright-core is missing in {}: run `scripts/dev test`",
+        modules.display()
+    );
+    let shot = root.join("target/web-chat.png");
+    let out = std::process::Command::new("node")
+        .args(["-e", BROWSER])
+        .env("NODE_PATH", &modules)
+        .env("CHROMIUM", std::env::var("CLAW_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()))
+        .env("BASE", format!("http://{addr}"))
+        .env("SHOT", &shot)
+        .output()
+        .expect("node runs (scripts/dev test installs Chromium and playwright-core)");
+    if !out.status.success() {
+        let log: Vec<String> = run.err.try_iter().collect();
+        panic!(
+            "the browser run failed: {}\nclaw said: {log:#?}\nthe LLM was asked {} time(s)",
+            String::from_utf8_lossy(&out.stderr),
+            llm.requests().len()
+        );
+    }
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    run.quit();
+    assert!(out["login_error"].as_str().unwrap().contains("sign in first"), "{out}");
+    assert_eq!(out["reply"], "Tuesday at 10.", "{out}");
+    let after: Vec<(String, String)> = serde_json::from_value(out["after_reload"].clone()).unwrap();
+    assert_eq!(
+        after,
+        [("msg user".into(), "When is the dentist?".into()), ("msg assistant".into(), "Tuesday at 10.".into())],
+        "the history, after a reload: {out}"
+    );
+    assert_eq!(out["conversations"].as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(out["bo_conversations"], 0, "{out}");
+    assert!(!out["bo_sees"].as_str().unwrap().contains("dentist"), "{out}");
+    assert_eq!(out["errors"], serde_json::json!([]), "no script errors: {out}");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a screenshot of the page at {}", shot.display());
+}
