@@ -30,6 +30,9 @@ pub enum GatewayError {
         "sign in first: `Authorization: Bearer claw_…` (`claw user add NAME` makes a token), or the web chat's login"
     )]
     Unauthenticated,
+    /// A sign-in whose name and password (or token) match no user.
+    #[error("the name and password (or the token) do not match a user")]
+    BadLogin,
     /// The request is well formed HTTP but not what the endpoint takes.
     #[error("{0}")]
     Invalid(String),
@@ -67,7 +70,7 @@ impl GatewayError {
             GatewayError::Unverified => S::UNAUTHORIZED,
             GatewayError::BadBody(_) => S::BAD_REQUEST,
             GatewayError::Store(_) => S::SERVICE_UNAVAILABLE,
-            GatewayError::Unauthenticated => S::UNAUTHORIZED,
+            GatewayError::Unauthenticated | GatewayError::BadLogin => S::UNAUTHORIZED,
             GatewayError::Invalid(_) => S::BAD_REQUEST,
             GatewayError::Agent(_) => S::BAD_GATEWAY,
             GatewayError::Timeout(_) => S::GATEWAY_TIMEOUT,
@@ -93,7 +96,7 @@ impl GatewayError {
             GatewayError::TooLarge(_) | GatewayError::BadBody(_) => "body",
             GatewayError::Unverified => "verification",
             GatewayError::Store(_) => "queue",
-            GatewayError::Unauthenticated => "authentication",
+            GatewayError::Unauthenticated | GatewayError::BadLogin => "authentication",
             GatewayError::Forbidden(_) => "csrf",
             GatewayError::Invalid(_) => "request",
             GatewayError::Agent(_) | GatewayError::Timeout(_) => "agent",
@@ -105,7 +108,7 @@ impl GatewayError {
     /// they read OpenAI's.
     pub fn kind(&self) -> &'static str {
         match self {
-            GatewayError::Unverified | GatewayError::Unauthenticated => "authentication_error",
+            GatewayError::Unverified | GatewayError::Unauthenticated | GatewayError::BadLogin => "authentication_error",
             GatewayError::Forbidden(_) => "permission_error",
             GatewayError::Store(_) | GatewayError::Agent(_) | GatewayError::Timeout(_) | GatewayError::Busy(_) => {
                 "server_error"
@@ -143,6 +146,7 @@ mod tests {
             (GatewayError::BadBody("cut".into()), 400, "body"),
             (GatewayError::Store("down".into()), 503, "queue"),
             (GatewayError::Unauthenticated, 401, "authentication"),
+            (GatewayError::BadLogin, 401, "authentication"),
             (GatewayError::Invalid("no messages".into()), 400, "request"),
             (GatewayError::Agent("the LLM failed".into()), 502, "agent"),
             (GatewayError::Timeout("still running".into()), 504, "agent"),

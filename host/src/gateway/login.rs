@@ -59,7 +59,7 @@ pub(super) async fn login(
     let Some(user) = user else {
         let who = c.name.as_deref().map_or("a token".to_string(), |n| format!("`{}`", crate::boundary::bounded(n, 64)));
         state.runtime.boundary().note("gateway", "deny", &format!("POST /login: wrong credentials for {who}")).await;
-        return Err(GatewayError::Unauthenticated);
+        return Err(GatewayError::BadLogin);
     };
     let (value, csrf) = (random_hex(32), random_hex(16));
     let now = state.store.now_ms();

@@ -188,7 +188,7 @@ fn in_chromium_a_person_signs_in_chats_reloads_to_their_history_and_another_sees
     }
     let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     run.quit();
-    assert!(out["login_error"].as_str().unwrap().contains("sign in first"), "{out}");
+    assert!(out["login_error"].as_str().unwrap().contains("do not match a user"), "{out}");
     assert_eq!(out["reply"], "Tuesday at 10.", "{out}");
     let after: Vec<(String, String)> = serde_json::from_value(out["after_reload"].clone()).unwrap();
     assert_eq!(
