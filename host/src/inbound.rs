@@ -55,7 +55,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, Rejection> 
 }
 
 /// Compare without leaking, through timing, where the first difference is.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -14,9 +14,6 @@ use http_body_util::Full;
 /// The channel web chat conversations are stored under.
 pub const CHANNEL: &str = "web";
 
-/// How long a send waits for the reply.
-const TURN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
-
 /// Whether `name` can name a conversation: 1 to 64 of `A-Za-z0-9_-`.
 pub fn valid_conversation(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -89,19 +86,10 @@ pub(super) async fn send(
         return Err(GatewayError::Invalid("`text` is empty".into()));
     }
     let conversation = format!("{}/{id}", user.id);
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| valid_conversation(k))
-        .map(|k| format!("{CHANNEL}:{}:{k}", user.id));
+    let key = super::turn::key_header(headers, "idempotency-key").map(|k| format!("{CHANNEL}:{}:{k}", user.id));
     let message =
         Message { channel: CHANNEL, conversation: &conversation, text: &sent.text, idempotency_key: key, origin: None };
-    let _place = state.limits.turn()?;
-    let queued = state.store.enqueue_message(&message).await.map_err(|e| GatewayError::Store(e.to_string()))?;
-    state.wake.notify_waiters();
-    let reply = tokio::time::timeout(TURN_TIMEOUT, state.store.wait_reply(queued.id)).await.map_err(|_| {
-        GatewayError::Timeout(format!("the reply is not ready after {} s (job {})", TURN_TIMEOUT.as_secs(), queued.id))
-    })?;
-    let body = serde_json::json!({"job": queued.id, "reply": reply.text, "notice": reply.notice});
+    let (job, reply) = super::turn::run(state, &message).await?;
+    let body = serde_json::json!({"job": job, "reply": reply.text, "notice": reply.notice});
     Ok(json(http::StatusCode::OK, body.to_string()))
 }

@@ -35,8 +35,7 @@ pub(super) async fn routine(
     }
     let delivery = DELIVERY_HEADERS
         .iter()
-        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
-        .filter(|v| !v.is_empty() && v.len() <= 200 && v.chars().all(|c| c.is_ascii_graphic()))
+        .find_map(|h| super::turn::key_header(headers, h))
         .map_or_else(|| format!("sha256-{}", hex::encode(sha2::Sha256::digest(body))), str::to_string);
     let text = String::from_utf8_lossy(body).into_owned();
     let now = state.store.now_ms();

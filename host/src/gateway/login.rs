@@ -57,7 +57,13 @@ pub(super) async fn login(
         _ => return Err(GatewayError::Invalid("send a name and a password, or a token".into())),
     };
     let Some(user) = user else {
-        let who = c.name.as_deref().map_or("a token".to_string(), |n| format!("`{}`", crate::boundary::bounded(n, 64)));
+        // A name that could not be a user's may be a password typed into
+        // the wrong field: it is not recorded.
+        let who = match c.name.as_deref() {
+            None => "a token".to_string(),
+            Some(n) if crate::grant::valid_name(n) && n.len() <= 64 => format!("`{n}`"),
+            Some(_) => "a name that is not a user name".to_string(),
+        };
         state.runtime.boundary().note("gateway", "deny", &format!("POST /login: wrong credentials for {who}")).await;
         return Err(GatewayError::BadLogin);
     };
@@ -75,13 +81,23 @@ pub(super) async fn login(
         .await
         .map(|_| ()))
     .map_err(store_error)?;
-    let mut r = json(http::StatusCode::OK, serde_json::json!({"user": user.name, "csrf": csrf}).to_string());
+    let r = json(http::StatusCode::OK, serde_json::json!({"user": user.name, "csrf": csrf}).to_string());
+    Ok(with_cookie(r, &value, LIFETIME_MS / 1000, https))
+}
+
+/// `r` setting the session cookie to `value` for `max_age_s` (0: ended).
+fn with_cookie(
+    mut r: http::Response<Full<Bytes>>,
+    value: &str,
+    max_age_s: i64,
+    https: bool,
+) -> http::Response<Full<Bytes>> {
     let secure = if https { "; Secure" } else { "" };
-    let cookie = format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}", LIFETIME_MS / 1000);
+    let cookie = format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}{secure}");
     if let Ok(v) = http::HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(http::header::SET_COOKIE, v);
     }
-    Ok(r)
+    r
 }
 
 /// `POST /logout`: the session ends (it needs its CSRF token, as any change).
@@ -94,12 +110,7 @@ pub(super) async fn logout(
     const SQL: &str = "DELETE FROM web_sessions WHERE sha256 = $1";
     on_db!(state.store.db(), p, SQL, SQL, |sql| sqlx::query(sql).bind(digest(value)).execute(p).await.map(|_| ()))
         .map_err(|e| GatewayError::Store(e.to_string()))?;
-    let mut r = json(http::StatusCode::OK, r#"{"logged_out":true}"#.into());
-    let expired = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
-    if let Ok(v) = http::HeaderValue::from_str(&expired) {
-        r.headers_mut().insert(http::header::SET_COOKIE, v);
-    }
-    Ok(r)
+    Ok(with_cookie(json(http::StatusCode::OK, r#"{"logged_out":true}"#.into()), "", 0, state.https))
 }
 
 /// `GET /api/session`: who is signed in, and the session's CSRF token (a
@@ -136,8 +147,7 @@ pub(super) async fn session(state: &State, headers: &http::HeaderMap, changes: b
     let (user, csrf) = session_with_csrf(state, headers).await?;
     if changes {
         let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let same = sent.len() == csrf.len() && sent.bytes().zip(csrf.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
-        if !same {
+        if !crate::inbound::same(sent.as_bytes(), csrf.as_bytes()) {
             return Err(GatewayError::Forbidden("this change needs the session's CSRF token in `x-csrf-token`".into()));
         }
         if let Some(origin) = headers.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
@@ -168,8 +178,7 @@ async fn session_with_csrf(state: &State, headers: &http::HeaderMap) -> Result<(
             .await)
         .map_err(|e| GatewayError::Store(e.to_string()))?;
     let Some((id, name, kind, created_ms, csrf)) = row else { return Err(GatewayError::Unauthenticated) };
-    let kind = if kind == "client" { super::users::UserKind::Client } else { super::users::UserKind::Person };
-    Ok((User { id, name, kind, created_ms }, csrf))
+    Ok((super::users::user_of((id, name, kind, created_ms)), csrf))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod login;
 mod openai;
 pub mod page;
 mod serve;
+mod turn;
 pub mod users;
 
 pub use error::GatewayError;

@@ -12,21 +12,18 @@
 
 use super::GatewayError;
 use super::serve::{State, json};
+use super::turn::key_header;
 use super::users::User;
 use crate::jobs::Message;
 use bytes::Bytes;
 use http_body_util::Full;
 use sha2::Digest as _;
-use std::time::Duration;
 
 /// The one model this API serves: the agent.
 pub const MODEL: &str = "claw";
 
 /// The channel API conversations are stored under.
 pub const CHANNEL: &str = "api";
-
-/// How long a request waits for its turn (which goes on after that).
-const TURN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The user a request's bearer token belongs to; a missing or unknown one
 /// is audited (never the token) and refused.
@@ -109,14 +106,6 @@ impl ChatMessage {
     }
 }
 
-/// A header value fit to be part of a key: printable ASCII, 1 to 200.
-fn key_header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200 && v.chars().all(|c| c.is_ascii_graphic()))
-}
-
 /// `POST /v1/chat/completions`.
 pub(super) async fn chat(
     state: &State,
@@ -153,22 +142,11 @@ pub(super) async fn chat(
         idempotency_key: key_header(headers, "idempotency-key").map(|k| format!("{CHANNEL}:{}:{k}", user.id)),
         origin: None,
     };
-    // Refused before anything is queued when every place is taken.
-    let _place = state.limits.turn()?;
-    let queued = state.store.enqueue_message(&message).await.map_err(|e| GatewayError::Store(e.to_string()))?;
-    state.wake.notify_waiters();
-    let reply = tokio::time::timeout(TURN_TIMEOUT, state.store.wait_reply(queued.id)).await.map_err(|_| {
-        GatewayError::Timeout(format!(
-            "the turn is still running after {} s; it is job {} (`claw jobs show {}`)",
-            TURN_TIMEOUT.as_secs(),
-            queued.id,
-            queued.id
-        ))
-    })?;
+    let (job, reply) = super::turn::run(state, &message).await?;
     if reply.notice {
         return Err(GatewayError::Agent(reply.text.trim_start_matches("error: ").to_string()));
     }
-    let id = format!("chatcmpl-{}", queued.id);
+    let id = format!("chatcmpl-{job}");
     let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut response = if request.stream {
         sse(&id, created, &reply.text)
@@ -180,7 +158,7 @@ pub(super) async fn chat(
         });
         json(http::StatusCode::OK, body.to_string())
     };
-    if let Ok(v) = http::HeaderValue::from_str(&queued.id.to_string()) {
+    if let Ok(v) = http::HeaderValue::from_str(&job.to_string()) {
         response.headers_mut().insert("x-claw-job", v);
     }
     Ok(response)

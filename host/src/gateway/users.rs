@@ -47,6 +47,11 @@ pub struct User {
     pub created_ms: i64,
 }
 
+/// A user from its row: id, name, kind, created.
+pub(super) fn user_of((id, name, kind, created_ms): (i64, String, String, i64)) -> User {
+    User { id, name, kind: UserKind::parse(&kind), created_ms }
+}
+
 /// A token as listed: never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
@@ -86,7 +91,7 @@ fn password_matches(stored: &str, password: &str) -> bool {
     let (Some("argon2id"), Some(salt), Some(hash)) = (parts.next(), parts.next(), parts.next()) else { return false };
     let (Ok(salt), Ok(hash)) = (b64.decode(salt), b64.decode(hash)) else { return false };
     let got = argon2id(password, &salt);
-    got.len() == hash.len() && got.iter().zip(&hash).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    crate::inbound::same(&got, &hash)
 }
 
 /// A hash no password gives (its salt and digest are arbitrary), checked
@@ -217,7 +222,7 @@ impl Users<'_> {
         let (id, name, kind, created_ms) = row.ok_or_else(|| {
             Problem::new(format!("there is no user named `{name}`")).hint("`claw user list` shows the users")
         })?;
-        Ok(User { id, name, kind: UserKind::parse(&kind), created_ms })
+        Ok(user_of((id, name, kind, created_ms)))
     }
 
     /// Every user with its tokens, by name.
@@ -243,7 +248,7 @@ impl Users<'_> {
                     .filter(|t| t.0 == id)
                     .map(|t| TokenInfo { prefix: t.1.clone(), label: t.2.clone(), created_ms: t.3, last_used_ms: t.4 })
                     .collect();
-                (User { id, name, kind: UserKind::parse(&kind), created_ms }, mine)
+                (user_of((id, name, kind, created_ms)), mine)
             })
             .collect())
     }
@@ -325,7 +330,7 @@ impl Users<'_> {
         if !password_matches(&stored, password) {
             return Ok(None);
         }
-        Ok(row.map(|(id, name, kind, created_ms, _)| User { id, name, kind: UserKind::parse(&kind), created_ms }))
+        Ok(row.map(|(id, name, kind, created_ms, _)| user_of((id, name, kind, created_ms))))
     }
 
     /// The user a presented token belongs to, if any (and note its use).
@@ -351,7 +356,7 @@ impl Users<'_> {
         let Some(id) = id else { return Ok(None) };
         let row: Option<(i64, String, String, i64)> =
             on_db!(self.store.db(), p, USER, USER, |sql| sqlx::query_as(sql).bind(id).fetch_optional(p).await)?;
-        Ok(row.map(|(id, name, kind, created_ms)| User { id, name, kind: UserKind::parse(&kind), created_ms }))
+        Ok(row.map(user_of))
     }
 }
 

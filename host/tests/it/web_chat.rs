@@ -49,6 +49,9 @@ fn a_person_signs_in_chats_and_reads_their_history_and_nobody_elses() {
     let wrong = serde_json::json!({"name": "ana", "password": "not-the-passphrase-x"}).to_string();
     let (status, head, _) = http_full(&addr, "POST", "/login", &[], wrong.as_bytes());
     assert!(status == 401 && !head.contains("set-cookie"), "{status} {head}");
+    // A password typed into the name field is not recorded either.
+    let swapped = serde_json::json!({"name": "my Secret pass 99", "password": "x"}).to_string();
+    assert_eq!(http_full(&addr, "POST", "/login", &[], swapped.as_bytes()).0, 401);
 
     let (cookie, csrf) = login(&addr, "ana", "a long passphrase for ana");
     let send = r#"{"text": "When is the dentist?"}"#;
