@@ -37,6 +37,9 @@ pub fn body(model: &str, request: &ChatRequest) -> Value {
     if !request.tools.is_empty() {
         body["tools"] = request.tools.iter().map(tool).collect();
     }
+    if request.stream {
+        body["stream"] = true.into();
+    }
     body
 }
 
@@ -122,7 +125,7 @@ mod tests {
     }
 
     fn request(messages: Vec<Message>) -> ChatRequest {
-        ChatRequest { messages, tools: Vec::new(), providers: Vec::new(), model: None, max_tokens: None }
+        ChatRequest { messages, tools: Vec::new(), providers: Vec::new(), model: None, max_tokens: None, stream: false }
     }
 
     #[test]

@@ -25,7 +25,10 @@ pub mod bindings {
     });
 }
 
+pub mod sse;
+
 use crate::bindings::claw::runtime::llm_types::{ChatRequest, Failure, Provider, ProviderError};
+use crate::sse::{SseEvent, SseReader};
 use claw_client::http::{self, FailureKind, Request, Response};
 use serde_json::Value;
 use std::fmt::Display;
@@ -35,7 +38,7 @@ use std::fmt::Display;
 pub const MAX_REPLY_BYTES: usize = 8 << 20;
 
 /// How much of the provider's own error message goes into ours.
-const MAX_MESSAGE_CHARS: usize = 300;
+pub const MAX_MESSAGE_CHARS: usize = 300;
 
 /// The model to ask for: the request's override, else the provider's.
 pub fn model<'a>(provider: &'a Provider, request: &'a ChatRequest) -> &'a str {
@@ -64,6 +67,101 @@ pub fn post(provider: &Provider, url: &str, headers: &[(&str, &str)], body: Vec<
     Ok(resp.body)
 }
 
+/// POST a JSON `body` that asks for a streamed reply. Each server-sent
+/// event goes to `on_event`, whose text is passed on to the host's reply
+/// stream at once. `Ok(None)` when the reply came as a stream (the caller's
+/// parser has it all), `Ok(Some(body))` when the provider answered whole
+/// anyway. An error after text was passed on says so (`streamed`), and the
+/// router then makes no other attempt.
+///
+/// # Errors
+///
+/// As [`post`], and whatever `on_event` returns.
+pub fn post_stream(
+    provider: &Provider,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+    shown: &mut Shown,
+    mut on_event: impl FnMut(&SseEvent) -> Result<String, ProviderError>,
+) -> Result<Option<Vec<u8>>, ProviderError> {
+    let mut req = Request::post_json(url, body).header("accept", "text/event-stream");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    if provider.timeout_ms > 0 {
+        req.timeout_ms = Some(u64::from(provider.timeout_ms));
+    }
+    let name = provider.name.as_str();
+    let mut resp = http::open(&req).map_err(|f| from_transport(name, &f))?;
+    let is_stream = resp.header("content-type").is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
+    if !(200..300).contains(&resp.status) || !is_stream {
+        let (status, headers) = (resp.status, resp.headers.clone());
+        let (body, truncated) = resp.read_to_end(MAX_REPLY_BYTES).map_err(|f| from_transport(name, &f))?;
+        let whole = Response { status, headers, body, truncated };
+        if !(200..300).contains(&status) {
+            return Err(from_status(name, &whole));
+        }
+        if truncated {
+            return Err(invalid_reply(name, format_args!("the reply is over {} MiB", MAX_REPLY_BYTES >> 20)));
+        }
+        return Ok(Some(whole.body));
+    }
+    let mut reader = SseReader::new(MAX_EVENT_BYTES);
+    let mut read = 0usize;
+    let mut handle = |event: &SseEvent, shown: &mut Shown| -> Result<(), ProviderError> {
+        let text = on_event(event).map_err(|e| shown.mark(e))?;
+        shown.text(&text);
+        Ok(())
+    };
+    loop {
+        let chunk = match resp.next_chunk() {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(f) => return Err(shown.mark(from_transport(name, &f))),
+        };
+        read += chunk.len();
+        if read > MAX_REPLY_BYTES {
+            let why = format_args!("the reply stream is over {} MiB", MAX_REPLY_BYTES >> 20);
+            return Err(shown.mark(invalid_reply(name, why)));
+        }
+        let events = reader.push(&chunk).map_err(|why| shown.mark(invalid_reply(name, why)))?;
+        for event in &events {
+            handle(event, shown)?;
+        }
+    }
+    if let Some(event) = reader.finish() {
+        handle(&event, shown)?;
+    }
+    Ok(None)
+}
+
+/// The largest single server-sent event read.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// What of the reply already went to the person through the host's reply
+/// stream: once anything has, a failure must say so.
+#[derive(Debug, Default)]
+pub struct Shown {
+    any: bool,
+}
+
+impl Shown {
+    /// Pass `delta` on (nothing for an empty one).
+    pub fn text(&mut self, delta: &str) {
+        if !delta.is_empty() {
+            crate::bindings::claw::runtime::reply_stream::text(delta);
+            self.any = true;
+        }
+    }
+
+    /// `error`, marked `streamed` when text already went out.
+    pub fn mark(&self, mut error: ProviderError) -> ProviderError {
+        error.streamed |= self.any;
+        error
+    }
+}
+
 /// A request that got no response.
 pub fn from_transport(provider: &str, f: &http::Failure) -> ProviderError {
     let failure = match f.kind {
@@ -74,7 +172,7 @@ pub fn from_transport(provider: &str, f: &http::Failure) -> ProviderError {
         // retrying will not help.
         FailureKind::Invalid | FailureKind::TooLarge => Failure::Rejected,
     };
-    ProviderError { failure, message: format!("{provider}: {}", f.message), retry_after_ms: None }
+    ProviderError { failure, message: format!("{provider}: {}", f.message), retry_after_ms: None, streamed: false }
 }
 
 /// A response whose status is not 2xx. The message quotes the provider's
@@ -98,7 +196,7 @@ pub fn from_status(provider: &str, resp: &Response) -> ProviderError {
         message.push_str(": ");
         message.push_str(&said);
     }
-    ProviderError { failure, message, retry_after_ms: retry_after_ms(resp) }
+    ProviderError { failure, message, retry_after_ms: retry_after_ms(resp), streamed: false }
 }
 
 /// A 2xx reply that is not what the wire format promises.
@@ -107,6 +205,7 @@ pub fn invalid_reply(provider: &str, why: impl Display) -> ProviderError {
         failure: Failure::InvalidReply,
         message: format!("{provider}: invalid reply: {why}"),
         retry_after_ms: None,
+        streamed: false,
     }
 }
 
@@ -136,7 +235,7 @@ fn provider_message(body: &[u8]) -> Option<String> {
 }
 
 /// `text` on one line, at most [`MAX_MESSAGE_CHARS`] characters.
-fn clip(text: &str) -> String {
+pub fn clip(text: &str) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() <= MAX_MESSAGE_CHARS {
         return flat;

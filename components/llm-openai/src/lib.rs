@@ -4,6 +4,7 @@
 //! retries and failover, the host's boundary owns the key.
 
 mod reply;
+mod stream;
 mod wire;
 
 use llm_common as common;
@@ -15,8 +16,17 @@ impl llm_common::bindings::exports::claw::runtime::adapter::Guest for OpenAi {
     fn complete(provider: Provider, request: ChatRequest) -> Result<ChatReply, ProviderError> {
         let model = common::model(&provider, &request);
         let body = wire::body(model, &request).to_string().into_bytes();
-        let reply = common::post(&provider, &wire::endpoint(&provider.base_url), &[], body)?;
-        reply::parse(&reply, &provider.name, model)
+        let url = wire::endpoint(&provider.base_url);
+        if !request.stream {
+            let reply = common::post(&provider, &url, &[], body)?;
+            return reply::parse(&reply, &provider.name, model);
+        }
+        let mut shown = common::Shown::default();
+        let mut streamed = stream::Accumulator::new(&provider.name, model);
+        match common::post_stream(&provider, &url, &[], body, &mut shown, |event| streamed.push(&event.data))? {
+            Some(whole) => reply::parse(&whole, &provider.name, model),
+            None => streamed.finish().map_err(|e| shown.mark(e)),
+        }
     }
 }
 

@@ -93,8 +93,9 @@ pub fn parse(body: &[u8], provider: &str, model: &str) -> Result<ChatReply, Prov
     })
 }
 
-/// The message text: a string, null, or (some servers) a list of parts.
-fn text(content: &Value) -> String {
+/// The message text (or a streamed delta's): a string, null, or (some
+/// servers) a list of parts.
+pub(crate) fn text(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect(),

@@ -21,6 +21,11 @@ pub fn body(model: &str, request: &ChatRequest) -> Value {
     if let Some(max) = request.max_tokens {
         body["max_tokens"] = max.into();
     }
+    if request.stream {
+        // Usage comes in a last chunk only when asked for.
+        body["stream"] = true.into();
+        body["stream_options"] = json!({ "include_usage": true });
+    }
     body
 }
 
@@ -67,7 +72,7 @@ mod tests {
     }
 
     fn request(messages: Vec<Message>, tools: Vec<ToolSpec>) -> ChatRequest {
-        ChatRequest { messages, tools, providers: Vec::new(), model: None, max_tokens: None }
+        ChatRequest { messages, tools, providers: Vec::new(), model: None, max_tokens: None, stream: false }
     }
 
     #[test]

@@ -33,7 +33,7 @@ impl bindings::Guest for Router {
         let mut attempts = Vec::new();
         let mut outcomes = Vec::new();
         let count = request.providers.len();
-        for (index, configured) in request.providers.iter().enumerate() {
+        'providers: for (index, configured) in request.providers.iter().enumerate() {
             let mut provider = configured.clone();
             if let Some(model) = &request.model {
                 provider.model.clone_from(model);
@@ -54,6 +54,7 @@ impl bindings::Guest for Router {
                         format!("it asked to wait {} s, trying the next provider instead", ms.div_ceil(1000))
                     }
                     Step::NextProvider(_) => "trying the next provider".to_string(),
+                    Step::Stop => "part of the reply was already shown, so no other attempt is made".to_string(),
                 };
                 log(
                     Level::Warn,
@@ -75,6 +76,16 @@ impl bindings::Guest for Router {
                             gave_up,
                         });
                         break;
+                    }
+                    Step::Stop => {
+                        let gave_up = GiveUp::Streamed;
+                        outcomes.push(Outcome {
+                            provider: provider.name.clone(),
+                            attempts: attempt,
+                            last: error,
+                            gave_up,
+                        });
+                        break 'providers;
                     }
                 }
             }

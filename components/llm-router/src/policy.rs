@@ -35,6 +35,9 @@ pub enum Step {
     },
     /// Give up on this provider and fail over to the next one.
     NextProvider(GiveUp),
+    /// Give up on every provider: part of this reply already reached the
+    /// person, and another attempt would splice a second reply onto it.
+    Stop,
 }
 
 /// Why the router gave up on a provider.
@@ -46,12 +49,17 @@ pub enum GiveUp {
     Exhausted,
     /// The provider asked to wait longer than [`MAX_RETRY_AFTER_MS`] (the value, in ms).
     RetryAfterTooLong(u32),
+    /// The reply broke off after part of it was streamed.
+    Streamed,
 }
 
 /// What to do after attempt number `attempt` (counted from 1) at one
 /// provider failed with `error`. `unit` is a random number in `[0, 1)` that
 /// sets the jitter.
 pub fn next_step(error: &ProviderError, attempt: u32, unit: f64) -> Step {
+    if error.streamed {
+        return Step::Stop;
+    }
     let max = max_attempts(error.failure);
     if max <= 1 {
         return Step::NextProvider(GiveUp::NotRetryable);
@@ -126,6 +134,9 @@ fn describe(outcome: &Outcome) -> String {
     if let GiveUp::RetryAfterTooLong(ms) = outcome.gave_up {
         text.push_str(&format!(", asked to wait {} s", ms.div_ceil(1000)));
     }
+    if outcome.gave_up == GiveUp::Streamed {
+        text.push_str(", broke off while streaming");
+    }
     text.push(')');
     let message = outcome.last.message.trim();
     if !message.is_empty() {
@@ -140,7 +151,7 @@ mod tests {
     use super::*;
 
     fn error(failure: Failure, retry_after_ms: Option<u32>) -> ProviderError {
-        ProviderError { failure, message: "boom".to_string(), retry_after_ms }
+        ProviderError { failure, message: "boom".to_string(), retry_after_ms, streamed: false }
     }
 
     #[test]
@@ -204,6 +215,26 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_that_broke_off_while_streaming_is_never_tried_again() {
+        for failure in [Failure::Server, Failure::Network, Failure::Timeout, Failure::RateLimited] {
+            let mut e = error(failure, None);
+            assert!(matches!(next_step(&e, 1, 0.5), Step::Retry { .. }));
+            e.streamed = true;
+            assert_eq!(next_step(&e, 1, 0.5), Step::Stop, "{failure:?}");
+        }
+        let outcome = Outcome {
+            provider: "p".into(),
+            attempts: 1,
+            last: error(Failure::Network, None),
+            gave_up: GiveUp::Streamed,
+        };
+        assert_eq!(
+            summary(&[outcome]),
+            "every provider failed: p: network error (1 attempt, broke off while streaming): boom"
+        );
+    }
+
+    #[test]
     fn short_retry_after_is_honoured() {
         let e = error(Failure::RateLimited, Some(1_500));
         assert_eq!(next_step(&e, 1, 0.0), Step::Retry { delay_ms: 1_500 });
@@ -225,7 +256,12 @@ mod tests {
             Outcome {
                 provider: "primary".into(),
                 attempts: 3,
-                last: ProviderError { failure: Failure::Server, message: "HTTP 503".into(), retry_after_ms: None },
+                last: ProviderError {
+                    failure: Failure::Server,
+                    message: "HTTP 503".into(),
+                    retry_after_ms: None,
+                    streamed: false,
+                },
                 gave_up: GiveUp::Exhausted,
             },
             Outcome {
@@ -235,13 +271,19 @@ mod tests {
                     failure: Failure::RateLimited,
                     message: "slow down".into(),
                     retry_after_ms: None,
+                    streamed: false,
                 },
                 gave_up: GiveUp::RetryAfterTooLong(60_000),
             },
             Outcome {
                 provider: "local".into(),
                 attempts: 1,
-                last: ProviderError { failure: Failure::Rejected, message: "  ".into(), retry_after_ms: None },
+                last: ProviderError {
+                    failure: Failure::Rejected,
+                    message: "  ".into(),
+                    retry_after_ms: None,
+                    streamed: false,
+                },
                 gave_up: GiveUp::NotRetryable,
             },
         ];

@@ -136,6 +136,7 @@ pub(super) fn agent_turn(iterations: usize) -> Result<Turn> {
         providers: providers.list.iter().map(|p| p.to_wire()).collect(),
         model: None,
         max_tokens: None,
+        stream: false,
     };
     let mut router = Vec::new();
     let mut recall = Vec::new();

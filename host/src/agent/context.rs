@@ -151,6 +151,7 @@ async fn summarise(
         providers: providers.to_vec(),
         model: None,
         max_tokens: Some(1024),
+        stream: false,
     };
     let answer = runtime.complete(&request).await.map_err(|e| e.to_string())?;
     if answer.text.trim().is_empty() {

@@ -5,6 +5,7 @@
 //! cap is reached. Every message is persisted in the session as it happens.
 
 mod context;
+pub mod events;
 mod redact;
 mod resume;
 mod tools;
@@ -150,6 +151,28 @@ impl Agent {
         options: &TurnOptions,
         progress: &(dyn Fn(&ToolCall) + Sync),
     ) -> Result<Reply, TurnError> {
+        let feed = events::TurnFeed::new(self.runtime.feeds(), channel, conversation, options.turn_key.as_deref());
+        feed.send(events::Event::Started);
+        let result = self.run_turn(channel, conversation, text, options, progress, &feed).await;
+        feed.send(match &result {
+            Ok(reply) => events::Event::Done { text: reply.text.clone() },
+            Err(e) => {
+                let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
+                events::Event::Failed { error: format!("{e}{hint}") }
+            }
+        });
+        result
+    }
+
+    async fn run_turn(
+        &self,
+        channel: &str,
+        conversation: &str,
+        text: &str,
+        options: &TurnOptions,
+        progress: &(dyn Fn(&ToolCall) + Sync),
+        feed: &events::TurnFeed,
+    ) -> Result<Reply, TurnError> {
         let store = self.runtime.services().store.get().await.map_err(TurnError::Store)?.clone();
         let sessions = store.sessions();
         let mut session = sessions.active(channel, conversation).await?;
@@ -191,16 +214,20 @@ impl Agent {
         let specs = tools::specs(&self.runtime, allowed);
         let max_iterations = options.max_iterations.unwrap_or(self.settings.max_iterations);
 
-        for _ in 0..max_iterations {
+        for round in 0..max_iterations {
             let mut request = ChatRequest {
                 messages: messages.clone(),
                 tools: specs.clone(),
                 providers: providers.clone(),
                 model: None,
                 max_tokens: None,
+                stream: true,
             };
             redact::Redactions::request(&boundary, &mut request.messages);
-            let answer = self.runtime.complete(&request).await?;
+            if round > 0 {
+                feed.send(events::Event::Round { n: round });
+            }
+            let answer = self.runtime.complete_streaming(&request, Some(feed.text_sink())).await?;
             reply.llm_requests += 1;
             reply.usage.0 += u64::from(answer.usage.input_tokens);
             reply.usage.1 += u64::from(answer.usage.output_tokens);
@@ -223,11 +250,19 @@ impl Agent {
             // leaves calls without results, which a retry marks
             // interrupted instead of running them again.
             sessions.append(&session.id, vec![mark(stored)]).await?;
-            answer.tool_calls.iter().take(self.settings.max_tool_calls).for_each(progress);
+            for call in answer.tool_calls.iter().take(self.settings.max_tool_calls) {
+                progress(call);
+                let arguments = arguments_line(call);
+                feed.send(events::Event::ToolStarted { id: call.id.clone(), name: call.name.clone(), arguments });
+            }
             // One reply may not fan out without bound: the first
             // `max_tool_calls` run, the rest are told why they did not.
             let cap = self.settings.max_tool_calls.min(answer.tool_calls.len());
-            let mut results = tools::run_all(&self.runtime, &answer.tool_calls[..cap], allowed).await;
+            let finished = |call: &ToolCall, result: &str| {
+                let ok = !result.starts_with("error:");
+                feed.send(events::Event::ToolFinished { id: call.id.clone(), name: call.name.clone(), ok });
+            };
+            let mut results = tools::run_all(&self.runtime, &answer.tool_calls[..cap], allowed, &finished).await;
             results.extend(answer.tool_calls[cap..].iter().map(|_| {
                 format!(
                     "error: not run: one reply may ask for at most {} tool calls (agent.max_tool_calls); ask for the rest in the next reply",
@@ -262,9 +297,16 @@ impl Agent {
 
 /// A tool call in one line for a person: the name and the arguments, cut.
 pub fn describe_call(call: &ToolCall) -> String {
-    let args: String = call.arguments_json.chars().filter(|c| !c.is_control()).take(120).collect();
-    let more = if call.arguments_json.chars().count() > 120 { "…" } else { "" };
-    format!("calling {} {args}{more}", call.name)
+    format!("calling {} {}", call.name, arguments_line(call))
+}
+
+/// A call's arguments on one line, cut to 120 characters.
+fn arguments_line(call: &ToolCall) -> String {
+    let mut args: String = call.arguments_json.chars().filter(|c| !c.is_control()).take(120).collect();
+    if call.arguments_json.chars().count() > 120 {
+        args.push('…');
+    }
+    args
 }
 
 fn stored_call(c: &ToolCall) -> StoredCall {

@@ -48,8 +48,19 @@ fn may_use(allowed: Option<&[String]>, name: &str) -> bool {
 }
 
 /// Run every call at once; results in the calls' order.
-pub(super) async fn run_all(runtime: &Runtime, calls: &[ToolCall], allowed: Option<&[String]>) -> Vec<String> {
-    futures::future::join_all(calls.iter().map(|c| run(runtime, c, allowed))).await
+/// Run `calls` in parallel; `finished` hears of each as it ends.
+pub(super) async fn run_all(
+    runtime: &Runtime,
+    calls: &[ToolCall],
+    allowed: Option<&[String]>,
+    finished: &(dyn Fn(&ToolCall, &str) + Sync),
+) -> Vec<String> {
+    futures::future::join_all(calls.iter().map(|c| async move {
+        let result = run(runtime, c, allowed).await;
+        finished(c, &result);
+        result
+    }))
+    .await
 }
 
 /// One call's result as the LLM will read it. The runtime checks the name

@@ -46,8 +46,7 @@ pub use secrets::Secrets;
 
 use arc_swap::ArcSwap;
 use audit::AuditLog;
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::{BodyExt as _, Limited};
 pub use record::bounded;
 use record::{Draft, MAX_REASON, Recorder};
 use std::future::Future;
@@ -215,7 +214,7 @@ impl Boundary {
     }
 
     async fn handle(
-        &self,
+        self: &Arc<Self>,
         policy: &Policy,
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
@@ -357,23 +356,7 @@ impl Boundary {
             outcome.secrets.iter().filter_map(|n| inject::Values::value(&*secrets, n).map(|v| (n.as_str(), v))),
         );
         let (mut head, incoming) = response.into_parts();
-        let limit = policy.limits.http_response_bytes;
-        let bytes = match Limited::new(incoming, limit).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => {
-                finish(outcome, format!("{rule}; response over {limit} bytes (buffered to redact) or broken")).await;
-                return Err(Error::HttpResponseBodySize(None));
-            }
-        };
-        drop(permit);
-        let (clean, mut names) = redactor.redact(&bytes);
-        if let Some(name) = redactor.residue(&clean) {
-            let why = format!(
-                "{rule}; the reply spells secret `{name}` in escapes that cannot be redacted in place: refused unread"
-            );
-            finish(outcome, why).await;
-            return Err(Error::HttpResponseContentCoding(None));
-        }
+        let mut names = Vec::new();
         for value in head.headers.values_mut() {
             let (v, n) = redactor.redact(value.as_bytes());
             if !n.is_empty() {
@@ -382,14 +365,28 @@ impl Boundary {
                 names.extend(n);
             }
         }
-        names.sort();
-        names.dedup();
         head.headers.remove(http::header::CONTENT_LENGTH);
-        outcome.response_bytes = Some(bytes.len() as u64);
-        outcome.redacted = names;
-        finish(outcome, rule).await;
-        let body = Full::new(Bytes::from(clean)).map_err(|never| match never {}).boxed_unsync();
-        Ok((http::Response::from_parts(head, body), io))
+        // The body is redacted as it arrives (an LLM's tokens reach the
+        // component one by one); the outcome is recorded at its end, with
+        // every secret replaced in the head or the body.
+        let me = self.clone();
+        let started = draft.started();
+        let on_end: redact_stream::OnEnd = Box::new(move |end: redact_stream::End| {
+            outcome.response_bytes = Some(end.bytes);
+            names.extend(end.redacted);
+            names.sort();
+            names.dedup();
+            outcome.redacted = names;
+            outcome.rule = match end.cut {
+                Some(why) => format!("{rule}; {why}"),
+                None => rule,
+            };
+            outcome.duration_us = started.elapsed().as_micros() as u64;
+            me.recorder.write_later(outcome, &secrets);
+        });
+        let limit = policy.limits.http_response_bytes;
+        let body = redact_stream::Redacting::new(incoming.map_err(Error::Hyper), redactor, limit, permit, on_end);
+        Ok((http::Response::from_parts(head, body.boxed_unsync()), io))
     }
 }
 

@@ -53,6 +53,11 @@ impl Draft {
         }
     }
 
+    /// When the request entered the boundary.
+    pub(super) fn started(&self) -> Instant {
+        self.started
+    }
+
     /// Microseconds since the request entered the boundary.
     pub(super) fn elapsed_us(&self) -> u64 {
         self.started.elapsed().as_micros() as u64

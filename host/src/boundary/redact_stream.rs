@@ -7,6 +7,12 @@
 //! exactly what redacting the whole body at once gives.
 
 use super::leak::Redactor;
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::sync::OwnedSemaphorePermit;
+use wasmtime_wasi_http::Error;
 
 /// A value spelled in escapes that cannot be redacted in place arrived:
 /// the stream must be cut off here.
@@ -15,17 +21,30 @@ pub struct Residue(pub String);
 
 /// One body's redaction in progress.
 #[derive(Debug)]
-pub struct StreamRedactor<'r> {
-    redactor: &'r Redactor,
+pub struct StreamRedactor {
+    redactor: Redactor,
     held: Vec<u8>,
     hold: usize,
     names: Vec<String>,
 }
 
-impl<'r> StreamRedactor<'r> {
+impl StreamRedactor {
     /// A stream redacted by `redactor`.
-    pub fn new(redactor: &'r Redactor) -> StreamRedactor<'r> {
-        StreamRedactor { redactor, held: Vec::new(), hold: redactor.hold_back(), names: Vec::new() }
+    pub fn new(redactor: Redactor) -> StreamRedactor {
+        let hold = redactor.hold_back();
+        StreamRedactor { redactor, held: Vec::new(), hold, names: Vec::new() }
+    }
+
+    /// The names of the secrets replaced so far.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Redact a header value (a trailer's) whole.
+    fn redact_value(&mut self, value: &[u8]) -> Vec<u8> {
+        let (clean, names) = self.redactor.redact(value);
+        self.names.extend(names);
+        clean
     }
 
     /// Take `chunk`; the redacted bytes that may be passed on now.
@@ -59,6 +78,142 @@ impl<'r> StreamRedactor<'r> {
     }
 }
 
+/// How a redacted body ended, for the audit record of the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct End {
+    /// Bytes read from the server.
+    pub bytes: u64,
+    /// Secrets replaced, sorted, once each.
+    pub redacted: Vec<String>,
+    /// Why it was cut off (none: read to its end).
+    pub cut: Option<String>,
+}
+
+/// Called once, when the body ends, however it ends.
+pub type OnEnd = Box<dyn FnOnce(End) + Send>;
+
+/// A response body redacted as it arrives, capped at `limit` bytes,
+/// holding the component's concurrency permit until it ends.
+pub struct Redacting<B> {
+    inner: B,
+    redactor: Option<StreamRedactor>,
+    read: u64,
+    limit: u64,
+    on_end: Option<OnEnd>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl<B> Redacting<B> {
+    /// `inner` redacted by `redactor`; `on_end` hears how it ended.
+    pub fn new(inner: B, redactor: Redactor, limit: usize, permit: OwnedSemaphorePermit, on_end: OnEnd) -> Self {
+        Redacting {
+            inner,
+            redactor: Some(StreamRedactor::new(redactor)),
+            read: 0,
+            limit: limit as u64,
+            on_end: Some(on_end),
+            permit: Some(permit),
+        }
+    }
+
+    fn end(&mut self, names: Vec<String>, cut: Option<String>) {
+        self.permit = None;
+        let mut redacted = names;
+        redacted.sort();
+        redacted.dedup();
+        if let Some(f) = self.on_end.take() {
+            f(End { bytes: self.read, redacted, cut });
+        }
+    }
+
+    /// Stop here: the component gets `error` instead of the rest.
+    fn cut(&mut self, why: String, error: Error) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let names = self.redactor.take().map(|r| r.names).unwrap_or_default();
+        self.end(names, Some(why));
+        Poll::Ready(Some(Err(error)))
+    }
+}
+
+impl<B> Drop for Redacting<B> {
+    fn drop(&mut self) {
+        if self.on_end.is_some() {
+            let names = self.redactor.take().map(|r| r.names).unwrap_or_default();
+            self.end(names, Some("the component stopped reading the reply".into()));
+        }
+    }
+}
+
+impl<B> Body for Redacting<B>
+where
+    B: Body<Data = Bytes, Error = Error> + Unpin,
+{
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let me = self.get_mut();
+        loop {
+            if me.redactor.is_none() {
+                return Poll::Ready(None);
+            }
+            let frame = match Pin::new(&mut me.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(frame))) => frame,
+                Poll::Ready(Some(Err(e))) => return me.cut(format!("the reply broke off: {e}"), e),
+                Poll::Ready(None) => {
+                    let Some(r) = me.redactor.take() else { return Poll::Ready(None) };
+                    let (rest, names) = r.finish();
+                    me.end(names, None);
+                    return Poll::Ready((!rest.is_empty()).then(|| Ok(Frame::data(Bytes::from(rest)))));
+                }
+            };
+            let Some(r) = me.redactor.as_mut() else { return Poll::Ready(None) };
+            let frame = match frame.into_data() {
+                Ok(data) => {
+                    me.read += data.len() as u64;
+                    if me.read > me.limit {
+                        let why = format!("the reply is over {} bytes", me.limit);
+                        return me.cut(why, Error::HttpResponseBodySize(None));
+                    }
+                    match r.push(&data) {
+                        Ok(out) if out.is_empty() => continue,
+                        Ok(out) => Frame::data(Bytes::from(out)),
+                        Err(Residue(name)) => {
+                            let why = format!(
+                                "the reply spells secret `{name}` in escapes that cannot be redacted in place: cut off there"
+                            );
+                            return me.cut(why, Error::HttpResponseContentCoding(None));
+                        }
+                    }
+                }
+                Err(frame) => match frame.into_trailers() {
+                    Ok(mut trailers) => {
+                        for value in trailers.values_mut() {
+                            let clean = r.redact_value(value.as_bytes());
+                            if clean != value.as_bytes() {
+                                *value = http::HeaderValue::from_bytes(&clean)
+                                    .unwrap_or_else(|_| http::HeaderValue::from_static("[REDACTED]"));
+                            }
+                        }
+                        Frame::trailers(trailers)
+                    }
+                    Err(_) => continue,
+                },
+            };
+            return Poll::Ready(Some(Ok(frame)));
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.redactor.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        // Redaction changes the length.
+        SizeHint::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,8 +238,7 @@ mod tests {
     }
 
     fn streamed(chunks: &[&[u8]]) -> (Vec<u8>, Vec<String>) {
-        let r = redactor();
-        let mut s = StreamRedactor::new(&r);
+        let mut s = StreamRedactor::new(redactor());
         let mut out = Vec::new();
         for c in chunks {
             out.extend(s.push(c).unwrap());
@@ -121,9 +275,8 @@ mod tests {
 
     #[test]
     fn text_passes_on_as_it_arrives_once_past_the_held_window() {
-        let r = redactor();
-        let mut s = StreamRedactor::new(&r);
-        let hold = r.hold_back();
+        let hold = redactor().hold_back();
+        let mut s = StreamRedactor::new(redactor());
         assert!(s.push(&vec![b'a'; hold]).unwrap().is_empty(), "all of it is within the window");
         assert_eq!(s.push(b"bcd").unwrap(), b"aaa", "three more in, three out");
         let (rest, names) = s.finish();
@@ -136,8 +289,7 @@ mod tests {
         let escaped: String = KEY.bytes().map(|b| format!("\\u{b:04x}")).collect();
         let body = format!("data: {{\"t\":\"{escaped}\"}}\n\n").into_bytes();
         for size in [1, 7, 64, body.len()] {
-            let r = redactor();
-            let mut s = StreamRedactor::new(&r);
+            let mut s = StreamRedactor::new(redactor());
             let mut passed = Vec::new();
             let mut cut = None;
             for c in body.chunks(size) {

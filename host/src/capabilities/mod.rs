@@ -12,6 +12,7 @@ pub mod http;
 pub mod invoke;
 pub mod log;
 pub mod memory;
+pub mod reply_stream;
 pub mod sandbox;
 pub mod secrets;
 pub mod workspace;
@@ -97,6 +98,7 @@ pub struct CallState {
     memory: memory::Instance,
     secrets: secrets::Instance,
     invoke: invoke::Instance,
+    reply_stream: reply_stream::Instance,
 }
 
 impl CallState {
@@ -116,7 +118,14 @@ impl CallState {
             memory: memory::Instance::prepare(&config.memory, host),
             secrets: secrets::Instance::prepare(&config.secrets, host),
             invoke: invoke::Instance::prepare(&config.invoke, call, host),
+            reply_stream: reply_stream::Instance::prepare(),
         }
+    }
+
+    /// Pass the text this call streams to `sink` (the LLM's, for a turn
+    /// someone waits on).
+    pub fn stream_reply_to(&mut self, sink: reply_stream::Sink) {
+        self.reply_stream.to(sink);
     }
 
     /// Why the boundary refused this call's outbound requests, in order.
@@ -139,6 +148,7 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     memory::link(linker)?;
     secrets::link(linker)?;
     invoke::link(linker)?;
+    reply_stream::link(linker)?;
     Ok(())
 }
 

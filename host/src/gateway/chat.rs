@@ -5,11 +5,10 @@
 //! `web` channel as `USER_ID/NAME`: nobody reaches another's.
 
 use super::GatewayError;
-use super::serve::{State, json};
+use super::serve::{Body, State, json};
 use super::users::User;
 use crate::jobs::Message;
 use bytes::Bytes;
-use http_body_util::Full;
 
 /// The channel web chat conversations are stored under.
 pub const CHANNEL: &str = "web";
@@ -20,7 +19,12 @@ pub fn valid_conversation(name: &str) -> bool {
 }
 
 /// The user of a web chat request: a login session, or a bearer token.
-async fn user(state: &State, headers: &http::HeaderMap, changes: bool, what: &str) -> Result<User, GatewayError> {
+pub(super) async fn user(
+    state: &State,
+    headers: &http::HeaderMap,
+    changes: bool,
+    what: &str,
+) -> Result<User, GatewayError> {
     if headers.contains_key(http::header::AUTHORIZATION) {
         return super::openai::authenticate(state, headers, what).await;
     }
@@ -33,7 +37,7 @@ async fn user(state: &State, headers: &http::HeaderMap, changes: bool, what: &st
 pub(super) async fn conversations(
     state: &State,
     headers: &http::HeaderMap,
-) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+) -> Result<http::Response<Body>, GatewayError> {
     let user = user(state, headers, false, "GET /api/conversations").await?;
     let list =
         state.store.sessions().list_owned(CHANNEL, user.id).await.map_err(|e| GatewayError::Store(e.to_string()))?;
@@ -41,13 +45,22 @@ pub(super) async fn conversations(
     Ok(json(http::StatusCode::OK, serde_json::json!({"user": user.name, "conversations": items}).to_string()))
 }
 
-/// `GET /api/conversations/ID/messages`: what was said, in order (the
-/// system prompt left out; a tool call shown by its tool's name).
+/// `GET /api/conversations/ID/messages[?after=SEQ]`: what was said, in
+/// order (the system prompt left out; a tool call shown by its tool's
+/// name); with `after`, only what followed message SEQ (a client catching
+/// up after a reconnect).
 pub(super) async fn history(
     state: &State,
     headers: &http::HeaderMap,
     id: &str,
-) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+    query: Option<&str>,
+) -> Result<http::Response<Body>, GatewayError> {
+    let after = match query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("after="))) {
+        None => 0,
+        Some(n) => {
+            n.parse::<i64>().map_err(|_| GatewayError::Invalid(format!("`after={n}` is not a message number")))?
+        }
+    };
     let user = user(state, headers, false, "GET /api/conversations/…/messages").await?;
     let store_error = |e: sqlx::Error| GatewayError::Store(e.to_string());
     let owned = state.store.sessions().list_owned(CHANNEL, user.id).await.map_err(store_error)?;
@@ -56,6 +69,7 @@ pub(super) async fn history(
     }
     let session = state.store.sessions().active(CHANNEL, &format!("{}/{id}", user.id)).await.map_err(store_error)?;
     let messages = state.store.sessions().messages(&session.id, 0).await.map_err(store_error)?;
+    let messages: Vec<_> = messages.into_iter().filter(|m| m.seq > after).collect();
     let shown: Vec<_> = messages
         .iter()
         .filter(|m| m.role == "user" || m.role == "assistant")
@@ -78,7 +92,7 @@ pub(super) async fn send(
     headers: &http::HeaderMap,
     id: &str,
     body: &Bytes,
-) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+) -> Result<http::Response<Body>, GatewayError> {
     let user = user(state, headers, true, "POST /api/conversations/…/messages").await?;
     let sent: Send = serde_json::from_slice(body)
         .map_err(|e| GatewayError::Invalid(format!("the body is not a message (`{{\"text\": \"…\"}}`): {e}")))?;

@@ -7,10 +7,10 @@
 //! nothing new.
 
 use super::GatewayError;
+use super::serve::Body;
 use super::serve::{State, json};
 use crate::jobs::Trigger;
 use bytes::Bytes;
-use http_body_util::Full;
 use sha2::Digest as _;
 
 /// Headers senders put their delivery id in (GitHub, generic).
@@ -21,7 +21,7 @@ pub(super) async fn routine(
     name: &str,
     headers: &http::HeaderMap,
     body: &Bytes,
-) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+) -> Result<http::Response<Body>, GatewayError> {
     let boundary = state.runtime.boundary();
     let routine = match state.store.routines().get(name).await {
         Ok(r) => r,

@@ -6,12 +6,12 @@
 //! host). Only the cookie value's SHA-256 is stored. `POST /logout` ends it.
 
 use super::GatewayError;
+use super::serve::Body;
 use super::serve::{State, json};
 use super::users::User;
 use crate::on_db;
 use crate::store::Db;
 use bytes::Bytes;
-use http_body_util::Full;
 use sha2::Digest as _;
 
 /// The cookie's name.
@@ -41,11 +41,7 @@ struct Credentials {
 }
 
 /// `POST /login`.
-pub(super) async fn login(
-    state: &State,
-    body: &Bytes,
-    https: bool,
-) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+pub(super) async fn login(state: &State, body: &Bytes, https: bool) -> Result<http::Response<Body>, GatewayError> {
     let c: Credentials = serde_json::from_slice(body).map_err(|e| {
         GatewayError::Invalid(format!("the body is not a login (`{{\"name\", \"password\"}}` or `{{\"token\"}}`): {e}"))
     })?;
@@ -86,12 +82,7 @@ pub(super) async fn login(
 }
 
 /// `r` setting the session cookie to `value` for `max_age_s` (0: ended).
-fn with_cookie(
-    mut r: http::Response<Full<Bytes>>,
-    value: &str,
-    max_age_s: i64,
-    https: bool,
-) -> http::Response<Full<Bytes>> {
+fn with_cookie(mut r: http::Response<Body>, value: &str, max_age_s: i64, https: bool) -> http::Response<Body> {
     let secure = if https { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}{secure}");
     if let Ok(v) = http::HeaderValue::from_str(&cookie) {
@@ -101,10 +92,7 @@ fn with_cookie(
 }
 
 /// `POST /logout`: the session ends (it needs its CSRF token, as any change).
-pub(super) async fn logout(
-    state: &State,
-    headers: &http::HeaderMap,
-) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+pub(super) async fn logout(state: &State, headers: &http::HeaderMap) -> Result<http::Response<Body>, GatewayError> {
     let Some(value) = cookie(headers) else { return Err(GatewayError::Unauthenticated) };
     session(state, headers, true).await?;
     const SQL: &str = "DELETE FROM web_sessions WHERE sha256 = $1";
@@ -115,10 +103,7 @@ pub(super) async fn logout(
 
 /// `GET /api/session`: who is signed in, and the session's CSRF token (a
 /// page reloaded needs it again; another origin cannot read it).
-pub(super) async fn whoami(
-    state: &State,
-    headers: &http::HeaderMap,
-) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+pub(super) async fn whoami(state: &State, headers: &http::HeaderMap) -> Result<http::Response<Body>, GatewayError> {
     let (user, csrf) = session_with_csrf(state, headers).await?;
     Ok(json(http::StatusCode::OK, serde_json::json!({"user": user.name, "csrf": csrf}).to_string()))
 }

@@ -14,6 +14,7 @@ mod login;
 mod openai;
 pub mod page;
 mod serve;
+mod stream;
 mod turn;
 pub mod users;
 
@@ -47,6 +48,9 @@ pub enum Route {
     History(String),
     /// `POST /api/conversations/ID/messages`: say something in it.
     Send(String),
+    /// `GET /api/conversations/ID/events`: what happens in it, as it
+    /// happens (server-sent events).
+    Events(String),
 }
 
 /// The route of `method` and `path`, or why there is none.
@@ -73,6 +77,11 @@ pub fn route(method: &http::Method, path: &str) -> Result<Route, GatewayError> {
                     return Err(GatewayError::NotFound);
                 }
                 (Route::RoutineHook(name.to_string()), http::Method::POST)
+            } else if let Some(id) = p.strip_prefix("/api/conversations/").and_then(|r| r.strip_suffix("/events")) {
+                if !chat::valid_conversation(id) {
+                    return Err(GatewayError::NotFound);
+                }
+                (Route::Events(id.to_string()), http::Method::GET)
             } else if let Some(id) = p.strip_prefix("/api/conversations/").and_then(|r| r.strip_suffix("/messages")) {
                 if !chat::valid_conversation(id) {
                     return Err(GatewayError::NotFound);
@@ -117,6 +126,8 @@ mod tests {
             Ok(Route::History("groceries".into()))
         );
         assert_eq!(route(&Method::POST, "/api/conversations/groceries/messages"), Ok(Route::Send("groceries".into())));
+        assert_eq!(route(&Method::GET, "/api/conversations/groceries/events"), Ok(Route::Events("groceries".into())));
+        assert_eq!(route(&Method::GET, "/api/conversations/../events"), Err(GatewayError::NotFound));
         assert_eq!(route(&Method::POST, "/api/conversations/a%2Fb/messages"), Err(GatewayError::NotFound));
         assert_eq!(route(&Method::GET, "/login"), Err(GatewayError::Method(Method::POST)));
     }

@@ -11,12 +11,11 @@
 //! message, so a client that resends its history stays in one session.
 
 use super::GatewayError;
-use super::serve::{State, json};
+use super::serve::{Body, State, json};
 use super::turn::key_header;
 use super::users::User;
 use crate::jobs::Message;
 use bytes::Bytes;
-use http_body_util::Full;
 use sha2::Digest as _;
 
 /// The one model this API serves: the agent.
@@ -49,10 +48,7 @@ pub(super) async fn authenticate(state: &State, headers: &http::HeaderMap, what:
 }
 
 /// `GET /v1/models`.
-pub(super) async fn models(
-    state: &State,
-    headers: &http::HeaderMap,
-) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+pub(super) async fn models(state: &State, headers: &http::HeaderMap) -> Result<http::Response<Body>, GatewayError> {
     authenticate(state, headers, "GET /v1/models").await?;
     let body = serde_json::json!({"object": "list", "data": [
         {"id": MODEL, "object": "model", "created": 0, "owned_by": "claw"}
@@ -108,10 +104,10 @@ impl ChatMessage {
 
 /// `POST /v1/chat/completions`.
 pub(super) async fn chat(
-    state: &State,
+    state: &std::sync::Arc<State>,
     headers: &http::HeaderMap,
     body: &Bytes,
-) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+) -> Result<http::Response<Body>, GatewayError> {
     let user = authenticate(state, headers, "POST /v1/chat/completions").await?;
     let request: ChatRequest = serde_json::from_slice(body)
         .map_err(|e| GatewayError::Invalid(format!("the body is not a chat completion request: {e}")))?;
@@ -142,43 +138,34 @@ pub(super) async fn chat(
         idempotency_key: key_header(headers, "idempotency-key").map(|k| format!("{CHANNEL}:{}:{k}", user.id)),
         origin: None,
     };
+    let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if request.stream {
+        // Listening before the turn is queued: nothing of it is missed.
+        let live = state.runtime.feeds().subscribe(&crate::agent::events::key(CHANNEL, &conversation), None).live;
+        let (place, job) = super::turn::queue(state, &message).await?;
+        let completion = super::stream::Completion { id: format!("chatcmpl-{job}"), created, job, live, place };
+        let (mut response, tx) = super::stream::response();
+        tokio::spawn(completion.run(state.clone(), tx));
+        with_job(&mut response, job);
+        return Ok(response);
+    }
     let (job, reply) = super::turn::run(state, &message).await?;
     if reply.notice {
         return Err(GatewayError::Agent(reply.text.trim_start_matches("error: ").to_string()));
     }
-    let id = format!("chatcmpl-{job}");
-    let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let mut response = if request.stream {
-        sse(&id, created, &reply.text)
-    } else {
-        let body = serde_json::json!({
-            "id": id, "object": "chat.completion", "created": created, "model": MODEL,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        });
-        json(http::StatusCode::OK, body.to_string())
-    };
-    if let Ok(v) = http::HeaderValue::from_str(&job.to_string()) {
-        response.headers_mut().insert("x-claw-job", v);
-    }
+    let body = serde_json::json!({
+        "id": format!("chatcmpl-{job}"), "object": "chat.completion", "created": created, "model": MODEL,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    });
+    let mut response = json(http::StatusCode::OK, body.to_string());
+    with_job(&mut response, job);
     Ok(response)
 }
 
-/// A streamed answer in OpenAI's chunks: the role, the content, the end,
-/// then `[DONE]`.
-fn sse(id: &str, created: u64, text: &str) -> http::Response<Full<Bytes>> {
-    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
-        let c = serde_json::json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": MODEL,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
-        format!("data: {c}\n\n")
-    };
-    let mut body = chunk(serde_json::json!({"role": "assistant", "content": ""}), None);
-    body.push_str(&chunk(serde_json::json!({"content": text}), None));
-    body.push_str(&chunk(serde_json::json!({}), Some("stop")));
-    body.push_str("data: [DONE]\n\n");
-    let mut r = http::Response::new(Full::new(Bytes::from(body)));
-    let h = r.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/event-stream"));
-    h.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
-    r
+/// The `x-claw-job` header: which job ran the turn (`claw jobs show ID`).
+fn with_job(response: &mut http::Response<Body>, job: i64) {
+    if let Ok(v) = http::HeaderValue::from_str(&job.to_string()) {
+        response.headers_mut().insert("x-claw-job", v);
+    }
 }

@@ -2,8 +2,8 @@
 //! third-party script), served with a Content-Security-Policy that allows
 //! only this origin's script, style and requests, and no framing.
 
+use super::serve::Body;
 use bytes::Bytes;
-use http_body_util::Full;
 
 /// A file of the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,9 +37,9 @@ impl Asset {
 }
 
 /// The asset's response.
-pub(super) fn serve(asset: Asset) -> http::Response<Full<Bytes>> {
+pub(super) fn serve(asset: Asset) -> http::Response<Body> {
     let (body, kind) = asset.content();
-    let mut r = http::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    let mut r = http::Response::new(super::serve::full(Bytes::from_static(body.as_bytes())));
     let h = r.headers_mut();
     h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(kind));
     h.insert(

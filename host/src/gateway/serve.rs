@@ -172,15 +172,23 @@ async fn accept(listener: tokio::net::TcpListener, state: Arc<State>, tls: Optio
     }
 }
 
+/// What every gateway response carries: a whole body, or a stream.
+pub(super) type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>;
+
+/// A whole body.
+pub(super) fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
+
 /// A response with a JSON body.
-pub(super) fn json(status: http::StatusCode, body: String) -> http::Response<Full<Bytes>> {
-    let mut r = http::Response::new(Full::new(Bytes::from(body)));
+pub(super) fn json(status: http::StatusCode, body: String) -> http::Response<Body> {
+    let mut r = http::Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     r
 }
 
-async fn answer(state: &State, req: http::Request<Incoming>, peer: SocketAddr) -> http::Response<Full<Bytes>> {
+async fn answer(state: &Arc<State>, req: http::Request<Incoming>, peer: SocketAddr) -> http::Response<Body> {
     match handle(state, req, peer).await {
         Ok(r) => r,
         Err(e) => {
@@ -199,10 +207,10 @@ async fn answer(state: &State, req: http::Request<Incoming>, peer: SocketAddr) -
 }
 
 async fn handle(
-    state: &State,
+    state: &Arc<State>,
     req: http::Request<Incoming>,
     peer: SocketAddr,
-) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+) -> Result<http::Response<Body>, GatewayError> {
     let route = super::route(req.method(), req.uri().path())?;
     // Probes are not counted: a monitor must always get its answer.
     if !matches!(route, Route::Health | Route::Ready) {
@@ -229,7 +237,8 @@ async fn handle(
         Route::Session => login::whoami(state, &parts.headers).await,
         Route::Page(asset) => Ok(page::serve(asset)),
         Route::Conversations => chat::conversations(state, &parts.headers).await,
-        Route::History(id) => chat::history(state, &parts.headers, &id).await,
+        Route::History(id) => chat::history(state, &parts.headers, &id, parts.uri.query()).await,
+        Route::Events(id) => super::stream::events(state, &parts.headers, &id, parts.uri.query()).await,
         Route::Send(id) => {
             let body = read_body(body, &parts.headers).await?;
             chat::send(state, &parts.headers, &id, &body).await
@@ -258,7 +267,7 @@ async fn read_body(body: Incoming, headers: &http::HeaderMap) -> Result<Bytes, G
 }
 
 /// Ready: the store answers a query and the components are loaded.
-async fn ready(state: &State) -> Result<http::Response<Full<Bytes>>, GatewayError> {
+async fn ready(state: &State) -> Result<http::Response<Body>, GatewayError> {
     state.store.queue_depth().await.map_err(|e| GatewayError::Store(e.to_string()))?;
     let components = state.runtime.tools().len();
     let router = state.runtime.first_of(crate::components::World::Llm).is_some();

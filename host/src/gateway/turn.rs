@@ -28,15 +28,28 @@ pub(super) fn key_header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option
 /// `Store` when it cannot be queued, `Timeout` when the turn runs on past
 /// the wait.
 pub(super) async fn run(state: &State, message: &Message<'_>) -> Result<(i64, TurnResult), GatewayError> {
-    let _place = state.limits.turn()?;
-    let queued = state.store.enqueue_message(message).await.map_err(|e| GatewayError::Store(e.to_string()))?;
-    state.wake.notify_waiters();
-    let reply = tokio::time::timeout(TURN_TIMEOUT, state.store.wait_reply(queued.id)).await.map_err(|_| {
+    let (_place, id) = queue(state, message).await?;
+    let reply = tokio::time::timeout(TURN_TIMEOUT, state.store.wait_reply(id)).await.map_err(|_| {
         GatewayError::Timeout(format!(
             "the turn is still running after {} s; it is job {id} (`claw jobs show {id}`)",
             TURN_TIMEOUT.as_secs(),
-            id = queued.id
         ))
     })?;
-    Ok((queued.id, reply))
+    Ok((id, reply))
+}
+
+/// Take a place and queue `message`'s turn: the place (held while the turn
+/// is waited on) and the job.
+///
+/// # Errors
+///
+/// As [`run`], without the timeout.
+pub(super) async fn queue(
+    state: &State,
+    message: &Message<'_>,
+) -> Result<(tokio::sync::OwnedSemaphorePermit, i64), GatewayError> {
+    let place = state.limits.turn()?;
+    let queued = state.store.enqueue_message(message).await.map_err(|e| GatewayError::Store(e.to_string()))?;
+    state.wake.notify_waiters();
+    Ok((place, queued.id))
 }

@@ -26,6 +26,9 @@ pub enum ImportClass {
     Secrets,
     /// `claw:runtime/invoke`.
     Invoke,
+    /// `claw:runtime/reply-stream`: the LLM's words to the person waiting;
+    /// only the LLM (whose grant says `[providers]`) may import it.
+    ReplyStream,
     /// `wasi:sockets/*`: refused; egress goes through `wasi:http`.
     Sockets,
     /// Anything else.
@@ -42,6 +45,7 @@ pub fn classify_import(name: &str) -> ImportClass {
         "claw:runtime/memory" => ImportClass::Memory,
         "claw:runtime/secrets" => ImportClass::Secrets,
         "claw:runtime/invoke" => ImportClass::Invoke,
+        "claw:runtime/reply-stream" => ImportClass::ReplyStream,
         "wasi:http/types" => ImportClass::HttpTypes,
         "wasi:http/outgoing-handler" => ImportClass::Http,
         _ if base.starts_with("wasi:sockets/") => ImportClass::Sockets,
@@ -107,7 +111,14 @@ pub fn check_imports(imports: &[String], grant: &Grant, grant_file: &str) -> Res
             ImportClass::Invoke if grant.invoke.is_empty() => {
                 missing("[invoke] aliases", "  [invoke]\n  echo = \"echo\"")?;
             }
+            ImportClass::ReplyStream if !grant.providers => {
+                return Err(Problem::new(format!(
+                    "the component imports `{import}`, which only the LLM router may import: a tool or a channel must not write into the agent's reply"
+                ))
+                .hint("only an `llm`-world component with `[providers] use = true` in its grant streams the reply"));
+            }
             ImportClass::Http
+            | ImportClass::ReplyStream
             | ImportClass::Workspace
             | ImportClass::Memory
             | ImportClass::Secrets
@@ -191,5 +202,15 @@ mod tests {
         assert!(e.to_string().contains("sockets"));
         let e = check_imports(&names(&["acme:evil/backdoor"]), &g, "g").unwrap_err();
         assert!(e.to_string().contains("acme:evil/backdoor"));
+    }
+
+    #[test]
+    fn only_the_llm_may_write_into_the_reply() {
+        let stream = names(&["claw:runtime/reply-stream@0.1.0"]);
+        let tool = Grant::parse("[[http]]\nurl=\"https://x.com\"\n[workspace]\nread=[\"a/\"]\n", "g").unwrap();
+        let e = check_imports(&stream, &tool, "g").unwrap_err();
+        assert!(e.to_string().contains("only the LLM router"), "{e}");
+        let router = Grant::parse("[providers]\nuse = true\n", "g").unwrap();
+        check_imports(&stream, &router, "g").unwrap();
     }
 }

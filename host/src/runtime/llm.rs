@@ -74,12 +74,29 @@ impl Runtime {
     /// An [`LlmFailure`] saying whether the router is missing, every
     /// provider failed, or the router itself failed.
     pub async fn complete(&self, request: &ChatRequest) -> Result<ChatReply, LlmFailure> {
+        self.complete_streaming(request, None).await
+    }
+
+    /// [`Runtime::complete`], passing the reply's text to `sink` as it is
+    /// written (when `request.stream` asks the provider to stream).
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::complete`].
+    pub async fn complete_streaming(
+        &self,
+        request: &ChatRequest,
+        sink: Option<crate::capabilities::reply_stream::Sink>,
+    ) -> Result<ChatReply, LlmFailure> {
         let router = self.first_of(World::Llm).ok_or(LlmFailure::NoRouter)?;
         let Pre::Llm(pre) = &router.pre else { return Err(LlmFailure::NoRouter) };
         let limits = router.grant.limits;
         let name = router.record.name.clone();
         let info = CallInfo { call_id: self.next_call_id(), tool: name.clone(), caller: None, depth: 0 };
         let mut store = new_store(self.engine.wasmtime(), &router, &info, &self.services);
+        if let Some(sink) = sink {
+            store.data_mut().stream_reply_to(sink);
+        }
         let run = async {
             let instance = pre.instantiate_async(&mut store).await?;
             instance.call_complete(&mut store, request).await

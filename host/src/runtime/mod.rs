@@ -67,6 +67,7 @@ pub struct Runtime {
     vault_stamp: Mutex<Option<u64>>,
     home: Home,
     calls: AtomicU64,
+    feeds: Arc<crate::agent::events::Feeds>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -129,6 +130,7 @@ impl Runtime {
             vault_stamp: Mutex::new(None),
             home: home.clone(),
             calls: AtomicU64::new(0),
+            feeds: Arc::default(),
         })
         .with_vault())
     }
@@ -157,6 +159,11 @@ impl Runtime {
     /// What every call gets from the host (boundary, store, invoker).
     pub fn services(&self) -> &HostServices {
         &self.services
+    }
+
+    /// What people waiting on this process's turns see happen.
+    pub fn feeds(&self) -> &Arc<crate::agent::events::Feeds> {
+        &self.feeds
     }
 
     /// The home it runs in.

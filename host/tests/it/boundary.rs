@@ -142,14 +142,15 @@ async fn a_response_too_large_to_redact_fails_instead_of_passing_unredacted() {
     add(&rt, "fetch", "http_fetch", &grant).await.unwrap();
     // /echo answers with the request head, well under 1 KiB: allowed.
     rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/echo"}}"#, server.port)).await.unwrap();
-    // A long query makes the echoed head larger than the 1 KiB the boundary
-    // may buffer to redact: the call fails rather than pass it unredacted.
+    // A long query makes the echoed head larger than the 1 KiB the grant
+    // allows a response: the body is cut off there (what passed before was
+    // redacted as it streamed), and the call fails.
     let long = "q".repeat(1500);
     let err =
         rt.call("fetch", &format!(r#"{{"url":"http://127.0.0.1:{}/echo?{long}"}}"#, server.port)).await.unwrap_err();
     assert!(err.to_string().contains("limit") || err.to_string().contains("over"), "{err}");
     let last = audit(&h, &rt).pop().unwrap();
-    assert!(last.rule.contains("response over 1024 bytes"), "{}", last.rule);
+    assert!(last.rule.contains("the reply is over 1024 bytes"), "{}", last.rule);
     // Each request: its decision before it was sent, its outcome after.
     rt.boundary().flush_audit();
     let chain = AuditLog::new(&h.home.data.join("audit.jsonl")).verify().unwrap();

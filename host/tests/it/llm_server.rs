@@ -37,6 +37,9 @@ pub enum Step {
     RetryAfter(u64),
     /// Accept the request and never answer (until the test ends / the server drops).
     Hang,
+    /// Asked to stream: send these pieces of text, then break the connection
+    /// off without ending the stream. Asked for a whole reply: a 500.
+    BreakAfter(Vec<String>),
 }
 
 /// A request a [`LlmServer`] received.
@@ -124,9 +127,13 @@ pub struct LlmServer {
     serving: Serving,
 }
 
+/// A request with `"stream": true` is answered as the provider streams:
+/// server-sent events, the text a word at a time, a tool call's arguments
+/// in two pieces, `pause` between events.
 struct Script {
     format: Format,
     steps: Vec<Step>,
+    pause: Mutex<Duration>,
     /// Steps taken so far.
     taken: Mutex<usize>,
     requests: Mutex<Vec<Recorded>>,
@@ -137,7 +144,13 @@ impl LlmServer {
     /// script runs out). Panics on an empty script.
     pub fn start(format: Format, script: Vec<Step>) -> LlmServer {
         assert!(!script.is_empty(), "an LLM script needs at least one step");
-        let script = Arc::new(Script { format, steps: script, taken: Mutex::new(0), requests: Mutex::new(Vec::new()) });
+        let script = Arc::new(Script {
+            format,
+            steps: script,
+            pause: Mutex::new(Duration::ZERO),
+            taken: Mutex::new(0),
+            requests: Mutex::new(Vec::new()),
+        });
         let answering = script.clone();
         let serving = Serving::start(Arc::new(move |request: &Incoming| answering.answer(request)));
         LlmServer { script, serving }
@@ -151,6 +164,11 @@ impl LlmServer {
     /// (`/v1/chat/completions` and `/v1/messages` are the paths served).
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/v1", self.serving.port)
+    }
+
+    /// Wait this long between the events of a streamed reply (none by default).
+    pub fn pause_between_tokens(&self, pause: Duration) {
+        *self.script.pause.lock().unwrap() = pause;
     }
 
     /// Every request received so far: method, path, headers (lower-case names), parsed JSON body.
@@ -185,8 +203,15 @@ impl Script {
             *taken += 1;
             *taken
         };
+        let streams = body["stream"] == json!(true);
+        let pause = *self.pause.lock().unwrap();
         let (text, calls) = match &self.steps[(n - 1).min(self.steps.len() - 1)] {
             Step::Hang => return Reply::Hang,
+            Step::BreakAfter(pieces) if streams => {
+                let events = pieces.iter().map(|p| text_event(self.format, p)).collect();
+                return Reply::Stream { events, pause, end: false };
+            }
+            Step::BreakAfter(_) => return Reply::Answer(error_response(self.format, 500, "scripted failure")),
             Step::Status(status) => return Reply::Answer(error_response(self.format, *status, "scripted failure")),
             Step::RetryAfter(secs) => {
                 let mut r = error_response(self.format, 429, "slow down");
@@ -201,6 +226,13 @@ impl Script {
         let output_len = text.map_or(0, str::len)
             + calls.iter().map(|(_, name, arguments)| name.len() + arguments.len()).sum::<usize>();
         let tokens = ((request.body.len() / 4).max(1), (output_len / 4).max(1));
+        if streams {
+            let events = match self.format {
+                Format::OpenAi => openai_stream(n, &model, text, calls, tokens),
+                Format::Anthropic => anthropic_stream(n, &model, text, calls, tokens),
+            };
+            return Reply::Stream { events, pause, end: true };
+        }
         let body = match self.format {
             Format::OpenAi => openai_completion(n, &model, text, calls, tokens),
             Format::Anthropic => anthropic_message(n, &model, text, calls, tokens),
@@ -265,6 +297,138 @@ fn anthropic_message(
         "stop_sequence": null,
         "usage": {"input_tokens": input, "output_tokens": output},
     })
+}
+
+/// `text` in pieces of one word each (with the space that follows it).
+fn words(text: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut piece = String::new();
+    for c in text.chars() {
+        piece.push(c);
+        if c == ' ' {
+            pieces.push(std::mem::take(&mut piece));
+        }
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
+    pieces
+}
+
+/// `arguments` in two pieces, as providers split a call's arguments.
+fn halves(arguments: &str) -> [&str; 2] {
+    let mut at = arguments.len() / 2;
+    while !arguments.is_char_boundary(at) {
+        at -= 1;
+    }
+    [&arguments[..at], &arguments[at..]]
+}
+
+/// One server-sent event.
+fn sse(event: Option<&str>, data: &Value) -> Vec<u8> {
+    let name = event.map(|e| format!("event: {e}\n")).unwrap_or_default();
+    format!("{name}data: {data}\n\n").into_bytes()
+}
+
+/// The event that carries one piece of text.
+fn text_event(format: Format, piece: &str) -> Vec<u8> {
+    match format {
+        Format::OpenAi => sse(
+            None,
+            &json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": null}]}),
+        ),
+        Format::Anthropic => sse(
+            Some("content_block_delta"),
+            &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}),
+        ),
+    }
+}
+
+/// A streamed Chat Completion: role, text a word at a time, each call's
+/// arguments in two pieces, the finish, usage, `[DONE]`.
+fn openai_stream(
+    n: usize,
+    model: &Value,
+    text: Option<&str>,
+    calls: &[(String, String, String)],
+    (prompt, completion): (usize, usize),
+) -> Vec<Vec<u8>> {
+    let chunk = |delta: Value, finish: Value| {
+        sse(
+            None,
+            &json!({"id": format!("chatcmpl-{n}"), "object": "chat.completion.chunk", "created": unix_now(), "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}),
+        )
+    };
+    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    events.extend(words(text.unwrap_or_default()).iter().map(|w| chunk(json!({"content": w}), Value::Null)));
+    for (i, (id, name, arguments)) in calls.iter().enumerate() {
+        let [first, second] = halves(arguments);
+        events.push(chunk(
+            json!({"tool_calls": [{"index": i, "id": id, "type": "function", "function": {"name": name, "arguments": first}}]}),
+            Value::Null,
+        ));
+        events.push(chunk(json!({"tool_calls": [{"index": i, "function": {"arguments": second}}]}), Value::Null));
+    }
+    events.push(chunk(json!({}), json!(if calls.is_empty() { "stop" } else { "tool_calls" })));
+    events.push(sse(
+        None,
+        &json!({"id": format!("chatcmpl-{n}"), "object": "chat.completion.chunk", "model": model, "choices": [],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}),
+    ));
+    events.push(b"data: [DONE]\n\n".to_vec());
+    events
+}
+
+/// A streamed Message: message_start, a text block a word at a time, a
+/// tool_use block per call with its input in two pieces, message_delta
+/// with the output tokens, message_stop.
+fn anthropic_stream(
+    n: usize,
+    model: &Value,
+    text: Option<&str>,
+    calls: &[(String, String, String)],
+    (input, output): (usize, usize),
+) -> Vec<Vec<u8>> {
+    let mut events = vec![sse(
+        Some("message_start"),
+        &json!({"type": "message_start", "message": {"id": format!("msg_{n}"), "type": "message", "role": "assistant",
+            "model": model, "content": [], "stop_reason": null, "usage": {"input_tokens": input, "output_tokens": 1}}}),
+    )];
+    let mut index = 0;
+    if let Some(text) = text {
+        events.push(sse(
+            Some("content_block_start"),
+            &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ));
+        events.push(sse(Some("ping"), &json!({"type": "ping"})));
+        events.extend(words(text).iter().map(|w| text_event(Format::Anthropic, w)));
+        events.push(sse(Some("content_block_stop"), &json!({"type": "content_block_stop", "index": 0})));
+        index = 1;
+    }
+    for (id, name, arguments) in calls {
+        events.push(sse(
+            Some("content_block_start"),
+            &json!({"type": "content_block_start", "index": index,
+                "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}),
+        ));
+        for piece in halves(arguments) {
+            events.push(sse(
+                Some("content_block_delta"),
+                &json!({"type": "content_block_delta", "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": piece}}),
+            ));
+        }
+        events.push(sse(Some("content_block_stop"), &json!({"type": "content_block_stop", "index": index})));
+        index += 1;
+    }
+    events.push(sse(
+        Some("message_delta"),
+        &json!({"type": "message_delta", "delta": {"stop_reason": if calls.is_empty() { "end_turn" } else { "tool_use" }},
+            "usage": {"output_tokens": output}}),
+    ));
+    events.push(sse(Some("message_stop"), &json!({"type": "message_stop"})));
+    events
 }
 
 /// An error response as the provider shapes it (`retry-after: 0` on 429).
@@ -358,6 +522,13 @@ struct Incoming {
 
 enum Reply {
     Answer(Response),
+    /// Server-sent events, `pause` apart; `end: false` breaks the
+    /// connection off after the last one instead of ending the stream.
+    Stream {
+        events: Vec<Vec<u8>>,
+        pause: Duration,
+        end: bool,
+    },
     /// Hold the connection, unanswered, until the server stops.
     Hang,
 }
@@ -423,6 +594,28 @@ fn connection(stream: TcpStream, handler: &Handler, stop: &AtomicBool) {
         Reply::Hang => {
             while !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        Reply::Stream { events, pause, end } => {
+            let mut out = &stream;
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+            if out.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            for event in events {
+                let mut chunk = format!("{:x}\r\n", event.len()).into_bytes();
+                chunk.extend_from_slice(&event);
+                chunk.extend_from_slice(b"\r\n");
+                if stop.load(Ordering::SeqCst) || out.write_all(&chunk).and_then(|()| out.flush()).is_err() {
+                    return;
+                }
+                std::thread::sleep(pause);
+            }
+            // Without the last chunk the body is cut off, not ended.
+            if end && out.write_all(b"0\r\n\r\n").is_ok() {
+                let _ = stream.shutdown(Shutdown::Write);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+                let _ = std::io::copy(&mut &stream, &mut std::io::sink());
             }
         }
         Reply::Answer(response) => {

@@ -28,4 +28,5 @@ mod scale_out;
 mod secrets_cli;
 mod sessions;
 mod store;
+mod streaming;
 mod web_chat;

@@ -110,8 +110,9 @@ fn a_person_signs_in_chats_and_reads_their_history_and_nobody_elses() {
 }
 
 /// The browser's side, in real headless Chromium driven by Playwright:
-/// sign in, send, see the reply, reload and see the history, a screenshot;
-/// then a second person in a fresh browser context sees none of it.
+/// sign in, send, watch the tool call start and finish and the reply
+/// arrive token by token, reload and see the history, a screenshot; then a
+/// second person in a fresh browser context sees none of it.
 const BROWSER: &str = r##"
 const { chromium } = require("playwright-core");
 (async () => {
@@ -135,10 +136,23 @@ const { chromium } = require("playwright-core");
     await ana.waitForFunction(() => document.getElementById("login-error").textContent.length > 0);
     out.login_error = await ana.textContent("#login-error");
     await signIn(ana, "ana", "a long passphrase for ana");
+    // Every state the reply's text and the tool calls pass through.
+    await ana.evaluate(() => {
+      window.seen = { texts: [], calls: [] };
+      new MutationObserver(() => {
+        const t = document.querySelector(".msg.assistant .text");
+        if (t && window.seen.texts[window.seen.texts.length - 1] !== t.textContent) window.seen.texts.push(t.textContent);
+        const calls = [...document.querySelectorAll(".call")].map((c) => c.className).join(",");
+        if (calls && window.seen.calls[window.seen.calls.length - 1] !== calls) window.seen.calls.push(calls);
+      }).observe(document.getElementById("messages"), { subtree: true, childList: true, characterData: true, attributes: true });
+    });
     await ana.fill("#text", "When is the dentist?");
     await ana.click("#send");
-    await ana.waitForSelector(".msg.assistant:not(.pending)");
-    out.reply = await ana.textContent(".msg.assistant:not(.pending)");
+    await ana.waitForSelector(".msg.assistant:not(.pending):not(.streaming)");
+    out.reply = await ana.textContent(".msg.assistant .text");
+    out.call = await ana.textContent(".call");
+    out.seen = await ana.evaluate(() => window.seen);
+    await ana.screenshot({ path: process.env.SHOT.replace(".png", "-live.png"), fullPage: true });
     await ana.reload();
     await ana.waitForSelector(".msg.assistant");
     out.after_reload = await ana.$$eval(".msg", (ms) => ms.map((m) => [m.className, m.textContent]));
@@ -158,7 +172,14 @@ const { chromium } = require("playwright-core");
 
 #[test]
 fn in_chromium_a_person_signs_in_chats_reloads_to_their_history_and_another_sees_none() {
-    let llm = LlmServer::start(Format::OpenAi, vec![Step::Text("Tuesday at 10.".into())]);
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![
+            Step::ToolCalls(vec![("call_1".into(), "echo".into(), r#"{"text":"dentist"}"#.into())]),
+            Step::Text("Tuesday at ten, after lunch.".into()),
+        ],
+    );
+    llm.pause_between_tokens(std::time::Duration::from_millis(150));
     let h = home_with(&llm, "[gateway]\nlisten = \"127.0.0.1:0\"\n");
     person(&h, "ana", "a long passphrase for ana");
     person(&h, "bo", "another passphrase for bo");
@@ -192,11 +213,22 @@ fn in_chromium_a_person_signs_in_chats_reloads_to_their_history_and_another_sees
     let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     run.quit();
     assert!(out["login_error"].as_str().unwrap().contains("do not match a user"), "{out}");
-    assert_eq!(out["reply"], "Tuesday at 10.", "{out}");
+    let reply = "Tuesday at ten, after lunch.";
+    assert_eq!(out["reply"], reply, "{out}");
+    // Tokens arrived one by one: the text grew through prefixes of the reply.
+    let texts: Vec<String> = serde_json::from_value(out["seen"]["texts"].clone()).unwrap();
+    let partial: Vec<&String> =
+        texts.iter().filter(|t| !t.is_empty() && reply.starts_with(t.as_str()) && t.len() < reply.len()).collect();
+    assert!(partial.len() >= 3, "the reply was seen growing, not only whole: {texts:?}");
+    // The tool call was shown running, then done.
+    let calls: Vec<String> = serde_json::from_value(out["seen"]["calls"].clone()).unwrap();
+    assert_eq!(calls.first().map(String::as_str), Some("call running"), "{calls:?}");
+    assert_eq!(calls.last().map(String::as_str), Some("call done"), "{calls:?}");
+    assert!(out["call"].as_str().unwrap().starts_with("echo {\"text\":\"dentist\"}"), "{out}");
     let after: Vec<(String, String)> = serde_json::from_value(out["after_reload"].clone()).unwrap();
     assert_eq!(
         after,
-        [("msg user".into(), "When is the dentist?".into()), ("msg assistant".into(), "Tuesday at 10.".into())],
+        [("msg user".into(), "When is the dentist?".into()), ("msg assistant".into(), reply.into())],
         "the history, after a reload: {out}"
     );
     assert_eq!(out["conversations"].as_array().unwrap().len(), 1, "{out}");

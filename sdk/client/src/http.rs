@@ -19,7 +19,7 @@ use crate::bindings::wasi::http::types::{
     ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
     RequestOptions, Scheme, http_error_code,
 };
-use crate::bindings::wasi::io::streams::StreamError;
+use crate::bindings::wasi::io::streams::{InputStream, StreamError};
 use crate::{Error, ErrorKind};
 use std::fmt;
 
@@ -204,6 +204,87 @@ pub fn get(url: &str) -> Result<Response, Failure> {
 /// malformed URL, method or header; `TooLarge` for a body over a limit of
 /// the host; `Network` for anything else.
 pub fn send(req: &Request) -> Result<Response, Failure> {
+    let opened = open(req)?;
+    let (status, headers) = (opened.status, opened.headers.clone());
+    let (body, truncated) = opened.read_to_end(req.max_response_bytes)?;
+    Ok(Response { status, headers, body, truncated })
+}
+
+/// A response whose body is read as it arrives (a streamed LLM reply, a
+/// long download): the status and headers now, the body piece by piece.
+pub struct Streaming {
+    /// The status code.
+    pub status: u16,
+    /// Header names and values (values lossily decoded as UTF-8).
+    pub headers: Vec<(String, String)>,
+    url: String,
+    // Declared in drop order: the stream is a child of the body, the body
+    // of the response.
+    stream: InputStream,
+    _body: IncomingBody,
+    _response: IncomingResponse,
+}
+
+impl fmt::Debug for Streaming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Streaming").field("status", &self.status).field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl Streaming {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The next piece of the body as the host passes it on (at most 64
+    /// KiB); `None` at the end.
+    ///
+    /// # Errors
+    ///
+    /// A [`Failure`] when the connection broke or the host cut the body
+    /// off (over a limit, or the boundary refused what it carried).
+    pub fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, Failure> {
+        match self.stream.blocking_read(64 * 1024) {
+            Ok(chunk) => Ok(Some(chunk)),
+            Err(StreamError::Closed) => Ok(None),
+            Err(StreamError::LastOperationFailed(e)) => Err(match http_error_code(&e) {
+                Some(code) => from_code(&self.url, code),
+                None => Failure::new(
+                    FailureKind::Network,
+                    format!("reading the response from {} failed: {}", self.url, e.to_debug_string()),
+                ),
+            }),
+        }
+    }
+
+    /// The rest of the body, at most `cap` bytes; true when it was cut.
+    ///
+    /// # Errors
+    ///
+    /// As [`Streaming::next_chunk`].
+    pub fn read_to_end(mut self, cap: usize) -> Result<(Vec<u8>, bool), Failure> {
+        let mut body = Vec::new();
+        while let Some(chunk) = self.next_chunk()? {
+            if body.len() + chunk.len() > cap {
+                let room = cap - body.len();
+                body.extend_from_slice(&chunk[..room]);
+                return Ok((body, true));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body, false))
+    }
+}
+
+/// Send a request and return as soon as the response's status and headers
+/// arrive; the body is read with [`Streaming::next_chunk`].
+/// `max_response_bytes` is the caller's to enforce.
+///
+/// # Errors
+///
+/// As [`send`].
+pub fn open(req: &Request) -> Result<Streaming, Failure> {
     let url = req.url.as_str();
     let target = split_url(url)?;
     let entries: Vec<(String, Vec<u8>)> =
@@ -233,8 +314,9 @@ pub fn send(req: &Request) -> Result<Response, Failure> {
     let headers =
         response.headers().entries().into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned())).collect();
     let incoming = response.consume().map_err(|()| Failure::new(FailureKind::Network, "response body taken twice"))?;
-    let (body, truncated) = read_body(incoming, req.max_response_bytes, url)?;
-    Ok(Response { status, headers, body, truncated })
+    let stream =
+        incoming.stream().map_err(|()| Failure::new(FailureKind::Network, "response body stream taken twice"))?;
+    Ok(Streaming { status, headers, url: url.to_string(), stream, _body: incoming, _response: response })
 }
 
 /// The `wasi:http` options for a timeout in milliseconds.
@@ -337,34 +419,6 @@ fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), ErrorCode> {
         }
     }
     OutgoingBody::finish(body, None)
-}
-
-fn read_body(incoming: IncomingBody, cap: usize, url: &str) -> Result<(Vec<u8>, bool), Failure> {
-    let stream =
-        incoming.stream().map_err(|()| Failure::new(FailureKind::Network, "response body stream taken twice"))?;
-    let mut body = Vec::new();
-    loop {
-        match stream.blocking_read(64 * 1024) {
-            Ok(chunk) => {
-                if body.len() + chunk.len() > cap {
-                    let room = cap - body.len();
-                    body.extend_from_slice(&chunk[..room]);
-                    return Ok((body, true));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Err(StreamError::Closed) => return Ok((body, false)),
-            Err(StreamError::LastOperationFailed(e)) => {
-                return Err(match http_error_code(&e) {
-                    Some(code) => from_code(url, code),
-                    None => Failure::new(
-                        FailureKind::Network,
-                        format!("reading the response from {url} failed: {}", e.to_debug_string()),
-                    ),
-                });
-            }
-        }
-    }
 }
 
 #[cfg(test)]

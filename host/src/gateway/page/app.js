@@ -28,8 +28,23 @@ function bubble(role, text, extra) {
   li.className = `msg ${role}` + (extra ? ` ${extra}` : "");
   li.textContent = text;
   $("messages").appendChild(li);
-  $("messages").scrollTop = $("messages").scrollHeight;
+  scroll();
   return li;
+}
+
+function scroll() {
+  $("messages").scrollTop = $("messages").scrollHeight;
+}
+
+function shown(m) {
+  if (m.role === "assistant" && !m.text && m.tools.length) return;
+  const li = bubble(m.role, m.text);
+  if (m.tools.length) {
+    const t = document.createElement("span");
+    t.className = "tools";
+    t.textContent = `used: ${m.tools.join(", ")}`;
+    li.appendChild(t);
+  }
 }
 
 async function conversations() {
@@ -48,20 +63,100 @@ async function conversations() {
   return conversations;
 }
 
+// The reply being written: its bubble, the text so far, the tool calls.
+// Events come from the conversation's event stream; the browser's
+// EventSource reconnects by itself and says the last event id it saw, so
+// the server sends what was missed. When that is gone ("reset"), only the
+// messages after the last one known are fetched, not the whole history.
+let source = null;
+let draft = null;
+let synced = 0;
+
+function newDraft(li) {
+  li = li || bubble("assistant", "thinking…", "pending");
+  li.replaceChildren();
+  const calls = document.createElement("ul");
+  calls.className = "calls";
+  const text = document.createElement("span");
+  text.className = "text";
+  text.textContent = "thinking…";
+  li.append(calls, text);
+  return { li, calls, text, written: "" };
+}
+
+function finish(d, text, failed) {
+  d.li.classList.remove("pending", "streaming");
+  d.li.classList.toggle("error", !!failed);
+  d.text.textContent = text;
+  if (!d.calls.children.length) d.calls.remove();
+  scroll();
+}
+
+const on = {
+  started() { if (!draft) draft = newDraft(); },
+  round() { if (draft && draft.written) { draft.written += "\n\n"; draft.text.textContent = draft.written; } },
+  text(e) {
+    if (!draft) draft = newDraft();
+    draft.li.classList.replace("pending", "streaming");
+    draft.written += e.delta;
+    draft.text.textContent = draft.written;
+    scroll();
+  },
+  tool_started(e) {
+    if (!draft) draft = newDraft();
+    const li = document.createElement("li");
+    li.className = "call running";
+    li.dataset.id = e.id;
+    li.textContent = `${e.name} ${e.arguments}`;
+    draft.calls.appendChild(li);
+    scroll();
+  },
+  tool_finished(e) {
+    if (!draft) return;
+    for (const li of draft.calls.children) {
+      if (li.dataset.id === e.id) li.className = e.ok ? "call done" : "call failed";
+    }
+  },
+  done(e) { if (draft) { finish(draft, e.text, false); draft = null; } sync(false); },
+  failed(e) { if (draft) { finish(draft, `error: ${e.error}`, true); draft = null; } sync(false); },
+};
+
+function listen(id) {
+  if (source) source.close();
+  source = new EventSource(`/api/conversations/${id}/events`);
+  source.onmessage = (m) => {
+    const e = JSON.parse(m.data);
+    if (on[e.type]) on[e.type](e);
+  };
+  source.addEventListener("reset", () => sync(true));
+}
+
+// Learn the numbers of the messages shown so far; after a gap, replace
+// what was shown since the last known message with what was stored.
+async function sync(gap) {
+  const id = current;
+  const { messages } = await api("GET", `/api/conversations/${id}/messages?after=${synced}`);
+  if (id !== current) return;
+  if (gap) {
+    for (const li of [...document.querySelectorAll("#messages .unsynced")]) li.remove();
+    draft = null;
+    for (const m of messages) shown(m);
+  }
+  for (const li of document.querySelectorAll("#messages .unsynced")) li.classList.remove("unsynced");
+  for (const m of messages) synced = Math.max(synced, m.seq);
+}
+
 async function open(id) {
   current = id;
+  synced = 0;
+  draft = null;
   $("messages").replaceChildren();
   const { messages } = await api("GET", `/api/conversations/${id}/messages`);
   for (const m of messages) {
-    if (m.role === "assistant" && !m.text && m.tools.length) continue;
-    const li = bubble(m.role, m.text);
-    if (m.tools.length) {
-      const t = document.createElement("span");
-      t.className = "tools";
-      t.textContent = `used: ${m.tools.join(", ")}`;
-      li.appendChild(t);
-    }
+    shown(m);
+    synced = Math.max(synced, m.seq);
   }
+  listen(id);
   await conversations();
 }
 
@@ -101,17 +196,20 @@ $("composer").addEventListener("submit", async (e) => {
   if (!text) return;
   $("text").value = "";
   $("send").disabled = true;
-  bubble("user", text);
-  const pending = bubble("assistant", "thinking…", "pending");
+  bubble("user", text, "unsynced");
+  const mine = newDraft(bubble("assistant", "", "pending unsynced"));
+  draft = mine;
   try {
     const r = await api("POST", `/api/conversations/${current}/messages`, { text });
-    pending.className = r.notice ? "msg assistant error" : "msg assistant";
-    pending.textContent = r.reply;
+    // The stored reply is the last word (a turn run by another process
+    // streams nothing here).
+    finish(mine, r.reply, r.notice);
+    if (draft === mine) draft = null;
     location.hash = current;
     await conversations();
   } catch (err) {
-    pending.className = "msg assistant error";
-    pending.textContent = `error: ${err.message}`;
+    finish(mine, `error: ${err.message}`, true);
+    if (draft === mine) draft = null;
   } finally {
     $("send").disabled = false;
   }
@@ -120,6 +218,7 @@ $("composer").addEventListener("submit", async (e) => {
 $("new").addEventListener("click", () => { location.hash = newId(); });
 window.addEventListener("hashchange", () => { const id = location.hash.slice(1); if (id && id !== current) open(id); });
 $("logout").addEventListener("click", async () => {
+  if (source) { source.close(); source = null; }
   try { await api("POST", "/logout"); } finally { csrf = null; current = null; show(false); }
 });
 
