@@ -45,6 +45,7 @@ pub mod wit {
             "claw:runtime/invoke": async | trappable,
             "claw:runtime/workspace": async | trappable,
             "claw:runtime/memory": async | trappable,
+            "claw:runtime/kv": async | trappable,
             default: trappable,
         },
         exports: { default: async },
@@ -60,7 +61,7 @@ pub mod wit {
     /// reuse the tool world's log and WASI types, so each capability has
     /// one `Host` implementation.
     macro_rules! client_world {
-        ($world:literal) => {
+        ($world:literal $(, $name:literal => $path:path)*) => {
             wasmtime::component::bindgen!({
                 path: "../wit",
                 world: $world,
@@ -68,6 +69,7 @@ pub mod wit {
                 exports: { default: async },
                 with: {
                     "claw:runtime/log": crate::wit::claw::runtime::log,
+                    $($name: $path,)*
                     "wasi:io": wasmtime_wasi::p2::bindings::io,
                     "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
                     "wasi:http": wasmtime_wasi_http::p2::bindings::http,
@@ -84,6 +86,10 @@ pub mod wit {
 
     /// The `channel` world.
     pub mod channel {
-        client_world!("claw:runtime/channel");
+        client_world!(
+            "claw:runtime/channel",
+            "claw:runtime/types" => crate::wit::claw::runtime::types,
+            "claw:runtime/kv" => crate::wit::claw::runtime::kv
+        );
     }
 }

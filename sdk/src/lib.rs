@@ -60,6 +60,7 @@ pub mod bindings {
 
 mod error;
 pub mod invoke;
+pub mod kv;
 pub mod memory;
 pub mod workspace;
 

@@ -10,6 +10,7 @@
 
 pub mod http;
 pub mod invoke;
+pub mod kv;
 pub mod log;
 pub mod memory;
 pub mod reply_stream;
@@ -63,6 +64,7 @@ pub struct Config {
     memory: Arc<memory::Config>,
     secrets: Arc<secrets::Config>,
     invoke: Arc<invoke::Config>,
+    kv: Arc<kv::Config>,
 }
 
 impl Config {
@@ -83,6 +85,7 @@ impl Config {
             memory: Arc::new(memory::Config::from_grant(grant)),
             secrets: Arc::new(secrets::Config::from_grant(grant)),
             invoke: Arc::new(invoke::Config::from_grant(grant)),
+            kv: Arc::new(kv::Config::from_grant(tool, grant)),
         }
     }
 }
@@ -99,6 +102,7 @@ pub struct CallState {
     secrets: secrets::Instance,
     invoke: invoke::Instance,
     reply_stream: reply_stream::Instance,
+    kv: kv::Instance,
 }
 
 impl CallState {
@@ -119,6 +123,7 @@ impl CallState {
             secrets: secrets::Instance::prepare(&config.secrets, host),
             invoke: invoke::Instance::prepare(&config.invoke, call, host),
             reply_stream: reply_stream::Instance::prepare(),
+            kv: kv::Instance::prepare(&config.kv, host),
         }
     }
 
@@ -149,6 +154,7 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     secrets::link(linker)?;
     invoke::link(linker)?;
     reply_stream::link(linker)?;
+    kv::link(linker)?;
     Ok(())
 }
 

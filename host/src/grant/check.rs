@@ -26,6 +26,8 @@ pub enum ImportClass {
     Secrets,
     /// `claw:runtime/invoke`.
     Invoke,
+    /// `claw:runtime/kv`.
+    Kv,
     /// `claw:runtime/reply-stream`: the LLM's words to the person waiting;
     /// only the LLM (whose grant says `[providers]`) may import it.
     ReplyStream,
@@ -46,6 +48,7 @@ pub fn classify_import(name: &str) -> ImportClass {
         "claw:runtime/secrets" => ImportClass::Secrets,
         "claw:runtime/invoke" => ImportClass::Invoke,
         "claw:runtime/reply-stream" => ImportClass::ReplyStream,
+        "claw:runtime/kv" => ImportClass::Kv,
         "wasi:http/types" => ImportClass::HttpTypes,
         "wasi:http/outgoing-handler" => ImportClass::Http,
         _ if base.starts_with("wasi:sockets/") => ImportClass::Sockets,
@@ -111,6 +114,9 @@ pub fn check_imports(imports: &[String], grant: &Grant, grant_file: &str) -> Res
             ImportClass::Invoke if grant.invoke.is_empty() => {
                 missing("[invoke] aliases", "  [invoke]\n  echo = \"echo\"")?;
             }
+            ImportClass::Kv if grant.kv.is_none() => {
+                missing("[kv] section", "  [kv]\n  max_kib = 64")?;
+            }
             ImportClass::ReplyStream if !grant.providers => {
                 return Err(Problem::new(format!(
                     "the component imports `{import}`, which only the LLM router may import: a tool or a channel must not write into the agent's reply"
@@ -118,6 +124,7 @@ pub fn check_imports(imports: &[String], grant: &Grant, grant_file: &str) -> Res
                 .hint("only an `llm`-world component with `[providers] use = true` in its grant streams the reply"));
             }
             ImportClass::Http
+            | ImportClass::Kv
             | ImportClass::ReplyStream
             | ImportClass::Workspace
             | ImportClass::Memory
@@ -182,6 +189,7 @@ mod tests {
             ("claw:runtime/memory@0.1.0", "[memory]"),
             ("claw:runtime/secrets@0.1.0", "[[secrets]]"),
             ("claw:runtime/invoke@0.1.0", "[invoke]"),
+            ("claw:runtime/kv@0.1.0", "[kv]"),
         ] {
             let e = check_imports(&names(&[import]), &g, "g.toml").unwrap_err();
             assert!(e.hint_text().unwrap().contains(section), "{import}");

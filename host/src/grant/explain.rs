@@ -65,6 +65,9 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
         }
     }
     out.push(format!("memory search: {}", if grant.memory_search { "yes" } else { "no" }));
+    if let Some(kv) = grant.kv {
+        out.push(format!("state: keeps its own keys and values in the store, up to {} KiB", kv.max_bytes >> 10));
+    }
     if grant.invoke.is_empty() {
         out.push("may invoke: no other tools".into());
     } else {
@@ -159,6 +162,16 @@ mod tests {
         let lines = explain(&Grant::default(), &[]);
         assert!(lines.iter().any(|l| l.contains("network: none")));
         assert!(!lines.iter().any(|l| l.starts_with("warning:")));
+    }
+
+    #[test]
+    fn a_kv_state_is_said_with_its_cap() {
+        let lines = explain(&Grant::parse("[kv]\nmax_kib = 8\n", "g").unwrap(), &[]);
+        assert!(
+            lines.iter().any(|l| l == "state: keeps its own keys and values in the store, up to 8 KiB"),
+            "{lines:?}"
+        );
+        assert!(!explain(&Grant::default(), &[]).iter().any(|l| l.starts_with("state:")));
     }
 
     #[test]

@@ -91,7 +91,19 @@ pub struct Grant {
     pub providers: bool,
     /// A channel whose stdout is the operator's terminal (the REPL).
     pub terminal_output: bool,
+    /// A durable key-value state of its own, and its cap.
+    pub kv: Option<KvGrant>,
 }
+
+/// `[kv]`: the component keeps a small state of its own in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvGrant {
+    /// Keys and values together, in bytes.
+    pub max_bytes: u64,
+}
+
+/// The cap of `[kv]` without `max_kib`.
+pub const KV_DEFAULT_KIB: u64 = 64;
 
 /// A channel's webhook authentication: the verifier and the vault secret
 /// it checks against (the channel never sees the secret).

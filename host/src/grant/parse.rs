@@ -52,6 +52,8 @@ struct RawGrant {
     #[serde(default)]
     providers: Option<RawProviders>,
     #[serde(default)]
+    kv: Option<RawKv>,
+    #[serde(default)]
     terminal: Option<RawTerminal>,
 }
 
@@ -60,6 +62,13 @@ struct RawGrant {
 struct RawProviders {
     #[serde(rename = "use", default)]
     use_them: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKv {
+    #[serde(default)]
+    max_kib: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -162,7 +171,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         line: e.span().map(|s| cx.line_of(s.start)),
         message: e.message().trim().to_string(),
         hint: Some(
-            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers] and [terminal]; see `claw component inspect` for examples"
+            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers], [kv] and [terminal]; see `claw component inspect` for examples"
                 .into(),
         ),
     })?;
@@ -236,6 +245,20 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
     grant.memory_search = raw.memory.is_some_and(|m| m.search);
     grant.providers = raw.providers.is_some_and(|p| p.use_them);
     grant.terminal_output = raw.terminal.is_some_and(|t| t.output);
+    if let Some(kv) = raw.kv {
+        let max_kib = match &kv.max_kib {
+            None => super::KV_DEFAULT_KIB,
+            Some(v) if (1..=16 * 1024).contains(v.get_ref()) => *v.get_ref(),
+            Some(v) => {
+                return cx.err(
+                    v.span(),
+                    format!("kv.max_kib = {} is out of range", v.get_ref()),
+                    "use a value from 1 to 16384",
+                );
+            }
+        };
+        grant.kv = Some(super::KvGrant { max_bytes: max_kib << 10 });
+    }
     for net in raw.network.map(|n| n.allow).unwrap_or_default() {
         let text = net.get_ref().trim();
         let parsed = text
@@ -479,6 +502,18 @@ mod tests {
         assert!(g.http.is_empty() && g.secrets.is_empty() && g.workspace.is_empty());
         assert!(!g.memory_search && g.invoke.is_empty());
         assert_eq!(g.limits, Limits::default());
+    }
+
+    #[test]
+    fn kv_takes_a_cap_in_range_or_the_default() {
+        assert_eq!(Grant::parse("", "g").unwrap().kv, None);
+        assert_eq!(Grant::parse("[kv]\n", "g").unwrap().kv, Some(super::super::KvGrant { max_bytes: 64 << 10 }));
+        let g = Grant::parse("[kv]\nmax_kib = 2\n", "g").unwrap();
+        assert_eq!(g.kv.unwrap().max_bytes, 2048);
+        let e = Grant::parse("[kv]\nmax_kib = 0\n", "chan.toml").unwrap_err();
+        assert!(e.to_string().contains("kv.max_kib = 0 is out of range") && e.to_string().contains("chan.toml"), "{e}");
+        let e = Grant::parse("[kv]\nmax = 2\n", "chan.toml").unwrap_err();
+        assert!(e.to_string().contains("max"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! keeps its own SQL where the dialects differ.
 
 pub mod index;
+pub mod kv;
 pub mod sessions;
 mod url;
 pub mod workspace;

@@ -15,6 +15,7 @@ on_both_backends!(
     bad_paths_and_conflicts_change_nothing,
     a_database_from_a_newer_claw_is_refused,
     the_workspace_capability_obeys_the_grant,
+    each_component_keeps_its_own_state_within_its_cap,
 );
 
 async fn documents_round_trip(db: &TestDb) {
@@ -177,4 +178,49 @@ fn an_unreachable_database_names_the_url_without_its_password_and_the_fix() {
     assert!(err.contains("postgres://claw:***@127.0.0.1:1/claw"), "{err}");
     assert!(!err.contains("s3cretpw"), "{err}");
     assert!(err.contains("hint:") && err.contains("scripts/pg"), "{err}");
+}
+
+/// The kv capability through a real guest: its own keys only, the cap
+/// held (a write past it changes nothing), bad keys refused; and a
+/// component without `[kv]` cannot be added with the import.
+async fn each_component_keeps_its_own_state_within_its_cap(db: &TestDb) {
+    let h = TestHome::new();
+    std::fs::create_dir_all(&h.home.config).unwrap();
+    std::fs::write(h.home.config.join("config.toml"), format!("database_url = \"{}\"\n", db.url.as_str())).unwrap();
+    let rt = h.runtime();
+    let refused = add(&rt, "nokv", "state", "").await.unwrap_err();
+    let said = format!("{refused:?}");
+    assert!(said.contains("claw:runtime/kv") && said.contains("[kv]"), "the import and the section to add: {said}");
+    add(&rt, "alpha", "state", "[kv]\nmax_kib = 1\n").await.unwrap();
+    add(&rt, "beta", "state", "[kv]\n").await.unwrap();
+    let call = |tool: &'static str, op: &str, key: &str, value: &str| {
+        let rt = rt.clone();
+        let params = serde_json::json!({"op": op, "key": key, "value": value}).to_string();
+        async move { rt.call(tool, &params).await }
+    };
+    assert_eq!(call("alpha", "get", "offset", "").await.unwrap(), "null");
+    call("alpha", "set", "offset", "41").await.unwrap();
+    call("alpha", "set", "offset", "42").await.unwrap();
+    call("alpha", "set", "seen/7", "1").await.unwrap();
+    call("alpha", "set", "other", "x").await.unwrap();
+    assert_eq!(call("alpha", "get", "offset", "").await.unwrap(), "\"42\"");
+    assert_eq!(call("alpha", "keys", "", "").await.unwrap(), r#"["offset","other","seen/7"]"#);
+    assert_eq!(call("alpha", "keys", "seen/", "").await.unwrap(), r#"["seen/7"]"#);
+    // Beta, another component: none of alpha's.
+    assert_eq!(call("beta", "get", "offset", "").await.unwrap(), "null");
+    assert_eq!(call("beta", "keys", "", "").await.unwrap(), "[]");
+    // Past the 1 KiB cap: refused as a limit, and the old value stays.
+    let big = "v".repeat(1100);
+    let over = call("alpha", "set", "offset", &big).await.unwrap_err();
+    assert!(matches!(&over, CallError::Tool { error, .. } if error.kind == ErrorKind::Limit), "{over}");
+    assert!(over.to_string().contains("max_kib"), "{over}");
+    assert_eq!(call("alpha", "get", "offset", "").await.unwrap(), "\"42\"");
+    let bad = call("alpha", "set", "", "x").await.unwrap_err();
+    assert!(matches!(&bad, CallError::Tool { error, .. } if error.kind == ErrorKind::InvalidParams), "{bad}");
+    assert_eq!(call("alpha", "delete", "other", "").await.unwrap(), "true");
+    assert_eq!(call("alpha", "delete", "other", "").await.unwrap(), "false");
+    // It is in the store, for the next process.
+    let store = db.store().await;
+    assert_eq!(store.kv("alpha").get("offset").await.unwrap().as_deref(), Some("42"));
+    assert_eq!(store.kv("alpha").keys("").await.unwrap(), ["offset", "seen/7"]);
 }
