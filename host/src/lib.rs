@@ -57,39 +57,43 @@ pub mod wit {
         require_store_data_send: true,
     });
 
-    /// Bindings for a world whose imports are the `client` world's: they
-    /// reuse the tool world's log and WASI types, so each capability has
-    /// one `Host` implementation.
-    macro_rules! client_world {
-        ($world:literal $(, $name:literal => $path:path)*) => {
-            wasmtime::component::bindgen!({
-                path: "../wit",
-                world: $world,
-                imports: { default: trappable },
-                exports: { default: async },
-                with: {
-                    "claw:runtime/log": crate::wit::claw::runtime::log,
-                    $($name: $path,)*
-                    "wasi:io": wasmtime_wasi::p2::bindings::io,
-                    "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-                    "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-                },
-                require_store_data_send: true,
-            });
-        };
-    }
+    // The other worlds reuse the tool world's log, types and WASI
+    // bindings, so each capability has one `Host` implementation.
 
     /// The `llm` world: the router with its adapters plugged in.
     pub mod llm {
-        client_world!("claw:runtime/llm");
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: "claw:runtime/llm",
+            imports: { default: trappable },
+            exports: { default: async },
+            with: {
+                "claw:runtime/log": crate::wit::claw::runtime::log,
+                "wasi:io": wasmtime_wasi::p2::bindings::io,
+                "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+                "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            },
+            require_store_data_send: true,
+        });
     }
 
-    /// The `channel` world.
+    /// The `channel` world: HTTP in (verified by the host), polls, its
+    /// state and inbox.
     pub mod channel {
-        client_world!(
-            "claw:runtime/channel",
-            "claw:runtime/types" => crate::wit::claw::runtime::types,
-            "claw:runtime/kv" => crate::wit::claw::runtime::kv
-        );
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: "claw:runtime/channel",
+            imports: { "claw:runtime/inbox": async | trappable, default: trappable },
+            exports: { default: async },
+            with: {
+                "claw:runtime/log": crate::wit::claw::runtime::log,
+                "claw:runtime/types": crate::wit::claw::runtime::types,
+                "claw:runtime/kv": crate::wit::claw::runtime::kv,
+                "wasi:io": wasmtime_wasi::p2::bindings::io,
+                "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+                "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            },
+            require_store_data_send: true,
+        });
     }
 }

@@ -52,6 +52,25 @@ impl bindings::Guest for Repl {
     fn deliver(message: Outbound) -> Result<(), String> {
         print(&parse::render(&message.text, message.notice))
     }
+
+    /// The terminal has nothing to fetch.
+    fn poll() -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The terminal takes no HTTP: a request routed here is a 404.
+impl bindings::exports::wasi::http::incoming_handler::Guest for Repl {
+    fn handle(
+        _request: bindings::wasi::http::types::IncomingRequest,
+        out: bindings::wasi::http::types::ResponseOutparam,
+    ) {
+        use bindings::wasi::http::types::{Fields, OutgoingResponse, ResponseOutparam};
+        let response = OutgoingResponse::new(Fields::new());
+        // 404 is a valid status: setting it cannot fail.
+        let _ = response.set_status_code(404);
+        ResponseOutparam::set(out, Ok(response));
+    }
 }
 
 /// Write to stdout (the operator's terminal) and flush.

@@ -9,6 +9,7 @@
 //! three lists below — nothing else.
 
 pub mod http;
+pub mod inbox;
 pub mod invoke;
 pub mod kv;
 pub mod log;
@@ -65,6 +66,7 @@ pub struct Config {
     secrets: Arc<secrets::Config>,
     invoke: Arc<invoke::Config>,
     kv: Arc<kv::Config>,
+    inbox: Arc<inbox::Config>,
 }
 
 impl Config {
@@ -86,6 +88,7 @@ impl Config {
             secrets: Arc::new(secrets::Config::from_grant(grant)),
             invoke: Arc::new(invoke::Config::from_grant(grant)),
             kv: Arc::new(kv::Config::from_grant(tool, grant)),
+            inbox: Arc::new(inbox::Config::from_grant(tool, grant)),
         }
     }
 }
@@ -103,6 +106,7 @@ pub struct CallState {
     invoke: invoke::Instance,
     reply_stream: reply_stream::Instance,
     kv: kv::Instance,
+    inbox: inbox::Instance,
 }
 
 impl CallState {
@@ -124,6 +128,7 @@ impl CallState {
             invoke: invoke::Instance::prepare(&config.invoke, call, host),
             reply_stream: reply_stream::Instance::prepare(),
             kv: kv::Instance::prepare(&config.kv, host),
+            inbox: inbox::Instance::prepare(&config.inbox, host),
         }
     }
 
@@ -131,6 +136,11 @@ impl CallState {
     /// someone waits on).
     pub fn stream_reply_to(&mut self, sink: reply_stream::Sink) {
         self.reply_stream.to(sink);
+    }
+
+    /// How many new messages this call handed to the agent.
+    pub fn inbox_queued(&self) -> usize {
+        self.inbox.queued()
     }
 
     /// Why the boundary refused this call's outbound requests, in order.
@@ -155,6 +165,7 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     invoke::link(linker)?;
     reply_stream::link(linker)?;
     kv::link(linker)?;
+    inbox::link(linker)?;
     Ok(())
 }
 

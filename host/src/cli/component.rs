@@ -149,7 +149,7 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
                 match r.world {
                     World::Tool => "description, parameters-schema, execute",
                     World::Llm => "complete",
-                    World::Channel => "receive, deliver",
+                    World::Channel => "receive, deliver, poll, wasi:http/incoming-handler",
                 }
             ));
             printer.line("imports:");

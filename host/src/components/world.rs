@@ -29,7 +29,7 @@ impl World {
     fn exports(self) -> &'static [&'static str] {
         match self {
             World::Tool => &["description", "parameters-schema", "execute"],
-            World::Channel => &["receive", "deliver"],
+            World::Channel => &["receive", "deliver", "poll", "wasi:http/incoming-handler@0.2.12"],
             World::Llm => &["complete"],
         }
     }
@@ -82,7 +82,7 @@ pub fn inspect(engine: &wasmtime::Engine, component: &Component, file: &str) -> 
     }
     let world = [World::Tool, World::Channel, World::Llm]
         .into_iter()
-        .find(|w| w.exports().iter().all(|e| funcs.iter().any(|f| f == e)));
+        .find(|w| w.exports().iter().all(|e| funcs.iter().chain(&exports).any(|f| f == e)));
     match world {
         Some(world) => Ok(Shape { world, imports, exports }),
         None => {
@@ -95,7 +95,7 @@ pub fn inspect(engine: &wasmtime::Engine, component: &Component, file: &str) -> 
                 ""
             };
             Err(Problem::new(format!(
-                "{file} does not implement a claw world{what}: it exports {found}; a tool exports description, parameters-schema and execute ({}), the LLM router complete ({}), a channel receive and deliver ({})",
+                "{file} does not implement a claw world{what}: it exports {found}; a tool exports description, parameters-schema and execute ({}), the LLM router complete ({}), a channel receive, deliver, poll and wasi:http/incoming-handler ({})",
                 World::Tool.wit_name(),
                 World::Llm.wit_name(),
                 World::Channel.wit_name()

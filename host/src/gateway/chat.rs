@@ -101,8 +101,14 @@ pub(super) async fn send(
     }
     let conversation = format!("{}/{id}", user.id);
     let key = super::turn::key_header(headers, "idempotency-key").map(|k| format!("{CHANNEL}:{}:{k}", user.id));
-    let message =
-        Message { channel: CHANNEL, conversation: &conversation, text: &sent.text, idempotency_key: key, origin: None };
+    let message = Message {
+        channel: CHANNEL,
+        conversation: &conversation,
+        text: &sent.text,
+        idempotency_key: key,
+        origin: None,
+        deliver: false,
+    };
     let (job, reply) = super::turn::run(state, &message).await?;
     let body = serde_json::json!({"job": job, "reply": reply.text, "notice": reply.notice});
     Ok(json(http::StatusCode::OK, body.to_string()))

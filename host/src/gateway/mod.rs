@@ -6,6 +6,7 @@
 //! table (`route`), errors one enum (`error`), and each route's handler
 //! is its own file.
 
+mod channels;
 mod chat;
 mod error;
 mod hooks;
@@ -51,6 +52,8 @@ pub enum Route {
     /// `GET /api/conversations/ID/events`: what happens in it, as it
     /// happens (server-sent events).
     Events(String),
+    /// `/channels/NAME[/…]`, any method: a channel component's webhook.
+    Channel(String),
 }
 
 /// The route of `method` and `path`, or why there is none.
@@ -72,6 +75,13 @@ pub fn route(method: &http::Method, path: &str) -> Result<Route, GatewayError> {
         p => {
             if let Some(asset) = page::Asset::at(p) {
                 (Route::Page(asset), http::Method::GET)
+            } else if let Some(rest) = p.strip_prefix("/channels/") {
+                let name = rest.split('/').next().unwrap_or_default();
+                if !crate::grant::valid_name(name) {
+                    return Err(GatewayError::NotFound);
+                }
+                // The channel decides what its methods mean.
+                return Ok(Route::Channel(name.to_string()));
             } else if let Some(name) = p.strip_prefix("/hooks/routines/") {
                 if !crate::grant::valid_name(name) {
                     return Err(GatewayError::NotFound);
@@ -127,6 +137,9 @@ mod tests {
         );
         assert_eq!(route(&Method::POST, "/api/conversations/groceries/messages"), Ok(Route::Send("groceries".into())));
         assert_eq!(route(&Method::GET, "/api/conversations/groceries/events"), Ok(Route::Events("groceries".into())));
+        assert_eq!(route(&Method::POST, "/channels/telegram"), Ok(Route::Channel("telegram".into())));
+        assert_eq!(route(&Method::PUT, "/channels/hook/a/b?x=1"), Ok(Route::Channel("hook".into())));
+        assert_eq!(route(&Method::POST, "/channels/../x"), Err(GatewayError::NotFound));
         assert_eq!(route(&Method::GET, "/api/conversations/../events"), Err(GatewayError::NotFound));
         assert_eq!(route(&Method::POST, "/api/conversations/a%2Fb/messages"), Err(GatewayError::NotFound));
         assert_eq!(route(&Method::GET, "/login"), Err(GatewayError::Method(Method::POST)));

@@ -137,6 +137,7 @@ pub(super) async fn chat(
         text: &text,
         idempotency_key: key_header(headers, "idempotency-key").map(|k| format!("{CHANNEL}:{}:{k}", user.id)),
         origin: None,
+        deliver: false,
     };
     let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     if request.stream {

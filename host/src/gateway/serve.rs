@@ -238,6 +238,10 @@ async fn handle(
         Route::Page(asset) => Ok(page::serve(asset)),
         Route::Conversations => chat::conversations(state, &parts.headers).await,
         Route::History(id) => chat::history(state, &parts.headers, &id, parts.uri.query()).await,
+        Route::Channel(name) => {
+            let body = read_body(body, &parts.headers).await?;
+            super::channels::request(state, &name, parts, body).await
+        }
         Route::Events(id) => super::stream::events(state, &parts.headers, &id, parts.uri.query()).await,
         Route::Send(id) => {
             let body = read_body(body, &parts.headers).await?;

@@ -28,6 +28,8 @@ pub enum ImportClass {
     Invoke,
     /// `claw:runtime/kv`.
     Kv,
+    /// `claw:runtime/inbox`.
+    Inbox,
     /// `claw:runtime/reply-stream`: the LLM's words to the person waiting;
     /// only the LLM (whose grant says `[providers]`) may import it.
     ReplyStream,
@@ -49,6 +51,7 @@ pub fn classify_import(name: &str) -> ImportClass {
         "claw:runtime/invoke" => ImportClass::Invoke,
         "claw:runtime/reply-stream" => ImportClass::ReplyStream,
         "claw:runtime/kv" => ImportClass::Kv,
+        "claw:runtime/inbox" => ImportClass::Inbox,
         "wasi:http/types" => ImportClass::HttpTypes,
         "wasi:http/outgoing-handler" => ImportClass::Http,
         _ if base.starts_with("wasi:sockets/") => ImportClass::Sockets,
@@ -117,6 +120,9 @@ pub fn check_imports(imports: &[String], grant: &Grant, grant_file: &str) -> Res
             ImportClass::Kv if grant.kv.is_none() => {
                 missing("[kv] section", "  [kv]\n  max_kib = 64")?;
             }
+            ImportClass::Inbox if grant.inbox.is_none() => {
+                missing("[inbox] section", "  [inbox]\n  poll = \"30s\"   # optional: call its poll this often")?;
+            }
             ImportClass::ReplyStream if !grant.providers => {
                 return Err(Problem::new(format!(
                     "the component imports `{import}`, which only the LLM router may import: a tool or a channel must not write into the agent's reply"
@@ -125,6 +131,7 @@ pub fn check_imports(imports: &[String], grant: &Grant, grant_file: &str) -> Res
             }
             ImportClass::Http
             | ImportClass::Kv
+            | ImportClass::Inbox
             | ImportClass::ReplyStream
             | ImportClass::Workspace
             | ImportClass::Memory
@@ -190,6 +197,7 @@ mod tests {
             ("claw:runtime/secrets@0.1.0", "[[secrets]]"),
             ("claw:runtime/invoke@0.1.0", "[invoke]"),
             ("claw:runtime/kv@0.1.0", "[kv]"),
+            ("claw:runtime/inbox@0.1.0", "[inbox]"),
         ] {
             let e = check_imports(&names(&[import]), &g, "g.toml").unwrap_err();
             assert!(e.hint_text().unwrap().contains(section), "{import}");

@@ -65,6 +65,10 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
         }
     }
     out.push(format!("memory search: {}", if grant.memory_search { "yes" } else { "no" }));
+    if let Some(inbox) = grant.inbox {
+        let poll = inbox.poll_ms.map(|ms| format!("; polled every {} s", ms / 1000)).unwrap_or_default();
+        out.push(format!("inbox: hands messages to the agent, and delivers its replies{poll}"));
+    }
     if let Some(kv) = grant.kv {
         out.push(format!("state: keeps its own keys and values in the store, up to {} KiB", kv.max_bytes >> 10));
     }

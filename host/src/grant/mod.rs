@@ -93,6 +93,16 @@ pub struct Grant {
     pub terminal_output: bool,
     /// A durable key-value state of its own, and its cap.
     pub kv: Option<KvGrant>,
+    /// A channel that hands messages to the agent (and how often it is polled).
+    pub inbox: Option<InboxGrant>,
+}
+
+/// `[inbox]`: the channel hands messages to the agent; each reply is
+/// delivered back through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboxGrant {
+    /// Call the channel's `poll` this often (none: never).
+    pub poll_ms: Option<u64>,
 }
 
 /// `[kv]`: the component keeps a small state of its own in the store.

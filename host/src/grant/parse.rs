@@ -54,6 +54,8 @@ struct RawGrant {
     #[serde(default)]
     kv: Option<RawKv>,
     #[serde(default)]
+    inbox: Option<RawInbox>,
+    #[serde(default)]
     terminal: Option<RawTerminal>,
 }
 
@@ -69,6 +71,13 @@ struct RawProviders {
 struct RawKv {
     #[serde(default)]
     max_kib: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInbox {
+    #[serde(default)]
+    poll: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -171,7 +180,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         line: e.span().map(|s| cx.line_of(s.start)),
         message: e.message().trim().to_string(),
         hint: Some(
-            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers], [kv] and [terminal]; see `claw component inspect` for examples"
+            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers], [kv], [inbox] and [terminal]; see `claw component inspect` for examples"
                 .into(),
         ),
     })?;
@@ -258,6 +267,26 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
             }
         };
         grant.kv = Some(super::KvGrant { max_bytes: max_kib << 10 });
+    }
+    if let Some(inbox) = raw.inbox {
+        let poll_ms = match &inbox.poll {
+            None => None,
+            Some(v) => match crate::jobs::duration_ms(v.get_ref(), "inbox.poll") {
+                Ok(ms) if (1_000..=86_400_000).contains(&ms) => Some(ms as u64),
+                Ok(_) => {
+                    return cx.err(
+                        v.span(),
+                        format!("inbox.poll = \"{}\" is out of range", v.get_ref()),
+                        "poll from every 1s to every 24h",
+                    );
+                }
+                Err(p) => {
+                    let hint = p.hint_text().map(ToString::to_string).unwrap_or_default();
+                    return cx.err(v.span(), p.to_string(), &hint);
+                }
+            },
+        };
+        grant.inbox = Some(super::InboxGrant { poll_ms });
     }
     for net in raw.network.map(|n| n.allow).unwrap_or_default() {
         let text = net.get_ref().trim();

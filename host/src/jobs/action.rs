@@ -126,6 +126,10 @@ pub struct Turn {
     /// reply, for a terminal's message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// The reply goes back through the channel component's `deliver` (a
+    /// message its inbox handed over), not to a waiting terminal or request.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deliver: bool,
 }
 
 #[cfg(test)]

@@ -90,6 +90,24 @@ impl Kinds {
                 TurnResult { text: format!("error: {e}{hint}"), notice: true }
             }
         };
+        if turn.deliver {
+            // A message a channel's inbox handed over: the reply goes back
+            // through the channel. Failing here retries the job; the turn
+            // then resumes with its stored answer and delivers it again.
+            let component = self
+                .runtime
+                .named(&turn.channel)
+                .ok_or_else(|| format!("the channel {} is not installed: the reply was not delivered", turn.channel))?;
+            let out = crate::wit::channel::claw::runtime::channel_types::Outbound {
+                conversation: turn.conversation.clone(),
+                text: result.text.clone(),
+                notice: result.notice,
+            };
+            self.runtime
+                .channel_deliver(&component, &out)
+                .await
+                .map_err(|e| format!("delivering the reply on {}: {e}", turn.channel))?;
+        }
         Ok(serde_json::to_string(&result).unwrap_or_default())
     }
 

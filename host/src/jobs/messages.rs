@@ -26,6 +26,9 @@ pub struct Message<'a> {
     pub idempotency_key: Option<String>,
     /// The process that received it (`host:pid`).
     pub origin: Option<String>,
+    /// Deliver the reply through the channel component (its inbox's
+    /// messages), rather than to whoever waits.
+    pub deliver: bool,
 }
 
 impl Store {
@@ -41,6 +44,7 @@ impl Store {
             conversation: message.conversation.into(),
             text: message.text.into(),
             origin: message.origin.clone(),
+            deliver: message.deliver,
         };
         let mut job = NewJob::new(AGENT_TURN, &serde_json::to_value(&turn).unwrap_or_default());
         job.queue_key = Some(format!("{}:{}", message.channel, message.conversation));

@@ -23,7 +23,7 @@ pub use inspect::{Depth, JobFilter};
 pub use messages::Message;
 pub use queue::{Claimed, Enqueued, NOTIFY_CHANNEL, Queue, QueueError};
 pub use routine::{Fired, NewRoutine, Routine, Routines, writer};
-pub use trigger::{Schedule, Trigger};
+pub use trigger::{Schedule, Trigger, duration_ms};
 pub use worker::{Handler, Handlers, OnTakeover, Outcome, Pool, PoolConfig};
 
 /// Where a job is in its life.

@@ -545,6 +545,16 @@ impl Runtime {
         v.first().map(|c| (*c).clone())
     }
 
+    /// The terminal's channel: the one whose grant gives it the terminal
+    /// (`[terminal] output = true`), else the first channel with no inbox
+    /// of its own — never a webhook channel, whatever its name.
+    pub fn terminal_channel(&self) -> Option<Arc<LoadedComponent>> {
+        let snapshot = self.live.snapshot();
+        let mut v: Vec<_> = snapshot.values().filter(|c| c.record.world == World::Channel).collect();
+        v.sort_by_key(|c| (!c.grant.terminal_output, c.grant.inbox.is_some(), c.record.name.clone()));
+        v.first().filter(|c| c.grant.terminal_output || c.grant.inbox.is_none()).map(|c| (*c).clone())
+    }
+
     /// A call context for benchmarks and tests that drive instances directly.
     pub fn context(&self, tool: &str) -> CallContext {
         CallContext { call_id: self.next_call_id(), tool: tool.to_string(), caller: None, depth: 0 }

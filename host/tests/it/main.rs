@@ -12,6 +12,7 @@ mod audit_cli;
 mod bad_input;
 mod boundary;
 mod cache;
+mod channels;
 mod cli;
 mod egress;
 mod embedder;

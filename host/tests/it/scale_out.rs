@@ -151,8 +151,13 @@ async fn enqueue_turns(store: &claw::store::Store, n: usize) -> Vec<i64> {
     let mut ids = Vec::new();
     for i in 0..n {
         let c = i % CONVERSATIONS;
-        let turn =
-            Turn { channel: "load".into(), conversation: format!("c{c}"), text: format!("message {i}"), origin: None };
+        let turn = Turn {
+            channel: "load".into(),
+            conversation: format!("c{c}"),
+            text: format!("message {i}"),
+            origin: None,
+            deliver: false,
+        };
         let mut job = NewJob::new(AGENT_TURN, &serde_json::to_value(&turn).unwrap());
         job.queue_key = Some(format!("load:c{c}"));
         job.max_attempts = 3;

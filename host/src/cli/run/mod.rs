@@ -8,6 +8,7 @@
 
 mod indexer;
 mod jobs;
+mod polls;
 
 use super::Printer;
 use super::tool::render;
@@ -71,6 +72,7 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
         })
     };
     let indexer = tokio::spawn(indexer::embed_in_background(home.clone(), runtime.clone(), *printer));
+    let polls = tokio::spawn(polls::run(runtime.clone(), jobs.waker(), *printer));
     // Replies to messages a killed claw left unanswered: delivered here,
     // once, when the worker that took the turn over finishes it.
     for (conversation, id) in jobs.orphans(CHANNEL).await {
@@ -95,6 +97,7 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
     }
     watcher.abort();
     indexer.abort();
+    polls.abort();
     if let Some(g) = gateway {
         g.stop();
     }
@@ -137,7 +140,7 @@ async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, jobs: &jobs::
         Err(e) => printer.note(format!("warning: reading the component store failed: {e:#}")),
     }
     // Looked up per line, so a channel added while running is used at once.
-    let Some(channel) = runtime.first_of(World::Channel) else {
+    let Some(channel) = runtime.terminal_channel() else {
         printer.note("no channel is installed: `bash scripts/dev run` installs the terminal channel (repl)");
         return true;
     };
@@ -197,7 +200,7 @@ async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, jobs: &jobs::
 
 /// Print through the terminal's channel.
 async fn deliver(runtime: &Runtime, printer: &Printer, out: Outbound) {
-    let Some(channel) = runtime.first_of(World::Channel) else { return };
+    let Some(channel) = runtime.terminal_channel() else { return };
     if let Err(e) = runtime.channel_deliver(&channel, &out).await {
         printer.note(format!("{} could not deliver: {}", channel.record.name, channel_message(&e)));
     }
