@@ -1,7 +1,7 @@
 //! claw-bench: the host's speed, measured in release builds.
 //!
 //! ```sh
-//! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap agent-turn throughput jobs ...
+//! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap agent-turn throughput jobs gateway ...
 //! cargo run --release -p claw-bench -- gitleaks CASES.jsonl [--details]   # cases from scripts/gitleaks-cases
 //! ```
 //!
@@ -11,6 +11,7 @@
 //! call of `echo` — so `tool-call` can be read as a ratio to it.
 
 mod agent_turn;
+mod gateway;
 mod gitleaks;
 mod jobs;
 mod throughput;
@@ -671,6 +672,21 @@ fn main() -> Result<()> {
                 "chunks": n, "what": "hybrid search (full-text + vector, RRF), queries of three content words, top 10", "target": "p50 <= 20 ms at 100k chunks"}),
             );
         }
+    }
+    if want("gateway") || want("sse-idle") {
+        let (mb, kb_each) = gateway::idle_streams(1000)?;
+        emit(json!({"name": "sse-idle", "iterations": 1000, "p50": round(mb), "p99": null, "unit": "MB",
+            "kb_per_stream": round(kb_each),
+            "what": "resident memory added by 1,000 idle web chat event streams (one conversation each, bearer auth) on the gateway in this process",
+            "target": "<= 50 MB"}));
+    }
+    if want("gateway") || want("webhook-ack") {
+        let s = gateway::webhook_ack(2000)?;
+        emit(
+            json!({"name": "webhook-ack", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
+            "what": "POST /channels/hook to its 200 over loopback: bearer verified with the vault secret, a fresh instance of a third-party channel component, its kv write and the inbox's durable enqueue on SQLite",
+            "target": "p50 <= 5 ms"}),
+        );
     }
     if want("agent-turn") {
         let t = agent_turn::agent_turn(300)?;

@@ -15,8 +15,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
-/// Events one feed holds for a client that reconnects.
+/// Events one feed holds for a client that reconnects (grown as needed).
 const BACKLOG: usize = 4096;
+/// Events a listener may fall behind before it is told to reload: the
+/// ring is allocated whole for every conversation watched, so it is kept
+/// small (a listener forwards at once into its own client's buffer).
+const LIVE: usize = 128;
 /// A feed nobody listens to is dropped this long after its last event.
 const IDLE: Duration = Duration::from_secs(300);
 
@@ -90,7 +94,7 @@ impl Feed {
         // Numbers start from the clock, so they keep growing after a restart.
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let next = u64::try_from(now.as_micros()).unwrap_or(u64::MAX / 2);
-        Feed { next, backlog: VecDeque::new(), tx: broadcast::channel(BACKLOG).0, touched: Instant::now() }
+        Feed { next, backlog: VecDeque::new(), tx: broadcast::channel(LIVE).0, touched: Instant::now() }
     }
 }
 

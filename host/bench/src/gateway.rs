@@ -1,0 +1,121 @@
+//! The gateway's costs in one process, as `claw run` serves it: the memory
+//! 1,000 idle event streams hold (the web chat's SSE), and a verified
+//! webhook's acknowledgement — the host's bearer check, a fresh instance of
+//! a third-party channel (`conformance/guests/hook-channel`), its kv write
+//! and its inbox's durable enqueue on SQLite — over real loopback HTTP.
+
+use crate::{Stats, guest, stats};
+use anyhow::{Context as _, Result};
+use claw::gateway::users::UserKind;
+use claw::gateway::{Gateway, Listen};
+use claw::home::Home;
+use claw::runtime::Runtime;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "bench-hook-token-5e0c1d2b";
+
+/// The process's resident memory, in bytes (Linux).
+fn rss() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS in /proc/self/status")?;
+    Ok(kb * 1024)
+}
+
+/// A home with the hook channel installed and its token in the vault,
+/// the runtime, a client token, and the gateway on a free port.
+fn serve(tokio: &tokio::runtime::Runtime, dir: &std::path::Path) -> Result<(Gateway, String, Arc<Runtime>)> {
+    let home = Home::at(dir);
+    let mut vault = claw::vault::Vault::open(&home, true).map_err(|e| anyhow::anyhow!("{e}"))?;
+    vault.set("hook_token", TOKEN.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    drop(vault);
+    let rt = Runtime::open(&home)?;
+    let grant = "[inbound]\nverify = \"bearer\"\nsecret = \"hook_token\"\n[inbox]\n[kv]\n[[http]]\nurl = \"http://127.0.0.1:9/**\"\nmethods = [\"POST\"]\n[network]\nallow = [\"127.0.0.1\"]\n".to_string();
+    let bytes = std::fs::read(guest("hook_channel")?)?;
+    let prepared = tokio.block_on(rt.prepare("hook", "hook_channel", bytes, grant, "bench".into(), || {}))?;
+    rt.commit(prepared, false)?;
+    rt.reload_vault();
+    tokio.block_on(async {
+        let store = rt.services().store.get().await.map_err(|e| anyhow::anyhow!("{e}"))?.clone();
+        let token = store.users().add("bench", UserKind::Client).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let listen = Listen { addr: "127.0.0.1:0".into(), tls: None, per_minute: u32::MAX, max_turns: 32 };
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let gateway = Gateway::start(&listen, rt.clone(), store, wake).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok((gateway, token, rt))
+    })
+}
+
+/// Open an event stream and wait for its head: the server has subscribed.
+fn open_stream(addr: &str, token: &str, conversation: &str) -> Result<TcpStream> {
+    let mut s = TcpStream::connect(addr)?;
+    write!(
+        s,
+        "GET /api/conversations/{conversation}/events HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\n\r\n"
+    )?;
+    let mut reader = BufReader::new(s.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    anyhow::ensure!(line.contains(" 200 "), "the event stream was refused: {line}");
+    Ok(s)
+}
+
+/// Resident memory added by `n` idle event streams: total MB and KB each.
+pub(crate) fn idle_streams(n: usize) -> Result<(f64, f64)> {
+    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let dir = tempfile::tempdir()?;
+    let (gateway, token, _rt) = serve(&tokio, dir.path())?;
+    let addr = gateway.addr().to_string();
+    // Warm the paths once so allocator and code pages are not counted.
+    drop(open_stream(&addr, &token, "warm")?);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = rss()?;
+    let streams: Vec<TcpStream> =
+        (0..n).map(|i| open_stream(&addr, &token, &format!("c{i}"))).collect::<Result<_>>()?;
+    std::thread::sleep(Duration::from_secs(1));
+    let after = rss()?;
+    drop(streams);
+    gateway.stop();
+    let added = after.saturating_sub(before) as f64;
+    Ok((added / 1e6, added / 1024.0 / n as f64))
+}
+
+/// One verified webhook, POST to 200: the host's check, the channel's
+/// instance, its kv write and inbox enqueue.
+fn post(addr: &str, i: usize) -> Result<Duration> {
+    let body = format!(
+        r#"{{"chat":"c{}","from":"u1","text":"message {i}","id":"update-{i}","reply_to":"http://127.0.0.1:9/reply"}}"#,
+        i % 16
+    );
+    let started = Instant::now();
+    let mut s = TcpStream::connect(addr)?;
+    write!(
+        s,
+        "POST /channels/hook HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let took = started.elapsed();
+    anyhow::ensure!(out.starts_with("HTTP/1.1 200"), "the webhook was refused: {out}");
+    Ok(took)
+}
+
+/// Webhook to acknowledgement, `n` sequential deliveries (each a new message).
+pub(crate) fn webhook_ack(n: usize) -> Result<Stats> {
+    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let dir = tempfile::tempdir()?;
+    let (gateway, _token, _rt) = serve(&tokio, dir.path())?;
+    let addr = gateway.addr().to_string();
+    for i in 0..50 {
+        post(&addr, n + i)?;
+    }
+    let samples = (0..n).map(|i| post(&addr, i)).collect::<Result<Vec<_>>>()?;
+    gateway.stop();
+    Ok(stats(samples, 1e3))
+}
