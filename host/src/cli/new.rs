@@ -1,4 +1,5 @@
-//! `claw new tool NAME`: a new tool project from templates/tool.
+//! `claw new tool|channel NAME`: a new project from templates/tool or
+//! templates/channel, embedded in the binary.
 
 use super::Printer;
 use crate::problem::Problem;
@@ -16,6 +17,16 @@ pub(super) enum NewCommand {
         #[arg(long)]
         path: Option<PathBuf>,
     },
+    /// A channel: a Rust crate that builds to a claw channel component (a
+    /// wasi:http handler the host verifies requests for, with an inbox, a
+    /// state and a `deliver`), the same world as the first-party channels.
+    Channel {
+        /// The channel's name (letters, digits, `-`, `_`); also the directory created.
+        name: String,
+        /// Create the project here instead of ./NAME.
+        #[arg(long)]
+        path: Option<PathBuf>,
+    },
 }
 
 /// The tool template, embedded so `claw new` works from any directory.
@@ -24,6 +35,14 @@ const TOOL_TEMPLATE: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("../../../templates/tool/src/lib.rs.tmpl")),
     ("grant.toml", include_str!("../../../templates/tool/grant.toml")),
     ("README.md", include_str!("../../../templates/tool/README.md.tmpl")),
+    (".gitignore", "target/\n"),
+];
+
+/// The channel template.
+const CHANNEL_TEMPLATE: &[(&str, &str)] = &[
+    ("Cargo.toml", include_str!("../../../templates/channel/Cargo.toml.tmpl")),
+    ("src/lib.rs", include_str!("../../../templates/channel/src/lib.rs.tmpl")),
+    ("grant.toml", include_str!("../../../templates/channel/grant.toml")),
     (".gitignore", "target/\n"),
 ];
 
@@ -41,9 +60,12 @@ fn sdk_path() -> Result<PathBuf> {
 }
 
 pub(super) fn run(cmd: NewCommand, printer: &Printer) -> Result<()> {
-    let NewCommand::Tool { name, path } = cmd;
+    let (kind, template, name, path) = match cmd {
+        NewCommand::Tool { name, path } => ("tool", TOOL_TEMPLATE, name, path),
+        NewCommand::Channel { name, path } => ("channel", CHANNEL_TEMPLATE, name, path),
+    };
     if !crate::grant::valid_name(&name) || name.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(Problem::new(format!("`{name}` is not a valid tool name"))
+        return Err(Problem::new(format!("`{name}` is not a valid {kind} name"))
             .hint("use letters, digits, `-` and `_`, starting with a letter")
             .into());
     }
@@ -54,6 +76,8 @@ pub(super) fn run(cmd: NewCommand, printer: &Printer) -> Result<()> {
             .into());
     }
     let sdk = sdk_path()?;
+    let wit = sdk.join("../wit");
+    let wit = wit.canonicalize().unwrap_or(wit);
     let crate_name = name.replace('-', "_");
     let type_name: String = name
         .split(['-', '_'])
@@ -62,19 +86,20 @@ pub(super) fn run(cmd: NewCommand, printer: &Printer) -> Result<()> {
             c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
         })
         .collect();
-    for (file, text) in TOOL_TEMPLATE {
+    for (file, text) in template {
         let text = text
             .replace("{{name}}", &name)
             .replace("{{crate_name}}", &crate_name)
             .replace("{{type_name}}", &type_name)
-            .replace("{{sdk_path}}", &sdk.display().to_string());
+            .replace("{{sdk_path}}", &sdk.display().to_string())
+            .replace("{{wit_path}}", &wit.display().to_string());
         let target = dir.join(file);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
         std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
     }
-    printer.line(format!("created tool `{name}` in {}", dir.display()));
+    printer.line(format!("created {kind} `{name}` in {}", dir.display()));
     printer.note(format!(
         "next:\n  cd {}\n  cargo build --target wasm32-wasip2 --release\n  claw component add target/wasm32-wasip2/release/{crate_name}.wasm --grant grant.toml --name {name}",
         dir.display()

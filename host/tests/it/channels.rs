@@ -48,6 +48,35 @@ fn chat_service() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
 
 #[test]
 fn a_webhook_channel_takes_verified_messages_once_and_delivers_each_reply() {
+    scenario(&guest("hook_channel"));
+}
+
+/// `claw new channel` makes a project that builds, unchanged, into a
+/// channel that passes the same scenario: the same world, verification
+/// and limits as any other.
+#[test]
+fn a_channel_from_the_template_builds_and_passes_the_same_scenario() {
+    let h = crate::common::TestHome::new();
+    let project = h.dir.path().join("relay-chat");
+    let out = h.claw(&["new", "channel", "relay-chat", "--path", project.to_str().unwrap()]);
+    ok(&out, "new channel");
+    assert!(project.join("grant.toml").is_file() && project.join("src/lib.rs").is_file());
+    // Shares the guest target dir, so dependencies are not rebuilt.
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guest");
+    let build = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--target", "wasm32-wasip2", "--release"])
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", crate::common::stderr(&build));
+    // Its shipped grant parses and says what it may do.
+    let grant = std::fs::read_to_string(project.join("grant.toml")).unwrap();
+    assert!(grant.contains("secret = \"relay_chat_token\""), "{grant}");
+    scenario(&target.join("wasm32-wasip2/release/relay_chat.wasm"));
+}
+
+fn scenario(wasm: &std::path::Path) {
     let llm = LlmServer::start(Format::OpenAi, vec![Step::Text("Hello from the agent.".into())]);
     let h = home_with(&llm, "[gateway]\nlisten = \"127.0.0.1:0\"\n");
     let (port, replies) = chat_service();
@@ -57,7 +86,6 @@ fn a_webhook_channel_takes_verified_messages_once_and_delivers_each_reply() {
          [[http]]\nurl = \"http://127.0.0.1:{port}/**\"\nmethods = [\"POST\"]\n[network]\nallow = [\"127.0.0.1\"]\n"
     );
     std::fs::write(h.home.config.join("hook.toml"), &grant).unwrap();
-    let wasm = guest("hook_channel");
     let grant_file = h.home.config.join("hook.toml");
     ok(
         &h.claw(&[
