@@ -18,7 +18,7 @@ use tokio::io::AsyncWriteExt as _;
 /// Answers a request whose last message is from the user with a call of
 /// `echo`, and one whose last message is a tool result with text. Adds up
 /// the time from request read to response written.
-async fn scripted_server(busy: Arc<Mutex<Duration>>) -> Result<u16> {
+pub(super) async fn scripted_server(busy: Arc<Mutex<Duration>>, text_only: bool) -> Result<u16> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     tokio::spawn(async move {
@@ -29,8 +29,8 @@ async fn scripted_server(busy: Arc<Mutex<Duration>>) -> Result<u16> {
                 let Some((buf, body_start)) = read_request(&mut s).await else { return };
                 let t = Instant::now();
                 let request: serde_json::Value = serde_json::from_slice(&buf[body_start..]).unwrap_or_default();
-                let last_is_tool =
-                    request["messages"].as_array().and_then(|m| m.last()).is_some_and(|m| m["role"] == "tool");
+                let last_is_tool = text_only
+                    || request["messages"].as_array().and_then(|m| m.last()).is_some_and(|m| m["role"] == "tool");
                 let message = if last_is_tool {
                     serde_json::json!({"role": "assistant", "content": "done"})
                 } else {
@@ -65,13 +65,15 @@ pub(super) struct Turn {
     pub recall_ms: f64,
 }
 
-/// Per-turn host overhead, with a breakdown.
-pub(super) fn agent_turn(iterations: usize) -> Result<Turn> {
-    let dir = tempfile::tempdir()?;
-    let home = Home::at(dir.path());
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+/// A home with the scripted provider (its key in the vault), the composed
+/// router and echo; the runtime, the server's busy time and the providers.
+pub(super) fn setup(
+    tokio: &tokio::runtime::Runtime,
+    home: &Home,
+    text_only: bool,
+) -> Result<(Arc<Runtime>, Arc<Mutex<Duration>>, Providers)> {
     let busy = Arc::new(Mutex::new(Duration::ZERO));
-    let port = tokio.block_on(scripted_server(busy.clone()))?;
+    let port = tokio.block_on(scripted_server(busy.clone(), text_only))?;
     let mut providers = Providers::default();
     providers
         .add(Provider {
@@ -83,12 +85,12 @@ pub(super) fn agent_turn(iterations: usize) -> Result<Turn> {
             timeout_ms: 10_000,
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    providers.save(&home)?;
-    let mut vault = claw::vault::Vault::open(&home, true).map_err(|e| anyhow::anyhow!("{e}"))?;
+    providers.save(home)?;
+    let mut vault = claw::vault::Vault::open(home, true).map_err(|e| anyhow::anyhow!("{e}"))?;
     vault.set("bench_key", b"sk-bench-0123456789abcdef0123456789").map_err(|e| anyhow::anyhow!("{e}"))?;
     drop(vault);
 
-    let rt = Runtime::open(&home)?;
+    let rt = Runtime::open(home)?;
     let plug = |import: &str, file: &str| -> Result<Plug> {
         Ok(Plug { import: Some(import.into()), file: file.into(), bytes: std::fs::read(guest(file)?)? })
     };
@@ -107,6 +109,15 @@ pub(super) fn agent_turn(iterations: usize) -> Result<Turn> {
         rt.commit(prepared, false)?;
     }
     rt.reload_vault();
+    Ok((rt, busy, providers))
+}
+
+/// Per-turn host overhead, with a breakdown.
+pub(super) fn agent_turn(iterations: usize) -> Result<Turn> {
+    let dir = tempfile::tempdir()?;
+    let home = Home::at(dir.path());
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let (rt, busy, providers) = setup(&tokio, &home, false)?;
     let agent = Agent::new(rt.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let warmup = iterations / 10;
     let mut samples = Vec::with_capacity(iterations);

@@ -119,3 +119,93 @@ pub(crate) fn webhook_ack(n: usize) -> Result<Stats> {
     gateway.stop();
     Ok(stats(samples, 1e3))
 }
+
+/// What `api` measured.
+pub(crate) struct Api {
+    /// One request at a time: time beyond the scripted LLM's own, ms.
+    pub(crate) overhead: Stats,
+    /// Requests per second with `concurrency` clients.
+    pub(crate) rps: f64,
+    /// Clients at once.
+    pub(crate) concurrency: usize,
+}
+
+/// One `POST /v1/chat/completions`, a new conversation each: its time.
+fn complete(addr: &str, token: &str, conversation: &str) -> Result<Duration> {
+    let body = r#"{"model":"claw","messages":[{"role":"user","content":"say hi"}]}"#;
+    let started = Instant::now();
+    let mut s = TcpStream::connect(addr)?;
+    write!(
+        s,
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\nx-claw-conversation: {conversation}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let took = started.elapsed();
+    anyhow::ensure!(out.starts_with("HTTP/1.1 200") && out.contains("\"done\""), "the completion failed: {out}");
+    Ok(took)
+}
+
+/// The OpenAI-compatible API as `claw run` serves it — the gateway, the
+/// turn queued as a job and run by the pool (workers = cores), the agent,
+/// the composed router through the boundary — against a scripted LLM
+/// that answers at once: `n` requests one at a time (the LLM's own time
+/// subtracted), then `n` with 32 clients at once.
+pub(crate) fn api(n: usize) -> Result<Api> {
+    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let dir = tempfile::tempdir()?;
+    let home = Home::at(dir.path());
+    let (rt, busy, _) = crate::agent_turn::setup(&tokio, &home, true)?;
+    let agent = claw::agent::Agent::new(rt.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (gateway, token, pool) = tokio.block_on(async {
+        let store = rt.services().store.get().await.map_err(|e| anyhow::anyhow!("{e}"))?.clone();
+        let token = store.users().add("bench", UserKind::Client).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let notes: claw::jobs::kinds::Notes = Arc::new(|_| {});
+        let workers = std::thread::available_parallelism().map_or(2, usize::from);
+        let config = claw::jobs::PoolConfig {
+            workers,
+            owner: "bench".into(),
+            lease: Duration::from_secs(30),
+            poll: Duration::from_secs(1),
+            beat: None,
+        };
+        let pool =
+            claw::jobs::Pool::start(store.clone(), claw::jobs::kinds::handlers(rt.clone(), agent, notes), config, None);
+        let listen = Listen { addr: "127.0.0.1:0".into(), tls: None, per_minute: u32::MAX, max_turns: 64 };
+        let gateway =
+            Gateway::start(&listen, rt.clone(), store, pool.waker()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::Ok((gateway, token, pool))
+    })?;
+    let addr = gateway.addr().to_string();
+    for i in 0..n / 10 {
+        complete(&addr, &token, &format!("warm{i}"))?;
+    }
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let before = *busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let took = complete(&addr, &token, &format!("c{i}"))?;
+        let server = *busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner) - before;
+        samples.push(took.saturating_sub(server));
+    }
+    let concurrency = 32;
+    let started = Instant::now();
+    let clients: Vec<_> = (0..concurrency)
+        .map(|c| {
+            let (addr, token) = (addr.clone(), token.clone());
+            std::thread::spawn(move || -> Result<()> {
+                for i in 0..n / concurrency {
+                    complete(&addr, &token, &format!("p{c}-{i}"))?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().map_err(|_| anyhow::anyhow!("a client panicked"))??;
+    }
+    let rps = (n / concurrency * concurrency) as f64 / started.elapsed().as_secs_f64();
+    gateway.stop();
+    tokio.block_on(pool.shutdown());
+    Ok(Api { overhead: stats(samples, 1e3), rps, concurrency })
+}

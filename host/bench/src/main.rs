@@ -688,6 +688,14 @@ fn main() -> Result<()> {
             "target": "p50 <= 5 ms"}),
         );
     }
+    if want("gateway") || want("api") {
+        let a = gateway::api(1000)?;
+        let s = &a.overhead;
+        emit(json!({"name": "api", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
+            "rps": round(a.rps), "concurrency": a.concurrency,
+            "what": "POST /v1/chat/completions as claw run serves it (the turn a job run by the pool, the agent, the composed router through the boundary) against a scripted LLM that answers at once; p50/p99 one at a time with the LLM's own time subtracted, rps with 32 clients",
+            "target": "p50 <= 5 ms at concurrency 1, >= 200 requests/s at concurrency 32"}));
+    }
     if want("agent-turn") {
         let t = agent_turn::agent_turn(300)?;
         let s = &t.overhead;

@@ -28,8 +28,33 @@ pub(super) fn key_header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option
 /// `Store` when it cannot be queued, `Timeout` when the turn runs on past
 /// the wait.
 pub(super) async fn run(state: &State, message: &Message<'_>) -> Result<(i64, TurnResult), GatewayError> {
+    // The reply comes from the conversation's feed the moment the turn
+    // ends in this process, or from the store (a turn another process ran,
+    // one that failed and will be retried).
+    let feed = crate::agent::events::key(message.channel, message.conversation);
+    let mut live = state.runtime.feeds().subscribe(&feed, None).live;
     let (_place, id) = queue(state, message).await?;
-    let reply = tokio::time::timeout(TURN_TIMEOUT, state.store.wait_reply(id)).await.map_err(|_| {
+    let turn = format!("job:{id}");
+    let from_feed = async {
+        loop {
+            match live.recv().await {
+                Ok(e) if e.turn == turn => {
+                    if let crate::agent::events::Event::Done { text } = e.event {
+                        return TurnResult { text, notice: false };
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    };
+    let either = async {
+        tokio::select! {
+            reply = from_feed => reply,
+            reply = state.store.wait_reply(id) => reply,
+        }
+    };
+    let reply = tokio::time::timeout(TURN_TIMEOUT, either).await.map_err(|_| {
         GatewayError::Timeout(format!(
             "the turn is still running after {} s; it is job {id} (`claw jobs show {id}`)",
             TURN_TIMEOUT.as_secs(),
