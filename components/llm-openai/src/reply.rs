@@ -42,10 +42,21 @@ struct WireFunction {
     arguments: Value,
 }
 
+/// Token counts as Chat Completions reports them (whole or streamed).
 #[derive(Deserialize)]
-struct WireUsage {
+pub(crate) struct WireUsage {
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
+}
+
+impl WireUsage {
+    /// As the WIT wants them (a missing count is 0).
+    pub(crate) fn usage(&self) -> Usage {
+        Usage {
+            input_tokens: common::tokens(self.prompt_tokens.unwrap_or(0)),
+            output_tokens: common::tokens(self.completion_tokens.unwrap_or(0)),
+        }
+    }
 }
 
 /// The reply in `body`, from `provider`, which was asked for `model`.
@@ -80,10 +91,7 @@ pub fn parse(body: &[u8], provider: &str, model: &str) -> Result<ChatReply, Prov
             },
         })
         .collect();
-    let usage = reply.usage.map_or(Usage { input_tokens: 0, output_tokens: 0 }, |u| Usage {
-        input_tokens: common::tokens(u.prompt_tokens.unwrap_or(0)),
-        output_tokens: common::tokens(u.completion_tokens.unwrap_or(0)),
-    });
+    let usage = reply.usage.map_or(Usage { input_tokens: 0, output_tokens: 0 }, |u| u.usage());
     Ok(ChatReply {
         text: text(&message.content),
         tool_calls,

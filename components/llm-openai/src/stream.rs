@@ -12,7 +12,7 @@ struct Chunk {
     model: Option<String>,
     // `Option` too, not only `default`: some servers send `"choices": null`.
     choices: Option<Vec<WireChoice>>,
-    usage: Option<WireUsage>,
+    usage: Option<crate::reply::WireUsage>,
     /// OpenRouter and others report a failure mid-stream as a chunk.
     error: Option<Value>,
 }
@@ -43,12 +43,6 @@ struct FunctionPiece {
     name: Option<String>,
     #[serde(default)]
     arguments: Value,
-}
-
-#[derive(Deserialize)]
-struct WireUsage {
-    prompt_tokens: Option<u64>,
-    completion_tokens: Option<u64>,
 }
 
 /// A tool call as far as its pieces have come.
@@ -120,10 +114,7 @@ impl Accumulator {
         }
         if let Some(u) = chunk.usage {
             // Some servers repeat a running total in every chunk: the last wins.
-            self.usage = Some(Usage {
-                input_tokens: common::tokens(u.prompt_tokens.unwrap_or(0)),
-                output_tokens: common::tokens(u.completion_tokens.unwrap_or(0)),
-            });
+            self.usage = Some(u.usage());
         }
         let mut delta_text = String::new();
         for choice in chunk.choices.unwrap_or_default() {
