@@ -2,8 +2,8 @@
 //! removed; then each secret granted to this origin (scheme, host and
 //! port) is put on the wire as its grant says. A `{secret:NAME}`
 //! placeholder is filled only at a place the grant declares — a path
-//! segment written into the allowing rule's URL, or the one header its
-//! `[[secrets]]` entry names — because a credential the component may
+//! segment written into the allowing rule's URL, or the one header or
+//! query parameter its `[[secrets]]` entry names — because a credential the component may
 //! place freely is one it can have the granted service forward anywhere
 //! (a query parameter it chooses, a message text). Anything else denies.
 
@@ -113,8 +113,8 @@ pub fn inject(
 /// Looks a secret up (recording it as injected) or says why it cannot.
 type Fetch<'a> = dyn FnMut(&str) -> Result<Zeroizing<Vec<u8>>, String> + 'a;
 
-/// Fill the path segments the allowing rule declares; a placeholder in any
-/// other segment or in the query denies.
+/// Fill the path segments the allowing rule declares, and the query
+/// parameters a secret declares; a placeholder anywhere else denies.
 fn fill_path(
     parts: &mut Parts,
     to: Destination<'_>,
@@ -122,13 +122,15 @@ fn fill_path(
     fetch: &mut Fetch<'_>,
 ) -> Result<(), String> {
     let path = parts.uri.path().to_string();
-    let query = parts.uri.query().map(str::to_string);
-    if query.as_deref().is_some_and(|q| q.contains(OPEN)) {
-        return Err("a {secret:…} placeholder in the query: a secret goes only where its grant declares (a path segment of the rule's url, or its named header)".into());
-    }
-    if !path.contains(OPEN) {
+    let in_query = parts.uri.query().is_some_and(|q| q.contains(OPEN));
+    if !path.contains(OPEN) && !in_query {
         return Ok(());
     }
+    let query = match parts.uri.query() {
+        Some(q) if in_query => Some(fill_query(q, here, fetch)?),
+        Some(q) => Some(Zeroizing::new(q.to_string())),
+        None => None,
+    };
     let mut out = String::with_capacity(path.len() + 32);
     for (i, seg) in path.split('/').skip(1).enumerate() {
         out.push('/');
@@ -155,10 +157,52 @@ fn fill_path(
         out.push_str(tail);
     }
     let pq = Zeroizing::new(match query {
-        Some(q) => format!("{out}?{q}"),
+        Some(q) => format!("{out}?{}", q.as_str()),
         None => out,
     });
     set_path_and_query(parts, &pq)
+}
+
+/// Fill the query parameters whose whole value is the placeholder of a
+/// secret declaring that parameter (`param`), once each; a placeholder in
+/// any other parameter, in a name, or inside a longer value denies.
+fn fill_query(query: &str, here: &[&SecretGrant], fetch: &mut Fetch<'_>) -> Result<Zeroizing<String>, String> {
+    let deny = |what: String| {
+        Err(format!(
+            "a {{secret:…}} placeholder in {what}: a secret goes only where its grant declares (a path segment of the rule's url, a named header, or a named query parameter)"
+        ))
+    };
+    let mut out = Zeroizing::new(String::with_capacity(query.len() + 32));
+    let mut filled: Vec<&str> = Vec::new();
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        if !pair.contains(OPEN) {
+            out.push_str(pair);
+            continue;
+        }
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name.contains(OPEN) {
+            return deny("a query parameter's name".into());
+        }
+        let owner = here.iter().find(|g| {
+            matches!(&g.inject, Injection::Placeholder { param: Some(p), .. } if p == name)
+                && value == format!("{OPEN}{}}}", g.name)
+        });
+        let Some(owner) = owner else {
+            return deny(format!("query parameter `{name}`"));
+        };
+        if filled.contains(&owner.name.as_str()) {
+            return Err(format!("query parameter `{name}` carries {{secret:{}}} more than once", owner.name));
+        }
+        filled.push(&owner.name);
+        let v = fetch(&owner.name)?;
+        out.push_str(name);
+        out.push('=');
+        out.push_str(&pct(&v));
+    }
+    Ok(out)
 }
 
 /// Fill the one header each placeholder secret names, once; a placeholder
@@ -178,8 +222,9 @@ fn fill_headers(parts: &mut Parts, here: &[&SecretGrant], fetch: &mut Fetch<'_>)
         if found.is_empty() {
             continue;
         }
-        let owner =
-            here.iter().find(|g| matches!(&g.inject, Injection::Placeholder { header: Some(h) } if h == name.as_str()));
+        let owner = here
+            .iter()
+            .find(|g| matches!(&g.inject, Injection::Placeholder { header: Some(h), .. } if h == name.as_str()));
         let Some(owner) = owner else {
             return Err(format!("a {{secret:…}} placeholder in header `{name}`, where the grant declares none"));
         };
@@ -246,6 +291,7 @@ mod tests {
             ("pw", b"p4ss".as_slice()),
             ("bot", b"123:ABC".as_slice()),
             ("hk", b"h-key".as_slice()),
+            ("wh", b"w/h s".as_slice()),
         ]))
     }
 
@@ -294,6 +340,11 @@ name = "hk"
 origins = ["https://h.x.com"]
 inject = "placeholder"
 header = "X-Key"
+[[secrets]]
+name = "wh"
+origins = ["https://api.telegram.org"]
+inject = "placeholder"
+param = "secret_token"
 "#,
             "g",
         )
@@ -363,7 +414,7 @@ header = "X-Key"
         assert_eq!(run(&mut p, &vault()).unwrap(), vec!["bot"]);
         assert_eq!(p.uri.path_and_query().unwrap().as_str(), "/bot123%3AABC/sendMessage?chat_id=1");
         for (uri, place) in [
-            ("https://api.telegram.org/bot{secret:bot}/sendMessage?text={secret:bot}", "the query"),
+            ("https://api.telegram.org/bot{secret:bot}/sendMessage?text={secret:bot}", "query parameter `text`"),
             ("https://api.telegram.org/bot{secret:bot}/x/{secret:bot}", "path segment 3"),
             ("https://api.telegram.org/file/{secret:bot}", "path segment 2"),
             ("https://evil.com/bot{secret:bot}/x", "path segment 1"),
@@ -372,6 +423,28 @@ header = "X-Key"
             let e = run(&mut p, &vault()).unwrap_err();
             assert!(e.contains(place) && !e.contains("123:ABC"), "{uri}: {e}");
         }
+    }
+
+    #[test]
+    fn a_query_placeholder_fills_only_the_whole_value_of_its_named_parameter_once() {
+        let mut p = parts("https://api.telegram.org/bot{secret:bot}/setWebhook?secret_token={secret:wh}&x=1", &[]);
+        assert_eq!(run(&mut p, &vault()).unwrap(), vec!["wh", "bot"]);
+        assert_eq!(p.uri.path_and_query().unwrap().as_str(), "/bot123%3AABC/setWebhook?secret_token=w%2Fh%20s&x=1");
+        let base = "https://api.telegram.org/file/x";
+        for (query, place) in [
+            ("text={secret:wh}", "query parameter `text`"),
+            ("secret_token=a{secret:wh}", "query parameter `secret_token`"),
+            ("secret_token={secret:bot}", "query parameter `secret_token`"),
+            ("{secret:wh}=1", "name"),
+            ("secret_token={secret:wh}&secret_token={secret:wh}", "more than once"),
+        ] {
+            let mut p = parts(&format!("{base}?{query}"), &[]);
+            let e = run(&mut p, &vault()).unwrap_err();
+            assert!(e.contains(place) && !e.contains("w/h"), "{query}: {e}");
+        }
+        // Another origin does not receive it.
+        let mut p = parts("https://evil.com/?secret_token={secret:wh}", &[]);
+        assert!(run(&mut p, &vault()).unwrap_err().contains("query parameter `secret_token`"));
     }
 
     #[test]

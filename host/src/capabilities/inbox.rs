@@ -1,9 +1,10 @@
 //! `claw:runtime/inbox`: a channel hands a message to the agent. It is
 //! queued as a durable job under the channel's name (the component's), one
 //! at a time per conversation, its reply delivered back through the
-//! channel's `deliver`; the provider's id makes a redelivery a no-op. The
-//! text is what a person outside said: the agent treats it as their
-//! message, never as the operator's.
+//! channel's `deliver`; the provider's id makes a redelivery a no-op. A
+//! sender the operator has not paired with (`pair`, then `claw pairing
+//! approve`) is someone outside: the agent reads their text as external
+//! content, never as the operator's.
 
 use super::{CallState, HostServices};
 use crate::grant::Grant;
@@ -90,6 +91,10 @@ impl Host for Instance {
             Err(e) => return Ok(Err(format!("the store is unavailable: {e}"))),
         };
         let channel = self.config.channel.as_str();
+        let paired = match store.pairings().is_paired(channel, &message.sender).await {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(format!("the store failed: {e}"))),
+        };
         let queued = Queued {
             channel,
             conversation: &message.conversation,
@@ -97,11 +102,35 @@ impl Host for Instance {
             idempotency_key: message.id.as_ref().map(|id| format!("{channel}:{id}")),
             origin: None,
             deliver: true,
+            stranger: (!paired).then_some(message.sender.as_str()),
         };
         Ok(match store.enqueue_message(&queued).await {
             Ok(q) => {
                 self.queued += usize::from(q.created);
                 Ok(q.created)
+            }
+            Err(e) => Err(e.to_string()),
+        })
+    }
+
+    async fn pair(&mut self, sender: String) -> wasmtime::Result<Result<String, String>> {
+        if !self.config.granted {
+            return Ok(Err("the grant has no [inbox] section".into()));
+        }
+        if sender.is_empty() || sender.len() > MAX_ID || sender.chars().any(char::is_control) {
+            return Ok(Err(format!("the sender must be 1 to {MAX_ID} bytes without control characters")));
+        }
+        let store = match self.store.get().await {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(format!("the store is unavailable: {e}"))),
+        };
+        let channel = self.config.channel.as_str();
+        Ok(match store.pairings().request(channel, &sender).await {
+            Ok(code) => {
+                // Not the code: the operator gets it from the person, which
+                // is what proves the person holds that chat.
+                tracing::info!(channel, sender = %sender, "a pairing was requested: see `claw pairing list`");
+                Ok(code)
             }
             Err(e) => Err(e.to_string()),
         })

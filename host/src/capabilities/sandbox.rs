@@ -1,6 +1,7 @@
 //! The sandbox every component gets: WASI with no authority behind it
-//! (no environment, no arguments, no files, no sockets; clocks and
-//! randomness only), plus the memory limit of its grant.
+//! (no arguments, no files, no sockets; clocks and randomness only), plus
+//! the memory limit of its grant and the environment its `[env]` names
+//! (configuration only: the grant refuses a secret there).
 //!
 //! stderr is kept (capped) so that a trap can say what the guest printed,
 //! typically its panic message. stdout goes nowhere, except for a channel
@@ -34,16 +35,21 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
 }
 
 /// The sandbox as a grant configures it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Config {
     memory_limit: usize,
     terminal_output: bool,
+    env: std::sync::Arc<[(String, String)]>,
 }
 
 impl Config {
-    /// Read the memory limit and terminal grant.
+    /// Read the memory limit, terminal and environment of the grant.
     pub fn from_grant(grant: &crate::grant::Grant) -> Config {
-        Config { memory_limit: grant.limits.memory_bytes, terminal_output: grant.terminal_output }
+        Config {
+            memory_limit: grant.limits.memory_bytes,
+            terminal_output: grant.terminal_output,
+            env: crate::grant::env::pairs(&grant.env).into(),
+        }
     }
 
     /// How many host-side resources one instance may hold at once: its
@@ -67,6 +73,7 @@ impl Instance {
         let stderr = MemoryOutputPipe::new(STDERR_CAP);
         let mut builder = WasiCtxBuilder::new();
         builder.stderr(stderr.clone());
+        builder.envs(&config.env);
         let terminal = config.terminal_output.then(|| MemoryOutputPipe::new(TERMINAL_CAP));
         if let Some(t) = &terminal {
             builder.stdout(t.clone());

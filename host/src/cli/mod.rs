@@ -7,6 +7,7 @@ mod jobs;
 mod memory;
 mod new;
 mod output;
+mod pairing;
 mod policy;
 mod provider;
 mod routine;
@@ -74,6 +75,9 @@ enum Command {
     /// Who may use the gateway: people and API clients, each with tokens of their own.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Who on a channel is the operator's own: approve the code a person was shown.
+    #[command(subcommand)]
+    Pairing(pairing::PairingCommand),
 }
 
 /// Entry point of the `claw` binary.
@@ -103,6 +107,7 @@ pub fn main() -> ExitCode {
             Command::Jobs(a) => jobs::run(a, &printer).await,
             Command::Status(a) => status::run(a, &printer).await,
             Command::User(c) => user::run(c, &printer).await,
+            Command::Pairing(c) => pairing::run(c, &printer).await,
             Command::Scan(a) => {
                 return scan::run(a, &printer).map(|found| if found { ExitCode::from(1) } else { ExitCode::SUCCESS });
             }

@@ -108,6 +108,7 @@ pub(super) async fn send(
         idempotency_key: key,
         origin: None,
         deliver: false,
+        stranger: None,
     };
     let (job, reply) = super::turn::run(state, &message).await?;
     let body = serde_json::json!({"job": job, "reply": reply.text, "notice": reply.notice});

@@ -138,6 +138,7 @@ pub(super) async fn chat(
         idempotency_key: key_header(headers, "idempotency-key").map(|k| format!("{CHANNEL}:{}:{k}", user.id)),
         origin: None,
         deliver: false,
+        stranger: None,
     };
     let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     if request.stream {

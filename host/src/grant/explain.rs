@@ -67,7 +67,8 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
     out.push(format!("memory search: {}", if grant.memory_search { "yes" } else { "no" }));
     if let Some(inbox) = grant.inbox {
         let poll = inbox.poll_ms.map(|ms| format!("; polled every {} s", ms / 1000)).unwrap_or_default();
-        out.push(format!("inbox: hands messages to the agent, and delivers its replies{poll}"));
+        let drafts = inbox.drafts_ms.map(|ms| format!("; a reply's drafts every {ms} ms")).unwrap_or_default();
+        out.push(format!("inbox: hands messages to the agent, and delivers its replies{poll}{drafts}"));
     }
     if let Some(kv) = grant.kv {
         out.push(format!("state: keeps its own keys and values in the store, up to {} KiB", kv.max_bytes >> 10));
@@ -98,7 +99,13 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
         l.timeout_ms,
         l.output_bytes >> 10
     ));
-    out.push("always: no environment variables, no files, no sockets; clocks and randomness only".into());
+    if grant.env.is_empty() {
+        out.push("always: no environment variables, no files, no sockets; clocks and randomness only".into());
+    } else {
+        let vars: Vec<String> = grant.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push(format!("environment: {} (configuration from the grant, no secrets)", vars.join(", ")));
+        out.push("always: no files, no sockets; clocks and randomness only".into());
+    }
     out.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
     out
 }
@@ -118,7 +125,7 @@ fn explain_secret(grant: &Grant, s: &SecretGrant, warnings: &mut Vec<String>) ->
         Injection::Header { name, format } => format!("as header `{name}: {format}`"),
         Injection::Query { param } => format!("as query parameter `{param}`"),
         Injection::Basic { username } => format!("as the basic-auth password of user `{username}`"),
-        Injection::Placeholder { header } => {
+        Injection::Placeholder { header, param } => {
             let mut places: Vec<String> = grant
                 .http
                 .iter()
@@ -131,6 +138,9 @@ fn explain_secret(grant: &Grant, s: &SecretGrant, warnings: &mut Vec<String>) ->
             if let Some(h) = header {
                 places.push(format!("header `{h}`, where the component writes {{secret:{}}} once", s.name));
             }
+            if let Some(q) = param {
+                places.push(format!("query parameter `{q}`, when the component sets it to {{secret:{}}}", s.name));
+            }
             format!("into {}", places.join("; and "))
         }
     };
@@ -138,7 +148,7 @@ fn explain_secret(grant: &Grant, s: &SecretGrant, warnings: &mut Vec<String>) ->
         "secret `{}`: the boundary writes it {place}, only on requests to {to}; that service receives the value, the component never does",
         s.name
     )];
-    if matches!(s.inject, Injection::Query { .. }) {
+    if matches!(s.inject, Injection::Query { .. } | Injection::Placeholder { param: Some(_), .. }) {
         lines.push(format!("  (a query parameter is part of the URL: {to} may log it; a header keeps it out of URLs)"));
     }
     for o in &s.origins {

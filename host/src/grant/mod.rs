@@ -26,6 +26,8 @@
 //! [[secrets]]              # (or into one named header, `header = "X-Key"`)
 //! name = "telegram_token"
 //! inject = "placeholder"   # origins default to the rules that write it
+//!                          # (or the value of one query parameter, `param =
+//!                          #  "secret_token"`, sent to its named origins)
 //!
 //! [workspace]              # claw:runtime/workspace
 //! read = ["notes/"]
@@ -44,6 +46,16 @@
 //! [providers]              # the LLM router: HTTP to the configured providers
 //! use = true               # (their scheme, host, port and credential only)
 //!
+//! [inbox]                  # channels: hand messages to the agent
+//! poll = "1s"              # call the channel's poll this often
+//! drafts = "1s"            # deliver a streaming reply's drafts this often
+//!
+//! [kv]                     # claw:runtime/kv: a small durable state
+//! max_kib = 64
+//!
+//! [env]                    # the component's environment (no secrets)
+//! TELEGRAM_API = "https://api.telegram.org"
+//!
 //! [terminal]               # a channel's stdout is the operator's terminal
 //! output = true
 //!
@@ -52,6 +64,7 @@
 //! ```
 
 mod check;
+pub mod env;
 mod explain;
 mod http_rule;
 mod parse;
@@ -95,6 +108,9 @@ pub struct Grant {
     pub kv: Option<KvGrant>,
     /// A channel that hands messages to the agent (and how often it is polled).
     pub inbox: Option<InboxGrant>,
+    /// Environment variables the component reads (configuration, never a
+    /// secret: those stay in the vault).
+    pub env: BTreeMap<String, String>,
 }
 
 /// `[inbox]`: the channel hands messages to the agent; each reply is
@@ -103,6 +119,9 @@ pub struct Grant {
 pub struct InboxGrant {
     /// Call the channel's `poll` this often (none: never).
     pub poll_ms: Option<u64>,
+    /// Deliver a streaming reply as drafts this often (none: the whole
+    /// reply once, at the end).
+    pub drafts_ms: Option<u64>,
 }
 
 /// `[kv]`: the component keeps a small state of its own in the store.
@@ -189,11 +208,13 @@ pub enum Injection {
         username: String,
     },
     /// Where the component writes `{secret:NAME}`, at a place the grant
-    /// declares: a path segment of an `[[http]]` rule's URL, or this one
-    /// header (once).
+    /// declares: a path segment of an `[[http]]` rule's URL, this one
+    /// header (once), or the whole value of this one query parameter.
     Placeholder {
         /// The one header whose value may carry the placeholder.
         header: Option<String>,
+        /// The one query parameter whose value may be the placeholder.
+        param: Option<String>,
     },
 }
 

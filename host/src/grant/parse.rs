@@ -57,6 +57,8 @@ struct RawGrant {
     inbox: Option<RawInbox>,
     #[serde(default)]
     terminal: Option<RawTerminal>,
+    #[serde(default)]
+    env: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +80,8 @@ struct RawKv {
 struct RawInbox {
     #[serde(default)]
     poll: Option<Spanned<String>>,
+    #[serde(default)]
+    drafts: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -180,7 +184,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         line: e.span().map(|s| cx.line_of(s.start)),
         message: e.message().trim().to_string(),
         hint: Some(
-            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers], [kv], [inbox] and [terminal]; see `claw component inspect` for examples"
+            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers], [kv], [inbox], [env] and [terminal]; see `claw component inspect` for examples"
                 .into(),
         ),
     })?;
@@ -269,24 +273,24 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         grant.kv = Some(super::KvGrant { max_bytes: max_kib << 10 });
     }
     if let Some(inbox) = raw.inbox {
-        let poll_ms = match &inbox.poll {
-            None => None,
-            Some(v) => match crate::jobs::duration_ms(v.get_ref(), "inbox.poll") {
-                Ok(ms) if (1_000..=86_400_000).contains(&ms) => Some(ms as u64),
-                Ok(_) => {
-                    return cx.err(
-                        v.span(),
-                        format!("inbox.poll = \"{}\" is out of range", v.get_ref()),
-                        "poll from every 1s to every 24h",
-                    );
-                }
-                Err(p) => {
-                    let hint = p.hint_text().map(ToString::to_string).unwrap_or_default();
-                    return cx.err(v.span(), p.to_string(), &hint);
-                }
-            },
-        };
-        grant.inbox = Some(super::InboxGrant { poll_ms });
+        let poll_ms = every(&cx, inbox.poll.as_ref(), "inbox.poll", 1_000, "poll from every 1s to every 24h")?;
+        let drafts_ms =
+            every(&cx, inbox.drafts.as_ref(), "inbox.drafts", 250, "update drafts from every 250ms to every 24h")?;
+        grant.inbox = Some(super::InboxGrant { poll_ms, drafts_ms });
+    }
+    if raw.env.len() > super::env::MAX_VARS {
+        return Err(GrantError {
+            file: file.to_string(),
+            line: None,
+            message: format!("[env] sets {} variables, over {}", raw.env.len(), super::env::MAX_VARS),
+            hint: Some("set only the configuration the component reads".into()),
+        });
+    }
+    for (name, value) in raw.env {
+        if let Err((message, hint)) = super::env::check(&name, value.get_ref()) {
+            return cx.err(value.span(), message, hint);
+        }
+        grant.env.insert(name, value.into_inner());
     }
     for net in raw.network.map(|n| n.allow).unwrap_or_default() {
         let text = net.get_ref().trim();
@@ -441,7 +445,7 @@ fn secret_grant(cx: &Ctx<'_>, s: RawSecret) -> Result<SecretGrant, GrantError> {
         }
         "query" => Injection::Query { param: need(s.param, "param")? },
         "basic" => Injection::Basic { username: need(s.username, "username")? },
-        "placeholder" => Injection::Placeholder { header: s.header.map(|h| h.to_ascii_lowercase()) },
+        "placeholder" => Injection::Placeholder { header: s.header.map(|h| h.to_ascii_lowercase()), param: s.param },
         other => {
             return cx.err(
                 kind_span,
@@ -450,7 +454,7 @@ fn secret_grant(cx: &Ctx<'_>, s: RawSecret) -> Result<SecretGrant, GrantError> {
             );
         }
     };
-    if let Injection::Header { name: h, .. } | Injection::Placeholder { header: Some(h) } = &inject
+    if let Injection::Header { name: h, .. } | Injection::Placeholder { header: Some(h), .. } = &inject
         && http::HeaderName::try_from(h.as_str()).is_err()
     {
         return cx.err(
@@ -470,6 +474,25 @@ fn secret_grant(cx: &Ctx<'_>, s: RawSecret) -> Result<SecretGrant, GrantError> {
     Ok(SecretGrant { name, origins, inject })
 }
 
+/// An interval of `[inbox]`, from `min_ms` to a day.
+fn every(
+    cx: &Ctx<'_>,
+    v: Option<&Spanned<String>>,
+    field: &str,
+    min_ms: i64,
+    range: &str,
+) -> Result<Option<u64>, GrantError> {
+    let Some(v) = v else { return Ok(None) };
+    match crate::jobs::duration_ms(v.get_ref(), field) {
+        Ok(ms) if (min_ms..=86_400_000).contains(&ms) => Ok(Some(ms as u64)),
+        Ok(_) => cx.err(v.span(), format!("{field} = \"{}\" is out of range", v.get_ref()), range),
+        Err(p) => {
+            let hint = p.hint_text().map(ToString::to_string).unwrap_or_default();
+            cx.err(v.span(), p.to_string(), &hint)
+        }
+    }
+}
+
 /// A placeholder secret goes where rules write it: its origins default to
 /// those rules', and a rule that writes it elsewhere is an error.
 fn place_placeholder(
@@ -478,7 +501,7 @@ fn place_placeholder(
     g: &mut SecretGrant,
     rules: &[HttpRule],
 ) -> Result<(), GrantError> {
-    let Injection::Placeholder { header } = &g.inject else { return Ok(()) };
+    let Injection::Placeholder { header, param } = &g.inject else { return Ok(()) };
     let writers: Vec<&HttpRule> = rules.iter().filter(|r| r.placeholders.iter().any(|p| p.secret == g.name)).collect();
     if g.origins.is_empty() {
         g.origins = writers.iter().map(|r| Origin::of_rule(r)).collect();
@@ -502,14 +525,14 @@ fn place_placeholder(
             "write it into a rule's path, e.g. url = \"https://api.telegram.org/bot{secret:NAME}/**\", or set header and origins",
         );
     }
-    if header.is_none() && writers.is_empty() {
+    if header.is_none() && param.is_none() && writers.is_empty() {
         return cx.err(
             span,
             format!(
                 "secret `{}` is a placeholder with no place: no [[http]] url writes it and no header is named",
                 g.name
             ),
-            "write {secret:NAME} into a rule's path, or add header = \"X-Api-Key\"",
+            "write {secret:NAME} into a rule's path, or add header = \"X-Api-Key\" or param = \"key\"",
         );
     }
     Ok(())
@@ -718,6 +741,22 @@ e = "echo"
             "g",
         )
         .unwrap();
-        assert_eq!(g.secrets[0].inject, Injection::Placeholder { header: Some("x-key".into()) });
+        assert_eq!(g.secrets[0].inject, Injection::Placeholder { header: Some("x-key".into()), param: None });
+    }
+
+    #[test]
+    fn a_query_placeholder_needs_its_origins_and_drafts_their_range() {
+        let g = Grant::parse(
+            "[[secrets]]\nname = \"wh\"\ninject = \"placeholder\"\nparam = \"secret_token\"\norigins = [\"https://api.telegram.org\"]\n",
+            "g",
+        )
+        .unwrap();
+        assert_eq!(g.secrets[0].inject, Injection::Placeholder { header: None, param: Some("secret_token".into()) });
+        let e = Grant::parse("[[secrets]]\nname = \"wh\"\ninject = \"placeholder\"\nparam = \"t\"\n", "g").unwrap_err();
+        assert!(e.message.contains("names no origins"), "{e}");
+        let g = Grant::parse("[inbox]\npoll = \"2s\"\ndrafts = \"500ms\"\n", "g").unwrap();
+        assert_eq!(g.inbox, Some(crate::grant::InboxGrant { poll_ms: Some(2_000), drafts_ms: Some(500) }));
+        let e = Grant::parse("[inbox]\ndrafts = \"10ms\"\n", "g").unwrap_err();
+        assert!(e.message.contains("inbox.drafts") && e.hint.unwrap().contains("250ms"), "out of range");
     }
 }

@@ -130,6 +130,10 @@ pub struct Turn {
     /// message its inbox handed over), not to a waiting terminal or request.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deliver: bool,
+    /// Who said it, when they are not one of the operator's own (a
+    /// channel's unpaired sender): the text is wrapped as external content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stranger: Option<String>,
 }
 
 #[cfg(test)]

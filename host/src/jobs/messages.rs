@@ -29,6 +29,9 @@ pub struct Message<'a> {
     /// Deliver the reply through the channel component (its inbox's
     /// messages), rather than to whoever waits.
     pub deliver: bool,
+    /// The sender, when they are not one of the operator's own (unpaired):
+    /// the agent reads what they said as external content.
+    pub stranger: Option<&'a str>,
 }
 
 impl Store {
@@ -45,6 +48,7 @@ impl Store {
             text: message.text.into(),
             origin: message.origin.clone(),
             deliver: message.deliver,
+            stranger: message.stranger.map(str::to_string),
         };
         let mut job = NewJob::new(AGENT_TURN, &serde_json::to_value(&turn).unwrap_or_default());
         job.queue_key = Some(format!("{}:{}", message.channel, message.conversation));

@@ -10,6 +10,7 @@
 
 pub mod action;
 mod beats;
+mod deliver;
 mod inspect;
 pub mod kinds;
 mod messages;

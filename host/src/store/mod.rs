@@ -6,6 +6,7 @@
 
 pub mod index;
 pub mod kv;
+pub mod pairing;
 pub mod sessions;
 mod url;
 pub mod workspace;

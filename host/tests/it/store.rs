@@ -16,6 +16,7 @@ on_both_backends!(
     a_database_from_a_newer_claw_is_refused,
     the_workspace_capability_obeys_the_grant,
     each_component_keeps_its_own_state_within_its_cap,
+    pairing_codes_are_reused_capped_and_settled_once,
 );
 
 async fn documents_round_trip(db: &TestDb) {
@@ -223,4 +224,39 @@ async fn each_component_keeps_its_own_state_within_its_cap(db: &TestDb) {
     let store = db.store().await;
     assert_eq!(store.kv("alpha").get("offset").await.unwrap().as_deref(), Some("42"));
     assert_eq!(store.kv("alpha").keys("").await.unwrap(), ["offset", "seen/7"]);
+}
+
+/// Pairing: one pending code per sender (asked twice, the same code),
+/// at most ten pending per channel, approval by code on its own channel
+/// only and once; a paired sender cannot ask again.
+async fn pairing_codes_are_reused_capped_and_settled_once(db: &TestDb) {
+    use claw::store::pairing::PairingError;
+    let store = db.store().await;
+    let p = store.pairings();
+    let code = p.request("telegram", "42").await.unwrap();
+    assert_eq!(p.request("telegram", "42").await.unwrap(), code, "the pending code is reused");
+    assert!(!p.is_paired("telegram", "42").await.unwrap());
+    // Another channel does not know the code.
+    assert!(matches!(p.approve("slack", &code).await, Err(PairingError::NoSuchCode { .. })));
+    for i in 0..9 {
+        p.request("telegram", &format!("s{i}")).await.unwrap();
+    }
+    assert!(matches!(p.request("telegram", "s10").await, Err(PairingError::TooMany)));
+    p.request("slack", "s10").await.unwrap();
+    // Approved in any case, with spaces: paired, and the code is spent.
+    let typed = format!("{} {}", &code[..4], code[4..].to_lowercase());
+    assert_eq!(p.approve("telegram", &typed).await.unwrap(), "42");
+    assert!(p.is_paired("telegram", "42").await.unwrap());
+    assert!(!p.is_paired("slack", "42").await.unwrap());
+    assert!(matches!(p.approve("telegram", &code).await, Err(PairingError::NoSuchCode { .. })));
+    assert!(matches!(p.request("telegram", "42").await, Err(PairingError::AlreadyPaired)));
+    // A slot is free again; denying drops the request.
+    let other = p.request("telegram", "s10").await.unwrap();
+    assert_eq!(p.deny("telegram", &other).await.unwrap(), "s10");
+    assert!(!p.is_paired("telegram", "s10").await.unwrap());
+    let listed = p.list().await.unwrap();
+    assert_eq!(listed.iter().filter(|x| x.paired).count(), 1);
+    assert_eq!(listed.iter().filter(|x| x.channel == "telegram" && !x.paired).count(), 9);
+    assert!(p.remove("telegram", "42").await.unwrap());
+    assert!(!p.is_paired("telegram", "42").await.unwrap());
 }

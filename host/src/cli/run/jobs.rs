@@ -161,8 +161,15 @@ impl Jobs {
     /// message, and wake a worker. Returns the job.
     pub(super) async fn message(&self, channel: &str, conversation: &str, text: &str) -> Result<i64, Problem> {
         let origin = Some(process_name());
-        let message =
-            crate::jobs::Message { channel, conversation, text, idempotency_key: None, origin, deliver: false };
+        let message = crate::jobs::Message {
+            channel,
+            conversation,
+            text,
+            idempotency_key: None,
+            origin,
+            deliver: false,
+            stranger: None,
+        };
         let id = self.store.enqueue_message(&message).await?.id;
         self.pool.wake();
         Ok(id)

@@ -80,7 +80,8 @@ pub(super) async fn run(_args: RunArgs, printer: &Printer) -> Result<()> {
         let (store, runtime, printer) = (jobs.store(), runtime.clone(), *printer);
         tokio::spawn(async move {
             let reply = jobs::reply(&store, id).await;
-            deliver(&runtime, &printer, Outbound { conversation, text: reply.text, notice: reply.notice }).await;
+            deliver(&runtime, &printer, Outbound { conversation, text: reply.text, notice: reply.notice, reply: None })
+                .await;
         });
     }
 
@@ -193,7 +194,7 @@ async fn handle(line: &str, runtime: &Arc<Runtime>, agent: &Agent, jobs: &jobs::
                 Err(e) => (m.conversation, format!("error: {e}"), true),
             },
         };
-        deliver(runtime, printer, Outbound { conversation, text, notice }).await;
+        deliver(runtime, printer, Outbound { conversation, text, notice, reply: None }).await;
     }
     true
 }
