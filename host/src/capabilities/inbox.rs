@@ -10,7 +10,7 @@ use super::{CallState, HostServices};
 use crate::grant::Grant;
 use crate::jobs::Message as Queued;
 use crate::store::LazyStore;
-use crate::wit::channel::claw::runtime::inbox::{Host, Message, add_to_linker};
+use crate::wit::channel::claw::runtime::inbox::{Answer, Host, Message, add_to_linker};
 use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
@@ -18,6 +18,8 @@ use wasmtime::component::{HasSelf, Linker};
 pub const MAX_TEXT: usize = 64 << 10;
 /// The longest conversation or sender id, in bytes.
 pub const MAX_ID: usize = 200;
+/// The longest a channel may wait for an answer in one call.
+pub const MAX_WAIT_MS: u32 = 60_000;
 
 /// Link `claw:runtime/inbox`.
 ///
@@ -111,6 +113,29 @@ impl Host for Instance {
             }
             Err(e) => Err(e.to_string()),
         })
+    }
+
+    async fn wait(&mut self, id: String, timeout_ms: u32) -> wasmtime::Result<Result<Option<Answer>, String>> {
+        if !self.config.granted {
+            return Ok(Err("the grant has no [inbox] section".into()));
+        }
+        let store = match self.store.get().await {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(format!("the store is unavailable: {e}"))),
+        };
+        // Only this channel's own messages: the key is under its name.
+        let key = format!("{}:{id}", self.config.channel);
+        let job = match store.jobs().by_key(&key).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return Ok(Err(format!("no message with id `{id}` was sent on this channel"))),
+            Err(e) => return Ok(Err(format!("the store failed: {e}"))),
+        };
+        // Long enough for one look at the store, even when asked for 0.
+        let wait = std::time::Duration::from_millis(u64::from(timeout_ms.clamp(100, MAX_WAIT_MS)));
+        Ok(Ok(tokio::time::timeout(wait, store.wait_reply(job))
+            .await
+            .ok()
+            .map(|r| Answer { text: r.text, notice: r.notice })))
     }
 
     async fn pair(&mut self, sender: String) -> wasmtime::Result<Result<String, String>> {

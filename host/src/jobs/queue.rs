@@ -248,6 +248,18 @@ impl Queue<'_> {
         Ok(Enqueued { id, created: false })
     }
 
+    /// The id of the job with idempotency key `key`, if there is one.
+    ///
+    /// # Errors
+    ///
+    /// A database failure.
+    pub async fn by_key(&self, key: &str) -> Result<Option<i64>, sqlx::Error> {
+        Ok(on_db!(self.store.db(), p, BY_KEY, BY_KEY, |sql| sqlx::query_scalar(sql)
+            .bind(key)
+            .fetch_optional(p)
+            .await?))
+    }
+
     /// The job `id`, if it exists.
     ///
     /// # Errors

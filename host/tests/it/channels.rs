@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 const TOKEN: &str = "hook-secret-4d1f9a7c2e";
 
 /// The chat service's stand-in: records each POST's body, answers 200.
-fn chat_service() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
+pub(crate) fn chat_service() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let got = Arc::new(Mutex::new(Vec::new()));
@@ -150,7 +150,10 @@ fn scenario(wasm: &std::path::Path) {
     assert_eq!(replies[0]["chat"], "c1");
     assert_eq!(replies[0]["text"], "Hello from the agent.");
     assert_eq!(llm.requests().len(), 1, "one turn");
-    assert_eq!(llm.requests()[0].last_message_text(), "Hello there");
+    // An unpaired sender: their words reach the agent as external content.
+    let said = llm.requests()[0].last_message_text();
+    assert!(said.starts_with("<untrusted source=\"a message from u9 on hook, who is not the operator"), "{said}");
+    assert!(said.contains("\nHello there\n"), "{said}");
 
     let audit = stdout(&h.claw(&["audit", "-n", "60"]));
     assert!(audit.contains("POST /channels/hook: missing the authorization header"), "{audit}");

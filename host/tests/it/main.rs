@@ -31,3 +31,4 @@ mod sessions;
 mod store;
 mod streaming;
 mod web_chat;
+mod webhook_channel;

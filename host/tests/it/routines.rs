@@ -45,6 +45,14 @@ impl Running {
         writeln!(self.stdin, "/quit").unwrap();
         assert!(self.child.wait().unwrap().success());
     }
+
+    /// [`Running::quit`], then the stderr lines nobody waited for.
+    pub(crate) fn quit_with_stderr(mut self) -> Vec<String> {
+        writeln!(self.stdin, "/quit").unwrap();
+        assert!(self.child.wait().unwrap().success());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        self.err.try_iter().collect()
+    }
 }
 
 /// A home with the router, the terminal channel, a read-only tool (echo)

@@ -157,6 +157,7 @@ async fn enqueue_turns(store: &claw::store::Store, n: usize) -> Vec<i64> {
             text: format!("message {i}"),
             origin: None,
             deliver: false,
+            stranger: None,
         };
         let mut job = NewJob::new(AGENT_TURN, &serde_json::to_value(&turn).unwrap());
         job.queue_key = Some(format!("load:c{c}"));

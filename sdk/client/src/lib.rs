@@ -43,5 +43,6 @@ pub mod bindings {
 mod error;
 pub mod http;
 pub mod log;
+pub mod serve;
 
 pub use error::{Error, ErrorKind};

@@ -1,0 +1,66 @@
+//! `telegram`: a claw channel for a Telegram bot. Updates arrive by long
+//! polling (`poll` calls `getUpdates`) or, with `TELEGRAM_WEBHOOK_URL` set,
+//! by webhook (the host has verified Telegram's secret header before the
+//! request reaches `handle`). Direct messages and group messages that
+//! address the bot go to the inbox; `/start` in a direct chat asks for a
+//! pairing code. Replies come back through `deliver`, drafts included: the
+//! draft's message is edited as the reply grows.
+//!
+//! The bot token is never known here: every URL says
+//! `{secret:telegram_token}` and the host's boundary fills it in.
+
+#[allow(clippy::too_many_arguments)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "claw:runtime/channel",
+        with: {
+            "claw:runtime/log@0.1.0": claw_client::bindings::claw::runtime::log,
+            "wasi:http/types@0.2.12": claw_client::bindings::wasi::http::types,
+            "wasi:http/outgoing-handler@0.2.12": claw_client::bindings::wasi::http::outgoing_handler,
+            "wasi:io/error@0.2.12": claw_client::bindings::wasi::io::error,
+            "wasi:io/poll@0.2.12": claw_client::bindings::wasi::io::poll,
+            "wasi:io/streams@0.2.12": claw_client::bindings::wasi::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.12": claw_client::bindings::wasi::clocks::monotonic_clock,
+        },
+        generate_all,
+    });
+}
+
+mod api;
+mod config;
+mod deliver;
+mod format;
+mod handle;
+mod poll;
+mod state;
+mod update;
+mod webhook;
+
+use bindings::claw::runtime::channel_types::{Event, Outbound};
+use claw_client::bindings::wasi::http::types::{IncomingRequest, ResponseOutparam};
+
+struct Telegram;
+
+impl bindings::Guest for Telegram {
+    fn receive(_input: Vec<u8>) -> Result<Vec<Event>, String> {
+        Err("the telegram channel takes webhooks and polling, not terminal input".into())
+    }
+
+    fn deliver(message: Outbound) -> Result<(), String> {
+        let config = config::Config::from_env()?;
+        deliver::deliver(&api::Bot::new(&config.api), message)
+    }
+
+    fn poll() -> Result<(), String> {
+        poll::poll(&config::Config::from_env()?)
+    }
+}
+
+impl bindings::exports::wasi::http::incoming_handler::Guest for Telegram {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        webhook::handle(request, out);
+    }
+}
+
+bindings::export!(Telegram with_types_in bindings);
