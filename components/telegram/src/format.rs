@@ -265,10 +265,10 @@ mod tests {
     fn a_long_reply_fits_telegram_in_every_chunk() {
         let paragraph = "Lorem ipsum dolor sit amet, 😀 consectetur <adipiscing> & elit.\n".repeat(12);
         let text = format!("{}\n\n", paragraph).repeat(10);
-        let chunks = chunks(&text);
-        assert!(chunks.len() > 2);
-        assert_pieces_of(&text, &chunks, RAW_LIMIT);
-        assert!(chunks.iter().all(|c| utf16_len(&to_html(c)) <= LIMIT));
+        let parts = chunks(&text);
+        assert!(parts.len() > 2);
+        assert_pieces_of(&text, &parts, RAW_LIMIT);
+        assert!(parts.iter().all(|c| utf16_len(&to_html(c)) <= LIMIT));
         // Text that grows five times when escaped is cut smaller.
         let dense = "&".repeat(5000);
         let pieces = chunks(&dense);

@@ -39,7 +39,7 @@ pub(super) async fn run(runtime: Arc<Runtime>, wake: Arc<tokio::sync::Notify>, p
                 continue;
             }
             *due = now + Duration::from_millis(every);
-            let (runtime, wake, printer, channel) = (runtime.clone(), wake.clone(), printer.clone(), channel.clone());
+            let (runtime, wake, printer, channel) = (runtime.clone(), wake.clone(), printer, channel.clone());
             let name = channel.record.name.clone();
             polling.0.insert(
                 name,
