@@ -29,6 +29,8 @@ mod sandbox;
 mod scale_out;
 mod secrets_cli;
 mod sessions;
+mod slack;
+mod slack_web;
 mod store;
 mod streaming;
 mod telegram;
