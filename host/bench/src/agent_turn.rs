@@ -37,6 +37,32 @@ pub(super) async fn scripted_server(busy: Arc<Mutex<Duration>>, text_only: bool)
                     serde_json::json!({"role": "assistant", "content": null, "tool_calls": [
                         {"id": "call_1", "type": "function", "function": {"name": "echo", "arguments": "{\"text\": \"hi\"}"}}]})
                 };
+                let last_says = |w: &str| {
+                    request["messages"]
+                        .as_array()
+                        .and_then(|m| m.last())
+                        .is_some_and(|m| m["content"].as_str().is_some_and(|c| c.contains(w)))
+                };
+                if request["stream"] == true && last_is_tool && last_says("slowly") {
+                    // Streamed (`ttft`): the first token at once, the rest
+                    // later; `busy` counts the time to the first token only.
+                    let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
+                        let c = serde_json::json!({"id": "x", "object": "chat.completion.chunk", "model": "bench",
+                            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+                        format!("data: {c}\n\n")
+                    };
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+                    let first =
+                        chunk(serde_json::json!({"role": "assistant", "content": "Hi"}), serde_json::Value::Null);
+                    let _ = s.write_all(format!("{head}{first}").as_bytes()).await;
+                    let _ = s.flush().await;
+                    *busy.lock().unwrap() += t.elapsed();
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let rest = chunk(serde_json::json!({"content": " there, done"}), serde_json::Value::Null);
+                    let end = chunk(serde_json::json!({}), serde_json::json!("stop"));
+                    let _ = s.write_all(format!("{rest}{end}data: [DONE]\n\n").as_bytes()).await;
+                    return;
+                }
                 let body = serde_json::json!({"id": "x", "object": "chat.completion", "model": "bench",
                     "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 5}})

@@ -130,6 +130,89 @@ pub(crate) struct Api {
     pub(crate) concurrency: usize,
 }
 
+/// `claw run`'s API: the gateway, a pool of workers = cores, the agent
+/// against the scripted LLM; the gateway, a client's token, the pool, and
+/// the LLM's busy time.
+type Serving = (Gateway, String, claw::jobs::Pool, Arc<std::sync::Mutex<Duration>>);
+
+fn serve_api(tokio: &tokio::runtime::Runtime, home: &Home) -> Result<Serving> {
+    let (rt, busy, _) = crate::agent_turn::setup(tokio, home, true)?;
+    let agent = claw::agent::Agent::new(rt.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (gateway, token, pool) = tokio.block_on(async {
+        let store = rt.services().store.get().await.map_err(|e| anyhow::anyhow!("{e}"))?.clone();
+        let token = store.users().add("bench", UserKind::Client).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let notes: claw::jobs::kinds::Notes = Arc::new(|_| {});
+        let workers = std::thread::available_parallelism().map_or(2, usize::from);
+        let config = claw::jobs::PoolConfig {
+            workers,
+            owner: "bench".into(),
+            lease: Duration::from_secs(30),
+            poll: Duration::from_secs(1),
+            beat: None,
+        };
+        let pool =
+            claw::jobs::Pool::start(store.clone(), claw::jobs::kinds::handlers(rt.clone(), agent, notes), config, None);
+        let listen = Listen { addr: "127.0.0.1:0".into(), tls: None, per_minute: u32::MAX, max_turns: 64 };
+        let gateway =
+            Gateway::start(&listen, rt.clone(), store, pool.waker()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::Ok((gateway, token, pool))
+    })?;
+    Ok((gateway, token, pool, busy))
+}
+
+/// One streamed completion: the time until its first token arrived.
+fn first_token(addr: &str, token: &str, conversation: &str) -> Result<Duration> {
+    let body = r#"{"model":"claw","stream":true,"messages":[{"role":"user","content":"say hi slowly"}]}"#;
+    let started = Instant::now();
+    let mut s = TcpStream::connect(addr)?;
+    s.set_nodelay(true)?;
+    write!(
+        s,
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\nx-claw-conversation: {conversation}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf)?;
+        anyhow::ensure!(n > 0, "the stream ended before its first token: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+        if seen.windows(4).any(|w| w == b"\"Hi\"") {
+            break;
+        }
+    }
+    let took = started.elapsed();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest)?;
+    seen.extend_from_slice(&rest);
+    let text = String::from_utf8_lossy(&seen);
+    anyhow::ensure!(text.starts_with("HTTP/1.1 200") && text.contains("[DONE]"), "the stream failed: {text}");
+    Ok(took)
+}
+
+/// The extra time to the first streamed token: a streamed completion's
+/// first token at the client, less the scripted provider's own time to
+/// its first token; `n` one at a time, a new conversation each.
+pub(crate) fn ttft(n: usize) -> Result<Stats> {
+    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let dir = tempfile::tempdir()?;
+    let (gateway, token, pool, busy) = serve_api(&tokio, &Home::at(dir.path()))?;
+    let addr = gateway.addr().to_string();
+    for i in 0..n / 10 {
+        first_token(&addr, &token, &format!("warm{i}"))?;
+    }
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let before = *busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let took = first_token(&addr, &token, &format!("t{i}"))?;
+        let provider = *busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner) - before;
+        samples.push(took.saturating_sub(provider));
+    }
+    gateway.stop();
+    tokio.block_on(pool.shutdown());
+    Ok(stats(samples, 1e3))
+}
+
 /// One `POST /v1/chat/completions`, a new conversation each: its time.
 fn complete(addr: &str, token: &str, conversation: &str) -> Result<Duration> {
     let body = r#"{"model":"claw","messages":[{"role":"user","content":"say hi"}]}"#;
@@ -155,28 +238,7 @@ fn complete(addr: &str, token: &str, conversation: &str) -> Result<Duration> {
 pub(crate) fn api(n: usize) -> Result<Api> {
     let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let dir = tempfile::tempdir()?;
-    let home = Home::at(dir.path());
-    let (rt, busy, _) = crate::agent_turn::setup(&tokio, &home, true)?;
-    let agent = claw::agent::Agent::new(rt.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (gateway, token, pool) = tokio.block_on(async {
-        let store = rt.services().store.get().await.map_err(|e| anyhow::anyhow!("{e}"))?.clone();
-        let token = store.users().add("bench", UserKind::Client).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let notes: claw::jobs::kinds::Notes = Arc::new(|_| {});
-        let workers = std::thread::available_parallelism().map_or(2, usize::from);
-        let config = claw::jobs::PoolConfig {
-            workers,
-            owner: "bench".into(),
-            lease: Duration::from_secs(30),
-            poll: Duration::from_secs(1),
-            beat: None,
-        };
-        let pool =
-            claw::jobs::Pool::start(store.clone(), claw::jobs::kinds::handlers(rt.clone(), agent, notes), config, None);
-        let listen = Listen { addr: "127.0.0.1:0".into(), tls: None, per_minute: u32::MAX, max_turns: 64 };
-        let gateway =
-            Gateway::start(&listen, rt.clone(), store, pool.waker()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        anyhow::Ok((gateway, token, pool))
-    })?;
+    let (gateway, token, pool, busy) = serve_api(&tokio, &Home::at(dir.path()))?;
     let addr = gateway.addr().to_string();
     for i in 0..n / 10 {
         complete(&addr, &token, &format!("warm{i}"))?;

@@ -696,6 +696,12 @@ fn main() -> Result<()> {
             "what": "POST /v1/chat/completions as claw run serves it (the turn a job run by the pool, the agent, the composed router through the boundary) against a scripted LLM that answers at once; p50/p99 one at a time with the LLM's own time subtracted, rps with 32 clients",
             "target": "p50 <= 5 ms at concurrency 1, >= 200 requests/s at concurrency 32"}));
     }
+    if want("gateway") || want("ttft") {
+        let s = gateway::ttft(500)?;
+        emit(json!({"name": "ttft", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
+            "what": "a streamed POST /v1/chat/completions (stream: true) as claw run serves it: the first token at the client, less the scripted provider's own time to its first token",
+            "target": "p50 <= 10 ms"}));
+    }
     if want("agent-turn") {
         let t = agent_turn::agent_turn(300)?;
         let s = &t.overhead;
