@@ -11,13 +11,15 @@ pub fn base() -> String {
 
 /// Call `method`; its reply when `ok`.
 pub fn call(method: &str, body: &Value) -> Result<Value, String> {
-    let request = Request::post_json(format!("{}/{method}", base()), body.to_string())
-        .header("content-type", "application/json; charset=utf-8")
-        .with_timeout_ms(15_000);
+    let mut request = Request::post_json(format!("{}/{method}", base()), body.to_string()).with_timeout_ms(15_000);
+    // Slack warns `missing_charset` on a JSON body without one; a second
+    // content-type header next to post_json's would be ambiguous.
+    request.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+    let request = request.header("content-type", "application/json; charset=utf-8");
     let reply = send(&request).map_err(|f| format!("Slack {method}: {}", f.message))?;
     if reply.status == 429 {
-        let after = reply.header("retry-after").unwrap_or("a few");
-        return Err(format!("Slack {method}: rate limited; retry after {after} s"));
+        let after = reply.header("retry-after").unwrap_or("?");
+        return Err(format!("Slack {method}: rate limited (HTTP 429, Retry-After: {after} s)"));
     }
     let v: Value = serde_json::from_slice(&reply.body)
         .map_err(|_| format!("Slack {method}: HTTP {} with a body that is not JSON", reply.status))?;

@@ -74,16 +74,39 @@ fn event(e: &Value, id: &str, me: Option<&str>) -> Action {
 }
 
 /// The text without the bot's `<@U…>` mentions (without `me`, the one
-/// leading mention).
+/// leading mention). Only the mentions go: the person's line breaks and
+/// spacing (a code block, a list) reach the agent as written.
 fn strip_mentions(text: &str, me: Option<&str>) -> String {
-    match me {
-        Some(me) => text.replace(&format!("<@{me}>"), "").split_whitespace().collect::<Vec<_>>().join(" "),
-        None => {
-            let t = text.trim_start();
-            let rest = t.strip_prefix("<@").and_then(|r| r.split_once('>')).map_or(t, |(_, r)| r);
-            rest.trim().to_string()
+    let Some(me) = me else {
+        let t = text.trim_start();
+        let rest = t.strip_prefix("<@").and_then(|r| r.split_once('>')).map_or(t, |(_, r)| r);
+        return rest.trim().to_string();
+    };
+    let open = format!("<@{me}");
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        // `<@UBOT>` or `<@UBOT|name>`; `<@UBOTX>` is somebody else.
+        let end = match after.chars().next() {
+            Some('>') => Some(0),
+            Some('|') => after.find('>'),
+            _ => None,
+        };
+        let Some(end) = end else {
+            out.push_str(&rest[..i + open.len()]);
+            rest = after;
+            continue;
+        };
+        out.push_str(&rest[..i]);
+        rest = &after[end + 1..];
+        // "ask <@UBOT> about it" reads "ask about it", not "ask  about it".
+        if out.is_empty() || out.ends_with(' ') {
+            rest = rest.strip_prefix(' ').unwrap_or(rest);
         }
     }
+    out.push_str(rest);
+    out.trim().to_string()
 }
 
 /// A conversation as the channel names it: the Slack channel, and the
@@ -121,7 +144,7 @@ mod tests {
     #[test]
     fn a_mention_is_answered_in_its_thread_without_the_mention() {
         let a = parse(&cb(json!({"type": "app_mention", "channel": "C1", "user": "U7", "ts": "17.01",
-            "text": "<@UBOT> what is  up?"})))
+            "text": "<@UBOT> what is up?"})))
         .unwrap();
         assert_eq!(
             a,
@@ -132,6 +155,9 @@ mod tests {
                 id: "Ev1".into()
             }
         );
+        assert_eq!(strip_mentions("ask <@UBOT> about <@U2>:\n  a\n  b <@UBOT|claw>", Some("UBOT")), "ask about <@U2>:\n  a\n  b");
+        assert_eq!(strip_mentions("<@UBOTX> hi", Some("UBOT")), "<@UBOTX> hi");
+        assert_eq!(strip_mentions(" <@UANY> hi <@U2>", None), "hi <@U2>");
         let a =
             parse(&cb(json!({"type": "app_mention", "channel": "C1", "user": "U7", "ts": "18", "thread_ts": "17.01",
             "text": "<@UBOT> more"})))

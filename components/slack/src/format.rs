@@ -1,30 +1,42 @@
 //! The agent's Markdown as Slack's mrkdwn, and a long reply cut into
 //! messages Slack shows whole.
 
-/// Characters per message (Slack shows up to about 4,000 before it cuts).
+/// Characters per message of mrkdwn (Slack shows up to about 4,000
+/// before it cuts).
 pub const LIMIT: usize = 3_000;
+
+const FENCE: &str = "```";
 
 /// Escape what Slack reads as markup, then `**bold**` → `*bold*` and
 /// `[text](url)` → `<url|text>`; code spans and fences as they are.
 pub fn to_mrkdwn(text: &str) -> String {
+    convert(text, false).0
+}
+
+/// `text` as mrkdwn, starting inside a fence or not; and whether it ends
+/// inside one.
+fn convert(text: &str, mut in_fence: bool) -> (String, bool) {
     let mut out = String::with_capacity(text.len());
-    let mut in_fence = false;
     for (i, line) in text.split('\n').enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        if line.trim_start().starts_with("```") {
+        if is_fence(line) {
             in_fence = !in_fence;
             out.push_str(&escape(line));
-            continue;
-        }
-        if in_fence {
+        } else if in_fence {
             out.push_str(&escape(line));
         } else {
             out.push_str(&inline(line));
         }
     }
-    out
+    (out, in_fence)
+}
+
+/// A line that opens or closes a fenced block (```` ```x``` ```` on one
+/// line is a code span instead).
+fn is_fence(line: &str) -> bool {
+    line.trim_start().strip_prefix(FENCE).is_some_and(|rest| !rest.contains(FENCE))
 }
 
 fn escape(s: &str) -> String {
@@ -95,27 +107,99 @@ fn words(s: &str) -> String {
     out
 }
 
-/// Cut `text` into pieces of at most `limit` characters, at a blank line,
-/// else a newline, else a space, else anywhere.
-pub fn split(text: &str, limit: usize) -> Vec<String> {
+/// `text` as mrkdwn messages of at most [`LIMIT`] characters each, in
+/// order; none for blank text (Slack refuses an empty message). A code
+/// block cut between two messages is closed at the end of the first and
+/// reopened in the next, so neither shows code as prose.
+pub fn chunks(text: &str) -> Vec<String> {
+    // Room for the closing and the reopening marker of a cut fence.
+    let room = LIMIT - 2 * (FENCE.len() + 1);
     let mut out = Vec::new();
-    let mut rest = text.trim_end();
-    while rest.chars().count() > limit {
-        let cut = rest.char_indices().nth(limit).map_or(rest.len(), |(i, _)| i);
-        let head = &rest[..cut];
-        let at = head
-            .rfind("\n\n")
-            .or_else(|| head.rfind('\n'))
-            .or_else(|| head.rfind(' '))
-            .filter(|i| *i > 0)
-            .unwrap_or(cut);
-        out.push(rest[..at].trim_end().to_string());
-        rest = rest[at..].trim_start();
-    }
-    if !rest.is_empty() || out.is_empty() {
-        out.push(rest.to_string());
+    let mut fenced = false;
+    for piece in fit(text, room) {
+        let mut lines: Vec<&str> = piece.split('\n').collect();
+        // The previous message closed the block already.
+        let reopen = if fenced && is_fence(lines[0]) {
+            lines.remove(0);
+            false
+        } else {
+            fenced
+        };
+        let (mut md, mut open) = convert(&lines.join("\n"), reopen);
+        // A block opened on the last line starts in the next message.
+        if open && lines.last().is_some_and(|l| is_fence(l)) {
+            lines.pop();
+            (md, open) = (convert(&lines.join("\n"), reopen).0, true);
+        } else if open {
+            md.push('\n');
+            md.push_str(FENCE);
+        }
+        if reopen {
+            md.insert_str(0, "```\n");
+        }
+        fenced = open;
+        if !md.trim().is_empty() {
+            out.push(md);
+        }
     }
     out
+}
+
+/// `text` cut so that each piece's mrkdwn fits `limit`: escaping makes it
+/// longer than the piece (`&` five times), so a dense piece is cut again
+/// at half the length.
+fn fit(text: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for piece in split(text, limit) {
+        if longest_mrkdwn(&piece) > limit && limit > 256 {
+            out.extend(fit(&piece, limit / 2));
+        } else {
+            out.push(piece);
+        }
+    }
+    out
+}
+
+/// An upper bound of the length of `s` as mrkdwn, inside a fence or not:
+/// every escape counted, a `|` in a link's URL as `%7C`; bold and links
+/// only get shorter.
+fn longest_mrkdwn(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c {
+            '&' => 5,
+            '<' | '>' | '|' => 4,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Cut `text` into pieces of at most `limit` characters: at a blank line
+/// in the second half of the room, else a newline there, else a space,
+/// else where the room ends. The whitespace cut at is dropped, as are
+/// pieces of whitespace alone.
+pub fn split(text: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while rest.chars().count() > limit {
+        let room = rest.char_indices().nth(limit.max(1)).map_or(rest.len(), |(i, _)| i);
+        let (cut, skip) = cut_point(&rest[..room]);
+        out.push(&rest[..cut]);
+        rest = &rest[cut + skip..];
+    }
+    out.push(rest);
+    out.into_iter().filter(|p| !p.trim().is_empty()).map(str::to_string).collect()
+}
+
+/// Where to cut `window`, and how many bytes of separator to drop there.
+fn cut_point(window: &str) -> (usize, usize) {
+    // A cut early in the window would make a needlessly short message.
+    let half = (window.len() / 2).max(1);
+    for separator in ["\n\n", "\n", " "] {
+        if let Some(i) = window.rfind(separator).filter(|i| *i >= half) {
+            return (i, separator.len());
+        }
+    }
+    (window.len(), 0)
 }
 
 #[cfg(test)]
@@ -138,14 +222,36 @@ mod tests {
     }
 
     #[test]
-    fn a_long_reply_is_cut_at_line_ends_into_pieces_that_fit() {
-        let text = "word ".repeat(700) + "\n\n" + &"line\n".repeat(400);
+    fn a_long_reply_is_cut_at_blank_lines_then_newlines_into_pieces_that_fit() {
+        let para = |c: &str| format!("{}\n", format!("{c} ").repeat(60).trim_end()).repeat(3);
+        let text = format!("{}\n{}\n{}", para("a"), para("b"), para("c"));
         let pieces = split(&text, 1000);
-        assert!(pieces.len() >= 4);
         assert!(pieces.iter().all(|p| p.chars().count() <= 1000 && !p.is_empty()));
-        let joined: String = pieces.concat().split_whitespace().collect();
-        assert_eq!(joined, text.split_whitespace().collect::<String>());
+        assert!(pieces[0].ends_with('a') && pieces[1].starts_with('b'), "cut at the blank line: {pieces:?}");
+        let lines = "line of words\n".repeat(100);
+        assert!(split(&lines, 100).iter().all(|p| p.ends_with("words") && p.starts_with("line")), "at newlines");
+        let joined: String = split(&text, 1000).concat().split_whitespace().collect();
+        assert_eq!(joined, text.split_whitespace().collect::<String>(), "nothing lost but whitespace");
         assert_eq!(split("short", 10), ["short"]);
-        assert_eq!(split(&"x".repeat(25), 10).len(), 3, "no space: cut anywhere");
+        assert_eq!(split(&"x".repeat(25), 10), ["x".repeat(10), "x".repeat(10), "x".repeat(5)], "no space: cut anywhere");
+        assert!(split(" \n ", 10).is_empty());
+    }
+
+    #[test]
+    fn every_message_fits_as_mrkdwn_and_cut_code_blocks_are_reopened() {
+        let dense = "a<b&c ".repeat(2000);
+        let messages = chunks(&dense);
+        assert!(messages.len() > 4);
+        assert!(messages.iter().all(|m| m.chars().count() <= LIMIT), "escaping counted");
+        let code = format!("intro\n```\n{}```\n**after**", "let x = **y** < z;\n".repeat(400));
+        let messages = chunks(&code);
+        assert!(messages.len() >= 3);
+        assert!(messages.iter().all(|m| m.chars().count() <= LIMIT));
+        for m in &messages[1..messages.len() - 1] {
+            assert!(m.starts_with("```\n") && m.ends_with("\n```"), "{m}");
+            assert!(!m.contains("*y*") && m.contains("**y**"), "code stays code");
+        }
+        assert!(messages.last().unwrap().ends_with("*after*"), "prose after the block is converted");
+        assert!(chunks("  \n").is_empty());
     }
 }

@@ -188,8 +188,8 @@ async fn a_placeholder_is_filled_only_where_the_grant_declares_it() {
     assert_eq!(s.server.seen().last().unwrap(), "GET /bot123456%3Abot-token-value/sendMessage HTTP/1.1");
     // Anywhere else the granted service could store or forward it.
     for (req, place) in [
-        (json!({"url": s.url("/bot{secret:bot}/sendMessage?text={secret:bot}")}), "in the query"),
-        (json!({"url": s.url("/sendMessage?chat_id=1&text={secret:bot}")}), "in the query"),
+        (json!({"url": s.url("/bot{secret:bot}/sendMessage?text={secret:bot}")}), "in query parameter `text`"),
+        (json!({"url": s.url("/sendMessage?chat_id=1&text={secret:bot}")}), "in query parameter `text`"),
         (json!({"url": s.url("/bot{secret:bot}/x/{secret:bot}")}), "path segment 3"),
         (json!({"url": s.url("/x/bot{secret:bot}")}), "path segment 2"),
         (json!({"url": s.url("/x"), "headers": [["x-t", "{secret:bot}"]]}), "header `x-t`"),
