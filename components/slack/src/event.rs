@@ -155,7 +155,10 @@ mod tests {
                 id: "Ev1".into()
             }
         );
-        assert_eq!(strip_mentions("ask <@UBOT> about <@U2>:\n  a\n  b <@UBOT|claw>", Some("UBOT")), "ask about <@U2>:\n  a\n  b");
+        assert_eq!(
+            strip_mentions("ask <@UBOT> about <@U2>:\n  a\n  b <@UBOT|claw>", Some("UBOT")),
+            "ask about <@U2>:\n  a\n  b"
+        );
         assert_eq!(strip_mentions("<@UBOTX> hi", Some("UBOT")), "<@UBOTX> hi");
         assert_eq!(strip_mentions(" <@UANY> hi <@U2>", None), "hi <@U2>");
         let a =
@@ -182,6 +185,10 @@ mod tests {
             json!({"type": "message", "channel_type": "im", "channel": "D1", "bot_id": "B1", "text": "our own reply"}),
             json!({"type": "message", "channel_type": "im", "channel": "D1", "user": "U7", "subtype": "message_changed", "text": "x"}),
             json!({"type": "reaction_added", "user": "U7"}),
+            json!({"type": "message", "channel_type": "im", "channel": "D1", "text": "no user"}),
+            json!({"type": "message", "channel_type": "im", "channel": "D1", "user": "U7", "text": "  "}),
+            json!({"type": "app_mention", "channel": "C1", "user": "U7", "ts": "1", "text": "<@UBOT> "}),
+            json!({"type": "app_mention", "channel": "C1", "bot_id": "B1", "ts": "1", "text": "<@UBOT> hi"}),
         ] {
             assert!(matches!(parse(&cb(e.clone())).unwrap(), Action::Ignore(_)), "{e}");
         }

@@ -7,14 +7,10 @@ pub const LIMIT: usize = 3_000;
 
 const FENCE: &str = "```";
 
-/// Escape what Slack reads as markup, then `**bold**` → `*bold*` and
-/// `[text](url)` → `<url|text>`; code spans and fences as they are.
-pub fn to_mrkdwn(text: &str) -> String {
-    convert(text, false).0
-}
-
 /// `text` as mrkdwn, starting inside a fence or not; and whether it ends
-/// inside one.
+/// inside one. Slack's markup characters are escaped first, then
+/// `**bold**` → `*bold*` and `[text](url)` → `<url|text>`; code spans and
+/// fences stay as they are, nothing converted inside them.
 fn convert(text: &str, mut in_fence: bool) -> (String, bool) {
     let mut out = String::with_capacity(text.len());
     for (i, line) in text.split('\n').enumerate() {
@@ -125,17 +121,17 @@ pub fn chunks(text: &str) -> Vec<String> {
         } else {
             fenced
         };
-        let (mut md, mut open) = convert(&lines.join("\n"), reopen);
+        let (mut md, open) = convert(&lines.join("\n"), reopen);
         // A block opened on the last line starts in the next message.
         if open && lines.last().is_some_and(|l| is_fence(l)) {
             lines.pop();
-            (md, open) = (convert(&lines.join("\n"), reopen).0, true);
+            md = convert(&lines.join("\n"), reopen).0;
         } else if open {
             md.push('\n');
             md.push_str(FENCE);
         }
         if reopen {
-            md.insert_str(0, "```\n");
+            md.insert_str(0, &format!("{FENCE}\n"));
         }
         fenced = open;
         if !md.trim().is_empty() {
@@ -206,6 +202,10 @@ fn cut_point(window: &str) -> (usize, usize) {
 mod tests {
     use super::*;
 
+    fn to_mrkdwn(text: &str) -> String {
+        convert(text, false).0
+    }
+
     #[test]
     fn markdown_becomes_mrkdwn_and_markup_is_escaped() {
         assert_eq!(to_mrkdwn("a **big** deal"), "a *big* deal");
@@ -216,24 +216,32 @@ mod tests {
         );
         assert_eq!(to_mrkdwn("run `cargo **build**` now"), "run `cargo **build**` now");
         assert_eq!(to_mrkdwn("```\n**x** <y>\n```"), "```\n**x** &lt;y&gt;\n```");
-        for literal in ["**half", "[t](ftp://x)", "[t](https://x", "2 ** 3"] {
+        assert_eq!(to_mrkdwn("```a **b**```\n**c**"), "```a **b**```\n*c*", "a one-line block opens no fence");
+        for literal in ["**half", "[t](ftp://x)", "[t](https://x", "2 ** 3", "a ` b"] {
             assert_eq!(to_mrkdwn(literal), escape(literal), "{literal}");
         }
     }
 
     #[test]
     fn a_long_reply_is_cut_at_blank_lines_then_newlines_into_pieces_that_fit() {
-        let para = |c: &str| format!("{}\n", format!("{c} ").repeat(60).trim_end()).repeat(3);
+        let para = |c: &str| format!("{}\n", format!("{c} ").repeat(60).trim_end()).repeat(5);
         let text = format!("{}\n{}\n{}", para("a"), para("b"), para("c"));
         let pieces = split(&text, 1000);
         assert!(pieces.iter().all(|p| p.chars().count() <= 1000 && !p.is_empty()));
         assert!(pieces[0].ends_with('a') && pieces[1].starts_with('b'), "cut at the blank line: {pieces:?}");
         let lines = "line of words\n".repeat(100);
-        assert!(split(&lines, 100).iter().all(|p| p.ends_with("words") && p.starts_with("line")), "at newlines");
+        assert!(
+            split(&lines, 100).iter().all(|p| p.trim_end().ends_with("words") && p.starts_with("line")),
+            "at newlines"
+        );
         let joined: String = split(&text, 1000).concat().split_whitespace().collect();
         assert_eq!(joined, text.split_whitespace().collect::<String>(), "nothing lost but whitespace");
         assert_eq!(split("short", 10), ["short"]);
-        assert_eq!(split(&"x".repeat(25), 10), ["x".repeat(10), "x".repeat(10), "x".repeat(5)], "no space: cut anywhere");
+        assert_eq!(
+            split(&"x".repeat(25), 10),
+            ["x".repeat(10), "x".repeat(10), "x".repeat(5)],
+            "no space: cut anywhere"
+        );
         assert!(split(" \n ", 10).is_empty());
     }
 
@@ -249,7 +257,7 @@ mod tests {
         assert!(messages.iter().all(|m| m.chars().count() <= LIMIT));
         for m in &messages[1..messages.len() - 1] {
             assert!(m.starts_with("```\n") && m.ends_with("\n```"), "{m}");
-            assert!(!m.contains("*y*") && m.contains("**y**"), "code stays code");
+            assert!(!m.contains(" *y* ") && m.contains(" **y** "), "code stays code");
         }
         assert!(messages.last().unwrap().ends_with("*after*"), "prose after the block is converted");
         assert!(chunks("  \n").is_empty());
