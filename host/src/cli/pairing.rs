@@ -1,7 +1,8 @@
 //! `claw pairing list|approve|deny|rm`: which people on a channel are the
 //! operator's own. A person asks in the channel (Telegram: `/start`) and
 //! is shown a code; approving that code here pairs them. Everything an
-//! unpaired sender says reaches the agent as external content.
+//! unpaired sender says reaches the agent as external content. Each
+//! change of trust is written to the audit log.
 
 use super::Printer;
 use crate::home::Home;
@@ -37,6 +38,20 @@ pub(super) enum PairingCommand {
     },
 }
 
+/// Record a change of trust in the audit log (shared with `claw run`).
+fn audit(home: &Home, channel: &str, decision: &str, rule: String) -> Result<()> {
+    let log = crate::boundary::audit::AuditLog::new(&home.data.join("audit.jsonl"));
+    log.append(crate::boundary::audit::Record {
+        time_ms: crate::components::store_now_ms(),
+        component: channel.to_string(),
+        method: "PAIR".into(),
+        decision: decision.into(),
+        rule,
+        ..Default::default()
+    })?;
+    Ok(())
+}
+
 pub(super) async fn run(command: PairingCommand, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
     let store = Store::connect(&DatabaseUrl::resolve(&home)?).await?;
@@ -49,6 +64,7 @@ pub(super) async fn run(command: PairingCommand, printer: &Printer) -> Result<()
     match command {
         PairingCommand::Approve { channel, code } => {
             let sender = pairings.approve(&channel, &code).await.map_err(hint)?;
+            audit(&home, &channel, "allow", format!("claw pairing approve: sender {sender} is the operator's own"))?;
             if printer.json {
                 printer.value(&serde_json::json!({"channel": channel, "sender": sender, "paired": true}));
             } else {
@@ -58,6 +74,7 @@ pub(super) async fn run(command: PairingCommand, printer: &Printer) -> Result<()
         }
         PairingCommand::Deny { channel, code } => {
             let sender = pairings.deny(&channel, &code).await.map_err(hint)?;
+            audit(&home, &channel, "deny", format!("claw pairing deny: sender {sender} refused"))?;
             if printer.json {
                 printer.value(&serde_json::json!({"channel": channel, "sender": sender, "denied": true}));
             } else {
@@ -70,6 +87,7 @@ pub(super) async fn run(command: PairingCommand, printer: &Printer) -> Result<()
                     .hint("`claw pairing list` shows who is")
                     .into());
             }
+            audit(&home, &channel, "deny", format!("claw pairing rm: sender {sender} unpaired"))?;
             if printer.json {
                 printer.value(&serde_json::json!({"channel": channel, "sender": sender, "removed": true}));
             } else {

@@ -143,6 +143,10 @@ fn telegram_by_polling_pairs_the_operator_streams_drafts_and_wraps_strangers() {
     // The token: only on the wire, in the path the boundary filled in.
     let audit = stdout(&h.claw(&["audit", "-n", "200"]));
     assert!(audit.contains("/bot"), "the calls are audited: {audit}");
+    assert!(
+        audit.contains("claw pairing approve: sender 100 is the operator's own"),
+        "trust changes are audited: {audit}"
+    );
     for (place, text) in [("audit", audit), ("stderr", [err, err2].concat().join("\n"))] {
         assert!(!text.contains(TOKEN) && !text.contains("AAE-test"), "the token in the {place}");
         assert!(!text.contains(&code), "the pairing code in the {place}");
