@@ -9,20 +9,7 @@
 
 #[allow(clippy::too_many_arguments)]
 mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "claw:runtime/channel",
-        with: {
-            "claw:runtime/log@0.1.0": claw_client::bindings::claw::runtime::log,
-            "wasi:http/types@0.2.12": claw_client::bindings::wasi::http::types,
-            "wasi:http/outgoing-handler@0.2.12": claw_client::bindings::wasi::http::outgoing_handler,
-            "wasi:io/error@0.2.12": claw_client::bindings::wasi::io::error,
-            "wasi:io/poll@0.2.12": claw_client::bindings::wasi::io::poll,
-            "wasi:io/streams@0.2.12": claw_client::bindings::wasi::io::streams,
-            "wasi:clocks/monotonic-clock@0.2.12": claw_client::bindings::wasi::clocks::monotonic_clock,
-        },
-        generate_all,
-    });
+    claw_client::generate_with_client!("../../wit", "claw:runtime/channel");
 }
 
 mod api;
