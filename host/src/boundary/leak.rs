@@ -414,10 +414,10 @@ pub struct Redactor {
     automaton: Option<AhoCorasick>,
     owners: Vec<usize>,
     names: Vec<String>,
-    /// The longest form of a value it replaces, in bytes.
-    longest_form: usize,
-    /// The longest value, in bytes.
-    longest_value: usize,
+    /// Every form of every value it replaces (what the automaton finds).
+    pub(super) forms: Vec<Vec<u8>>,
+    /// The values themselves, for spellings in escapes.
+    pub(super) values: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -432,10 +432,10 @@ impl Redactor {
         let mut owners = Vec::new();
         let mut bytes: Vec<Vec<u8>> = Vec::new();
         let mut names = Vec::new();
-        let mut longest_value = 0;
+        let mut values = Vec::new();
         for (index, (name, value)) in secrets.into_iter().enumerate() {
             names.push(name.to_string());
-            longest_value = longest_value.max(value.len());
+            values.push(value.to_vec());
             for (_, enc) in encodings(value) {
                 owners.push(index);
                 bytes.push(enc);
@@ -450,16 +450,7 @@ impl Redactor {
                 .build(&bytes)
                 .expect("literal needles always build")
         });
-        let longest_form = bytes.iter().map(Vec::len).max().unwrap_or(0);
-        Redactor { automaton, owners, names, longest_form, longest_value }
-    }
-
-    /// How many bytes of a stream must be held back before they can be
-    /// passed on: enough for the longest form of a value to arrive whole,
-    /// and for the longest escaped spelling a residue check must see whole
-    /// (`\u00XX` is six bytes per byte of the value).
-    pub fn hold_back(&self) -> usize {
-        self.longest_form.saturating_sub(1).max(self.longest_value * 6)
+        Redactor { automaton, owners, names, forms: bytes, values }
     }
 
     /// Replace what `held` holds up to `safe` (and any match that begins

@@ -30,6 +30,7 @@ pub mod audit;
 mod body;
 pub mod client;
 mod dns;
+mod hold;
 pub mod inject;
 pub mod leak;
 mod needles;

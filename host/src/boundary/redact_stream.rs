@@ -1,11 +1,11 @@
 //! Redaction of a response body as it arrives, so a streamed reply (an
 //! LLM's tokens) reaches the component chunk by chunk and still never
-//! carries an injected secret. A window of the stream is held back — as
-//! long as the longest form of a value, and the longest escaped spelling
-//! a residue check must see whole — and only what precedes it is passed
+//! carries an injected secret. Only the tail that could still begin a
+//! secret (`hold.rs`) waits for the next chunk; what precedes it is passed
 //! on, redacted: the output, however the body was cut into chunks, is
 //! exactly what redacting the whole body at once gives.
 
+use super::hold::Starts;
 use super::leak::Redactor;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
@@ -24,15 +24,15 @@ pub struct Residue(pub String);
 pub struct StreamRedactor {
     redactor: Redactor,
     held: Vec<u8>,
-    hold: usize,
+    starts: Starts,
     names: Vec<String>,
 }
 
 impl StreamRedactor {
     /// A stream redacted by `redactor`.
     pub fn new(redactor: Redactor) -> StreamRedactor {
-        let hold = redactor.hold_back();
-        StreamRedactor { redactor, held: Vec::new(), hold, names: Vec::new() }
+        let starts = Starts::new(&redactor);
+        StreamRedactor { redactor, held: Vec::new(), starts, names: Vec::new() }
     }
 
     /// The names of the secrets replaced so far.
@@ -60,10 +60,10 @@ impl StreamRedactor {
         if let Some(name) = self.redactor.residue(&clean) {
             return Err(Residue(name.to_string()));
         }
-        if self.held.len() <= self.hold {
+        let safe = self.starts.safe_len(&self.held);
+        if safe == 0 {
             return Ok(Vec::new());
         }
-        let safe = self.held.len() - self.hold;
         let (out, used) = self.redactor.redact_prefix(&self.held, safe, &mut self.names);
         self.held.drain(..used);
         Ok(out)
@@ -274,36 +274,43 @@ mod tests {
     }
 
     #[test]
-    fn text_passes_on_as_it_arrives_once_past_the_held_window() {
-        let hold = redactor().hold_back();
+    fn text_passes_on_as_it_arrives_and_only_a_possible_beginning_waits() {
         let mut s = StreamRedactor::new(redactor());
-        assert!(s.push(&vec![b'a'; hold]).unwrap().is_empty(), "all of it is within the window");
-        assert_eq!(s.push(b"bcd").unwrap(), b"aaa", "three more in, three out");
+        let token = b"data: {\"delta\":\"Hello\"}\n\n";
+        assert_eq!(s.push(token).unwrap(), token, "a token that cannot begin a secret goes out at once");
+        assert_eq!(s.push(b"data: tok sk-li").unwrap(), b"data: tok ", "the beginning of the key waits");
+        assert_eq!(s.push(b"ve-9f8e7d6c5b4a3210 ok").unwrap(), b"[REDACTED:api_key] ok");
         let (rest, names) = s.finish();
-        assert_eq!(rest.len(), hold);
-        assert!(names.is_empty());
+        assert!(rest.is_empty());
+        assert_eq!(names, vec!["api_key".to_string()]);
     }
 
     #[test]
     fn a_value_spelled_in_escapes_cuts_the_stream_off_wherever_the_chunks_fall() {
         let escaped: String = KEY.bytes().map(|b| format!("\\u{b:04x}")).collect();
-        let body = format!("data: {{\"t\":\"{escaped}\"}}\n\n").into_bytes();
-        for size in [1, 7, 64, body.len()] {
-            let mut s = StreamRedactor::new(redactor());
-            let mut passed = Vec::new();
-            let mut cut = None;
-            for c in body.chunks(size) {
-                match s.push(c) {
-                    Ok(out) => passed.extend(out),
-                    Err(e) => {
-                        cut = Some(e);
-                        break;
+        // And mixed: plain bytes, then percent escapes, then plain again.
+        let mixed = format!("sk%2Dlive%2D{}", &KEY[8..]);
+        for (body, spelled) in [
+            (format!("data: {{\"t\":\"{escaped}\"}}\n\n").into_bytes(), "\\u0073\\u006b"),
+            (format!("q={mixed}&x=1").into_bytes(), "sk%2Dlive"),
+        ] {
+            for size in 1..=body.len() {
+                let mut s = StreamRedactor::new(redactor());
+                let mut passed = Vec::new();
+                let mut cut = None;
+                for c in body.chunks(size) {
+                    match s.push(c) {
+                        Ok(out) => passed.extend(out),
+                        Err(e) => {
+                            cut = Some(e);
+                            break;
+                        }
                     }
                 }
+                assert_eq!(cut, Some(Residue("api_key".into())), "chunks of {size}");
+                // Nothing of the escaped value went out before the cut.
+                assert!(!String::from_utf8_lossy(&passed).contains(spelled), "chunks of {size}");
             }
-            assert_eq!(cut, Some(Residue("api_key".into())), "chunks of {size}");
-            // Nothing of the escaped value went out before the cut.
-            assert!(!String::from_utf8_lossy(&passed).contains("\\u0073\\u006b"), "chunks of {size}");
         }
     }
 }
