@@ -71,6 +71,44 @@ pub struct Config {
     /// The HTTP listener.
     #[serde(default)]
     pub gateway: GatewayConfig,
+    /// Component registries.
+    #[serde(default)]
+    pub registry: RegistryConfig,
+}
+
+/// `[registry]`: where `NAME@VERSION` is pulled from, and how each
+/// registry host is reached.
+///
+/// ```toml
+/// [registry]
+/// default = "ghcr.io/acme"            # NAME@VERSION → oci://ghcr.io/acme/NAME:VERSION
+/// [registry.hosts."ghcr.io"]
+/// username = "acme-bot"
+/// credential = "ghcr_token"           # a vault secret, sent to this host only
+/// [registry.hosts."registry.lan:5000"]
+/// plain_http = true                   # (loopback registries always may)
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// `HOST[:PORT]/NS` that a bare `NAME@VERSION` resolves under.
+    pub default: Option<String>,
+    /// Per registry host (`HOST[:PORT]`).
+    #[serde(default)]
+    pub hosts: std::collections::BTreeMap<String, RegistryHost>,
+}
+
+/// `[registry.hosts."HOST"]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryHost {
+    /// The user name of the basic-auth credential.
+    pub username: Option<String>,
+    /// The vault secret holding its password or token.
+    pub credential: Option<String>,
+    /// Speak plain HTTP to it (a registry on a trusted network).
+    #[serde(default)]
+    pub plain_http: bool,
 }
 
 /// `[gateway]`: where `claw run` listens.

@@ -59,6 +59,9 @@ impl Lockfile {
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let text = toml::to_string_pretty(self).map_err(|e| Error::new(format!("encoding the lockfile: {e}")))?;
         let tmp = path.with_extension("lock.tmp");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+        }
         std::fs::write(&tmp, format!("{HEADER}{text}"))
             .and_then(|()| std::fs::rename(&tmp, path))
             .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
@@ -135,7 +138,7 @@ mod tests {
     #[test]
     fn locks_survive_a_round_trip_and_replace_by_name() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("components.lock");
+        let path = dir.path().join("config/components.lock");
         let mut f = Lockfile::load(&path).unwrap();
         assert!(f.components.is_empty());
         f.set(lock("b", "oci://r.io/ns/b:1", b"1"));

@@ -50,6 +50,13 @@ pub async fn send(
         .map_err(|_| Error::ConnectionTimeout)?
         .map_err(Error::Connect)?;
     let _ = tcp.set_nodelay(true);
+    // The server learns the host from `Host` alone, and it must be the
+    // one checked (the host's own requests come without one).
+    if let Some(authority) = parts.uri.authority()
+        && let Ok(v) = http::HeaderValue::from_str(authority.as_str())
+    {
+        parts.headers.insert(http::header::HOST, v);
+    }
     // The request line carries only the path: scheme and authority are for proxies.
     let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     parts.uri = pq.parse().map_err(|_| Error::HttpRequestUriInvalid)?;

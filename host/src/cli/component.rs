@@ -1,6 +1,8 @@
-//! `claw component add|upgrade|list|inspect|remove`.
+//! `claw component add|upgrade|publish|list|inspect|remove|release`
+//! (from a registry: `registry.rs`).
 
 use super::Printer;
+use super::registry::{self, Pull, is_reference};
 use crate::components::Record;
 use crate::components::{Plug, World, compose};
 use crate::grant::{classify_import, explain};
@@ -15,7 +17,8 @@ use std::path::{Path, PathBuf};
 pub(super) enum ComponentCommand {
     /// Validate, compile and install a component (a running claw picks it up).
     Add {
-        /// The component file (.wasm).
+        /// The component file (.wasm), or a registry reference:
+        /// oci://HOST/NS/NAME:VERSION, or NAME@VERSION through [registry] default.
         path: PathBuf,
         /// Its grant file (TOML). Without one, it may do nothing beyond the sandbox.
         #[arg(long)]
@@ -28,12 +31,14 @@ pub(super) enum ComponentCommand {
         /// Repeat for each, e.g. the LLM router's provider adapters.
         #[arg(long, value_name = "[IMPORT=]FILE")]
         plug: Vec<String>,
+        #[command(flatten)]
+        pull: PullFlags,
     },
     /// Replace an installed component with a new build (calls in flight finish on the old one).
     Upgrade {
         /// The installed name.
         name: String,
-        /// The new component file.
+        /// The new component file, or a registry reference (as for `add`).
         path: PathBuf,
         /// A new grant file (default: keep the current grant).
         #[arg(long)]
@@ -41,6 +46,19 @@ pub(super) enum ComponentCommand {
         /// Compose first, as for `add`.
         #[arg(long, value_name = "[IMPORT=]FILE")]
         plug: Vec<String>,
+        #[command(flatten)]
+        pull: PullFlags,
+    },
+    /// Push a component to an OCI registry (the CNCF Wasm layout), with its
+    /// grant and description as annotations.
+    Publish {
+        /// The component file (.wasm).
+        path: PathBuf,
+        /// Where: oci://HOST/NS/NAME:VERSION, or NAME@VERSION through [registry] default.
+        reference: String,
+        /// The grant it ships (shown to whoever installs it).
+        #[arg(long)]
+        grant: Option<PathBuf>,
     },
     /// List installed components.
     List,
@@ -62,16 +80,57 @@ pub(super) enum ComponentCommand {
     },
 }
 
+/// For a component from a registry.
+#[derive(Debug, clap::Args)]
+pub(super) struct PullFlags {
+    /// Install without asking (scripts): the capabilities are still printed.
+    #[arg(long)]
+    yes: bool,
+    /// Refuse unless the lockfile already pins this reference to the digest it resolves to.
+    #[arg(long)]
+    locked: bool,
+    /// Install even though no trusted key signed it (loud, and recorded in the audit log).
+    #[arg(long)]
+    allow_unsigned: bool,
+}
+
+impl PullFlags {
+    fn pull<'a>(&self, source: &'a str, name: Option<String>, grant: Option<&'a Path>, upgrade: bool) -> Pull<'a> {
+        Pull {
+            source,
+            name,
+            grant,
+            upgrade,
+            yes: self.yes,
+            locked: self.locked,
+            allow_unsigned: self.allow_unsigned,
+        }
+    }
+}
+
 pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
     let runtime = Runtime::open(&home)?;
     match cmd {
-        ComponentCommand::Add { path, grant, name, plug } => {
+        ComponentCommand::Add { path, grant, name, plug, pull } if is_reference(&path.to_string_lossy()) => {
+            no_plugs(&plug)?;
+            let source = path.to_string_lossy().to_string();
+            registry::install(&runtime, &home, printer, pull.pull(&source, name, grant.as_deref(), false)).await
+        }
+        ComponentCommand::Upgrade { name, path, grant, plug, pull } if is_reference(&path.to_string_lossy()) => {
+            no_plugs(&plug)?;
+            let source = path.to_string_lossy().to_string();
+            registry::install(&runtime, &home, printer, pull.pull(&source, Some(name), grant.as_deref(), true)).await
+        }
+        ComponentCommand::Publish { path, reference, grant } => {
+            registry::publish(&runtime, &home, printer, &path, &reference, grant.as_deref()).await
+        }
+        ComponentCommand::Add { path, grant, name, plug, pull: _ } => {
             let name = name.unwrap_or_else(|| default_name(&path));
             let (grant_text, grant_source) = read_grant(grant.as_deref())?;
             install(&runtime, printer, &name, &path, &plug, grant_text, grant_source, false).await
         }
-        ComponentCommand::Upgrade { name, path, grant, plug } => {
+        ComponentCommand::Upgrade { name, path, grant, plug, pull: _ } => {
             let (grant_text, grant_source) = match grant {
                 Some(g) => read_grant(Some(&g))?,
                 None => {
@@ -206,7 +265,16 @@ fn default_name(path: &Path) -> String {
     path.file_stem().and_then(|s| s.to_str()).unwrap_or("component").replace('_', "-")
 }
 
-fn read_grant(path: Option<&Path>) -> Result<(String, String)> {
+fn no_plugs(plugs: &[String]) -> Result<()> {
+    if plugs.is_empty() {
+        return Ok(());
+    }
+    Err(Problem::new("--plug composes local files; a component from a registry is installed as published")
+        .hint("pull it, compose it with `claw component add FILE --plug ...`, or publish the composition")
+        .into())
+}
+
+pub(super) fn read_grant(path: Option<&Path>) -> Result<(String, String)> {
     match path {
         None => Ok((String::new(), "(no grant file: sandbox only)".into())),
         Some(p) => {

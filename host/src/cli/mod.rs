@@ -10,6 +10,7 @@ mod output;
 mod pairing;
 mod policy;
 mod provider;
+mod registry;
 mod routine;
 mod run;
 mod scan;

@@ -50,6 +50,21 @@ impl Printer {
         Progress { bar, message, started: Instant::now() }
     }
 
+    /// A progress bar for a transfer of bytes (a push or a pull).
+    pub fn transfer(&self, message: String) -> Transfer {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_message(message.clone());
+            bar
+        });
+        Transfer { bar, message, quarter: std::sync::Mutex::new(None), started: Instant::now() }
+    }
+
     /// Print an error as `error:`, its causes, and a `hint:`; exit code 2
     /// (1 is `claw scan`'s "found something").
     pub fn error(&self, err: &anyhow::Error) -> ExitCode {
@@ -90,6 +105,53 @@ pub struct Progress {
 
 impl Progress {
     /// Finish with a closing word (e.g. "done").
+    pub fn finish(self, word: &str) {
+        let text = format!("{} {word} in {} ms", self.message, self.started.elapsed().as_millis());
+        match self.bar {
+            Some(bar) => bar.finish_with_message(text),
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
+            }
+        }
+    }
+}
+
+/// A transfer's progress: a bar on a terminal, otherwise a line at each
+/// quarter.
+#[derive(Debug)]
+pub struct Transfer {
+    bar: Option<indicatif::ProgressBar>,
+    message: String,
+    quarter: std::sync::Mutex<Option<(String, u64)>>,
+    started: Instant,
+}
+
+impl claw_registry::Progress for Transfer {
+    fn bytes(&self, what: &str, done: u64, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(done);
+            bar.set_message(format!("{} {what}", self.message));
+            return;
+        }
+        let q = if total == 0 { 4 } else { done * 4 / total };
+        let Ok(mut last) = self.quarter.lock() else { return };
+        if last.as_ref().is_some_and(|(w, l)| w == what && *l == q) {
+            return;
+        }
+        *last = Some((what.to_string(), q));
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{} {what}: {} of {} KiB",
+            self.message,
+            done.div_ceil(1024),
+            total.div_ceil(1024)
+        );
+    }
+}
+
+impl Transfer {
+    /// Finish with a closing word.
     pub fn finish(self, word: &str) {
         let text = format!("{} {word} in {} ms", self.message, self.started.elapsed().as_millis());
         match self.bar {

@@ -5,6 +5,7 @@ mod compose;
 mod digest;
 mod live;
 mod quarantine;
+pub mod registry;
 mod store;
 mod world;
 

@@ -39,6 +39,8 @@ pub const MAX_CALL_DEPTH: u32 = 4;
 pub struct Prepared {
     /// The tool, ready to run.
     pub tool: Arc<LoadedComponent>,
+    /// Its export names (what a registry's config lists).
+    pub exports: Vec<String>,
     bytes: Vec<u8>,
 }
 
@@ -224,6 +226,7 @@ impl Runtime {
         check_world_grant(shape.world, &grant, &grant_source)?;
         check_imports(&shape.imports, &grant, &grant_source)?;
         let pre = self.instance_pre(&component, shape.world)?;
+        let exports = shape.exports;
         let mut record = Record {
             name: name.to_string(),
             digest,
@@ -248,7 +251,7 @@ impl Runtime {
         record.description = description;
         record.schema = schema;
         tool.record = record;
-        Ok(Prepared { tool: Arc::new(tool), bytes })
+        Ok(Prepared { tool: Arc::new(tool), exports, bytes })
     }
 
     /// Parse a grant; the LLM router's also gets the configured providers.

@@ -5,6 +5,7 @@ mod common;
 mod conformance;
 mod db;
 mod dns_server;
+mod oci_registry;
 
 mod agent;
 mod api;
@@ -23,6 +24,7 @@ mod jobs;
 mod llm_server;
 mod memory;
 mod network;
+mod registry;
 mod new_tool;
 mod routines;
 mod sandbox;

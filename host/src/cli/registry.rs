@@ -1,0 +1,310 @@
+//! `claw component publish FILE REF`, and `claw component add|upgrade`
+//! from a registry: pull, check every digest, show what the component
+//! will be allowed to do (and, on upgrade, what changed), confirm, install
+//! and record it in the lockfile.
+
+use super::Printer;
+use crate::components::registry::{Egress, MAX_COMPONENT};
+use crate::config::Config;
+use crate::grant::explain;
+use crate::home::Home;
+use crate::problem::Problem;
+use crate::runtime::Runtime;
+use anyhow::Result;
+use claw_registry::artifact::Facts;
+use claw_registry::{Artifact, Client, Lock, Lockfile, Reference};
+use std::io::IsTerminal as _;
+use std::path::Path;
+
+/// Whether `source` names a registry component rather than a file.
+pub(super) fn is_reference(source: &str) -> bool {
+    source.starts_with("oci://") || (source.contains('@') && !Path::new(source).exists())
+}
+
+/// The lockfile's place in the home.
+fn lockfile_path(home: &Home) -> std::path::PathBuf {
+    home.config.join("components.lock")
+}
+
+fn problem(e: claw_registry::Error) -> anyhow::Error {
+    let p = Problem::new(e.message);
+    match e.hint {
+        Some(h) => p.hint(h).into(),
+        None => p.into(),
+    }
+}
+
+/// `claw component publish FILE REF`.
+pub(super) async fn publish(
+    runtime: &Runtime,
+    home: &Home,
+    printer: &Printer,
+    file: &Path,
+    reference: &str,
+    grant: Option<&Path>,
+) -> Result<()> {
+    let config = Config::load(home)?;
+    let reference = Reference::parse(reference, config.registry.default.as_deref()).map_err(problem)?;
+    if reference.digest.is_some() {
+        return Err(Problem::new(format!("{reference}: publish to a tag, not a digest"))
+            .hint("write oci://HOST/NS/NAME:VERSION; the digest is what publishing computes")
+            .into());
+    }
+    let shown = file.display().to_string();
+    let bytes = std::fs::read(file).map_err(|e| {
+        Problem::new(format!("cannot read {shown}: {e}")).hint("give the path of a .wasm component to publish")
+    })?;
+    let (grant_text, grant_source) = super::component::read_grant(grant)?;
+    // Loading it checks it is a component of a claw world whose imports
+    // the shipped grant covers, and asks a tool for its description.
+    let mut progress = None;
+    let size = bytes.len();
+    let prepared = runtime
+        .prepare(reference.name(), &shown, bytes.clone(), grant_text.clone(), grant_source, || {
+            progress = Some(printer.progress(format!("compiling {shown} ({} KiB)", size.div_ceil(1024))));
+        })
+        .await;
+    if let Some(p) = progress {
+        p.finish(if prepared.is_ok() { "compiled" } else { "stopped" });
+    }
+    let prepared = prepared?;
+    let record = &prepared.tool.record;
+    let facts = Facts {
+        imports: record.imports.clone(),
+        exports: prepared.exports.clone(),
+        description: record.description.clone(),
+        grant: grant_text,
+    };
+    let artifact = Artifact::build(bytes, &facts);
+    let egress = Egress::new(runtime.boundary().clone(), &reference, &config.registry)?;
+    let client = Client::new(&egress, &reference, egress.plain_http, MAX_COMPONENT);
+    let transfer = printer.transfer(format!("pushing {reference}"));
+    let pushed = client.push(&reference, &artifact, &transfer).await;
+    transfer.finish(if pushed.is_ok() { "pushed" } else { "stopped" });
+    runtime.boundary().flush_audit();
+    let digest = pushed.map_err(problem)?;
+    if printer.json {
+        printer.value(&serde_json::json!({
+            "reference": reference.to_string(),
+            "digest": digest.to_string(),
+            "component": artifact.manifest.layers[0].digest.to_string(),
+            "size": artifact.wasm.len(),
+        }));
+    } else {
+        printer.line(format!("published {reference}@{digest} ({} KiB)", artifact.wasm.len().div_ceil(1024)));
+    }
+    Ok(())
+}
+
+/// What `add` and `upgrade` from a registry were asked to do.
+pub(super) struct Pull<'a> {
+    pub source: &'a str,
+    pub name: Option<String>,
+    pub grant: Option<&'a Path>,
+    pub upgrade: bool,
+    pub yes: bool,
+    pub locked: bool,
+    pub allow_unsigned: bool,
+}
+
+/// `claw component add oci://…` and `claw component upgrade NAME oci://…`.
+pub(super) async fn install(runtime: &Runtime, home: &Home, printer: &Printer, ask: Pull<'_>) -> Result<()> {
+    let config = Config::load(home)?;
+    let reference = Reference::parse(ask.source, config.registry.default.as_deref()).map_err(problem)?;
+    let name = ask.name.clone().unwrap_or_else(|| reference.name().to_string());
+    let installed = runtime.store().index()?.components.contains_key(&name);
+    if installed && !ask.upgrade {
+        return Err(Problem::new(format!("a component named `{name}` is already installed"))
+            .hint(format!("use `claw component upgrade {name} {}` to replace it, or pick another --name", ask.source))
+            .into());
+    }
+    let lock_path = lockfile_path(home);
+    let mut lockfile = Lockfile::load(&lock_path).map_err(problem)?;
+
+    let egress = Egress::new(runtime.boundary().clone(), &reference, &config.registry)?;
+    let client = Client::new(&egress, &reference, egress.plain_http, MAX_COMPONENT);
+    let transfer = printer.transfer(format!("pulling {reference}"));
+    let pulled = client.pull(&reference, &transfer).await;
+    transfer.finish(if pulled.is_ok() { "pulled and verified" } else { "stopped" });
+    runtime.boundary().flush_audit();
+    let artifact = pulled.map_err(problem)?;
+    let digest = artifact.digest();
+    if ask.locked {
+        lockfile.check_locked(&name, &reference, &digest).map_err(problem)?;
+    }
+
+    // Signatures: none is checked yet, so every pull is unsigned and
+    // refused without the operator's explicit, recorded consent.
+    let signer = "unsigned".to_string();
+    if !ask.allow_unsigned {
+        return Err(Problem::new(format!("{reference} is not signed by a trusted key: not installed"))
+            .hint("pass --allow-unsigned to install it anyway (the warning is recorded in the audit log)")
+            .into());
+    }
+
+    let (grant_text, grant_source) = match ask.grant {
+        Some(g) => super::component::read_grant(Some(g))?,
+        None => match artifact.grant() {
+            Some(g) => (g.to_string(), format!("shipped with {}", reference.pinned(&digest))),
+            None => (String::new(), format!("(none shipped with {reference}: sandbox only)")),
+        },
+    };
+    let shown = reference.pinned(&digest).to_string();
+    let mut progress = None;
+    let size = artifact.wasm.len();
+    let prepared = runtime
+        .prepare(&name, &shown, artifact.wasm.clone(), grant_text, grant_source, || {
+            progress = Some(printer.progress(format!("compiling {name} ({} KiB)", size.div_ceil(1024))));
+        })
+        .await;
+    if let Some(p) = progress {
+        p.finish(if prepared.is_ok() { "compiled" } else { "stopped" });
+    }
+    let prepared = prepared?;
+
+    // What it will be allowed to do, before anything runs.
+    let record = &prepared.tool.record;
+    let policy = explain(&prepared.tool.grant, &record.imports);
+    let before = if ask.upgrade {
+        let index = runtime.store().index()?;
+        let current = index.record(&name)?.clone();
+        let grant = runtime.effective_grant(&current.grant, &current.grant_source)?;
+        Some((explain(&grant, &current.imports), current.imports))
+    } else {
+        None
+    };
+    show_capabilities(printer, &name, &reference, &digest, record, &policy, before.as_ref(), &signer);
+    confirm(printer, ask.yes, &name)?;
+
+    // The lock is written first: a failed install puts the old one back.
+    let before_lock = lockfile.clone();
+    lockfile.set(Lock {
+        name: name.clone(),
+        reference: reference.to_string(),
+        manifest: digest.clone(),
+        component: artifact.manifest.layers[0].digest.clone(),
+        signer: signer.clone(),
+    });
+    lockfile.save(&lock_path).map_err(problem)?;
+    let record = match runtime.commit(prepared, ask.upgrade) {
+        Ok(r) => r,
+        Err(e) => {
+            if before_lock.components.is_empty() && !installed {
+                let _ = std::fs::remove_file(&lock_path);
+            } else {
+                let _ = before_lock.save(&lock_path);
+            }
+            return Err(e);
+        }
+    };
+    let verb = if ask.upgrade { "upgrade" } else { "install" };
+    let warning = if signer == "unsigned" {
+        printer.note(format!(
+            "WARNING: {name} was installed UNSIGNED from {reference}: nothing proves who built it (--allow-unsigned)"
+        ));
+        "; UNSIGNED, installed with --allow-unsigned"
+    } else {
+        ""
+    };
+    runtime
+        .boundary()
+        .note(crate::components::registry::AUDIT_NAME, verb, &format!("{name} from {reference}@{digest}{warning}"))
+        .await;
+    runtime.boundary().flush_audit();
+    if printer.json {
+        printer.value(&serde_json::json!({
+            "name": record.name,
+            "reference": reference.to_string(),
+            "digest": digest.to_string(),
+            "component": record.digest,
+            "signer": signer,
+        }));
+    } else {
+        let verb = if ask.upgrade { "upgraded" } else { "added" };
+        printer.line(format!("{verb} {} from {reference}@{} ({})", record.name, digest.short(), record.description));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn show_capabilities(
+    printer: &Printer,
+    name: &str,
+    reference: &Reference,
+    digest: &claw_registry::Sha256Digest,
+    record: &crate::components::Record,
+    policy: &[String],
+    before: Option<&(Vec<String>, Vec<String>)>,
+    signer: &str,
+) {
+    printer.note(format!("{name} from {reference}"));
+    printer.note(format!("  digest:  {digest}"));
+    printer.note(format!("  signer:  {signer}"));
+    printer.note(format!("  world:   {}", record.world.wit_name()));
+    printer.note(format!("  does:    {}", record.description));
+    printer.note("  imports:");
+    for i in &record.imports {
+        printer.note(format!("    {i}"));
+    }
+    printer.note(format!("  may ({}):", record.grant_source));
+    for l in policy {
+        printer.note(format!("    {l}"));
+    }
+    if let Some((old_policy, old_imports)) = before {
+        let changes = diff(old_policy, policy).chain(diff(old_imports, &record.imports).map(|(k, l)| (k, format!("import {l}"))));
+        let changes: Vec<_> = changes.collect();
+        if changes.is_empty() {
+            printer.note("  compared with the installed version: no change in what it may do");
+        } else {
+            printer.note("  compared with the installed version:");
+            for (kind, line) in changes {
+                printer.note(format!("    {kind}: {line}"));
+            }
+        }
+    }
+}
+
+/// Lines only in `new` (`new`) and only in `old` (`gone`).
+fn diff<'a>(old: &'a [String], new: &'a [String]) -> impl Iterator<Item = (&'static str, String)> + 'a {
+    let added = new.iter().filter(|l| !old.contains(l)).map(|l| ("new", l.clone()));
+    let gone = old.iter().filter(|l| !new.contains(l)).map(|l| ("gone", l.clone()));
+    added.chain(gone)
+}
+
+/// `--yes`, or a `y` at the terminal; nothing else installs.
+fn confirm(printer: &Printer, yes: bool, name: &str) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Problem::new(format!("{name} was not installed: nobody confirmed what it may do"))
+            .hint("read the capabilities above, then pass --yes (scripts) or run it at a terminal to answer the prompt")
+            .into());
+    }
+    printer.note(format!("install {name} with these capabilities? [y/N] "));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdin.lock(), &mut line)?;
+    if matches!(line.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Problem::new(format!("{name} was not installed: declined")).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upgrade_names_what_is_new_and_what_is_gone() {
+        let old = vec!["may GET https://a.example/**".to_string(), "may read secret a".to_string()];
+        let new = vec!["may GET https://a.example/**".to_string(), "may POST https://b.example/**".to_string()];
+        let d: Vec<_> = diff(&old, &new).collect();
+        assert_eq!(
+            d,
+            vec![("new", "may POST https://b.example/**".to_string()), ("gone", "may read secret a".to_string())]
+        );
+        assert!(is_reference("oci://r.io/a/b:1") && is_reference("b@1.0") && !is_reference("target/b.wasm"));
+    }
+}
