@@ -96,15 +96,7 @@ pub(super) struct PullFlags {
 
 impl PullFlags {
     fn pull<'a>(&self, source: &'a str, name: Option<String>, grant: Option<&'a Path>, upgrade: bool) -> Pull<'a> {
-        Pull {
-            source,
-            name,
-            grant,
-            upgrade,
-            yes: self.yes,
-            locked: self.locked,
-            allow_unsigned: self.allow_unsigned,
-        }
+        Pull { source, name, grant, upgrade, yes: self.yes, locked: self.locked, allow_unsigned: self.allow_unsigned }
     }
 }
 

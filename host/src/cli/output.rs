@@ -134,7 +134,7 @@ impl claw_registry::Progress for Transfer {
             bar.set_message(format!("{} {what}", self.message));
             return;
         }
-        let q = if total == 0 { 4 } else { done * 4 / total };
+        let q = (done * 4).checked_div(total).unwrap_or(4);
         let Ok(mut last) = self.quarter.lock() else { return };
         if last.as_ref().is_some_and(|(w, l)| w == what && *l == q) {
             return;

@@ -251,7 +251,8 @@ fn show_capabilities(
         printer.note(format!("    {l}"));
     }
     if let Some((old_policy, old_imports)) = before {
-        let changes = diff(old_policy, policy).chain(diff(old_imports, &record.imports).map(|(k, l)| (k, format!("import {l}"))));
+        let changes =
+            diff(old_policy, policy).chain(diff(old_imports, &record.imports).map(|(k, l)| (k, format!("import {l}"))));
         let changes: Vec<_> = changes.collect();
         if changes.is_empty() {
             printer.note("  compared with the installed version: no change in what it may do");

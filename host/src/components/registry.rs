@@ -82,7 +82,11 @@ impl Transport for Egress {
                 })),
                 Err(e) => {
                     let reasons = denials.reasons();
-                    Err(if reasons.is_empty() { e.to_string() } else { format!("the boundary refused: {}", reasons.join("; ")) })
+                    Err(if reasons.is_empty() {
+                        e.to_string()
+                    } else {
+                        format!("the boundary refused: {}", reasons.join("; "))
+                    })
                 }
             }
         })

@@ -94,7 +94,12 @@ fn a_moved_tag_is_refused_when_locked_and_an_upgrade_shows_what_changed() {
     ok(&user.claw(&["component", "upgrade", "v", &at, "--locked", "--allow-unsigned", "--yes"]), "same digest, locked");
 
     // The publisher moves the tag to a build that asks for more.
-    publish(&author, "versioned_2", &at, Some("[[http]]\nurl = \"https://api.example.com/**\"\nmethods = [\"POST\"]\n"));
+    publish(
+        &author,
+        "versioned_2",
+        &at,
+        Some("[[http]]\nurl = \"https://api.example.com/**\"\nmethods = [\"POST\"]\n"),
+    );
     let out = user.claw(&["component", "upgrade", "v", &at, "--locked", "--allow-unsigned", "--yes"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("now points at") && stderr(&out).contains("locked to"), "{}", stderr(&out));
