@@ -272,10 +272,14 @@ mod tests {
         assert!(e.message.contains("not a Wasm component") && e.hint.is_some());
         let mut m = a.manifest.clone();
         m.layers[0].media_type = "application/vnd.oci.image.layer.v1.tar+gzip".into();
-        assert!(parse_manifest(&serde_json::to_vec(&m).unwrap(), None, "x:1").unwrap_err().message.contains("tar+gzip"));
+        assert!(
+            parse_manifest(&serde_json::to_vec(&m).unwrap(), None, "x:1").unwrap_err().message.contains("tar+gzip")
+        );
         let mut m = a.manifest;
         m.layers.push(m.layers[0].clone());
-        assert!(parse_manifest(&serde_json::to_vec(&m).unwrap(), None, "x:1").unwrap_err().message.contains("2 layers"));
+        assert!(
+            parse_manifest(&serde_json::to_vec(&m).unwrap(), None, "x:1").unwrap_err().message.contains("2 layers")
+        );
         assert!(parse_manifest(b"{", None, "x:1").unwrap_err().message.contains("not a valid OCI image manifest"));
     }
 }

@@ -174,11 +174,9 @@ impl<'a> Client<'a> {
 
     /// An upload's next URL, which must stay on this registry.
     fn location(&self, response: &http::Response<Body>, what: &str) -> Result<String, Error> {
-        let loc = response
-            .headers()
-            .get(http::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Error::new(format!("the registry {} gave no upload location for the {what}", self.registry)))?;
+        let loc = response.headers().get(http::header::LOCATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+            Error::new(format!("the registry {} gave no upload location for the {what}", self.registry))
+        })?;
         if loc.starts_with('/') {
             return Ok(format!("{}{loc}", self.base));
         }
@@ -226,8 +224,10 @@ impl<'a> Client<'a> {
         if let Some(pin) = &reference.digest
             && *pin != digest
         {
-            return Err(Error::new(format!("the manifest of {reference} has digest {digest}, not the {pin} it was pinned to"))
-                .hint("a digest mismatch is always refused: the registry serves other bytes than the ones pinned"));
+            return Err(Error::new(format!(
+                "the manifest of {reference} has digest {digest}, not the {pin} it was pinned to"
+            ))
+            .hint("a digest mismatch is always refused: the registry serves other bytes than the ones pinned"));
         }
         if let Some(said) = said
             && said != digest
@@ -251,7 +251,8 @@ impl<'a> Client<'a> {
     pub async fn pull(&self, reference: &Reference, progress: &dyn Progress) -> Result<Artifact, Error> {
         let (manifest, manifest_bytes, _) = self.manifest(reference).await?;
         let repo = &reference.repository;
-        let config_bytes = self.blob(repo, &manifest.config.digest, manifest.config.size, SMALL_MAX, "config", &()).await?;
+        let config_bytes =
+            self.blob(repo, &manifest.config.digest, manifest.config.size, SMALL_MAX, "config", &()).await?;
         let layer = &manifest.layers[0];
         if layer.size > self.max_component {
             return Err(Error::new(format!(
@@ -292,8 +293,10 @@ impl<'a> Client<'a> {
         h.update(&bytes);
         let got = h.finish();
         if got != *digest {
-            return Err(Error::new(format!("the {what} of {repo} has digest {got}, not the {digest} its manifest names"))
-                .hint("a digest mismatch is always refused: the registry serves other bytes than the ones published"));
+            return Err(Error::new(format!(
+                "the {what} of {repo} has digest {got}, not the {digest} its manifest names"
+            ))
+            .hint("a digest mismatch is always refused: the registry serves other bytes than the ones published"));
         }
         Ok(bytes)
     }

@@ -76,7 +76,9 @@ mod tests {
         let d = Sha256Digest::of(b"abc");
         assert_eq!(d.to_string(), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(Sha256Digest::parse(&d.to_string()), Some(d.clone()));
-        for bad in [d.hex().to_string(), d.to_string().to_uppercase(), format!("sha512:{}", d.hex()), "sha256:ab".into()] {
+        for bad in
+            [d.hex().to_string(), d.to_string().to_uppercase(), format!("sha512:{}", d.hex()), "sha256:ab".into()]
+        {
             assert_eq!(Sha256Digest::parse(&bad), None, "{bad}");
         }
         let mut h = Hasher::default();

@@ -104,11 +104,8 @@ impl Lockfile {
             l.registry == reference.registry && l.repository == reference.repository && l.tag == reference.tag
         });
         if !same {
-            return Err(Error::new(format!(
-                "--locked: `{name}` is locked to {}, not {reference}",
-                lock.reference
-            ))
-            .hint("add it without --locked to move the lock, after reading what changed"));
+            return Err(Error::new(format!("--locked: `{name}` is locked to {}, not {reference}", lock.reference))
+                .hint("add it without --locked to move the lock, after reading what changed"));
         }
         if lock.manifest != *manifest {
             return Err(Error::new(format!(
@@ -164,6 +161,8 @@ mod tests {
         assert!(e.message.contains("now points at") && e.hint.unwrap().contains("tag was moved"));
         let other = Reference::parse("oci://r.io/ns/a:2", None).unwrap();
         assert!(f.check_locked("a", &other, &Sha256Digest::of(b"one")).unwrap_err().message.contains("locked to"));
-        assert!(f.check_locked("b", &r, &Sha256Digest::of(b"one")).unwrap_err().message.contains("not in the lockfile"));
+        assert!(
+            f.check_locked("b", &r, &Sha256Digest::of(b"one")).unwrap_err().message.contains("not in the lockfile")
+        );
     }
 }

@@ -57,7 +57,8 @@ impl Reference {
     fn parse_full(rest: &str) -> Result<Reference, String> {
         let (rest, digest) = match rest.split_once('@') {
             Some((r, d)) => {
-                let d = Sha256Digest::parse(d).ok_or_else(|| format!("`{d}` is not a digest (sha256: and 64 lowercase hex digits)"))?;
+                let d = Sha256Digest::parse(d)
+                    .ok_or_else(|| format!("`{d}` is not a digest (sha256: and 64 lowercase hex digits)"))?;
                 (r, Some(d))
             }
             None => (rest, None),
@@ -194,7 +195,10 @@ mod tests {
     #[test]
     fn full_references_parse_into_their_parts() {
         let r = Reference::parse("oci://127.0.0.1:5000/claw/http-fetch:1.2.0", None).unwrap();
-        assert_eq!((r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()), ("127.0.0.1:5000", "claw/http-fetch", Some("1.2.0")));
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            ("127.0.0.1:5000", "claw/http-fetch", Some("1.2.0"))
+        );
         assert!(r.is_loopback());
         assert_eq!(r.name(), "http-fetch");
         assert_eq!(r.manifest_ref(), "1.2.0");
