@@ -32,6 +32,9 @@ pub struct Descriptor {
     pub digest: Sha256Digest,
     /// Its size in bytes.
     pub size: u64,
+    /// Annotations (a cosign signature layer carries its signature here).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// An OCI image manifest (the fields claw reads and writes).
@@ -116,6 +119,7 @@ impl Artifact {
             media_type: LAYER_MEDIA_TYPE.into(),
             digest: Sha256Digest::of(&wasm),
             size: wasm.len() as u64,
+            annotations: BTreeMap::new(),
         };
         let config = WasmConfig {
             created: created.clone(),
@@ -144,6 +148,7 @@ impl Artifact {
                 media_type: CONFIG_MEDIA_TYPE.into(),
                 digest: Sha256Digest::of(&config_bytes),
                 size: config_bytes.len() as u64,
+                annotations: BTreeMap::new(),
             },
             layers: vec![layer],
             annotations,

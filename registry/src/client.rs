@@ -9,6 +9,7 @@
 
 use crate::artifact::{Artifact, MANIFEST_MEDIA_TYPE, Manifest, parse_manifest};
 use crate::digest::Hasher;
+use crate::signature::{self, SignatureImage, Signed};
 use crate::{Error, Reference, Sha256Digest};
 use bytes::Bytes;
 use futures::StreamExt as _;
@@ -38,6 +39,8 @@ impl Progress for () {
 const CHUNK: usize = 512 << 10;
 /// A manifest or config larger than this is not one claw wrote or reads.
 const SMALL_MAX: u64 = 4 << 20;
+/// A signature payload is a few hundred bytes.
+const SIGNATURE_MAX: u64 = 64 << 10;
 
 /// A client for one registry.
 pub struct Client<'a> {
@@ -93,26 +96,118 @@ impl<'a> Client<'a> {
         self.put_blob(repo, &m.layers[0].digest, &artifact.wasm, "component", progress).await?;
         let digest = artifact.digest();
         let tag = reference.tag.clone().unwrap_or_else(|| digest.to_string());
+        self.put_manifest(repo, &tag, &artifact.manifest_bytes, &format!("the manifest of {reference}")).await?;
+        Ok(digest)
+    }
+
+    /// Store `bytes` as the manifest tagged `tag` in `repo`, and check the
+    /// registry kept exactly those bytes.
+    async fn put_manifest(&self, repo: &str, tag: &str, bytes: &[u8], what: &str) -> Result<(), Error> {
+        let digest = Sha256Digest::of(bytes);
         let url = format!("{}/v2/{repo}/manifests/{tag}", self.base);
         let request = self
             .request(http::Method::PUT, &url)
             .header(http::header::CONTENT_TYPE, MANIFEST_MEDIA_TYPE)
-            .body(Bytes::from(artifact.manifest_bytes.clone()))
+            .body(Bytes::copy_from_slice(bytes))
             .map_err(|e| Error::new(format!("cannot build the manifest upload: {e}")))?;
         let response = self.send(request).await?;
-        let status = response.status();
-        if status != http::StatusCode::CREATED {
-            return Err(self.refused(response, &format!("storing the manifest of {reference}")).await);
+        if response.status() != http::StatusCode::CREATED {
+            return Err(self.refused(response, &format!("storing {what}")).await);
         }
         if let Some(said) = content_digest(&response)
             && said != digest
         {
             return Err(Error::new(format!(
-                "the registry {} stored the manifest of {reference} as {said}, not {digest}: it changed what was sent",
+                "the registry {} stored {what} as {said}, not {digest}: it changed what was sent",
                 self.registry
             )));
         }
-        Ok(digest)
+        Ok(())
+    }
+
+    /// Add `signed` to the signatures of the manifest `digest` of
+    /// `reference` (at its `sha256-HEX.sig` tag, beside those already there).
+    ///
+    /// # Errors
+    ///
+    /// When the registry refuses a step.
+    pub async fn push_signature(
+        &self,
+        reference: &Reference,
+        digest: &Sha256Digest,
+        signed: Signed,
+    ) -> Result<(), Error> {
+        let repo = &reference.repository;
+        let mut all = self.signatures(reference, digest).await?;
+        all.retain(|s| s.payload != signed.payload || s.signature != signed.signature);
+        all.push(signed);
+        let image = SignatureImage::build(&all);
+        self.put_blob(repo, &image.manifest.config.digest, &image.config_bytes, "signature config", &()).await?;
+        for (layer, payload) in image.manifest.layers.iter().zip(&image.payloads) {
+            self.put_blob(repo, &layer.digest, payload, "signature", &()).await?;
+        }
+        let tag = signature::tag(digest);
+        self.put_manifest(repo, &tag, &image.manifest_bytes, &format!("the signatures of {reference}")).await
+    }
+
+    /// The signatures stored for the manifest `digest` of `reference`
+    /// (none when there is no `.sig` tag), each payload checked against
+    /// its digest.
+    ///
+    /// # Errors
+    ///
+    /// When the registry refuses, or a payload is missing or altered.
+    pub async fn signatures(&self, reference: &Reference, digest: &Sha256Digest) -> Result<Vec<Signed>, Error> {
+        let repo = &reference.repository;
+        let tag = signature::tag(digest);
+        let what = format!("the signatures of {reference}");
+        let Some((bytes, _)) = self.get_manifest(repo, &tag, MANIFEST_MEDIA_TYPE, &what).await? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (layer, signature) in signature::layers(&bytes)? {
+            let payload = self.blob(repo, &layer.digest, layer.size, SIGNATURE_MAX, "signature", &()).await?;
+            out.push(Signed { payload, signature });
+        }
+        Ok(out)
+    }
+
+    /// The manifest tagged `tag` in `repo` and its `Content-Type`, checked
+    /// against the registry's statement of its digest; `None` when absent.
+    async fn get_manifest(
+        &self,
+        repo: &str,
+        tag: &str,
+        accept: &str,
+        what: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, Error> {
+        let url = format!("{}/v2/{repo}/manifests/{tag}", self.base);
+        let request = self
+            .request(http::Method::GET, &url)
+            .header(http::header::ACCEPT, accept)
+            .body(Bytes::new())
+            .map_err(|e| Error::new(format!("cannot build a request: {e}")))?;
+        let response = self.send(request).await?;
+        if response.status() == http::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if response.status() != http::StatusCode::OK {
+            return Err(self.refused(response, &format!("reading {what}")).await);
+        }
+        let content_type =
+            response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(String::from);
+        let said = content_digest(&response);
+        let bytes = read_capped(response.into_body(), SMALL_MAX, "the manifest", &()).await?;
+        let digest = Sha256Digest::of(&bytes);
+        if let Some(said) = said
+            && said != digest
+        {
+            return Err(Error::new(format!(
+                "the registry {} says {what} is {said}, but its bytes are {digest}",
+                self.registry
+            )));
+        }
+        Ok(Some((bytes, content_type)))
     }
 
     async fn put_blob(
@@ -197,29 +292,15 @@ impl<'a> Client<'a> {
     ///
     /// Not found, refused, not a Wasm component, or a digest mismatch.
     pub async fn manifest(&self, reference: &Reference) -> Result<(Manifest, Vec<u8>, Sha256Digest), Error> {
-        let url = format!("{}/v2/{}/manifests/{}", self.base, reference.repository, reference.manifest_ref());
-        let request = self
-            .request(http::Method::GET, &url)
-            .header(
-                http::header::ACCEPT,
-                format!(
-                    "{MANIFEST_MEDIA_TYPE}, application/vnd.oci.image.index.v1+json;q=0.5, application/vnd.docker.distribution.manifest.v2+json;q=0.5"
-                ),
-            )
-            .body(Bytes::new())
-            .map_err(|e| Error::new(format!("cannot build a request: {e}")))?;
-        let response = self.send(request).await?;
-        if response.status() == http::StatusCode::NOT_FOUND {
+        let accept = format!(
+            "{MANIFEST_MEDIA_TYPE}, application/vnd.oci.image.index.v1+json;q=0.5, application/vnd.docker.distribution.manifest.v2+json;q=0.5"
+        );
+        let what = format!("the manifest of {reference}");
+        let fetched = self.get_manifest(&reference.repository, &reference.manifest_ref(), &accept, &what).await?;
+        let Some((bytes, content_type)) = fetched else {
             return Err(Error::new(format!("{reference} is not in the registry {}", self.registry))
                 .hint("check the name and version; the publisher pushes it with `claw component publish FILE REF`"));
-        }
-        if response.status() != http::StatusCode::OK {
-            return Err(self.refused(response, &format!("reading the manifest of {reference}")).await);
-        }
-        let content_type =
-            response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(String::from);
-        let said = content_digest(&response);
-        let bytes = read_capped(response.into_body(), SMALL_MAX, "the manifest", &()).await?;
+        };
         let digest = Sha256Digest::of(&bytes);
         if let Some(pin) = &reference.digest
             && *pin != digest
@@ -228,14 +309,6 @@ impl<'a> Client<'a> {
                 "the manifest of {reference} has digest {digest}, not the {pin} it was pinned to"
             ))
             .hint("a digest mismatch is always refused: the registry serves other bytes than the ones pinned"));
-        }
-        if let Some(said) = said
-            && said != digest
-        {
-            return Err(Error::new(format!(
-                "the registry {} says the manifest of {reference} is {said}, but its bytes are {digest}",
-                self.registry
-            )));
         }
         let manifest = parse_manifest(&bytes, content_type.as_deref(), &reference.to_string())?;
         Ok((manifest, bytes, digest))

@@ -7,21 +7,31 @@
 //! - [`client`]: the OCI distribution API, spoken over a [`Transport`] the
 //!   host gives it — the host's boundary, so the registry's traffic is
 //!   allowed, credentialed and audited like every other outbound request;
-//! - [`lockfile`]: what each installed component was pulled from.
+//! - [`lockfile`]: what each installed component was pulled from, and
+//!   who signed it;
+//! - [`key`], [`signature`], [`trust`]: ECDSA P-256 keys, cosign's keyed
+//!   signature format (a `sha256-HEX.sig` tag beside the artifact), and
+//!   which keys the operator trusts for which repositories.
 //!
 //! No HTTP client lives here: this crate holds data and protocol only.
 
 pub mod artifact;
 pub mod client;
 pub mod digest;
+pub mod key;
 pub mod lockfile;
 pub mod reference;
+pub mod signature;
+pub mod trust;
 
 pub use artifact::{Artifact, WasmConfig};
 pub use client::{Client, Progress, Transport};
 pub use digest::Sha256Digest;
+pub use key::{PublicKey, SigningKey};
 pub use lockfile::{Lock, Lockfile};
 pub use reference::Reference;
+pub use signature::{Claim, Signed, Verdict};
+pub use trust::TrustStore;
 
 /// A registry operation that failed: what, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

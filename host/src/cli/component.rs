@@ -59,6 +59,9 @@ pub(super) enum ComponentCommand {
         /// The grant it ships (shown to whoever installs it).
         #[arg(long)]
         grant: Option<PathBuf>,
+        /// Sign it with this key (`claw key generate`), in cosign's format.
+        #[arg(long, value_name = "KEY")]
+        sign: Option<String>,
     },
     /// List installed components.
     List,
@@ -89,7 +92,8 @@ pub(super) struct PullFlags {
     /// Refuse unless the lockfile already pins this reference to the digest it resolves to.
     #[arg(long)]
     locked: bool,
-    /// Install even though no trusted key signed it (loud, and recorded in the audit log).
+    /// Install even though no trusted key signed it: unsigned, or signed by a key not trusted for
+    /// its repository (loud, and recorded in the audit log).
     #[arg(long)]
     allow_unsigned: bool,
 }
@@ -114,8 +118,8 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
             let source = path.to_string_lossy().to_string();
             registry::install(&runtime, &home, printer, pull.pull(&source, Some(name), grant.as_deref(), true)).await
         }
-        ComponentCommand::Publish { path, reference, grant } => {
-            registry::publish(&runtime, &home, printer, &path, &reference, grant.as_deref()).await
+        ComponentCommand::Publish { path, reference, grant, sign } => {
+            registry::publish(&runtime, &home, printer, &path, &reference, grant.as_deref(), sign.as_deref()).await
         }
         ComponentCommand::Add { path, grant, name, plug, pull: _ } => {
             let name = name.unwrap_or_else(|| default_name(&path));

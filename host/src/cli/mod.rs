@@ -4,6 +4,7 @@ mod audit;
 mod chat;
 mod component;
 mod jobs;
+mod key;
 mod memory;
 mod new;
 mod output;
@@ -17,6 +18,7 @@ mod scan;
 mod secret;
 mod status;
 mod tool;
+mod trust;
 mod user;
 
 pub use output::Printer;
@@ -50,6 +52,12 @@ enum Command {
     /// Create a new component project from a template.
     #[command(subcommand)]
     New(new::NewCommand),
+    /// Signing keys for publishing components (the private half stays in the vault).
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Whose signatures to accept, for which registry repositories.
+    #[command(subcommand)]
+    Trust(trust::TrustCommand),
     /// Manage the vault's secrets (values are never shown).
     #[command(subcommand)]
     Secret(secret::SecretCommand),
@@ -100,6 +108,8 @@ pub fn main() -> ExitCode {
             Command::Chat(a) => chat::run(a, &printer).await,
             Command::New(c) => new::run(c, &printer),
             Command::Secret(c) => secret::run(c, &printer),
+            Command::Key(c) => key::run(c, &printer),
+            Command::Trust(c) => trust::run(c, &printer),
             Command::Audit(a) => audit::run(a, &printer),
             Command::Policy(c) => policy::run(c, &printer),
             Command::Provider(c) => provider::run(c, &printer),

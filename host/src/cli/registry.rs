@@ -12,7 +12,8 @@ use crate::problem::Problem;
 use crate::runtime::Runtime;
 use anyhow::Result;
 use claw_registry::artifact::Facts;
-use claw_registry::{Artifact, Client, Lock, Lockfile, Reference};
+use claw_registry::trust::repository_of;
+use claw_registry::{Artifact, Claim, Client, Lock, Lockfile, Reference, Signed, TrustStore, Verdict, signature};
 use std::io::IsTerminal as _;
 use std::path::Path;
 
@@ -26,7 +27,7 @@ fn lockfile_path(home: &Home) -> std::path::PathBuf {
     home.config.join("components.lock")
 }
 
-fn problem(e: claw_registry::Error) -> anyhow::Error {
+pub(super) fn problem(e: claw_registry::Error) -> anyhow::Error {
     let p = Problem::new(e.message);
     match e.hint {
         Some(h) => p.hint(h).into(),
@@ -42,8 +43,11 @@ pub(super) async fn publish(
     file: &Path,
     reference: &str,
     grant: Option<&Path>,
+    sign: Option<&str>,
 ) -> Result<()> {
     let config = Config::load(home)?;
+    // The key is read first: a missing key changes nothing.
+    let key = sign.map(|name| super::key::signing_key(home, name).map(|k| (name, k))).transpose()?;
     let reference = Reference::parse(reference, config.registry.default.as_deref()).map_err(problem)?;
     if reference.digest.is_some() {
         return Err(Problem::new(format!("{reference}: publish to a tag, not a digest"))
@@ -83,15 +87,37 @@ pub(super) async fn publish(
     transfer.finish(if pushed.is_ok() { "pushed" } else { "stopped" });
     runtime.boundary().flush_audit();
     let digest = pushed.map_err(problem)?;
+    let signer = match &key {
+        Some((name, key)) => {
+            let claim = Claim { repository: repository_of(&reference), digest: digest.clone() };
+            let signed = Signed::new(&claim, key).map_err(problem)?;
+            let stored = client.push_signature(&reference, &digest, signed).await;
+            runtime.boundary().flush_audit();
+            stored.map_err(|e| {
+                problem(e).context(format!(
+                    "{reference}@{digest} was pushed, but its signature was not stored: publish again with --sign {name}"
+                ))
+            })?;
+            Some(format!("{name} ({})", key.public_key().fingerprint()))
+        }
+        None => None,
+    };
     if printer.json {
         printer.value(&serde_json::json!({
             "reference": reference.to_string(),
             "digest": digest.to_string(),
             "component": artifact.manifest.layers[0].digest.to_string(),
             "size": artifact.wasm.len(),
+            "signer": signer,
         }));
     } else {
         printer.line(format!("published {reference}@{digest} ({} KiB)", artifact.wasm.len().div_ceil(1024)));
+        match signer {
+            Some(s) => printer.line(format!("signed by {s} at {}", signature::tag(&digest))),
+            None => {
+                printer.note("not signed: those who install it must pass --allow-unsigned (publish with --sign KEY)")
+            }
+        }
     }
     Ok(())
 }
@@ -133,13 +159,30 @@ pub(super) async fn install(runtime: &Runtime, home: &Home, printer: &Printer, a
         lockfile.check_locked(&name, &reference, &digest).map_err(problem)?;
     }
 
-    // Signatures: none is checked yet, so every pull is unsigned and
-    // refused without the operator's explicit, recorded consent.
-    let signer = "unsigned".to_string();
-    if !ask.allow_unsigned {
-        return Err(Problem::new(format!("{reference} is not signed by a trusted key: not installed"))
-            .hint("pass --allow-unsigned to install it anyway (the warning is recorded in the audit log)")
-            .into());
+    // Who signed it, as the trusted keys tell; the lock keeps the answer.
+    let repository = repository_of(&reference);
+    let signatures = client.signatures(&reference, &digest).await;
+    runtime.boundary().flush_audit();
+    let trust = super::trust::load(home)?;
+    let parsed = trust.parsed();
+    let verdict = signature::verify(
+        &signatures.map_err(problem)?,
+        &repository,
+        &digest,
+        &TrustStore::for_repository(&parsed, &repository),
+    );
+    let (signer, trusted) = signer_of(verdict, &reference, ask.allow_unsigned)?;
+    if ask.locked
+        && let Some(lock) = lockfile.get(&name)
+        && lock.signer != signer
+        && !matches!(lock.signer.as_str(), "unsigned" | "untrusted")
+    {
+        return Err(Problem::new(format!(
+            "{name} was locked as signed by {}, but {reference} is now signed by {signer}: refused (--locked)",
+            lock.signer
+        ))
+        .hint("if the publisher changed keys on purpose, install without --locked and check the new key")
+        .into());
     }
 
     let (grant_text, grant_source) = match ask.grant {
@@ -198,13 +241,14 @@ pub(super) async fn install(runtime: &Runtime, home: &Home, printer: &Printer, a
         }
     };
     let verb = if ask.upgrade { "upgrade" } else { "install" };
-    let warning = if signer == "unsigned" {
-        printer.note(format!(
-            "WARNING: {name} was installed UNSIGNED from {reference}: nothing proves who built it (--allow-unsigned)"
-        ));
-        "; UNSIGNED, installed with --allow-unsigned"
+    let warning = if trusted {
+        String::new()
     } else {
-        ""
+        let what = signer.to_uppercase();
+        printer.note(format!(
+            "WARNING: {name} was installed {what} from {reference}: no trusted key vouches for who built it (--allow-unsigned)"
+        ));
+        format!("; {what}, installed with --allow-unsigned")
     };
     runtime
         .boundary()
@@ -263,6 +307,50 @@ fn show_capabilities(
             }
         }
     }
+}
+
+/// The lock's signer for `verdict`, and whether a trusted key signed; a
+/// refusal unless trusted or the operator allowed it. A signature copied
+/// from other bytes is refused always.
+fn signer_of(verdict: Verdict, reference: &Reference, allow: bool) -> Result<(String, bool)> {
+    let allow_hint = "pass --allow-unsigned to install it anyway (the warning is recorded in the audit log)";
+    let (signer, refusal) = match verdict {
+        Verdict::Trusted { name, fingerprint } => return Ok((format!("{name} ({fingerprint})"), true)),
+        Verdict::Misplaced { claim } => {
+            return Err(Problem::new(format!(
+                "{reference} carries a signature made for {claim}: a signature copied from other bytes, refused"
+            ))
+            .hint("the registry serves a signature that does not belong to this component; tell its publisher")
+            .into());
+        }
+        Verdict::Unsigned => {
+            ("unsigned", Problem::new(format!("{reference} is not signed: not installed")).hint(allow_hint))
+        }
+        Verdict::OutOfScope { name, scopes } => (
+            "untrusted",
+            Problem::new(format!(
+                "{reference} is signed by `{name}`, which is trusted only for {}: not installed",
+                scopes.join(", ")
+            ))
+            .hint(format!(
+                "if `{name}` publishes {} too, run `claw trust add KEY --for \"{}\"`; or {allow_hint}",
+                repository_of(reference),
+                repository_of(reference)
+            )),
+        ),
+        Verdict::Untrusted { count } => (
+            "untrusted",
+            Problem::new(format!(
+                "{reference} is signed ({count} signature{}), but by no key claw trusts: not installed",
+                if count == 1 { "" } else { "s" }
+            ))
+            .hint(format!(
+                "get the publisher's public key and run `claw trust add KEY --for \"{}\"`; or {allow_hint}",
+                repository_of(reference)
+            )),
+        ),
+    };
+    if allow { Ok((signer.to_string(), false)) } else { Err(refusal.into()) }
 }
 
 /// Lines only in `new` (`new`) and only in `old` (`gone`).

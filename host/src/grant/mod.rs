@@ -74,7 +74,7 @@ pub use explain::explain;
 pub use http_rule::{
     HostPattern, HttpRule, Origin, PLACEHOLDER_OPEN, PathGlob, PathPlaceholder, Scheme, placeholder_names, split_host,
 };
-pub use parse::{GrantError, valid_name};
+pub use parse::{GrantError, SIGNING_KEY_PREFIX, valid_name};
 
 use std::collections::BTreeMap;
 

@@ -404,6 +404,13 @@ fn secret_grant(cx: &Ctx<'_>, s: RawSecret) -> Result<SecretGrant, GrantError> {
             "secret names use letters, digits, `-` and `_`",
         );
     }
+    if name.starts_with(SIGNING_KEY_PREFIX) {
+        return cx.err(
+            s.name.span(),
+            format!("secrets.name `{name}` is one of claw's own signing keys: no component may be granted it"),
+            "sign components with `claw component publish --sign KEY`; grants name the secrets of services",
+        );
+    }
     if let Some(hosts) = &s.hosts {
         // Grants written before secrets were bound to scheme and port.
         let upgraded: Vec<String> = hosts.get_ref().iter().map(|h| format!("\"https://{h}\"")).collect();
@@ -538,6 +545,10 @@ fn place_placeholder(
     Ok(())
 }
 
+/// The vault names of the operator's signing keys (`claw key generate`)
+/// begin so; no grant may name one.
+pub const SIGNING_KEY_PREFIX: &str = "signing-key-";
+
 /// Names of tools and secrets: letters, digits, `-`, `_`, 1 to 64 long.
 pub fn valid_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -659,6 +670,12 @@ e = "echo"
         assert!(e.message.contains("needs `header`"), "{}", e.message);
         let e = Grant::parse("[[secrets]]\nname = \"k\"\ninject = \"query\"\nparam = \"key\"\n", "g.toml").unwrap_err();
         assert!(e.message.contains("names no origins"), "{}", e.message);
+        let e = Grant::parse(
+            "[[secrets]]\nname = \"signing-key-acme\"\norigins = [\"https://a.com\"]\ninject = \"header\"\nheader = \"X\"\n",
+            "g.toml",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("claw's own signing keys"), "{}", e.message);
         let e = Grant::parse("[[http]]\nurl = \"https://x.com\"\nmethods = [\"BREW\"]\n", "g.toml").unwrap_err();
         assert_eq!(e.line, Some(3));
     }

@@ -164,3 +164,163 @@ fn bad_references_registries_and_artifacts_are_refused_and_nothing_is_installed(
         assert!(!user.home.config.join("components.lock").exists(), "{source} wrote the lockfile");
     }
 }
+
+#[test]
+fn a_signed_component_installs_only_under_a_key_trusted_for_its_repository() {
+    let reg = Registry::start(None);
+    let author = TestHome::new();
+    let public = author.home.config.join("acme.pub");
+    let out = author.claw(&["key", "generate", "acme", "--out", public.to_str().unwrap()]);
+    ok(&out, "key generate");
+    assert!(stdout(&out).starts_with("-----BEGIN PUBLIC KEY-----"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("PRIVATE") && !stderr(&out).contains("PRIVATE"));
+    let fingerprint = stderr(&out).split(['(', ')']).nth(1).unwrap().to_string();
+    assert!(fingerprint.starts_with("sha256:"), "{}", stderr(&out));
+    let out = author.claw(&["key", "export", "acme"]);
+    assert_eq!(stdout(&out), std::fs::read_to_string(&public).unwrap());
+    // The private half is a vault secret no grant may name.
+    let grant = author.grant_file(
+        "steal.toml",
+        "[[secrets]]\nname = \"signing-key-acme\"\norigins = [\"https://a.example\"]\ninject = \"header\"\nheader = \"X\"\n",
+    );
+    let out = author.claw(&["component", "add", guest("clock").to_str().unwrap(), "--grant", grant.to_str().unwrap()]);
+    assert!(!out.status.success() && stderr(&out).contains("claw's own signing keys"), "{}", stderr(&out));
+
+    let at = reg.reference("acme/clock:1");
+    let file = guest("clock");
+    let out = author.claw(&["component", "publish", file.to_str().unwrap(), &at, "--sign", "acme"]);
+    ok(&out, "publish --sign");
+    assert!(stdout(&out).contains(&format!("signed by acme ({fingerprint})")), "{}", stdout(&out));
+    let digest = stdout(&out).split_whitespace().nth(1).unwrap().rsplit('@').next().unwrap().to_string();
+    let out = author.claw(&["component", "publish", file.to_str().unwrap(), &at, "--sign", "nobody"]);
+    assert!(!out.status.success() && stderr(&out).contains("no signing key named `nobody`"), "{}", stderr(&out));
+
+    // A standard tool verifies the signature: ECDSA P-256 over the cosign
+    // simple-signing payload, stored at the `sha256-HEX.sig` tag.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let reference = Reference::parse(&at, None).unwrap();
+    let client = Client::new(&Direct, &reference, true, 1 << 30);
+    let manifest = claw_registry::Sha256Digest::parse(&digest).unwrap();
+    let signatures = rt.block_on(client.signatures(&reference, &manifest)).unwrap();
+    assert_eq!(signatures.len(), 1);
+    let claim = claw_registry::Claim::parse(&signatures[0].payload).unwrap();
+    assert_eq!(claim.repository, format!("127.0.0.1:{}/acme/clock", reg.port));
+    assert_eq!(claim.digest, manifest);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("payload"), &signatures[0].payload).unwrap();
+    std::fs::write(dir.path().join("sig"), &signatures[0].signature).unwrap();
+    let openssl = |payload: &str| {
+        std::process::Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify", public.to_str().unwrap(), "-signature"])
+            .arg(dir.path().join("sig"))
+            .arg(dir.path().join(payload))
+            .output()
+            .expect("openssl is installed")
+    };
+    let verified = openssl("payload");
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
+    std::fs::write(dir.path().join("other"), b"{}").unwrap();
+    assert!(!openssl("other").status.success(), "openssl tells a wrong payload");
+
+    let user = TestHome::new();
+    // Nobody trusted: signed, but refused without the flag.
+    let out = user.claw(&["component", "add", &at, "--yes"]);
+    assert!(!out.status.success() && stderr(&out).contains("by no key claw trusts"), "{}", stderr(&out));
+    // Bad trust input is refused and writes nothing.
+    let out = user.claw(&["trust", "add", public.to_str().unwrap(), "--for", "*/acme/*"]);
+    assert!(!out.status.success() && stderr(&out).contains("in its host"), "{}", stderr(&out));
+    let not_a_key = user.grant_file("not.pub", "hello");
+    let out = user.claw(&["trust", "add", not_a_key.to_str().unwrap(), "--for", "r.io/acme/*"]);
+    assert!(!out.status.success() && stderr(&out).contains("not.pub"), "{}", stderr(&out));
+    assert!(!user.home.config.join("trust.toml").exists());
+    // Trusted for another namespace only: still refused, and the scope named.
+    let host = format!("127.0.0.1:{}", reg.port);
+    ok(&user.claw(&["trust", "add", public.to_str().unwrap(), "--for", &format!("{host}/tools/*")]), "trust add");
+    let out = user.claw(&["component", "add", &at, "--yes"]);
+    assert!(!out.status.success() && stderr(&out).contains("trusted only for"), "{}", stderr(&out));
+    assert!(installed(&user).is_empty());
+
+    ok(&user.claw(&["trust", "add", public.to_str().unwrap(), "--for", &format!("{host}/acme/*")]), "trust add");
+    let out = user.claw(&["--json", "component", "add", &at, "--yes"]);
+    ok(&out, "add signed");
+    assert!(!stderr(&out).contains("WARNING"), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("signer:  acme ({fingerprint})")), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["signer"], format!("acme ({fingerprint})"));
+    let lock = std::fs::read_to_string(user.home.config.join("components.lock")).unwrap();
+    assert!(lock.contains(&format!("signer = \"acme ({fingerprint})\"")), "{lock}");
+
+    // A valid signature copied onto other bytes is refused even with the flag.
+    let other = reg.reference("acme/other:1");
+    let out = author.claw(&["component", "publish", guest("versioned_1").to_str().unwrap(), &other]);
+    ok(&out, "publish unsigned");
+    let other_digest = stdout(&out).split_whitespace().nth(1).unwrap().rsplit('@').next().unwrap().to_string();
+    let other_ref = Reference::parse(&other, None).unwrap();
+    let other_digest = claw_registry::Sha256Digest::parse(&other_digest).unwrap();
+    rt.block_on(client.push_signature(&other_ref, &other_digest, signatures[0].clone())).unwrap();
+    let out = user.claw(&["component", "add", &other, "--yes", "--allow-unsigned"]);
+    assert!(!out.status.success() && stderr(&out).contains("copied from other bytes"), "{}", stderr(&out));
+    assert_eq!(installed(&user), vec!["clock".to_string()]);
+
+    // Trust removed: the same pull is refused again.
+    ok(&user.claw(&["trust", "rm", "acme"]), "trust rm");
+    let out = user.claw(&["component", "upgrade", "clock", &at, "--yes"]);
+    assert!(!out.status.success() && stderr(&out).contains("by no key claw trusts"), "{}", stderr(&out));
+}
+
+/// The password of the htpasswd line below (bcrypt, cost 5), made for this test only.
+const REGISTRY_PASSWORD: &str = "reg-pass-Xq81vLz";
+const HTPASSWD: &str = "claw:$2b$05$VJjaUWIvp9JvGKEh32fVNua7dKuSOhrwsCrquAMUpU0nch4QZse3O";
+
+#[test]
+fn a_registry_credential_comes_from_the_vault_and_appears_in_no_record() {
+    use base64::Engine as _;
+    let reg = Registry::start(Some(HTPASSWD));
+    let author = TestHome::new();
+    let at = reg.reference("private/clock:1");
+    let file = guest("clock");
+    let publish = |h: &TestHome| h.claw(&["component", "publish", file.to_str().unwrap(), &at]);
+
+    // No credential configured: the registry's 401, with the fix.
+    let out = publish(&author);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("401") && stderr(&out).contains("[registry.hosts."), "{}", stderr(&out));
+
+    let host = format!("127.0.0.1:{}", reg.port);
+    let config = format!("[registry.hosts.\"{host}\"]\nusername = \"claw\"\ncredential = \"registry_pw\"\n");
+    // Configured, but the vault lacks the secret: named, nothing sent with it.
+    std::fs::create_dir_all(&author.home.config).unwrap();
+    std::fs::write(author.home.config.join("config.toml"), &config).unwrap();
+    let out = publish(&author);
+    assert!(!out.status.success() && stderr(&out).contains("registry_pw"), "{}", stderr(&out));
+    // A wrong password is the registry's refusal.
+    ok(&author.claw_with_stdin(&["secret", "set", "registry_pw"], "not-the-password\n"), "secret set");
+    let out = publish(&author);
+    assert!(!out.status.success() && stderr(&out).contains("401"), "{}", stderr(&out));
+
+    ok(&author.claw_with_stdin(&["secret", "set", "registry_pw"], &format!("{REGISTRY_PASSWORD}\n")), "secret set");
+    let out = publish(&author);
+    ok(&out, "publish with the vault's credential");
+
+    let user = TestHome::new();
+    std::fs::create_dir_all(&user.home.config).unwrap();
+    std::fs::write(user.home.config.join("config.toml"), &config).unwrap();
+    ok(&user.claw_with_stdin(&["secret", "set", "registry_pw"], &format!("{REGISTRY_PASSWORD}\n")), "secret set");
+    let added = user.claw(&["component", "add", &at, "--allow-unsigned", "--yes"]);
+    ok(&added, "add from a registry that needs a login");
+
+    // Neither the password nor its basic-auth encoding is in any record.
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("claw:{REGISTRY_PASSWORD}"));
+    for h in [&author, &user] {
+        let audit = std::fs::read_to_string(h.home.data.join("audit.jsonl")).unwrap();
+        assert!(audit.contains("host:registry") && audit.contains("registry_pw"), "the injection is audited: {audit}");
+        for record in [audit, std::fs::read_to_string(h.home.config.join("config.toml")).unwrap()] {
+            assert!(!record.contains(REGISTRY_PASSWORD) && !record.contains(&basic));
+        }
+    }
+    for o in [&out, &added] {
+        for text in [stdout(o), stderr(o)] {
+            assert!(!text.contains(REGISTRY_PASSWORD) && !text.contains(&basic), "{text}");
+        }
+    }
+}
