@@ -14,6 +14,7 @@ mod agent_turn;
 mod gateway;
 mod gitleaks;
 mod jobs;
+mod registry;
 mod throughput;
 
 use anyhow::{Context as _, Result};
@@ -727,6 +728,25 @@ fn main() -> Result<()> {
             let two = run(2, total)?;
             emit(json!({"name": name, "iterations": total, "one_thread": round(one), "two_threads": round(two),
                 "unit": "per s", "scaling": round(two / one), "what": what, "target": "two threads >= 1.7x one"}));
+        }
+    }
+    if want("registry") {
+        let m = registry::registry(20)?;
+        for (name, s, what) in [
+            (
+                "registry-publish",
+                &m.publish,
+                "claw component publish --sign of a 1 MiB component (compile cached) to docker-registry on 127.0.0.1: push, sign, store the signature",
+            ),
+            (
+                "registry-install",
+                &m.install,
+                "claw component add oci://… --yes of the same: pull, every digest, the signature against the trust store, capabilities, lock, install with a cached compile",
+            ),
+        ] {
+            emit(json!({"name": name, "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
+                "bytes": m.size, "process_startup_p50": round3(m.startup.p50),
+                "what": what, "target": "p50 <= 200 ms"}));
         }
     }
     if want("jobs") {

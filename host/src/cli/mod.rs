@@ -15,6 +15,7 @@ mod registry;
 mod routine;
 mod run;
 mod scan;
+mod sdk;
 mod secret;
 mod status;
 mod tool;

@@ -1,17 +1,26 @@
-//! `claw new tool|channel NAME`: a new project from templates/tool or
-//! templates/channel, embedded in the binary.
+//! `claw new tool|provider|channel NAME`: a new project from templates/, embedded in the binary, built against the SDK the
+//! binary carries (`sdk`).
 
 use super::Printer;
 use crate::problem::Problem;
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum NewCommand {
     /// A tool: a Rust crate that builds to a claw tool component.
     Tool {
         /// The tool's name (letters, digits, `-`, `_`); also the directory created.
+        name: String,
+        /// Create the project here instead of ./NAME.
+        #[arg(long)]
+        path: Option<PathBuf>,
+    },
+    /// An LLM provider adapter: a Rust crate that builds to an `llm-adapter`
+    /// component, plugged into the LLM router for one wire format.
+    Provider {
+        /// The adapter's name (letters, digits, `-`, `_`); also the directory created.
         name: String,
         /// Create the project here instead of ./NAME.
         #[arg(long)]
@@ -38,6 +47,14 @@ const TOOL_TEMPLATE: &[(&str, &str)] = &[
     (".gitignore", "target/\n"),
 ];
 
+/// The provider adapter template.
+const PROVIDER_TEMPLATE: &[(&str, &str)] = &[
+    ("Cargo.toml", include_str!("../../../templates/provider/Cargo.toml.tmpl")),
+    ("src/lib.rs", include_str!("../../../templates/provider/src/lib.rs.tmpl")),
+    ("README.md", include_str!("../../../templates/provider/README.md.tmpl")),
+    (".gitignore", "target/\n"),
+];
+
 /// The channel template.
 const CHANNEL_TEMPLATE: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../../../templates/channel/Cargo.toml.tmpl")),
@@ -46,23 +63,11 @@ const CHANNEL_TEMPLATE: &[(&str, &str)] = &[
     (".gitignore", "target/\n"),
 ];
 
-/// Where the SDK is: `CLAW_SDK_PATH`, else the source tree claw was built from.
-fn sdk_path() -> Result<PathBuf> {
-    let path = match std::env::var_os("CLAW_SDK_PATH") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk"),
-    };
-    path.join("Cargo.toml").is_file().then(|| path.canonicalize().unwrap_or(path.clone())).ok_or_else(|| {
-        Problem::new(format!("the claw SDK is not at {}", path.display()))
-            .hint("set CLAW_SDK_PATH to the sdk/ directory of a claw checkout")
-            .into()
-    })
-}
-
 pub(super) fn run(cmd: NewCommand, printer: &Printer) -> Result<()> {
     let (kind, template, name, path) = match cmd {
         NewCommand::Tool { name, path } => ("tool", TOOL_TEMPLATE, name, path),
         NewCommand::Channel { name, path } => ("channel", CHANNEL_TEMPLATE, name, path),
+        NewCommand::Provider { name, path } => ("provider", PROVIDER_TEMPLATE, name, path),
     };
     if !crate::grant::valid_name(&name) || name.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(Problem::new(format!("`{name}` is not a valid {kind} name"))
@@ -75,9 +80,7 @@ pub(super) fn run(cmd: NewCommand, printer: &Printer) -> Result<()> {
             .hint("pick another name or --path")
             .into());
     }
-    let sdk = sdk_path()?;
-    let wit = sdk.join("../wit");
-    let wit = wit.canonicalize().unwrap_or(wit);
+    let sdk = super::sdk::locate(&crate::home::Home::from_env()?)?;
     let crate_name = name.replace('-', "_");
     let type_name: String = name
         .split(['-', '_'])
@@ -91,8 +94,8 @@ pub(super) fn run(cmd: NewCommand, printer: &Printer) -> Result<()> {
             .replace("{{name}}", &name)
             .replace("{{crate_name}}", &crate_name)
             .replace("{{type_name}}", &type_name)
-            .replace("{{sdk_path}}", &sdk.display().to_string())
-            .replace("{{wit_path}}", &wit.display().to_string());
+            .replace("{{sdk_path}}", &sdk.sdk.display().to_string())
+            .replace("{{wit_path}}", &sdk.wit.display().to_string());
         let target = dir.join(file);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
@@ -100,9 +103,14 @@ pub(super) fn run(cmd: NewCommand, printer: &Printer) -> Result<()> {
         std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
     }
     printer.line(format!("created {kind} `{name}` in {}", dir.display()));
-    printer.note(format!(
-        "next:\n  cd {}\n  cargo build --target wasm32-wasip2 --release\n  claw component add target/wasm32-wasip2/release/{crate_name}.wasm --grant grant.toml --name {name}",
-        dir.display()
-    ));
+    printer.note(format!("it builds against {}", sdk.origin));
+    let add = if kind == "provider" {
+        format!(
+            "claw component upgrade llm-router ROUTER.wasm --plug openai=target/wasm32-wasip2/release/{crate_name}.wasm (see README.md)"
+        )
+    } else {
+        format!("claw component add target/wasm32-wasip2/release/{crate_name}.wasm --grant grant.toml --name {name}")
+    };
+    printer.note(format!("next:\n  cd {}\n  cargo build --target wasm32-wasip2 --release\n  {add}", dir.display()));
     Ok(())
 }

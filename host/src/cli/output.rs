@@ -106,12 +106,17 @@ pub struct Progress {
 impl Progress {
     /// Finish with a closing word (e.g. "done").
     pub fn finish(self, word: &str) {
-        let text = format!("{} {word} in {} ms", self.message, self.started.elapsed().as_millis());
-        match self.bar {
-            Some(bar) => bar.finish_with_message(text),
-            None => {
-                let _ = writeln!(std::io::stderr().lock(), "{text}");
-            }
+        finish(self.bar, &self.message, self.started, word);
+    }
+}
+
+/// The closing line of a progress bar or a transfer: what, how it ended, how long.
+fn finish(bar: Option<indicatif::ProgressBar>, message: &str, started: Instant, word: &str) {
+    let text = format!("{message} {word} in {} ms", started.elapsed().as_millis());
+    match bar {
+        Some(bar) => bar.finish_with_message(text),
+        None => {
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
         }
     }
 }
@@ -153,13 +158,7 @@ impl claw_registry::Progress for Transfer {
 impl Transfer {
     /// Finish with a closing word.
     pub fn finish(self, word: &str) {
-        let text = format!("{} {word} in {} ms", self.message, self.started.elapsed().as_millis());
-        match self.bar {
-            Some(bar) => bar.finish_with_message(text),
-            None => {
-                let _ = writeln!(std::io::stderr().lock(), "{text}");
-            }
-        }
+        finish(self.bar, &self.message, self.started, word);
     }
 }
 

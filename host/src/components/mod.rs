@@ -2,15 +2,16 @@
 //! live table that hot-swap replaces atomically, and the quarantine list.
 
 mod compose;
-mod digest;
 mod live;
 mod quarantine;
 pub mod registry;
 mod store;
 mod world;
 
+/// A component is named by the sha256 of its bytes, spelt as OCI spells it
+/// (one digest type for the store and the registry).
+pub use claw_registry::Sha256Digest as Digest;
 pub use compose::{Plug, compose};
-pub use digest::Digest;
 pub use live::{LiveTable, LoadedComponent, Pre};
 pub use quarantine::{Hold, Quarantine};
 pub use store::{ComponentStore, Index, Record, now_ms as store_now_ms};

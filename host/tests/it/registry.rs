@@ -324,3 +324,47 @@ fn a_registry_credential_comes_from_the_vault_and_appears_in_no_record() {
         }
     }
 }
+
+/// A tool nobody here wrote, installed by `scripts/dev test` (cargo install --locked, pinned).
+fn installed_tool(name: &str) -> std::path::PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|f| f.is_file()))
+        .unwrap_or_default();
+    let cargo_bin = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo/bin").join(name));
+    on_path
+        .or(cargo_bin.filter(|f| f.is_file()))
+        .unwrap_or_else(|| panic!("`{name}` is missing: `bash scripts/dev test` installs it (cargo install --locked)"))
+}
+
+#[test]
+fn components_cross_between_claw_and_wkg_in_both_directions() {
+    let (wkg, wasm_tools) = (installed_tool("wkg"), installed_tool("wasm-tools"));
+    let reg = Registry::start(None);
+    let host = format!("127.0.0.1:{}", reg.port);
+    let run = |tool: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new(tool).args(args).env("HOME", TestHome::new().dir.path()).output().unwrap();
+        assert!(out.status.success(), "{} {args:?}: {}", tool.display(), stderr(&out));
+        out
+    };
+
+    // Pushed by wkg, added by claw (no claw annotations: no shipped grant).
+    let clock = guest("clock");
+    run(&wkg, &["oci", "push", "--insecure", &host, &format!("{host}/wkg/clock:1.0.0"), clock.to_str().unwrap()]);
+    let user = TestHome::new();
+    let out = user.claw(&["component", "add", &format!("oci://{host}/wkg/clock:1.0.0"), "--allow-unsigned", "--yes"]);
+    ok(&out, "add what wkg pushed");
+    assert!(stderr(&out).contains("none shipped"), "{}", stderr(&out));
+    ok(&user.claw(&["tool", "call", "clock", "{}"]), "the component wkg pushed runs");
+
+    // Published by claw, pulled by wkg, validated by wasm-tools.
+    let author = TestHome::new();
+    let at = format!("oci://{host}/claw/v:1");
+    publish(&author, "versioned_1", &at, Some("[limits]\ntimeout_ms = 5000\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let pulled = dir.path().join("v.wasm");
+    run(&wkg, &["oci", "pull", "--insecure", &host, &format!("{host}/claw/v:1"), "-o", pulled.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&pulled).unwrap(), std::fs::read(guest("versioned_1")).unwrap());
+    run(&wasm_tools, &["validate", pulled.to_str().unwrap()]);
+    let wit = stdout(&run(&wasm_tools, &["component", "wit", pulled.to_str().unwrap()]));
+    assert!(wit.contains("export") && wit.contains("execute"), "{wit}");
+}
