@@ -118,7 +118,12 @@ pub(super) fn setup(
 
     let rt = Runtime::open(home)?;
     let plug = |import: &str, file: &str| -> Result<Plug> {
-        Ok(Plug { import: Some(import.into()), file: file.into(), bytes: std::fs::read(guest(file)?)? })
+        Ok(Plug {
+            import: Some(import.into()),
+            only: Vec::new(),
+            file: file.into(),
+            bytes: std::fs::read(guest(file)?)?,
+        })
     };
     let router = compose(
         &std::fs::read(guest("llm_router")?)?,

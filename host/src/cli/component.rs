@@ -4,7 +4,7 @@
 use super::Printer;
 use super::registry::{self, Pull, is_reference};
 use crate::components::Record;
-use crate::components::{Plug, World, compose};
+use crate::components::{Plug, World, compose, deny};
 use crate::grant::{classify_import, explain};
 use crate::home::Home;
 use crate::problem::Problem;
@@ -31,6 +31,10 @@ pub(super) enum ComponentCommand {
         /// Repeat for each, e.g. the LLM router's provider adapters.
         #[arg(long, value_name = "[IMPORT=]FILE")]
         plug: Vec<String>,
+        /// Install even though its grant leaves out some of what it imports: claw's deny stubs
+        /// fill those imports (composed in), and every call there fails with `denied`.
+        #[arg(long)]
+        deny_ungranted: bool,
         #[command(flatten)]
         pull: PullFlags,
     },
@@ -46,6 +50,10 @@ pub(super) enum ComponentCommand {
         /// Compose first, as for `add`.
         #[arg(long, value_name = "[IMPORT=]FILE")]
         plug: Vec<String>,
+        /// Install even though its grant leaves out some of what it imports: claw's deny stubs
+        /// fill those imports (composed in), and every call there fails with `denied`.
+        #[arg(long)]
+        deny_ungranted: bool,
         #[command(flatten)]
         pull: PullFlags,
     },
@@ -108,25 +116,30 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
     let home = Home::from_env()?;
     let runtime = Runtime::open(&home)?;
     match cmd {
-        ComponentCommand::Add { path, grant, name, plug, pull } if is_reference(&path.to_string_lossy()) => {
-            no_plugs(&plug)?;
+        ComponentCommand::Add { path, grant, name, plug, deny_ungranted, pull }
+            if is_reference(&path.to_string_lossy()) =>
+        {
+            no_plugs(&plug, deny_ungranted)?;
             let source = path.to_string_lossy().to_string();
             registry::install(&runtime, &home, printer, pull.pull(&source, name, grant.as_deref(), false)).await
         }
-        ComponentCommand::Upgrade { name, path, grant, plug, pull } if is_reference(&path.to_string_lossy()) => {
-            no_plugs(&plug)?;
+        ComponentCommand::Upgrade { name, path, grant, plug, deny_ungranted, pull }
+            if is_reference(&path.to_string_lossy()) =>
+        {
+            no_plugs(&plug, deny_ungranted)?;
             let source = path.to_string_lossy().to_string();
             registry::install(&runtime, &home, printer, pull.pull(&source, Some(name), grant.as_deref(), true)).await
         }
         ComponentCommand::Publish { path, reference, grant, sign } => {
             registry::publish(&runtime, &home, printer, &path, &reference, grant.as_deref(), sign.as_deref()).await
         }
-        ComponentCommand::Add { path, grant, name, plug, pull: _ } => {
+        ComponentCommand::Add { path, grant, name, plug, deny_ungranted, pull: _ } => {
             let name = name.unwrap_or_else(|| default_name(&path));
             let (grant_text, grant_source) = read_grant(grant.as_deref())?;
-            install(&runtime, printer, &name, &path, &plug, grant_text, grant_source, false).await
+            let how = How { plugs: &plug, deny_ungranted, upgrade: false };
+            install(&runtime, printer, &name, &path, how, grant_text, grant_source).await
         }
-        ComponentCommand::Upgrade { name, path, grant, plug, pull: _ } => {
+        ComponentCommand::Upgrade { name, path, grant, plug, deny_ungranted, pull: _ } => {
             let (grant_text, grant_source) = match grant {
                 Some(g) => read_grant(Some(&g))?,
                 None => {
@@ -135,7 +148,8 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
                     (current.grant.clone(), current.grant_source.clone())
                 }
             };
-            install(&runtime, printer, &name, &path, &plug, grant_text, grant_source, true).await
+            let how = How { plugs: &plug, deny_ungranted, upgrade: true };
+            install(&runtime, printer, &name, &path, how, grant_text, grant_source).await
         }
         ComponentCommand::List => {
             let index = runtime.store().index()?;
@@ -188,6 +202,7 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
             if printer.json {
                 let mut v = summary(r);
                 v["imports"] = serde_json::json!(r.imports);
+                v["stubbed"] = serde_json::json!(r.stubbed);
                 v["schema"] = serde_json::from_str(&r.schema).unwrap_or(serde_json::Value::Null);
                 v["grant_source"] = serde_json::json!(r.grant_source);
                 v["policy"] = serde_json::json!(policy);
@@ -210,6 +225,12 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
             printer.line("imports:");
             for i in &r.imports {
                 printer.line(format!("  {i}  ({:?})", classify_import(i)));
+            }
+            if !r.stubbed.is_empty() {
+                printer.line("stubbed (not granted; every call fails with `denied`):");
+                for i in &r.stubbed {
+                    printer.line(format!("  {i}"));
+                }
             }
             if r.world == World::Tool {
                 let schema: serde_json::Value = serde_json::from_str(&r.schema).unwrap_or_default();
@@ -261,12 +282,13 @@ fn default_name(path: &Path) -> String {
     path.file_stem().and_then(|s| s.to_str()).unwrap_or("component").replace('_', "-")
 }
 
-fn no_plugs(plugs: &[String]) -> Result<()> {
-    if plugs.is_empty() {
+fn no_plugs(plugs: &[String], deny_ungranted: bool) -> Result<()> {
+    if plugs.is_empty() && !deny_ungranted {
         return Ok(());
     }
-    Err(Problem::new("--plug composes local files; a component from a registry is installed as published")
-        .hint("pull it, compose it with `claw component add FILE --plug ...`, or publish the composition")
+    let flag = if plugs.is_empty() { "--deny-ungranted" } else { "--plug" };
+    Err(Problem::new(format!("{flag} composes local files; a component from a registry is installed as published"))
+        .hint(format!("pull it, compose it with `claw component add FILE {flag} ...`, or publish the composition"))
         .into())
 }
 
@@ -283,28 +305,46 @@ pub(super) fn read_grant(path: Option<&Path>) -> Result<(String, String)> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How a file is installed: composed with plugs, given deny stubs, new or an upgrade.
+struct How<'a> {
+    plugs: &'a [String],
+    deny_ungranted: bool,
+    upgrade: bool,
+}
+
 async fn install(
     runtime: &Runtime,
     printer: &Printer,
     name: &str,
     path: &Path,
-    plugs: &[String],
+    how: How<'_>,
     grant_text: String,
     grant_source: String,
-    upgrade: bool,
 ) -> Result<()> {
+    let upgrade = how.upgrade;
     let file = path.display().to_string();
     let mut bytes = std::fs::read(path).map_err(|e| {
         Problem::new(format!("cannot read {file}: {e}"))
             .hint("give the path of a .wasm component, e.g. target/wasm32-wasip2/release/NAME.wasm")
     })?;
-    if !plugs.is_empty() {
-        let plugs = plugs.iter().map(|p| Plug::from_arg(p)).collect::<Result<Vec<_>, _>>()?;
+    if !how.plugs.is_empty() {
+        let plugs = how.plugs.iter().map(|p| Plug::from_arg(p)).collect::<Result<Vec<_>, _>>()?;
         let progress = printer.progress(format!("composing {name} with {} plug(s)", plugs.len()));
         let composed = compose(&bytes, &file, &plugs);
         progress.finish(if composed.is_ok() { "composed" } else { "stopped" });
         bytes = composed?;
+    }
+    let mut stubbed = Vec::new();
+    if how.deny_ungranted {
+        let grant = runtime.effective_grant(&grant_text, &grant_source)?;
+        let s = deny::stub(std::mem::take(&mut bytes), &file, &grant)?;
+        bytes = s.bytes;
+        stubbed = s.imports;
+        if stubbed.is_empty() {
+            printer.note(format!("{name}: its grant covers every import; nothing to stub"));
+        } else {
+            printer.note(format!("{name}: deny stubs fill (every call fails with `denied`): {}", stubbed.join(", ")));
+        }
     }
     let size = bytes.len();
     let mut progress = None;
@@ -316,7 +356,7 @@ async fn install(
     if let Some(p) = progress {
         p.finish(if prepared.is_ok() { "compiled" } else { "stopped" });
     }
-    let record = runtime.commit(prepared?, upgrade)?;
+    let record = runtime.commit(prepared?.with_stubbed(stubbed), upgrade)?;
     if printer.json {
         printer.value(&summary(&record));
     } else {

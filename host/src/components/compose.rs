@@ -16,6 +16,8 @@ use wac_graph::{CompositionGraph, EncodeOptions};
 pub struct Plug {
     /// The socket import it fills; `None` to match export names to imports.
     pub import: Option<String>,
+    /// When matching by name, fill only these imports (empty: every match).
+    pub only: Vec<String>,
     /// Where it came from, for errors.
     pub file: String,
     /// Its bytes.
@@ -37,7 +39,7 @@ impl Plug {
             Problem::new(format!("cannot read the plug {file}: {e}"))
                 .hint("pass --plug IMPORT=FILE.wasm or --plug FILE.wasm")
         })?;
-        Ok(Plug { import, file, bytes })
+        Ok(Plug { import, only: Vec::new(), file, bytes })
     }
 }
 
@@ -84,6 +86,7 @@ pub fn compose(socket: &[u8], socket_file: &str, plugs: &[Plug]) -> Result<Vec<u
             None => exports
                 .iter()
                 .filter(|e| socket_imports.iter().any(|(n, _)| n == *e))
+                .filter(|e| plug.only.is_empty() || plug.only.contains(e))
                 .map(|e| (e.clone(), e.clone()))
                 .collect(),
         };

@@ -1,7 +1,9 @@
 //! Installed components: the digest store on disk, the world check, the
-//! live table that hot-swap replaces atomically, and the quarantine list.
+//! live table that hot-swap replaces atomically, the quarantine list,
+//! composition and the deny stubs.
 
 mod compose;
+pub mod deny;
 mod live;
 mod quarantine;
 pub mod registry;

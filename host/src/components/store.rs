@@ -38,6 +38,10 @@ pub struct Record {
     pub grant_source: String,
     /// When it was added or last upgraded, ms since the Unix epoch.
     pub updated_ms: u64,
+    /// Imports its grant did not cover, filled by deny stubs at install
+    /// (each call there fails with `denied`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stubbed: Vec<String>,
 }
 
 /// All installed components.
@@ -174,6 +178,7 @@ mod tests {
             grant: String::new(),
             grant_source: "(none)".into(),
             updated_ms: now_ms(),
+            stubbed: Vec::new(),
         }
     }
 

@@ -79,6 +79,56 @@ pub fn classify_import(name: &str) -> ImportClass {
     }
 }
 
+/// Whether `grant` covers an import of `class`; `None` for what needs no
+/// grant (or can never have one).
+fn covered(class: ImportClass, grant: &Grant) -> Option<bool> {
+    Some(match class {
+        ImportClass::Http => !grant.http.is_empty() || grant.providers,
+        ImportClass::Workspace => !grant.workspace.is_empty(),
+        ImportClass::Memory => grant.memory_search,
+        ImportClass::Secrets => !grant.secrets.is_empty(),
+        ImportClass::Invoke => !grant.invoke.is_empty(),
+        ImportClass::Kv => grant.kv.is_some(),
+        ImportClass::Inbox => grant.inbox.is_some(),
+        ImportClass::ReplyStream => grant.providers,
+        _ => return None,
+    })
+}
+
+/// The grant section that covers `class`, and an example of it.
+fn section_for(class: ImportClass) -> (&'static str, &'static str) {
+    match class {
+        ImportClass::Http => {
+            ("[[http]] rule", "  [[http]]\n  url = \"https://api.example.com/**\"\n  methods = [\"GET\"]")
+        }
+        ImportClass::Workspace => {
+            ("[workspace] paths", "  [workspace]\n  read = [\"notes/\"]\n  write = [\"notes/drafts/\"]")
+        }
+        ImportClass::Memory => ("[memory] section", "  [memory]\n  search = true"),
+        ImportClass::Secrets => (
+            "[[secrets]] entry",
+            "  [[secrets]]\n  name = \"my_token\"\n  origins = [\"https://api.example.com\"]\n  inject = \"header\"\n  header = \"Authorization\"\n  format = \"Bearer {secret}\"",
+        ),
+        ImportClass::Invoke => ("[invoke] aliases", "  [invoke]\n  echo = \"echo\""),
+        ImportClass::Kv => ("[kv] section", "  [kv]\n  max_kib = 64"),
+        _ => ("[inbox] section", "  [inbox]\n  poll = \"30s\"   # optional: call its poll this often"),
+    }
+}
+
+/// The capability imports `grant` does not cover that deny stubs can
+/// stand in for (`claw component add --deny-ungranted`): every capability
+/// but the LLM's reply stream, which no stub may fake.
+pub fn ungranted(imports: &[String], grant: &Grant) -> Vec<String> {
+    imports
+        .iter()
+        .filter(|i| {
+            let class = classify_import(i);
+            class != ImportClass::ReplyStream && covered(class, grant) == Some(false)
+        })
+        .cloned()
+        .collect()
+}
+
 /// Check every import against the grant.
 ///
 /// # Errors
@@ -87,56 +137,26 @@ pub fn classify_import(name: &str) -> ImportClass {
 /// grant lines that would cover it.
 pub fn check_imports(imports: &[String], grant: &Grant, grant_file: &str) -> Result<(), Problem> {
     for import in imports {
-        let missing = |section: &str, example: &str| {
-            Err(Problem::new(format!(
-                "the component imports `{import}`, but its grant ({grant_file}) has no {section}: deny by default"
+        let class = classify_import(import);
+        if class == ImportClass::ReplyStream && !grant.providers {
+            return Err(Problem::new(format!(
+                "the component imports `{import}`, which only the LLM router may import: a tool or a channel must not write into the agent's reply"
             ))
-            .hint(if grant_file.starts_with('(') {
+            .hint("only an `llm`-world component with `[providers] use = true` in its grant streams the reply"));
+        }
+        if covered(class, grant) == Some(false) {
+            let (section, example) = section_for(class);
+            let fix = if grant_file.starts_with('(') {
                 format!("if it should have this capability, pass --grant FILE with:\n{example}")
             } else {
                 format!("if it should have this capability, add to {grant_file}:\n{example}")
-            }))
-        };
-        match classify_import(import) {
-            ImportClass::Sandbox | ImportClass::Types | ImportClass::Log | ImportClass::HttpTypes => {}
-            ImportClass::Http if grant.http.is_empty() && !grant.providers => {
-                missing("[[http]] rule", "  [[http]]\n  url = \"https://api.example.com/**\"\n  methods = [\"GET\"]")?;
-            }
-            ImportClass::Workspace if grant.workspace.is_empty() => {
-                missing("[workspace] paths", "  [workspace]\n  read = [\"notes/\"]\n  write = [\"notes/drafts/\"]")?;
-            }
-            ImportClass::Memory if !grant.memory_search => {
-                missing("[memory] section", "  [memory]\n  search = true")?;
-            }
-            ImportClass::Secrets if grant.secrets.is_empty() => {
-                missing(
-                    "[[secrets]] entry",
-                    "  [[secrets]]\n  name = \"my_token\"\n  origins = [\"https://api.example.com\"]\n  inject = \"header\"\n  header = \"Authorization\"\n  format = \"Bearer {secret}\"",
-                )?;
-            }
-            ImportClass::Invoke if grant.invoke.is_empty() => {
-                missing("[invoke] aliases", "  [invoke]\n  echo = \"echo\"")?;
-            }
-            ImportClass::Kv if grant.kv.is_none() => {
-                missing("[kv] section", "  [kv]\n  max_kib = 64")?;
-            }
-            ImportClass::Inbox if grant.inbox.is_none() => {
-                missing("[inbox] section", "  [inbox]\n  poll = \"30s\"   # optional: call its poll this often")?;
-            }
-            ImportClass::ReplyStream if !grant.providers => {
-                return Err(Problem::new(format!(
-                    "the component imports `{import}`, which only the LLM router may import: a tool or a channel must not write into the agent's reply"
-                ))
-                .hint("only an `llm`-world component with `[providers] use = true` in its grant streams the reply"));
-            }
-            ImportClass::Http
-            | ImportClass::Kv
-            | ImportClass::Inbox
-            | ImportClass::ReplyStream
-            | ImportClass::Workspace
-            | ImportClass::Memory
-            | ImportClass::Secrets
-            | ImportClass::Invoke => {}
+            };
+            return Err(Problem::new(format!(
+                "the component imports `{import}`, but its grant ({grant_file}) has no {section}: deny by default"
+            ))
+            .hint(format!("{fix}\nor pass --deny-ungranted to install it with every call there denied")));
+        }
+        match class {
             ImportClass::Sockets => {
                 return Err(Problem::new(format!("the component imports `{import}`: components may not open sockets"))
                     .hint(
@@ -155,6 +175,7 @@ pub fn check_imports(imports: &[String], grant: &Grant, grant_file: &str) -> Res
                 ))
                 .hint("a tool may import claw:runtime/{log,workspace,memory,secrets,invoke}, wasi:http/outgoing-handler and the sandboxed WASI basics (clocks, random, io, cli)"));
             }
+            _ => {}
         }
     }
     Ok(())

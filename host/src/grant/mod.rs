@@ -69,7 +69,7 @@ mod explain;
 mod http_rule;
 mod parse;
 
-pub use check::{ImportClass, check_imports, classify_import};
+pub use check::{ImportClass, check_imports, classify_import, ungranted};
 pub use explain::explain;
 pub use http_rule::{
     HostPattern, HttpRule, Origin, PLACEHOLDER_OPEN, PathGlob, PathPlaceholder, Scheme, placeholder_names, split_host,

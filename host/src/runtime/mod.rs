@@ -44,6 +44,19 @@ pub struct Prepared {
     bytes: Vec<u8>,
 }
 
+impl Prepared {
+    /// Record that deny stubs fill `imports` (composed in before it was
+    /// prepared). It is called on what [`Runtime::prepare`] just returned,
+    /// whose component no one else holds yet.
+    #[must_use]
+    pub fn with_stubbed(mut self, imports: Vec<String>) -> Prepared {
+        if let Some(tool) = Arc::get_mut(&mut self.tool) {
+            tool.record.stubbed = imports;
+        }
+        self
+    }
+}
+
 /// What a [`Runtime::sync`] changed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
@@ -238,6 +251,7 @@ impl Runtime {
             grant: grant_text,
             grant_source,
             updated_ms: crate::components::store_now_ms(),
+            stubbed: Vec::new(),
         };
         let config = Arc::new(Config::from_grant(name, shape.world, &grant));
         let mut tool = LoadedComponent { record: record.clone(), grant, pre, config };

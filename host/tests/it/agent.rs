@@ -346,6 +346,7 @@ fn the_composed_router_is_one_llm_component_and_bad_compositions_are_refused() {
     let router = std::fs::read(guest("llm_router")).unwrap();
     let plug = |import: &str, file: &str| claw::components::Plug {
         import: Some(import.into()),
+        only: Vec::new(),
         file: file.into(),
         bytes: std::fs::read(guest(file)).unwrap(),
     };

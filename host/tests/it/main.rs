@@ -16,6 +16,7 @@ mod boundary;
 mod cache;
 mod channels;
 mod cli;
+mod deny_stubs;
 mod egress;
 mod embedder;
 mod hot_swap;
