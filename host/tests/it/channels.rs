@@ -61,19 +61,11 @@ fn a_channel_from_the_template_builds_and_passes_the_same_scenario() {
     let out = h.claw(&["new", "channel", "relay-chat", "--path", project.to_str().unwrap()]);
     ok(&out, "new channel");
     assert!(project.join("grant.toml").is_file() && project.join("src/lib.rs").is_file());
-    // Shares the guest target dir, so dependencies are not rebuilt.
-    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guest");
-    let build = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--target", "wasm32-wasip2", "--release"])
-        .current_dir(&project)
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .unwrap();
-    assert!(build.status.success(), "{}", crate::common::stderr(&build));
+    let wasm = crate::common::build_guest(&project, "relay_chat");
     // Its shipped grant parses and says what it may do.
     let grant = std::fs::read_to_string(project.join("grant.toml")).unwrap();
     assert!(grant.contains("secret = \"relay_chat_token\""), "{grant}");
-    scenario(&target.join("wasm32-wasip2/release/relay_chat.wasm"));
+    scenario(&wasm);
 }
 
 fn scenario(wasm: &std::path::Path) {

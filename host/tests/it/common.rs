@@ -99,6 +99,30 @@ impl TestHome {
     }
 }
 
+/// Build the guest project at `project` as `scripts/dev components` builds
+/// the first-party guests: release, wasm32-wasip2, into the shared guest
+/// target dir (so dependencies are not rebuilt) with the same path remaps.
+/// The built `.wasm` of `crate_name`.
+pub fn build_guest(project: &Path, crate_name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"));
+    let target = root.join("target/guest");
+    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--target", "wasm32-wasip2", "--release"])
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", &target)
+        .env(
+            "RUSTFLAGS",
+            format!("--remap-path-prefix={}=/claw --remap-path-prefix={}=/cargo", root.display(), cargo_home.display()),
+        )
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", stderr(&build));
+    target.join(format!("wasm32-wasip2/release/{crate_name}.wasm"))
+}
+
 /// Add a guest through the library, as `claw component add` does.
 pub async fn add(rt: &Runtime, name: &str, wasm: &str, grant: &str) -> anyhow::Result<Record> {
     let bytes = std::fs::read(guest(wasm)).unwrap();

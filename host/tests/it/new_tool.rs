@@ -1,10 +1,9 @@
 //! `claw new tool` → cargo build → `claw component add` → call, end to end.
 
 use crate::agent::{add_provider, install};
-use crate::common::{TestHome, guest, ok, stderr, stdout};
+use crate::common::{TestHome, build_guest, guest, ok, stderr, stdout};
 use crate::llm_server::{Format, LlmServer, Step};
 use std::path::Path;
-use std::process::Command;
 
 #[test]
 fn a_new_tool_builds_adds_and_runs_unchanged() {
@@ -20,16 +19,7 @@ fn a_new_tool_builds_adds_and_runs_unchanged() {
     assert!(!manifest.contains(env!("CARGO_MANIFEST_DIR")), "{manifest}");
     assert!(stderr(&out).contains("the SDK inside claw"), "{}", stderr(&out));
 
-    // Share the guest target dir so dependencies are not rebuilt.
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guest");
-    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--target", "wasm32-wasip2", "--release"])
-        .current_dir(&project)
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .unwrap();
-    assert!(build.status.success(), "{}", stderr(&build));
-    let wasm = target.join("wasm32-wasip2/release/greet_me.wasm");
+    let wasm = build_guest(&project, "greet_me");
 
     let out = h.claw(&[
         "component",
@@ -94,15 +84,7 @@ fn a_new_provider_adapter_builds_plugs_into_the_router_and_answers_with_tool_cal
     ok(&out, "new provider");
     let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
     assert!(manifest.contains(&format!("{}/", h.home.data.join("sdk").display())), "{manifest}");
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guest");
-    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--target", "wasm32-wasip2", "--release"])
-        .current_dir(&project)
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .unwrap();
-    assert!(build.status.success(), "{}", stderr(&build));
-    let adapter = target.join("wasm32-wasip2/release/my_provider.wasm");
+    let adapter = build_guest(&project, "my_provider");
 
     // The router, composed with the new adapter for the OpenAI wire format.
     let openai = format!("openai={}", adapter.display());

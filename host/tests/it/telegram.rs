@@ -203,3 +203,34 @@ fn telegram_by_webhook_sets_it_with_the_vault_secret_and_answers_a_redelivery_on
     assert!(audit.contains("POST /channels/telegram"), "the refusal is audited: {audit}");
     assert!(!audit.contains(WEBHOOK_SECRET) && !audit.contains("not-it") && !audit.contains(TOKEN), "{audit}");
 }
+
+#[test]
+fn a_reply_over_telegrams_4096_characters_arrives_whole_in_several_messages() {
+    let long: String = (0..900).map(|i| format!("word{i:03} ")).collect::<String>().trim_end().to_string();
+    assert!(long.chars().count() > 7000);
+    let llm = LlmServer::start(Format::OpenAi, vec![Step::Text(long.clone())]);
+    let api = BotApi::start(TOKEN);
+    let h = home_with(&llm, "[gateway]\nlisten = \"127.0.0.1:0\"\n");
+    set_secret(&h, "telegram_token", TOKEN);
+    set_secret(&h, "telegram_webhook_secret", WEBHOOK_SECRET);
+    add_telegram(&h, &grant(&api, Some("https://claw.example.com/channels/telegram")));
+    let run = start(&h);
+    let line = wait_for(&run.err, "gateway: listening on http://");
+    let addr = line.rsplit("http://").next().unwrap().trim().to_string();
+    api.wait_for("setWebhook", 1, Duration::from_secs(30));
+    let update = private(51, 600, "tell me everything").to_string();
+    let good = [("x-telegram-bot-api-secret-token", WEBHOOK_SECRET), ("content-type", "application/json")];
+    let (status, body) = http(&addr, "POST", "/channels/telegram", &good, update.as_bytes());
+    assert_eq!(status, 200, "{body}");
+    until("the whole reply", || api.messages(600).join(" ").split_whitespace().count() >= 900);
+    std::thread::sleep(Duration::from_millis(500));
+    run.quit();
+    let messages = api.messages(600);
+    assert!(messages.len() >= 2, "split: {} message(s)", messages.len());
+    for m in &messages {
+        assert!(m.chars().count() <= 4096, "a message of {} characters", m.chars().count());
+    }
+    let words: Vec<&str> = messages.iter().flat_map(|m| m.split_whitespace()).collect();
+    let expected: Vec<&str> = long.split_whitespace().collect();
+    assert_eq!(words, expected, "every word once, in order, none cut");
+}
