@@ -266,6 +266,21 @@ fn a_signed_component_installs_only_under_a_key_trusted_for_its_repository() {
     ok(&user.claw(&["trust", "rm", "acme"]), "trust rm");
     let out = user.claw(&["component", "upgrade", "clock", &at, "--yes"]);
     assert!(!out.status.success() && stderr(&out).contains("by no key claw trusts"), "{}", stderr(&out));
+
+    // Another key signs the same digest: a new signer, which --locked refuses.
+    let (other_key, _) = claw_registry::SigningKey::generate().unwrap();
+    let other_pub = dir.path().join("other.pub");
+    std::fs::write(&other_pub, other_key.public_key().to_pem()).unwrap();
+    let resigned = claw_registry::Signed::new(&claim, &other_key).unwrap();
+    rt.block_on(client.push_signature(&reference, &manifest, resigned)).unwrap();
+    ok(&user.claw(&["trust", "add", other_pub.to_str().unwrap(), "--for", &format!("{host}/acme/*")]), "trust add");
+    let out = user.claw(&["component", "upgrade", "clock", &at, "--locked", "--yes"]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("was locked as signed by acme") && stderr(&out).contains("now signed by other"), "{}", stderr(&out));
+    let out = user.claw(&["component", "upgrade", "clock", &at, "--yes"]);
+    ok(&out, "upgrade, not locked, to the new signer");
+    let lock = std::fs::read_to_string(user.home.config.join("components.lock")).unwrap();
+    assert!(lock.contains(&format!("signer = \"other ({})\"", other_key.public_key().fingerprint())), "{lock}");
 }
 
 /// The password of the htpasswd line below (bcrypt, cost 5), made for this test only.
