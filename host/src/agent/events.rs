@@ -113,12 +113,24 @@ pub struct Subscription {
 /// Every conversation's feed.
 #[derive(Default)]
 pub struct Feeds {
-    feeds: Mutex<HashMap<String, Feed>>,
+    feeds: Mutex<Table>,
 }
+
+/// The feeds, and when to next sweep out idle ones.
+#[derive(Default)]
+struct Table {
+    map: HashMap<String, Feed>,
+    /// Sweep when the table grows past this: twice what the last sweep
+    /// kept, so a publish costs amortised O(1) however many are open.
+    sweep_at: usize,
+}
+
+/// The fewest feeds worth sweeping.
+const SWEEP_MIN: usize = 64;
 
 impl std::fmt::Debug for Feeds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.feeds.lock().map(|m| m.len()).unwrap_or(0);
+        let n = self.feeds.lock().map(|t| t.map.len()).unwrap_or(0);
         f.debug_struct("Feeds").field("feeds", &n).finish()
     }
 }
@@ -132,12 +144,13 @@ impl Feeds {
     /// Record `event` of `turn` in `feed` (see [`key`]) and pass it to its
     /// listeners; its number.
     pub fn publish(&self, feed: &str, turn: &str, event: Event) -> u64 {
-        let Ok(mut feeds) = self.feeds.lock() else { return 0 };
-        if feeds.len() > 64 {
+        let Ok(mut table) = self.feeds.lock() else { return 0 };
+        if table.map.len() > table.sweep_at.max(SWEEP_MIN) {
             let now = Instant::now();
-            feeds.retain(|_, f| f.tx.receiver_count() > 0 || now.duration_since(f.touched) < IDLE);
+            table.map.retain(|_, f| f.tx.receiver_count() > 0 || now.duration_since(f.touched) < IDLE);
+            table.sweep_at = table.map.len() * 2;
         }
-        let f = feeds.entry(feed.to_string()).or_insert_with(Feed::new);
+        let f = table.map.entry(feed.to_string()).or_insert_with(Feed::new);
         let seq = f.next;
         f.next += 1;
         f.touched = Instant::now();
@@ -154,8 +167,8 @@ impl Feeds {
     /// Listen to `feed`; `after` is the last number the client saw (none:
     /// a fresh client, which needs nothing from before).
     pub fn subscribe(&self, feed: &str, after: Option<u64>) -> Subscription {
-        let mut feeds = self.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let f = feeds.entry(feed.to_string()).or_insert_with(Feed::new);
+        let mut table = self.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let f = table.map.entry(feed.to_string()).or_insert_with(Feed::new);
         f.touched = Instant::now();
         let live = f.tx.subscribe();
         let Some(after) = after else { return Subscription { missed: Vec::new(), gap: false, live } };
@@ -240,6 +253,22 @@ mod tests {
         // Nothing asked for, nothing missed.
         let none = feeds.subscribe(&k, None);
         assert!(none.missed.is_empty() && !none.gap);
+    }
+
+    #[test]
+    fn sweeps_come_at_doubling_sizes_and_keep_what_is_in_use() {
+        let feeds = Feeds::default();
+        for i in 0..500 {
+            feeds.publish(&key("api", &i.to_string()), "", Event::Started);
+        }
+        let table = feeds.feeds.lock().unwrap();
+        // Nothing is idle yet: every feed is kept, and the next sweep waits
+        // until the table has doubled since the last one.
+        assert_eq!(table.map.len(), 500);
+        assert!(table.sweep_at >= 256 && table.sweep_at <= 1000, "{}", table.sweep_at);
+        drop(table);
+        let again = feeds.subscribe(&key("api", "3"), Some(0));
+        assert!(!again.missed.is_empty(), "a kept feed still holds its backlog");
     }
 
     #[test]

@@ -276,7 +276,11 @@ fn a_signed_component_installs_only_under_a_key_trusted_for_its_repository() {
     ok(&user.claw(&["trust", "add", other_pub.to_str().unwrap(), "--for", &format!("{host}/acme/*")]), "trust add");
     let out = user.claw(&["component", "upgrade", "clock", &at, "--locked", "--yes"]);
     assert!(!out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("was locked as signed by acme") && stderr(&out).contains("now signed by other"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("was locked as signed by acme") && stderr(&out).contains("now signed by other"),
+        "{}",
+        stderr(&out)
+    );
     let out = user.claw(&["component", "upgrade", "clock", &at, "--yes"]);
     ok(&out, "upgrade, not locked, to the new signer");
     let lock = std::fs::read_to_string(user.home.config.join("components.lock")).unwrap();
