@@ -55,6 +55,32 @@ pub struct Manifest {
     pub annotations: BTreeMap<String, String>,
 }
 
+impl Manifest {
+    /// An OCI image manifest of a config (`config_media_type`, its bytes)
+    /// and `layers`, and its bytes as sent and digested.
+    pub fn build(
+        config_media_type: &str,
+        config_bytes: &[u8],
+        layers: Vec<Descriptor>,
+        annotations: BTreeMap<String, String>,
+    ) -> (Manifest, Vec<u8>) {
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(MANIFEST_MEDIA_TYPE.into()),
+            config: Descriptor {
+                media_type: config_media_type.into(),
+                digest: Sha256Digest::of(config_bytes),
+                size: config_bytes.len() as u64,
+                annotations: BTreeMap::new(),
+            },
+            layers,
+            annotations,
+        };
+        let bytes = serde_json::to_vec(&manifest).expect("a manifest always encodes");
+        (manifest, bytes)
+    }
+}
+
 /// What the config says about the component.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComponentInfo {
@@ -141,19 +167,7 @@ impl Artifact {
         if !facts.grant.is_empty() {
             annotations.insert(GRANT.into(), facts.grant.clone());
         }
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(MANIFEST_MEDIA_TYPE.into()),
-            config: Descriptor {
-                media_type: CONFIG_MEDIA_TYPE.into(),
-                digest: Sha256Digest::of(&config_bytes),
-                size: config_bytes.len() as u64,
-                annotations: BTreeMap::new(),
-            },
-            layers: vec![layer],
-            annotations,
-        };
-        let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest always encodes");
+        let (manifest, manifest_bytes) = Manifest::build(CONFIG_MEDIA_TYPE, &config_bytes, vec![layer], annotations);
         Artifact { manifest_bytes, manifest, config_bytes, wasm }
     }
 

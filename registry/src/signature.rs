@@ -9,7 +9,7 @@
 //! base64 ECDSA P-256 signature of the payload. One artifact may carry
 //! several signatures (one layer each).
 
-use crate::artifact::{Descriptor, MANIFEST_MEDIA_TYPE, Manifest};
+use crate::artifact::{Descriptor, Manifest};
 use crate::key::{PublicKey, SigningKey};
 use crate::{Error, Sha256Digest};
 use base64::Engine as _;
@@ -163,19 +163,7 @@ impl SignatureImage {
             "config": {},
         });
         let config_bytes = serde_json::to_vec(&config).expect("a config always encodes");
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(MANIFEST_MEDIA_TYPE.into()),
-            config: Descriptor {
-                media_type: CONFIG_MEDIA_TYPE.into(),
-                digest: Sha256Digest::of(&config_bytes),
-                size: config_bytes.len() as u64,
-                annotations: BTreeMap::new(),
-            },
-            layers,
-            annotations: BTreeMap::new(),
-        };
-        let manifest_bytes = serde_json::to_vec(&manifest).expect("a manifest always encodes");
+        let (manifest, manifest_bytes) = Manifest::build(CONFIG_MEDIA_TYPE, &config_bytes, layers, BTreeMap::new());
         let payloads = signatures.iter().map(|s| s.payload.clone()).collect();
         SignatureImage { manifest_bytes, manifest, config_bytes, payloads }
     }

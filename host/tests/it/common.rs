@@ -101,7 +101,8 @@ impl TestHome {
 
 /// Build the guest project at `project` as `scripts/dev components` builds
 /// the first-party guests: release, wasm32-wasip2, into the shared guest
-/// target dir (so dependencies are not rebuilt) with the same path remaps.
+/// target dir (so dependencies are not rebuilt) with the same path remaps,
+/// offline.
 /// The built `.wasm` of `crate_name`.
 pub fn build_guest(project: &Path, crate_name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap();
@@ -110,7 +111,9 @@ pub fn build_guest(project: &Path, crate_name: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"));
     let target = root.join("target/guest");
     let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--target", "wasm32-wasip2", "--release"])
+        // Offline: a project builds from what cargo has cached, as claw
+        // promises for a new project once its dependencies were fetched.
+        .args(["build", "--offline", "--target", "wasm32-wasip2", "--release"])
         .current_dir(project)
         .env("CARGO_TARGET_DIR", &target)
         .env(

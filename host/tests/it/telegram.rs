@@ -54,6 +54,20 @@ fn group(update_id: i64, chat: i64, from: i64, text: &str) -> serde_json::Value 
         "from": {"id": from, "is_bot": false, "first_name": "Eve"}}})
 }
 
+/// A home with the Telegram channel set to a webhook, `claw run` serving
+/// the gateway: the stand-in API, the home, the run and its address.
+fn by_webhook(llm: &LlmServer) -> (BotApi, crate::common::TestHome, crate::routines::Running, String) {
+    let api = BotApi::start(TOKEN);
+    let h = home_with(llm, "[gateway]\nlisten = \"127.0.0.1:0\"\n");
+    set_secret(&h, "telegram_token", TOKEN);
+    set_secret(&h, "telegram_webhook_secret", WEBHOOK_SECRET);
+    add_telegram(&h, &grant(&api, Some("https://claw.example.com/channels/telegram")));
+    let run = start(&h);
+    let line = wait_for(&run.err, "gateway: listening on http://");
+    let addr = line.rsplit("http://").next().unwrap().trim().to_string();
+    (api, h, run, addr)
+}
+
 fn until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !done() {
@@ -159,14 +173,7 @@ fn telegram_by_polling_pairs_the_operator_streams_drafts_and_wraps_strangers() {
 #[test]
 fn telegram_by_webhook_sets_it_with_the_vault_secret_and_answers_a_redelivery_once() {
     let llm = LlmServer::start(Format::OpenAi, vec![Step::Text("Got it.".into())]);
-    let api = BotApi::start(TOKEN);
-    let h = home_with(&llm, "[gateway]\nlisten = \"127.0.0.1:0\"\n");
-    set_secret(&h, "telegram_token", TOKEN);
-    set_secret(&h, "telegram_webhook_secret", WEBHOOK_SECRET);
-    add_telegram(&h, &grant(&api, Some("https://claw.example.com/channels/telegram")));
-    let run = start(&h);
-    let line = wait_for(&run.err, "gateway: listening on http://");
-    let addr = line.rsplit("http://").next().unwrap().trim().to_string();
+    let (api, h, run, addr) = by_webhook(&llm);
 
     // Set once, with the secret token the host filled in from the vault.
     let set = api.wait_for("setWebhook", 1, Duration::from_secs(30));
@@ -209,14 +216,7 @@ fn a_reply_over_telegrams_4096_characters_arrives_whole_in_several_messages() {
     let long: String = (0..900).map(|i| format!("word{i:03} ")).collect::<String>().trim_end().to_string();
     assert!(long.chars().count() > 7000);
     let llm = LlmServer::start(Format::OpenAi, vec![Step::Text(long.clone())]);
-    let api = BotApi::start(TOKEN);
-    let h = home_with(&llm, "[gateway]\nlisten = \"127.0.0.1:0\"\n");
-    set_secret(&h, "telegram_token", TOKEN);
-    set_secret(&h, "telegram_webhook_secret", WEBHOOK_SECRET);
-    add_telegram(&h, &grant(&api, Some("https://claw.example.com/channels/telegram")));
-    let run = start(&h);
-    let line = wait_for(&run.err, "gateway: listening on http://");
-    let addr = line.rsplit("http://").next().unwrap().trim().to_string();
+    let (api, _home, run, addr) = by_webhook(&llm);
     api.wait_for("setWebhook", 1, Duration::from_secs(30));
     let update = private(51, 600, "tell me everything").to_string();
     let good = [("x-telegram-bot-api-secret-token", WEBHOOK_SECRET), ("content-type", "application/json")];
