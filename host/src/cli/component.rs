@@ -199,8 +199,12 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
             let r = index.record(&name)?;
             let grant = runtime.effective_grant(&r.grant, &r.grant_source)?;
             let policy = explain(&grant, &r.imports);
+            let origin = registry::provenance(&home, r);
             if printer.json {
                 let mut v = summary(r);
+                if let Some(l) = &origin {
+                    v["from"] = serde_json::json!({"reference": l.reference, "manifest": l.manifest.to_string(), "signer": l.signer});
+                }
                 v["imports"] = serde_json::json!(r.imports);
                 v["stubbed"] = serde_json::json!(r.stubbed);
                 v["schema"] = serde_json::from_str(&r.schema).unwrap_or(serde_json::Value::Null);
@@ -210,6 +214,10 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
                 return Ok(());
             }
             printer.line(format!("name:        {}", r.name));
+            if let Some(l) = &origin {
+                printer.line(format!("from:        {}@{}", l.reference, l.manifest));
+                printer.line(format!("signer:      {}", l.signer));
+            }
             printer.line(format!("world:       {}", r.world.wit_name()));
             printer.line(format!("digest:      {}", r.digest));
             printer.line(format!("size:        {} bytes", r.size));

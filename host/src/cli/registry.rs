@@ -27,6 +27,14 @@ fn lockfile_path(home: &Home) -> std::path::PathBuf {
     home.config.join("components.lock")
 }
 
+/// Where the installed `record` came from, when a registry install put it
+/// there (a lock whose component digest is the one installed; a later
+/// install from a file leaves none that matches).
+pub(super) fn provenance(home: &Home, record: &crate::components::Record) -> Option<Lock> {
+    let lockfile = Lockfile::load(&lockfile_path(home)).ok()?;
+    lockfile.get(&record.name).filter(|l| l.component == record.digest).cloned()
+}
+
 pub(super) fn problem(e: claw_registry::Error) -> anyhow::Error {
     let p = Problem::new(e.message);
     match e.hint {

@@ -249,6 +249,10 @@ fn a_signed_component_installs_only_under_a_key_trusted_for_its_repository() {
     assert_eq!(v["signer"], format!("acme ({fingerprint})"));
     let lock = std::fs::read_to_string(user.home.config.join("components.lock")).unwrap();
     assert!(lock.contains(&format!("signer = \"acme ({fingerprint})\"")), "{lock}");
+    // Inspect says where it came from and who signed it.
+    let inspect = stdout(&user.claw(&["component", "inspect", "clock"]));
+    assert!(inspect.contains(&format!("from:        {at}@{digest}")), "{inspect}");
+    assert!(inspect.contains(&format!("signer:      acme ({fingerprint})")), "{inspect}");
 
     // A valid signature copied onto other bytes is refused even with the flag.
     let other = reg.reference("acme/other:1");
