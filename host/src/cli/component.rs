@@ -256,6 +256,7 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
         ComponentCommand::Remove { name } => {
             let r = runtime.remove(&name)?;
             let _ = runtime.boundary().quarantine().release(&name);
+            registry::forget(&home, printer, &name);
             printer.note(format!("removed {} ({})", r.name, r.digest.short()));
             Ok(())
         }

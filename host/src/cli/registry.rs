@@ -35,6 +35,18 @@ pub(super) fn provenance(home: &Home, record: &crate::components::Record) -> Opt
     lockfile.get(&record.name).filter(|l| l.component == record.digest).cloned()
 }
 
+/// Drop the lock of a removed component, so the lockfile lists only what
+/// is installed. A failure is said, not fatal: the component is gone.
+pub(super) fn forget(home: &Home, printer: &Printer, name: &str) {
+    let path = lockfile_path(home);
+    let Ok(mut lockfile) = Lockfile::load(&path) else { return };
+    if lockfile.remove(name)
+        && let Err(e) = lockfile.save(&path)
+    {
+        printer.note(format!("warning: {name} stays in {}: {}", path.display(), e.message));
+    }
+}
+
 pub(super) fn problem(e: claw_registry::Error) -> anyhow::Error {
     let p = Problem::new(e.message);
     match e.hint {

@@ -289,6 +289,10 @@ fn a_signed_component_installs_only_under_a_key_trusted_for_its_repository() {
     ok(&out, "upgrade, not locked, to the new signer");
     let lock = std::fs::read_to_string(user.home.config.join("components.lock")).unwrap();
     assert!(lock.contains(&format!("signer = \"other ({})\"", other_key.public_key().fingerprint())), "{lock}");
+    // Removed, it leaves the lockfile too.
+    ok(&user.claw(&["component", "remove", "clock"]), "remove");
+    let lock = std::fs::read_to_string(user.home.config.join("components.lock")).unwrap();
+    assert!(!lock.contains("name = \"clock\""), "{lock}");
 }
 
 /// The password of the htpasswd line below (bcrypt, cost 5), made for this test only.
