@@ -31,6 +31,7 @@ pub mod problem;
 pub mod runtime;
 pub mod store;
 pub mod terminal;
+pub mod toolgen;
 pub mod vault;
 
 /// The host's generated bindings for the `claw:runtime` WIT package.

@@ -37,5 +37,6 @@ mod slack_web;
 mod store;
 mod streaming;
 mod telegram;
+mod toolgen;
 mod web_chat;
 mod webhook_channel;
