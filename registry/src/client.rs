@@ -76,6 +76,11 @@ impl<'a> Client<'a> {
         http::Request::builder().method(method).uri(url)
     }
 
+    /// A request with no body.
+    fn empty(&self, method: http::Method, url: &str) -> Result<http::Request<Bytes>, Error> {
+        self.request(method, url).body(Bytes::new()).map_err(|e| Error::new(format!("cannot build a request: {e}")))
+    }
+
     /// Publish `artifact` at `reference` (its tag, or its own digest);
     /// blobs the registry already has are not sent again. The manifest's
     /// digest.
@@ -219,18 +224,12 @@ impl<'a> Client<'a> {
         progress: &dyn Progress,
     ) -> Result<(), Error> {
         let total = bytes.len() as u64;
-        let head = self
-            .request(http::Method::HEAD, &format!("{}/v2/{repo}/blobs/{digest}", self.base))
-            .body(Bytes::new())
-            .map_err(|e| Error::new(format!("cannot build a request: {e}")))?;
+        let head = self.empty(http::Method::HEAD, &format!("{}/v2/{repo}/blobs/{digest}", self.base))?;
         if self.send(head).await?.status() == http::StatusCode::OK {
             progress.bytes(what, total, total);
             return Ok(());
         }
-        let start = self
-            .request(http::Method::POST, &format!("{}/v2/{repo}/blobs/uploads/", self.base))
-            .body(Bytes::new())
-            .map_err(|e| Error::new(format!("cannot build a request: {e}")))?;
+        let start = self.empty(http::Method::POST, &format!("{}/v2/{repo}/blobs/uploads/", self.base))?;
         let response = self.send(start).await?;
         if response.status() != http::StatusCode::ACCEPTED {
             return Err(self.refused(response, &format!("starting the upload of the {what} to {repo}")).await);
@@ -346,10 +345,7 @@ impl<'a> Client<'a> {
         what: &str,
         progress: &dyn Progress,
     ) -> Result<Vec<u8>, Error> {
-        let request = self
-            .request(http::Method::GET, &format!("{}/v2/{repo}/blobs/{digest}", self.base))
-            .body(Bytes::new())
-            .map_err(|e| Error::new(format!("cannot build a request: {e}")))?;
+        let request = self.empty(http::Method::GET, &format!("{}/v2/{repo}/blobs/{digest}", self.base))?;
         let response = self.send(request).await?;
         if response.status() != http::StatusCode::OK {
             return Err(self.refused(response, &format!("reading the {what} {digest} of {repo}")).await);

@@ -172,7 +172,8 @@ impl TrustStore {
         self.keys != before
     }
 
-    /// The keys, parsed, each marked whether it is trusted for `repository`.
+    /// The keys with their public keys parsed (one that does not parse is
+    /// left out; [`TrustStore::load`] already refused such a file).
     pub fn parsed(&self) -> Vec<(&TrustedKey, PublicKey)> {
         self.keys.iter().filter_map(|k| Some((k, PublicKey::from_pem(&k.public_key).ok()?))).collect()
     }

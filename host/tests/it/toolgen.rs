@@ -42,6 +42,13 @@ fn builder(timeout: Duration) -> Builder {
     Builder { sdk: root.join("sdk"), target_dir: root.join("target/toolgen"), timeout }
 }
 
+/// Write `lib` as the tool `name` into a fresh project under `dir` and build it.
+fn generate(rt: &tokio::runtime::Runtime, b: &Builder, dir: &Path, name: &str, lib: &str) -> Outcome {
+    let project = dir.join(name);
+    b.write_project(&project, name, &source(lib)).unwrap();
+    rt.block_on(b.build(&project, name)).unwrap()
+}
+
 #[test]
 fn generated_source_builds_offline_in_a_box_and_failures_come_back_as_compiler_errors() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -67,9 +74,7 @@ fn generated_source_builds_offline_in_a_box_and_failures_come_back_as_compiler_e
 
     // A type error comes back as the compiler's words, file and line.
     let broken = SHOUT.replace("Ok(self.text.to_uppercase())", "Ok(self.text.len())");
-    let project = dir.path().join("broken");
-    b.write_project(&project, "broken", &source(&broken)).unwrap();
-    let Outcome::Failed { errors } = rt.block_on(b.build(&project, "broken")).unwrap() else {
+    let Outcome::Failed { errors } = generate(&rt, &b, dir.path(), "broken", &broken) else {
         panic!("a type error built");
     };
     assert!(errors.contains("src/lib.rs:") && errors.contains("error"), "{errors}");
@@ -80,9 +85,7 @@ fn generated_source_builds_offline_in_a_box_and_failures_come_back_as_compiler_e
     // that reads it at compile time fails to build.
     assert!(std::env::var_os("CLAW_GUEST_DIR").is_some(), "run under scripts/dev test (CLAW_GUEST_DIR set)");
     let reads_env = SHOUT.replace("\"Return the text in capitals.\"", "env!(\"CLAW_GUEST_DIR\")");
-    let project = dir.path().join("envy");
-    b.write_project(&project, "envy", &source(&reads_env)).unwrap();
-    let Outcome::Failed { errors } = rt.block_on(b.build(&project, "envy")).unwrap() else {
+    let Outcome::Failed { errors } = generate(&rt, &b, dir.path(), "envy", &reads_env) else {
         panic!("the build saw the caller's environment");
     };
     assert!(errors.contains("CLAW_GUEST_DIR") && errors.contains("not defined"), "{errors}");
@@ -93,9 +96,7 @@ fn a_build_past_its_timeout_is_killed() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let b = builder(Duration::from_millis(1));
-    let project = dir.path().join("slow");
-    b.write_project(&project, "slow", &source(SHOUT)).unwrap();
     let started = std::time::Instant::now();
-    assert!(matches!(rt.block_on(b.build(&project, "slow")).unwrap(), Outcome::TimedOut));
+    assert!(matches!(generate(&rt, &b, dir.path(), "slow", SHOUT), Outcome::TimedOut));
     assert!(started.elapsed() < Duration::from_secs(10), "it returned at its timeout");
 }
