@@ -5,7 +5,7 @@
 //! (`$XDG_CONFIG_HOME/claw`, `$XDG_DATA_HOME/claw`).
 //!
 //! The environment is read here, once, by [`Home::from_env`] (the CLI's
-//! edge): `CLAW_DATABASE_URL` and `CLAW_MASTER_KEY` travel in the `Home`
+//! edge): `CLAW_DATABASE_URL`, `CLAW_MASTER_KEY` and `CLAW_TOOLGEN_TARGET` travel in the `Home`
 //! from then on. [`Home::at`] is that directory and nothing else, so a
 //! library caller (a test, a benchmark) never picks up what a developer's
 //! shell has set.
@@ -30,6 +30,9 @@ pub struct Home {
     database_url: Option<String>,
     /// Where the master key comes from.
     key: KeySource,
+    /// `CLAW_TOOLGEN_TARGET`: cargo's target dir for generated tools, when
+    /// set (several homes then share one build of the SDK's dependencies).
+    toolgen_target: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Home {
@@ -39,6 +42,7 @@ impl std::fmt::Debug for Home {
             .field("data", &self.data)
             .field("database_url", &self.database_url.as_deref().map(crate::store::redact))
             .field("key", &self.key)
+            .field("toolgen_target", &self.toolgen_target)
             .finish()
     }
 }
@@ -46,7 +50,7 @@ impl std::fmt::Debug for Home {
 impl Home {
     /// Resolve from the environment: the directories from `CLAW_HOME`, then
     /// XDG, then `$HOME`; the overrides `CLAW_DATABASE_URL` and
-    /// `CLAW_MASTER_KEY`.
+    /// `CLAW_MASTER_KEY` and `CLAW_TOOLGEN_TARGET`.
     ///
     /// # Errors
     ///
@@ -68,7 +72,7 @@ impl Home {
             }
         };
         let database_url = std::env::var(DATABASE_URL_ENV).ok().filter(|u| !u.trim().is_empty());
-        Ok(Home { database_url, key: KeySource::from_env(), ..dirs })
+        Ok(Home { database_url, key: KeySource::from_env(), toolgen_target: var("CLAW_TOOLGEN_TARGET"), ..dirs })
     }
 
     /// Both directories under one root, with no overrides: the database
@@ -79,7 +83,7 @@ impl Home {
     }
 
     fn dirs(config: PathBuf, data: PathBuf) -> Home {
-        Home { config, data, database_url: None, key: KeySource::key_file_only() }
+        Home { config, data, database_url: None, key: KeySource::key_file_only(), toolgen_target: None }
     }
 
     /// The database URL the environment set (`CLAW_DATABASE_URL`), which
@@ -97,6 +101,12 @@ impl Home {
     /// Installed components: blobs by digest and the index.
     pub fn components(&self) -> PathBuf {
         self.data.join("components")
+    }
+
+    /// cargo's target dir for generated tools (kept between builds, so the
+    /// SDK's dependencies compile once).
+    pub fn toolgen_target(&self) -> PathBuf {
+        self.toolgen_target.clone().unwrap_or_else(|| self.data.join("toolgen/target"))
     }
 
     /// Compiled components, by engine and digest.

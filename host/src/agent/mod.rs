@@ -6,7 +6,7 @@
 
 mod context;
 pub mod events;
-mod redact;
+pub(crate) mod redact;
 mod resume;
 mod tools;
 pub mod untrusted;

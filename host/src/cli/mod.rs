@@ -19,6 +19,7 @@ mod sdk;
 mod secret;
 mod status;
 mod tool;
+mod toolgen;
 mod trust;
 mod user;
 
@@ -43,7 +44,7 @@ enum Command {
     /// Add, upgrade, inspect and remove components.
     #[command(subcommand)]
     Component(component::ComponentCommand),
-    /// Run tools directly.
+    /// Run tools directly; generate new ones and approve them.
     #[command(subcommand)]
     Tool(tool::ToolCommand),
     /// Start claw: load the components and serve the terminal, picking up changes live.

@@ -36,6 +36,32 @@ impl Printer {
         let _ = writeln!(std::io::stderr().lock(), "{}", crate::terminal::clean(text.as_ref()));
     }
 
+    /// `yes`, or a `y` typed at the terminal to `question`; anything else
+    /// is a refusal that starts with `refused` (e.g. "x was not installed").
+    ///
+    /// # Errors
+    ///
+    /// When nobody confirmed: declined, or no terminal and no `--yes`.
+    pub fn confirm(&self, yes: bool, question: &str, refused: &str) -> anyhow::Result<()> {
+        if yes {
+            return Ok(());
+        }
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            return Err(Problem::new(format!("{refused}: nobody confirmed what it may do"))
+                .hint("read the capabilities above, then pass --yes (scripts) or run it at a terminal to answer the prompt")
+                .into());
+        }
+        self.note(format!("{question} [y/N] "));
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdin.lock(), &mut line)?;
+        if matches!(line.trim(), "y" | "Y" | "yes") {
+            Ok(())
+        } else {
+            Err(Problem::new(format!("{refused}: declined")).into())
+        }
+    }
+
     /// Show progress for a long step; the returned guard finishes it.
     pub fn progress(&self, message: String) -> Progress {
         let bar = if std::io::stderr().is_terminal() {

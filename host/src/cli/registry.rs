@@ -14,7 +14,6 @@ use anyhow::Result;
 use claw_registry::artifact::Facts;
 use claw_registry::trust::repository_of;
 use claw_registry::{Artifact, Claim, Client, Lock, Lockfile, Reference, Signed, TrustStore, Verdict, signature};
-use std::io::IsTerminal as _;
 use std::path::Path;
 
 /// Whether `source` names a registry component rather than a file.
@@ -237,7 +236,11 @@ pub(super) async fn install(runtime: &Runtime, home: &Home, printer: &Printer, a
         None
     };
     show_capabilities(printer, &name, &reference, &digest, record, &policy, before.as_ref(), &signer);
-    confirm(printer, ask.yes, &name)?;
+    printer.confirm(
+        ask.yes,
+        &format!("install {name} with these capabilities?"),
+        &format!("{name} was not installed"),
+    )?;
 
     // The lock is written first: a failed install puts the old one back.
     let before_lock = lockfile.clone();
@@ -378,27 +381,6 @@ fn diff<'a>(old: &'a [String], new: &'a [String]) -> impl Iterator<Item = (&'sta
     let added = new.iter().filter(|l| !old.contains(l)).map(|l| ("new", l.clone()));
     let gone = old.iter().filter(|l| !new.contains(l)).map(|l| ("gone", l.clone()));
     added.chain(gone)
-}
-
-/// `--yes`, or a `y` at the terminal; nothing else installs.
-fn confirm(printer: &Printer, yes: bool, name: &str) -> Result<()> {
-    if yes {
-        return Ok(());
-    }
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Problem::new(format!("{name} was not installed: nobody confirmed what it may do"))
-            .hint("read the capabilities above, then pass --yes (scripts) or run it at a terminal to answer the prompt")
-            .into());
-    }
-    printer.note(format!("install {name} with these capabilities? [y/N] "));
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stdin.lock(), &mut line)?;
-    if matches!(line.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(Problem::new(format!("{name} was not installed: declined")).into())
-    }
 }
 
 #[cfg(test)]

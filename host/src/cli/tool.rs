@@ -1,4 +1,5 @@
-//! `claw tool call NAME JSON`: run a tool directly and print its output.
+//! `claw tool call NAME JSON`: run a tool directly and print its output;
+//! `generate`, `approve`, `pending` and `reject` are `toolgen.rs`'s.
 
 use super::Printer;
 use crate::home::Home;
@@ -15,10 +16,48 @@ pub(super) enum ToolCommand {
         /// The parameters, a JSON object (e.g. '{"text": "hi"}'); `-` reads stdin.
         params: String,
     },
+    /// Have the LLM write a tool: built offline, checked, its examples run,
+    /// then shown to you; it is installed only when you approve it.
+    Generate {
+        /// What the tool should do, in plain words.
+        description: String,
+        /// Its name (default: from the description's first words).
+        #[arg(long)]
+        name: Option<String>,
+        /// The most LLM rounds (each failed build or check goes back to it).
+        #[arg(long, default_value_t = crate::toolgen::generate::DEFAULT_ROUNDS)]
+        rounds: u32,
+        /// How long one build may take, in seconds.
+        #[arg(long, default_value_t = 600)]
+        build_timeout: u64,
+    },
+    /// Install a generated tool after reading what it is and may do.
+    Approve {
+        /// The generated tool's name.
+        name: String,
+        /// Approve without the prompt (scripts).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List the generated tools waiting for approval.
+    Pending,
+    /// Throw a generated tool away.
+    Reject {
+        /// The generated tool's name.
+        name: String,
+    },
 }
 
 pub(super) async fn run(cmd: ToolCommand, printer: &Printer) -> Result<()> {
-    let ToolCommand::Call { name, params } = cmd;
+    let (name, params) = match cmd {
+        ToolCommand::Call { name, params } => (name, params),
+        ToolCommand::Generate { description, name, rounds, build_timeout } => {
+            return super::toolgen::generate(printer, description, name, rounds, build_timeout).await;
+        }
+        ToolCommand::Approve { name, yes } => return super::toolgen::approve(printer, &name, yes).await,
+        ToolCommand::Pending => return super::toolgen::list(printer),
+        ToolCommand::Reject { name } => return super::toolgen::reject(printer, &name).await,
+    };
     let params = if params == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;

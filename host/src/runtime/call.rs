@@ -59,12 +59,25 @@ pub(super) async fn execute(
     params: &str,
     services: &HostServices,
 ) -> Result<String, CallError> {
+    execute_with(engine, tool, &tool.config, info, params, services).await
+}
+
+/// [`execute`], its capabilities configured by `config` rather than the
+/// tool's own grant (a trial run with none).
+pub(super) async fn execute_with(
+    engine: &wasmtime::Engine,
+    tool: &LoadedComponent,
+    config: &crate::capabilities::Config,
+    info: CallInfo,
+    params: &str,
+    services: &HostServices,
+) -> Result<String, CallError> {
     let limits = tool.grant.limits;
     let name = info.tool.clone();
     let Pre::Tool(pre) = &tool.pre else {
         return Err(CallError::NotATool { name, world: tool.record.world });
     };
-    let mut store = new_store(engine, tool, &info, services);
+    let mut store = new_store_with(engine, limits, config, &info, services);
     let context = CallContext { call_id: info.call_id, tool: info.tool, caller: info.caller, depth: info.depth };
     // The epoch deadline stops guest code; this also bounds time the guest
     // spends waiting on the host (an HTTP response, a nested call).

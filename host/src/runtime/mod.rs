@@ -6,6 +6,7 @@ mod channel;
 mod error;
 mod llm;
 mod slots;
+mod trial;
 
 pub use error::CallError;
 pub use llm::{ADD_PROVIDER, LlmFailure};

@@ -56,6 +56,15 @@ fn allowed(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The JSON inside a fenced block (```json … ```), or the text itself.
+pub(super) fn unfence(answer: &str) -> &str {
+    let text = answer.trim();
+    text.strip_prefix("```json")
+        .or_else(|| text.strip_prefix("```"))
+        .and_then(|t| t.trim_end().strip_suffix("```"))
+        .unwrap_or(text)
+}
+
 impl GeneratedSource {
     /// Parse and check an LLM's answer. A fenced block (```json … ```)
     /// around the object is accepted; anything else around it is not.
@@ -65,17 +74,21 @@ impl GeneratedSource {
     /// A [`SourceError`] naming what is wrong: not the JSON asked for, a
     /// path outside `src/`, no `src/lib.rs`, too many files or bytes.
     pub fn parse(answer: &str) -> Result<GeneratedSource, SourceError> {
-        let text = answer.trim();
-        let text = text
-            .strip_prefix("```json")
-            .or_else(|| text.strip_prefix("```"))
-            .and_then(|t| t.trim_end().strip_suffix("```"))
-            .unwrap_or(text);
-        let answer: Answer = serde_json::from_str(text).map_err(|e| {
+        let answer: Answer = serde_json::from_str(unfence(answer)).map_err(|e| {
             refuse(format!(
                 "the answer is not the JSON asked for ({e}): reply with only {{\"files\": {{\"src/lib.rs\": \"…\"}}}}"
             ))
         })?;
+        GeneratedSource::from_files(answer.files)
+    }
+
+    /// Check files already taken out of an answer (see [`GeneratedSource::parse`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`GeneratedSource::parse`], for everything but the JSON.
+    pub fn from_files(files: BTreeMap<String, String>) -> Result<GeneratedSource, SourceError> {
+        let answer = Answer { files };
         if answer.files.len() > MAX_FILES {
             return Err(refuse(format!("{} files: at most {MAX_FILES}", answer.files.len())));
         }

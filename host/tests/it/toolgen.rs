@@ -1,8 +1,11 @@
-//! Building a generated tool (host/src/toolgen): the LLM's files inside the
+//! Generated tools (host/src/toolgen): the LLM's files inside the
 //! template's project, `cargo build --offline` with a cleared environment
-//! in a fresh directory, under a timeout; then the component added and run.
+//! in a fresh directory, under a timeout; then `claw tool generate` against
+//! the scripted LLM server — rounds, checks, the review and approval.
 
-use crate::common::{TestHome, ok, stdout};
+use crate::agent::{add_provider, install_router};
+use crate::common::{TestHome, ok, stderr, stdout};
+use crate::llm_server::{Format, LlmServer, Step};
 use claw::toolgen::{Builder, GeneratedSource, Outcome};
 use std::path::Path;
 use std::time::Duration;
@@ -99,4 +102,136 @@ fn a_build_past_its_timeout_is_killed() {
     let started = std::time::Instant::now();
     assert!(matches!(generate(&rt, &b, dir.path(), "slow", SHOUT), Outcome::TimedOut));
     assert!(started.elapsed() < Duration::from_secs(10), "it returned at its timeout");
+}
+
+/// The target dir every generated-tool build here shares (the SDK's
+/// dependencies compile once).
+fn shared_target() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap();
+    root.join("target/toolgen").display().to_string()
+}
+
+/// `claw ARGS` in `h` with the shared toolgen target dir.
+fn claw_gen(h: &TestHome, args: &[&str]) -> std::process::Output {
+    h.command(args).env("CLAW_TOOLGEN_TARGET", shared_target()).stdin(std::process::Stdio::null()).output().unwrap()
+}
+
+/// An LLM's answer: `lib` as src/lib.rs, the grant, the examples.
+fn answer(lib: &str, grant: &str, examples: serde_json::Value) -> Step {
+    Step::Text(serde_json::json!({"files": {"src/lib.rs": lib}, "grant": grant, "examples": examples}).to_string())
+}
+
+/// SHOUT, refusing empty text (so an example can expect an error).
+fn shout_checked() -> String {
+    SHOUT.replace(
+        "Ok(self.text.to_uppercase())",
+        "if self.text.is_empty() { return Err(Error::invalid_params(\"text must not be empty\")); }\n        Ok(self.text.to_uppercase())",
+    )
+}
+
+#[test]
+fn claw_tool_generate_feeds_compiler_errors_back_checks_the_examples_and_installs_only_when_approved() {
+    let examples = serde_json::json!([
+        {"params": {"text": "quiet please"}, "output": "QUIET PLEASE"},
+        {"params": {"text": ""}, "error": "must not be empty"},
+    ]);
+    let does_not_compile = shout_checked().replace("Ok(self.text.to_uppercase())", "Ok(self.text.len())");
+    let server = LlmServer::start(
+        Format::OpenAi,
+        vec![
+            answer(&does_not_compile, "", examples.clone()),
+            answer(&shout_checked(), "", examples.clone()),
+            // The next generation: a reverser that also asks to POST anywhere
+            // on a host the request never names.
+            answer(
+                &SHOUT.replace("self.text.to_uppercase()", "self.text.chars().rev().collect::<String>()"),
+                "[[http]]\nurl = \"https://collect.evil.example/**\"\nmethods = [\"POST\"]\n",
+                serde_json::json!([{"params": {"text": "abc"}, "output": "cba"}]),
+            ),
+        ],
+    );
+    let h = TestHome::new();
+    install_router(&h);
+    add_provider(&h, "scripted", "openai", &server, &[]);
+
+    let out = claw_gen(&h, &["tool", "generate", "Return the text in capitals", "--name", "shout"]);
+    ok(&out, "generate shout");
+    let (said, progress) = (stdout(&out), stderr(&out));
+    assert!(said.contains("shout is waiting for approval"), "{said}");
+    for step in [
+        "round 1/3, asking the LLM",
+        "building (cargo, offline)",
+        "the answer failed the build",
+        "round 2/3",
+        "running its examples",
+    ] {
+        assert!(progress.contains(step), "progress shows {step:?}: {progress}");
+    }
+    assert!(!progress.contains("round 3/3"), "it stopped at the round that passed: {progress}");
+    // The second request carried the compiler's complaint about round 1.
+    let asked = server.requests();
+    assert_eq!(asked.len(), 2, "two rounds");
+    let feedback = asked[1].last_message_text();
+    assert!(feedback.contains("did not pass the build") && feedback.contains("src/lib.rs:"), "{feedback}");
+    assert!(asked[0].all_text().contains("pub fn send"), "the SDK's outline is in the prompt");
+    // The review: the code, what it may do, nothing unjustified.
+    assert!(progress.contains("src/lib.rs (") && progress.contains("network: none"), "{progress}");
+    assert!(progress.contains("every capability it asks for is one the request calls for"), "{progress}");
+
+    // Waiting, not installed: nothing runs before approval.
+    let pending = claw_gen(&h, &["tool", "pending"]);
+    assert!(
+        stdout(&pending).contains("shout  Return the text in capitals.  asked by operator"),
+        "{}",
+        stdout(&pending)
+    );
+    assert!(!h.claw(&["tool", "call", "shout", r#"{"text": "x"}"#]).status.success(), "not installed yet");
+    let refused = claw_gen(&h, &["tool", "approve", "shout"]);
+    assert!(!refused.status.success() && stderr(&refused).contains("nobody confirmed"), "{}", stderr(&refused));
+    ok(&claw_gen(&h, &["tool", "approve", "shout", "--yes"]), "approve");
+    let call = h.claw(&["tool", "call", "shout", r#"{"text": "quiet please"}"#]);
+    ok(&call, "call the approved tool");
+    assert!(stdout(&call).contains("QUIET PLEASE"), "{}", stdout(&call));
+    assert!(stdout(&claw_gen(&h, &["tool", "pending"])).contains("no generated tool is waiting"));
+
+    // The over-asking tool: the operator is told before approving.
+    let out = claw_gen(&h, &["tool", "generate", "Reverse the text", "--name", "reverse", "--json"]);
+    ok(&out, "generate reverse");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let unjustified = v["review"]["unjustified"].to_string();
+    assert!(unjustified.contains("POST https://collect.evil.example/**"), "{v}");
+    assert!(v["review"]["policy"].to_string().contains("collect.evil.example"), "{v}");
+    let listed = stdout(&claw_gen(&h, &["tool", "pending"]));
+    assert!(
+        listed.contains("reverse") && listed.contains("asks for 1 thing(s) the request did not call for"),
+        "{listed}"
+    );
+    ok(&claw_gen(&h, &["tool", "reject", "reverse"]), "reject");
+    assert!(!h.claw(&["tool", "call", "reverse", r#"{"text": "x"}"#]).status.success(), "rejected, never installed");
+
+    let audit = std::fs::read_to_string(h.home.data.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("\"component\":\"host:toolgen\"") && audit.contains("\"decision\":\"approve\""), "{audit}");
+    assert!(audit.contains("\"decision\":\"reject\""), "{audit}");
+}
+
+#[test]
+fn a_generation_whose_rounds_all_fail_installs_and_keeps_nothing() {
+    let wrong = serde_json::json!([{"params": {"text": "a"}, "output": "a!"}]);
+    let server = LlmServer::start(
+        Format::OpenAi,
+        vec![Step::Text("Sure! Here is your tool: fn main() {}".into()), answer(SHOUT, "", wrong)],
+    );
+    let h = TestHome::new();
+    install_router(&h);
+    add_provider(&h, "scripted", "openai", &server, &[]);
+    let out = claw_gen(&h, &["tool", "generate", "Shout", "--name", "shout", "--rounds", "2"]);
+    assert!(!out.status.success(), "no round passed");
+    let said = stderr(&out);
+    assert!(said.contains("the answer failed the answer's checks: the answer is not the JSON asked for"), "{said}");
+    assert!(said.contains("no tool `shout` after 2 rounds: the last answer failed the examples"), "{said}");
+    assert!(said.contains("example 1") && said.contains("expected the output \"a!\""), "{said}");
+    assert!(stdout(&claw_gen(&h, &["tool", "pending"])).contains("no generated tool is waiting"));
+    let listed = stdout(&h.claw(&["component", "list"]));
+    assert!(!listed.contains("shout"), "{listed}");
+    assert_eq!(server.requests().len(), 2);
 }
