@@ -100,6 +100,13 @@ pub(super) fn setup(
 ) -> Result<(Arc<Runtime>, Arc<Mutex<Duration>>, Providers)> {
     let busy = Arc::new(Mutex::new(Duration::ZERO));
     let port = tokio.block_on(scripted_server(busy.clone(), text_only))?;
+    let (rt, providers) = setup_on(tokio, home, port)?;
+    Ok((rt, busy, providers))
+}
+
+/// A home whose one provider is the server on `port` (its key in the
+/// vault), with the composed router and echo installed.
+pub(super) fn setup_on(tokio: &tokio::runtime::Runtime, home: &Home, port: u16) -> Result<(Arc<Runtime>, Providers)> {
     let mut providers = Providers::default();
     providers
         .add(Provider {
@@ -140,7 +147,7 @@ pub(super) fn setup(
         rt.commit(prepared, false)?;
     }
     rt.reload_vault();
-    Ok((rt, busy, providers))
+    Ok((rt, providers))
 }
 
 /// Per-turn host overhead, with a breakdown.

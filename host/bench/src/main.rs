@@ -1,7 +1,7 @@
 //! claw-bench: the host's speed, measured in release builds.
 //!
 //! ```sh
-//! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap agent-turn throughput jobs gateway ...
+//! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap agent-turn throughput jobs gateway toolgen ...
 //! cargo run --release -p claw-bench -- gitleaks CASES.jsonl [--details]   # cases from scripts/gitleaks-cases
 //! ```
 //!
@@ -16,6 +16,7 @@ mod gitleaks;
 mod jobs;
 mod registry;
 mod throughput;
+mod toolgen;
 
 use anyhow::{Context as _, Result};
 use claw::components::Digest;
@@ -748,6 +749,15 @@ fn main() -> Result<()> {
                 "bytes": m.size, "process_startup_p50": round3(m.startup.p50),
                 "what": what, "target": "p50 <= 200 ms"}));
         }
+    }
+    if want("toolgen") {
+        let g = toolgen::toolgen(5)?;
+        emit(
+            json!({"name": "toolgen", "iterations": g.warm.n, "p50": round3(g.warm.p50), "p99": round3(g.warm.p99), "unit": "ms",
+            "build_p50_ms": round3(g.warm_build_ms), "build_share": round(g.warm_build_ms / g.warm.p50),
+            "cold_ms": round3(g.cold_ms), "cold_build_ms": round3(g.cold_build_ms),
+            "what": "claw tool generate to a loaded tool with a scripted LLM (one round): the request through the router, cargo build --offline --release, conformance and examples, the review saved, the approval's install; warm = the SDK's dependencies already built, cold = a fresh target dir"}),
+        );
     }
     if want("jobs") {
         let dir = tempfile::tempdir()?;

@@ -5,15 +5,12 @@
 use super::Printer;
 use super::output::Progress;
 use crate::home::Home;
-use crate::problem::Problem;
 use crate::runtime::Runtime;
+use crate::toolgen::approve::AUDIT_NAME;
 use crate::toolgen::{Builder, Event, Generator, Review, pending};
 use anyhow::Result;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Where the audit log names generation and approval.
-pub const AUDIT_NAME: &str = "host:toolgen";
 
 /// A name from the first words of a request: "Count the words" → `count-the-words`.
 pub fn name_for(request: &str) -> String {
@@ -139,21 +136,9 @@ pub(super) async fn approve(printer: &Printer, name: &str, yes: bool) -> Result<
 }
 
 async fn approve_one(printer: &Printer, runtime: &Runtime, name: &str, yes: bool) -> Result<()> {
-    let home = runtime.home();
-    let waiting = pending::get(home, name)?;
+    pending::get(runtime.home(), name)?;
     printer.confirm(yes, &format!("install {name} with these capabilities?"), &format!("{name} was not installed"))?;
-    let wasm = waiting.wasm()?;
-    if crate::components::Digest::of(&wasm).to_string() != waiting.review.digest {
-        return Err(Problem::new(format!("{} changed since it was reviewed: not installed", waiting.dir.display()))
-            .hint(format!("`claw tool reject {name}` and generate it again"))
-            .into());
-    }
-    let source = format!("{}/grant.toml", waiting.dir.display());
-    let prepared = runtime.prepare(name, &source, wasm, waiting.grant()?, source.clone(), || {}).await?;
-    let record = runtime.commit(prepared, false)?;
-    pending::remove(home, name)?;
-    let asked_by = &waiting.review.asked_by;
-    runtime.boundary().note(AUDIT_NAME, "approve", &format!("{name} {} (asked by {asked_by})", record.digest)).await;
+    let record = crate::toolgen::approve::install(runtime, name).await?;
     runtime.boundary().flush_audit();
     if printer.json {
         printer.value(&serde_json::json!({"name": name, "digest": record.digest.to_string(), "approved": true}));

@@ -14,8 +14,10 @@
 //!   and schema), examples run with no capability (`Runtime::trial`);
 //! - [`review`]: what the operator reads — the code's summary, the grant
 //!   in plain words, what the request did not call for;
-//! - [`pending`]: tools waiting for `claw tool approve`, in the home.
+//! - [`pending`]: tools waiting for `claw tool approve`, in the home;
+//! - [`approve`]: the reviewed bytes installed under the grant they asked for.
 
+pub mod approve;
 pub mod build;
 pub mod generate;
 pub mod pending;
