@@ -47,6 +47,7 @@ pub mod wit {
             "claw:runtime/workspace": async | trappable,
             "claw:runtime/memory": async | trappable,
             "claw:runtime/kv": async | trappable,
+            "claw:runtime/toolgen": async | trappable,
             default: trappable,
         },
         exports: { default: async },

@@ -62,6 +62,7 @@ mod error;
 pub mod invoke;
 pub mod kv;
 pub mod memory;
+pub mod toolgen;
 pub mod workspace;
 
 pub use claw_client;

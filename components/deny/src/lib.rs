@@ -14,7 +14,7 @@ mod bindings {
 }
 
 use bindings::claw::runtime::types::{ErrorKind, ToolError};
-use bindings::exports::claw::runtime::{inbox, invoke, kv, memory, secrets, workspace};
+use bindings::exports::claw::runtime::{inbox, invoke, kv, memory, secrets, toolgen, workspace};
 use bindings::exports::wasi::http::outgoing_handler;
 use bindings::wasi::http::types::{ErrorCode, FutureIncomingResponse, OutgoingRequest, RequestOptions};
 
@@ -90,6 +90,12 @@ impl inbox::Guest for Deny {
     }
     fn pair(_: String) -> Result<String, String> {
         Err(why("inbox"))
+    }
+}
+
+impl toolgen::Guest for Deny {
+    fn request(_: String, _: String) -> Result<String, ToolError> {
+        Err(denied("toolgen"))
     }
 }
 

@@ -63,20 +63,24 @@ pub(super) async fn scripted_server(busy: Arc<Mutex<Duration>>, text_only: bool)
                     let _ = s.write_all(format!("{rest}{end}data: [DONE]\n\n").as_bytes()).await;
                     return;
                 }
-                let body = serde_json::json!({"id": "x", "object": "chat.completion", "model": "bench",
-                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5}})
-                .to_string();
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = s.write_all(response.as_bytes()).await;
+                let _ = s.write_all(completion(&message).as_bytes()).await;
                 *busy.lock().unwrap() += t.elapsed();
             });
         }
     });
     Ok(port)
+}
+
+/// A whole HTTP response: a chat completion whose one choice is `message`.
+pub(super) fn completion(message: &serde_json::Value) -> String {
+    let body = serde_json::json!({"id": "x", "object": "chat.completion", "model": "bench",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5}})
+    .to_string();
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 /// What `agent-turn` measured.

@@ -55,15 +55,8 @@ async fn scripted_author() -> Result<u16> {
                 if read_request(&mut s).await.is_none() {
                     return;
                 }
-                let body = serde_json::json!({"id": "x", "object": "chat.completion", "model": "bench",
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5}})
-                .to_string();
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = s.write_all(response.as_bytes()).await;
+                let message = serde_json::json!({"role": "assistant", "content": answer});
+                let _ = s.write_all(super::agent_turn::completion(&message).as_bytes()).await;
             });
         }
     });

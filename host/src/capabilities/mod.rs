@@ -17,6 +17,7 @@ pub mod memory;
 pub mod reply_stream;
 pub mod sandbox;
 pub mod secrets;
+pub mod toolgen;
 pub mod workspace;
 
 use crate::boundary::Boundary;
@@ -67,6 +68,7 @@ pub struct Config {
     invoke: Arc<invoke::Config>,
     kv: Arc<kv::Config>,
     inbox: Arc<inbox::Config>,
+    toolgen: Arc<toolgen::Config>,
 }
 
 impl Config {
@@ -89,6 +91,7 @@ impl Config {
             invoke: Arc::new(invoke::Config::from_grant(grant)),
             kv: Arc::new(kv::Config::from_grant(tool, grant)),
             inbox: Arc::new(inbox::Config::from_grant(tool, grant)),
+            toolgen: Arc::new(toolgen::Config::from_grant(tool, grant)),
         }
     }
 }
@@ -107,6 +110,7 @@ pub struct CallState {
     reply_stream: reply_stream::Instance,
     kv: kv::Instance,
     inbox: inbox::Instance,
+    toolgen: toolgen::Instance,
 }
 
 impl CallState {
@@ -129,6 +133,7 @@ impl CallState {
             reply_stream: reply_stream::Instance::prepare(),
             kv: kv::Instance::prepare(&config.kv, host),
             inbox: inbox::Instance::prepare(&config.inbox, host),
+            toolgen: toolgen::Instance::prepare(&config.toolgen, host),
         }
     }
 
@@ -166,6 +171,7 @@ pub fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     reply_stream::link(linker)?;
     kv::link(linker)?;
     inbox::link(linker)?;
+    toolgen::link(linker)?;
     Ok(())
 }
 

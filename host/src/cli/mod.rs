@@ -15,7 +15,6 @@ mod registry;
 mod routine;
 mod run;
 mod scan;
-mod sdk;
 mod secret;
 mod status;
 mod tool;

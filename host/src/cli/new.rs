@@ -80,7 +80,7 @@ pub(super) fn run(cmd: NewCommand, printer: &Printer) -> Result<()> {
             .hint("pick another name or --path")
             .into());
     }
-    let sdk = super::sdk::locate(&crate::home::Home::from_env()?)?;
+    let sdk = crate::toolgen::sdk::locate(&crate::home::Home::from_env()?)?;
     let crate_name = name.replace('-', "_");
     let type_name: String = name
         .split(['-', '_'])

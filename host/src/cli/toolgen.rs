@@ -25,7 +25,7 @@ pub fn name_for(request: &str) -> String {
 
 /// The builder for `home`: the SDK claw carries, the home's target dir.
 pub(super) fn builder(home: &Home, timeout: Duration) -> Result<Builder> {
-    Ok(Builder { sdk: super::sdk::locate(home)?.sdk, target_dir: home.toolgen_target(), timeout })
+    Ok(Builder { sdk: crate::toolgen::sdk::locate(home)?.sdk, target_dir: home.toolgen_target(), timeout })
 }
 
 /// `claw tool generate`.

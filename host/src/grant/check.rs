@@ -30,6 +30,8 @@ pub enum ImportClass {
     Kv,
     /// `claw:runtime/inbox`.
     Inbox,
+    /// `claw:runtime/toolgen`.
+    Toolgen,
     /// `claw:runtime/reply-stream`: the LLM's words to the person waiting;
     /// only the LLM (whose grant says `[providers]`) may import it.
     ReplyStream,
@@ -52,6 +54,7 @@ pub fn classify_import(name: &str) -> ImportClass {
         "claw:runtime/reply-stream" => ImportClass::ReplyStream,
         "claw:runtime/kv" => ImportClass::Kv,
         "claw:runtime/inbox" => ImportClass::Inbox,
+        "claw:runtime/toolgen" => ImportClass::Toolgen,
         "wasi:http/types" => ImportClass::HttpTypes,
         "wasi:http/outgoing-handler" => ImportClass::Http,
         _ if base.starts_with("wasi:sockets/") => ImportClass::Sockets,
@@ -90,6 +93,7 @@ fn covered(class: ImportClass, grant: &Grant) -> Option<bool> {
         ImportClass::Invoke => !grant.invoke.is_empty(),
         ImportClass::Kv => grant.kv.is_some(),
         ImportClass::Inbox => grant.inbox.is_some(),
+        ImportClass::Toolgen => grant.toolgen,
         ImportClass::ReplyStream => grant.providers,
         _ => return None,
     })
@@ -111,6 +115,7 @@ fn section_for(class: ImportClass) -> (&'static str, &'static str) {
         ),
         ImportClass::Invoke => ("[invoke] aliases", "  [invoke]\n  echo = \"echo\""),
         ImportClass::Kv => ("[kv] section", "  [kv]\n  max_kib = 64"),
+        ImportClass::Toolgen => ("[toolgen] section", "  [toolgen]\n  request = true"),
         _ => ("[inbox] section", "  [inbox]\n  poll = \"30s\"   # optional: call its poll this often"),
     }
 }
@@ -219,6 +224,7 @@ mod tests {
             ("claw:runtime/invoke@0.1.0", "[invoke]"),
             ("claw:runtime/kv@0.1.0", "[kv]"),
             ("claw:runtime/inbox@0.1.0", "[inbox]"),
+            ("claw:runtime/toolgen@0.1.0", "[toolgen]"),
         ] {
             let e = check_imports(&names(&[import]), &g, "g.toml").unwrap_err();
             assert!(e.hint_text().unwrap().contains(section), "{import}");

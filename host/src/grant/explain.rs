@@ -70,6 +70,11 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
         let drafts = inbox.drafts_ms.map(|ms| format!("; a reply's drafts every {ms} ms")).unwrap_or_default();
         out.push(format!("inbox: hands messages to the agent, and delivers its replies{poll}{drafts}"));
     }
+    if grant.toolgen {
+        out.push(
+            "new tools: may ask claw to write, build and check a tool; each waits for the operator's approval (`claw tool approve`) and installs nothing by itself".into(),
+        );
+    }
     if let Some(kv) = grant.kv {
         out.push(format!("state: keeps its own keys and values in the store, up to {} KiB", kv.max_bytes >> 10));
     }

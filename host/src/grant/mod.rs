@@ -53,6 +53,9 @@
 //! [kv]                     # claw:runtime/kv: a small durable state
 //! max_kib = 64
 //!
+//! [toolgen]                # claw:runtime/toolgen: ask claw to write a tool
+//! request = true           # (it waits for `claw tool approve`)
+//!
 //! [env]                    # the component's environment (no secrets)
 //! TELEGRAM_API = "https://api.telegram.org"
 //!
@@ -108,6 +111,9 @@ pub struct Grant {
     pub kv: Option<KvGrant>,
     /// A channel that hands messages to the agent (and how often it is polled).
     pub inbox: Option<InboxGrant>,
+    /// It may ask claw to write new tools (each waits for the operator's
+    /// approval).
+    pub toolgen: bool,
     /// Environment variables the component reads (configuration, never a
     /// secret: those stay in the vault).
     pub env: BTreeMap<String, String>,

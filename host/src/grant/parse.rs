@@ -43,6 +43,7 @@ struct RawGrant {
     workspace: Option<RawWorkspace>,
     #[serde(default)]
     memory: Option<RawMemory>,
+    toolgen: Option<RawToolgen>,
     #[serde(default)]
     invoke: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
@@ -155,6 +156,13 @@ struct RawMemory {
     search: bool,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToolgen {
+    #[serde(default)]
+    request: bool,
+}
+
 const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 struct Ctx<'a> {
@@ -184,7 +192,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         line: e.span().map(|s| cx.line_of(s.start)),
         message: e.message().trim().to_string(),
         hint: Some(
-            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers], [kv], [inbox], [env] and [terminal]; see `claw component inspect` for examples"
+            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers], [kv], [inbox], [toolgen], [env] and [terminal]; see `claw component inspect` for examples"
                 .into(),
         ),
     })?;
@@ -256,6 +264,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         grant.workspace = WorkspaceGrant { read: w.read, write: w.write };
     }
     grant.memory_search = raw.memory.is_some_and(|m| m.search);
+    grant.toolgen = raw.toolgen.is_some_and(|t| t.request);
     grant.providers = raw.providers.is_some_and(|p| p.use_them);
     grant.terminal_output = raw.terminal.is_some_and(|t| t.output);
     if let Some(kv) = raw.kv {
@@ -606,8 +615,14 @@ search = true
 
 [invoke]
 e = "echo"
+
+[toolgen]
+request = true
 "#;
         let g = Grant::parse(text, "g.toml").unwrap();
+        assert!(g.toolgen);
+        assert!(!Grant::parse("[toolgen]\n", "g").unwrap().toolgen, "asked for explicitly");
+        assert!(Grant::parse("[toolgen]\ninstall = true\n", "g").is_err(), "no other key");
         assert_eq!(g.limits.memory_bytes, 128 << 20);
         assert_eq!(g.limits.timeout_ms, 500);
         assert_eq!(g.limits.output_bytes, 64 << 10);

@@ -1,8 +1,9 @@
 //! What each job kind of the agent does: an inbound message's turn, a
-//! routine's run, the heartbeat. Each handler is at-least-once safe: a
-//! turn carries its job's key and resumes from its stored steps, and a
-//! result is written only when the handler returns `Ok` — a run that did
-//! nothing is never marked done ("ghost runs").
+//! routine's run, the heartbeat, a tool the agent asked for. Each handler
+//! is at-least-once safe: a turn carries its job's key and resumes from
+//! its stored steps, and a result is written only when the handler
+//! returns `Ok` — a run that did nothing is never marked done ("ghost
+//! runs").
 
 use super::action::{AGENT_TURN, Action, Fire, HEARTBEAT, ROUTINE_RUN, Turn};
 use super::deliver::Drafts;
@@ -12,6 +13,7 @@ use crate::problem::Problem;
 use crate::runtime::Runtime;
 use crate::store::Store;
 use crate::store::workspace::Origin;
+use crate::toolgen::job::TOOL_GENERATE;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,6 +55,7 @@ pub fn handlers(runtime: Arc<Runtime>, agent: Agent, notes: Notes) -> Handlers {
         .with(AGENT_TURN, Backoff { base_ms: 1_000, cap_ms: 30_000 }, handler(&kinds, |k, j| Box::pin(k.turn(j))))
         .with(ROUTINE_RUN, Backoff::default(), handler(&kinds, |k, j| Box::pin(k.routine(j))))
         .with(HEARTBEAT, Backoff::default(), handler(&kinds, |k, j| Box::pin(k.heartbeat(j))))
+        .with(TOOL_GENERATE, Backoff::default(), handler(&kinds, |k, j| Box::pin(k.generate_tool(j))))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, String> {
@@ -64,6 +67,17 @@ fn key(job: &Job) -> String {
 }
 
 impl Kinds {
+    /// A tool the agent asked for (`claw:runtime/toolgen`): written, built
+    /// and checked, then kept for the operator's approval.
+    async fn generate_tool(self, job: Job) -> super::Outcome {
+        let done = crate::toolgen::job::run(&self.runtime, &job.payload).await;
+        (self.notes)(match &done {
+            Ok(text) => text.clone(),
+            Err(e) => format!("a tool the agent asked for was not made: {e}"),
+        });
+        done
+    }
+
     async fn store(&self) -> Result<Store, String> {
         Ok(self.runtime.services().store.get().await?.clone())
     }

@@ -15,15 +15,21 @@
 //! - [`review`]: what the operator reads — the code's summary, the grant
 //!   in plain words, what the request did not call for;
 //! - [`pending`]: tools waiting for `claw tool approve`, in the home;
-//! - [`approve`]: the reviewed bytes installed under the grant they asked for.
+//! - [`approve`]: the reviewed bytes installed under the grant they asked for;
+//! - [`job`]: the agent's request (`claw:runtime/toolgen`) as a durable
+//!   `tool.generate` job, ending where the CLI's does — waiting for approval;
+//! - [`sdk`]: the SDK and WIT that travel inside the binary, written into
+//!   the home once per version (`claw new` and generated tools build on it).
 
 pub mod approve;
 pub mod build;
 pub mod generate;
+pub mod job;
 pub mod pending;
 pub mod prompt;
 pub mod proposal;
 pub mod review;
+pub mod sdk;
 pub mod source;
 
 pub use build::{Builder, Outcome};

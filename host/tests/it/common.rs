@@ -271,7 +271,12 @@ pub fn lines(stream: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Re
 }
 
 pub fn wait_for(rx: &std::sync::mpsc::Receiver<String>, what: &str) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    wait_for_within(rx, what, 30)
+}
+
+/// [`wait_for`] with its own deadline, for what builds first (a generated tool).
+pub fn wait_for_within(rx: &std::sync::mpsc::Receiver<String>, what: &str, secs: u64) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     let mut seen = Vec::new();
     while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
         match rx.recv_timeout(left) {

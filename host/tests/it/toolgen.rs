@@ -3,8 +3,9 @@
 //! in a fresh directory, under a timeout; then `claw tool generate` against
 //! the scripted LLM server — rounds, checks, the review and approval.
 
-use crate::agent::{add_provider, install_router};
+use crate::agent::{add_provider, install, install_router};
 use crate::common::{TestHome, ok, stderr, stdout};
+use crate::common::{lines, wait_for_within};
 use crate::llm_server::{Format, LlmServer, Step};
 use claw::toolgen::{Builder, GeneratedSource, Outcome};
 use std::path::Path;
@@ -234,4 +235,64 @@ fn a_generation_whose_rounds_all_fail_installs_and_keeps_nothing() {
     let listed = stdout(&h.claw(&["component", "list"]));
     assert!(!listed.contains("shout"), "{listed}");
     assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn the_agent_asks_for_a_tool_as_a_durable_job_and_the_tool_waits_for_the_operator() {
+    let examples = serde_json::json!([{"params": {"text": "hi"}, "output": "HI"}]);
+    let ask = r#"{"name": "shout", "description": "Return the text in capitals"}"#;
+    let server = LlmServer::start(
+        Format::OpenAi,
+        vec![
+            Step::ToolCalls(vec![("call_1".into(), "tool-generate".into(), ask.into())]),
+            Step::Text("I asked for it: it waits for your approval.".into()),
+            answer(&shout_checked(), "", examples),
+        ],
+    );
+    let h = TestHome::new();
+    install_router(&h);
+    install(&h, "repl", &[]);
+    install(&h, "tool-generate", &[]);
+    add_provider(&h, "scripted", "openai", &server, &[]);
+    std::fs::create_dir_all(&h.home.config).unwrap();
+    std::fs::write(h.home.config.join("config.toml"), "[heartbeat]\nevery = \"off\"\n").unwrap();
+    let policy = stdout(&h.claw(&["policy", "explain", "tool-generate"]));
+    assert!(policy.contains("new tools: may ask claw to write") && policy.contains("approval"), "{policy}");
+
+    // The turn: the agent asks; the request is queued, nothing is built yet.
+    let out = h.claw(&["chat", "-m", "I need a tool that shouts"]);
+    ok(&out, "chat");
+    assert!(stdout(&out).contains("waits for your approval"), "{}", stdout(&out));
+    let result = server.requests()[1].last_message_text();
+    assert!(result.contains("queued as job") && result.contains("claw tool approve shout"), "{result}");
+    let jobs = stdout(&h.claw(&["jobs", "--json"]));
+    assert!(jobs.contains("tool.generate"), "{jobs}");
+    assert!(stdout(&claw_gen(&h, &["tool", "pending"])).contains("no generated tool is waiting"));
+
+    // claw run's pool runs the job: written, built, checked — and kept.
+    let mut child = h
+        .command(&["run"])
+        .env("CLAW_TOOLGEN_TARGET", shared_target())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let err = lines(child.stderr.take().unwrap());
+    let _out = lines(child.stdout.take().unwrap());
+    wait_for_within(&err, "claw tool approve shout", 600);
+    use std::io::Write as _;
+    writeln!(stdin, "/quit").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(server.requests().len(), 3, "one generation round");
+    let pending = stdout(&claw_gen(&h, &["tool", "pending"]));
+    assert!(pending.contains("shout") && pending.contains("asked by tool:tool-generate"), "{pending}");
+    assert!(!h.claw(&["tool", "call", "shout", r#"{"text": "x"}"#]).status.success(), "the agent installs nothing");
+
+    ok(&claw_gen(&h, &["tool", "approve", "shout", "--yes"]), "approve");
+    let call = h.claw(&["tool", "call", "shout", r#"{"text": "now"}"#]);
+    assert!(stdout(&call).contains("NOW"), "{}", stdout(&call));
+    let audit = std::fs::read_to_string(h.home.data.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("asked by tool:tool-generate"), "{audit}");
 }

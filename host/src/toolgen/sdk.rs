@@ -15,7 +15,7 @@ mod embedded {
 
 /// Where a project's SDK comes from.
 #[derive(Debug)]
-pub(super) struct Sdk {
+pub struct Sdk {
     /// The `claw-sdk` crate.
     pub sdk: PathBuf,
     /// The WIT package beside it.
@@ -54,7 +54,7 @@ fn standalone(path: &str, bytes: &[u8]) -> Vec<u8> {
 /// # Errors
 ///
 /// When `CLAW_SDK_PATH` names no SDK, or the home cannot be written.
-pub(super) fn locate(home: &Home) -> Result<Sdk> {
+pub fn locate(home: &Home) -> Result<Sdk> {
     if let Some(p) = std::env::var_os("CLAW_SDK_PATH").filter(|p| !p.is_empty()) {
         let path = PathBuf::from(p);
         if !path.join("Cargo.toml").is_file() {
