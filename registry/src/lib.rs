@@ -16,6 +16,7 @@
 //! No HTTP client lives here: this crate holds data and protocol only.
 
 pub mod artifact;
+pub mod catalogue;
 pub mod client;
 pub mod digest;
 pub mod key;
@@ -25,6 +26,7 @@ pub mod signature;
 pub mod trust;
 
 pub use artifact::{Artifact, WasmConfig};
+pub use catalogue::Catalogue;
 pub use client::{Client, Progress, Transport};
 pub use digest::Sha256Digest;
 pub use key::{PublicKey, SigningKey};

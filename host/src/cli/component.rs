@@ -35,6 +35,10 @@ pub(super) enum ComponentCommand {
         /// fill those imports (composed in), and every call there fails with `denied`.
         #[arg(long)]
         deny_ungranted: bool,
+        /// Refuse it (and each plug) unless its bytes are the first-party
+        /// component's of that name in claw's catalogue (registry/catalogue.toml).
+        #[arg(long)]
+        first_party: bool,
         #[command(flatten)]
         pull: PullFlags,
     },
@@ -116,9 +120,16 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
     let home = Home::from_env()?;
     let runtime = Runtime::open(&home)?;
     match cmd {
-        ComponentCommand::Add { path, grant, name, plug, deny_ungranted, pull }
+        ComponentCommand::Add { path, grant, name, plug, deny_ungranted, pull, first_party }
             if is_reference(&path.to_string_lossy()) =>
         {
+            if first_party {
+                return Err(Problem::new(
+                    "--first-party checks a file against the catalogue; a registry install is checked by its signature",
+                )
+                .hint("pass the .wasm file, or drop --first-party")
+                .into());
+            }
             no_plugs(&plug, deny_ungranted)?;
             let source = path.to_string_lossy().to_string();
             registry::install(&runtime, &home, printer, pull.pull(&source, name, grant.as_deref(), false)).await
@@ -133,8 +144,11 @@ pub(super) async fn run(cmd: ComponentCommand, printer: &Printer) -> Result<()> 
         ComponentCommand::Publish { path, reference, grant, sign } => {
             registry::publish(&runtime, &home, printer, &path, &reference, grant.as_deref(), sign.as_deref()).await
         }
-        ComponentCommand::Add { path, grant, name, plug, deny_ungranted, pull: _ } => {
+        ComponentCommand::Add { path, grant, name, plug, deny_ungranted, pull: _, first_party } => {
             let name = name.unwrap_or_else(|| default_name(&path));
+            if first_party {
+                first_party_check(&name, &path, &plug)?;
+            }
             let (grant_text, grant_source) = read_grant(grant.as_deref())?;
             let how = How { plugs: &plug, deny_ungranted, upgrade: false };
             install(&runtime, printer, &name, &path, how, grant_text, grant_source).await
@@ -319,6 +333,33 @@ struct How<'a> {
     plugs: &'a [String],
     deny_ungranted: bool,
     upgrade: bool,
+}
+
+/// `--first-party`: the file is the catalogue's `name`, and every plug is
+/// a first-party component, byte for byte.
+fn first_party_check(name: &str, path: &Path, plugs: &[String]) -> Result<()> {
+    let catalogue = claw_registry::Catalogue::builtin();
+    let digest_of = |file: &Path| -> Result<String> {
+        let bytes = std::fs::read(file).map_err(|e| Problem::new(format!("cannot read {}: {e}", file.display())))?;
+        Ok(crate::components::Digest::of(&bytes).to_string())
+    };
+    let hint = "rebuild it from a claw checkout of this version with `bash scripts/dev components`, or add it without --first-party";
+    catalogue
+        .check(name, &digest_of(path)?)
+        .map_err(|e| Problem::new(format!("{} was not installed: {e}", path.display())).hint(hint))?;
+    for plug in plugs {
+        let file = Path::new(plug.split_once('=').map_or(plug.as_str(), |(_, f)| f));
+        let digest = digest_of(file)?;
+        if catalogue.name_of(&digest).is_none() {
+            return Err(Problem::new(format!(
+                "{name} was not installed: the plug {} ({digest}) is not a first-party component",
+                file.display()
+            ))
+            .hint(hint)
+            .into());
+        }
+    }
+    Ok(())
 }
 
 async fn install(

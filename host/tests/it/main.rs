@@ -14,6 +14,7 @@ mod bad_input;
 mod bot_api;
 mod boundary;
 mod cache;
+mod catalogue;
 mod channels;
 mod cli;
 mod deny_stubs;
