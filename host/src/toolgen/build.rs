@@ -49,6 +49,15 @@ pub enum Outcome {
     TimedOut,
 }
 
+/// A line of cargo's progress (`Locking 41 packages`, `Compiling x`), not
+/// the compiler's complaint: left out of what the LLM and the operator read.
+fn is_status(line: &str) -> bool {
+    const VERBS: &[&str] =
+        &["Locking", "Adding", "Updating", "Compiling", "Checking", "Finished", "Blocking", "Building", "Fresh"];
+    let first = line.split_whitespace().next().unwrap_or_default();
+    line.starts_with(' ') && VERBS.contains(&first)
+}
+
 /// The crate name of the tool `name` (`-` becomes `_`).
 fn crate_name(name: &str) -> String {
     name.replace('-', "_")
@@ -125,11 +134,7 @@ impl Builder {
         };
         if !out.status.success() {
             let text = String::from_utf8_lossy(&out.stderr);
-            let errors: String = text
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("Compiling") && !l.trim_start().starts_with("Finished"))
-                .collect::<Vec<_>>()
-                .join("\n");
+            let errors: String = text.lines().filter(|l| !is_status(l)).collect::<Vec<_>>().join("\n");
             let mut errors = errors.trim().to_string();
             if errors.len() > MAX_ERRORS {
                 let cut = (0..=MAX_ERRORS).rev().find(|i| errors.is_char_boundary(*i)).unwrap_or(0);
@@ -142,5 +147,18 @@ impl Builder {
         let wasm = std::fs::read(&wasm_path)
             .map_err(|e| Problem::new(format!("the build of {name} left no {}: {e}", wasm_path.display())))?;
         Ok(Outcome::Built { wasm, took: started.elapsed() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_status;
+
+    #[test]
+    fn cargos_progress_is_not_the_compilers_complaint() {
+        assert!(is_status("     Locking 41 packages to latest Rust 1.95.0 compatible versions"));
+        assert!(is_status("   Compiling shout v0.1.0 (/tmp/x)"));
+        assert!(!is_status("src/lib.rs:27:12: error[E0308]: mismatched types"));
+        assert!(!is_status("error: could not compile `shout` (lib) due to 1 previous error"));
     }
 }

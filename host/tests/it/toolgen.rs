@@ -296,3 +296,24 @@ fn the_agent_asks_for_a_tool_as_a_durable_job_and_the_tool_waits_for_the_operato
     let audit = std::fs::read_to_string(h.home.data.join("audit.jsonl")).unwrap();
     assert!(audit.contains("asked by tool:tool-generate"), "{audit}");
 }
+
+#[test]
+fn code_that_never_compiles_ends_with_the_compilers_words_and_nothing_installed() {
+    let examples = serde_json::json!([{"params": {"text": "a"}, "output": "A"}]);
+    let broken = SHOUT.replace("Ok(self.text.to_uppercase())", "Ok(self.text.len())");
+    let server = LlmServer::start(Format::OpenAi, vec![answer(&broken, "", examples)]);
+    let h = TestHome::new();
+    install_router(&h);
+    add_provider(&h, "scripted", "openai", &server, &[]);
+    let before = stdout(&h.claw(&["component", "list"]));
+    let out = claw_gen(&h, &["tool", "generate", "Shout", "--name", "shout", "--rounds", "2"]);
+    assert!(!out.status.success(), "it never compiled");
+    let said = stderr(&out);
+    assert!(said.contains("no tool `shout` after 2 rounds: the last answer failed the build"), "{said}");
+    assert!(said.contains("mismatched types") || said.contains("error[E"), "the compiler's words: {said}");
+    assert!(said.contains("hint: describe the tool more precisely"), "{said}");
+    assert_eq!(server.requests().len(), 2, "each round asked again, with the errors");
+    assert!(server.requests()[1].last_message_text().contains("did not pass the build"));
+    assert_eq!(stdout(&h.claw(&["component", "list"])), before, "the index is unchanged");
+    assert!(stdout(&claw_gen(&h, &["tool", "pending"])).contains("no generated tool is waiting"));
+}
