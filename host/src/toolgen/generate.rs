@@ -48,6 +48,14 @@ pub struct Generator<'a> {
     pub rounds: u32,
 }
 
+/// Who asked for what, in which round.
+struct Asked<'a> {
+    name: &'a str,
+    request: &'a str,
+    asked_by: &'a str,
+    round: u32,
+}
+
 /// What one round came to.
 enum Round {
     /// It passed: the review, the component, the grant and source.
@@ -109,19 +117,12 @@ impl Generator<'_> {
                     None => p,
                 }
             })?;
-            match self.round(home, name, round, &answer.text, progress, &mut build_time).await? {
+            let asked = Asked { name, request, asked_by, round };
+            match self.round(home, &asked, &answer.text, progress, &mut build_time).await? {
                 Round::Passed(passed) => {
                     let (mut review, wasm, proposal) = *passed;
-                    review.request = request.to_string();
-                    review.asked_by = asked_by.to_string();
-                    review.rounds = round;
                     review.build_ms = build_time.as_millis() as u64;
                     review.total_ms = started.elapsed().as_millis() as u64;
-                    review.unjustified = review::unjustified(
-                        request,
-                        &crate::grant::Grant::parse(&proposal.grant, "the grant it asks for")
-                            .map_err(|e| Problem::new(format!("the grant does not parse: {e}")))?,
-                    );
                     return pending::save(home, &review, &wasm, &proposal.grant, &proposal.source);
                 }
                 Round::Failed { stage, problem } => {
@@ -147,12 +148,12 @@ impl Generator<'_> {
     async fn round(
         &self,
         home: &Home,
-        name: &str,
-        round: u32,
+        asked: &Asked<'_>,
         answer: &str,
         progress: &(dyn Fn(Event) + Sync),
         build_time: &mut Duration,
     ) -> Result<Round, Problem> {
+        let (name, round) = (asked.name, asked.round);
         let failed = |stage, problem: String| Ok(Round::Failed { stage, problem });
         let proposal = match Proposal::parse(answer) {
             Ok(p) => p,
@@ -208,7 +209,7 @@ impl Generator<'_> {
         let policy = crate::grant::explain(&prepared.tool.grant, &record.imports);
         let review = Review {
             name: name.to_string(),
-            request: String::new(),
+            request: asked.request.to_string(),
             description: record.description.clone(),
             schema: record.schema.clone(),
             digest: record.digest.to_string(),
@@ -216,11 +217,12 @@ impl Generator<'_> {
             uses,
             imports: record.imports.clone(),
             policy,
-            unjustified: Vec::new(),
+            unjustified: review::unjustified(asked.request, &prepared.tool.grant),
             rounds: round,
+            // Filled in by the caller, which times the whole generation.
             build_ms: 0,
             total_ms: 0,
-            asked_by: String::new(),
+            asked_by: asked.asked_by.to_string(),
         };
         Ok(Round::Passed(Box::new((review, wasm, proposal))))
     }

@@ -6,7 +6,7 @@
 use crate::agent::{add_provider, install, install_router};
 use crate::common::{TestHome, ok, stderr, stdout};
 use crate::common::{lines, wait_for_within};
-use crate::llm_server::{Format, LlmServer, Step};
+use crate::llm_server::{Format, LlmServer, PageServer, Step};
 use claw::toolgen::{Builder, GeneratedSource, Outcome};
 use std::path::Path;
 use std::time::Duration;
@@ -316,4 +316,25 @@ fn code_that_never_compiles_ends_with_the_compilers_words_and_nothing_installed(
     assert!(server.requests()[1].last_message_text().contains("did not pass the build"));
     assert_eq!(stdout(&h.claw(&["component", "list"])), before, "the index is unchanged");
     assert!(stdout(&claw_gen(&h, &["tool", "pending"])).contains("no generated tool is waiting"));
+}
+
+#[test]
+fn the_examples_run_with_no_capability_even_the_granted_ones() {
+    // The tool fetches a page its grant allows; in the examples' trial it
+    // must be denied, and the page server must see nothing.
+    let pages = PageServer::start(vec![("/", "a page")]);
+    let fetch = SHOUT.replace(
+        "Ok(self.text.to_uppercase())",
+        &format!("claw_sdk::http::get(\"{}\")?;\n        Ok(self.text.to_uppercase())", pages.url("/")),
+    );
+    let grant = format!("[[http]]\nurl = \"{}\"\n", pages.url("/**"));
+    let examples = serde_json::json!([{"params": {"text": "x"}, "error": "denied"}]);
+    let server = LlmServer::start(Format::OpenAi, vec![answer(&fetch, &grant, examples)]);
+    let h = TestHome::new();
+    install_router(&h);
+    add_provider(&h, "scripted", "openai", &server, &[]);
+    let out = claw_gen(&h, &["tool", "generate", "Shout after fetching a page from 127.0.0.1", "--name", "fetcher"]);
+    ok(&out, "generate: the example expected the denial it got");
+    assert!(pages.hits().is_empty(), "the unapproved code reached the network: {:?}", pages.hits());
+    assert!(stderr(&out).contains(&format!("GET http://127.0.0.1:{}", pages.port())), "{}", stderr(&out));
 }
