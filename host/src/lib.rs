@@ -26,6 +26,7 @@ pub mod home;
 pub mod inbound;
 pub mod jobs;
 pub mod llm;
+pub mod mcp;
 pub mod memory;
 pub mod problem;
 pub mod runtime;

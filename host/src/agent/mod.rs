@@ -211,7 +211,7 @@ impl Agent {
         let mut messages = vec![Message::text(Role::System, system)];
         messages.extend(history);
         let allowed = options.tools.as_deref();
-        let specs = tools::specs(&self.runtime, allowed);
+        let specs = tools::specs(&self.runtime, allowed).await;
         let max_iterations = options.max_iterations.unwrap_or(self.settings.max_iterations);
 
         for round in 0..max_iterations {

@@ -18,29 +18,37 @@ const MAX_DESCRIPTION_BYTES: usize = 1024;
 /// The largest parameters schema passed on as it is.
 const MAX_SCHEMA_BYTES: usize = 16 << 10;
 
-/// Every loaded tool the turn may use (`allowed`; `None`: all), as the
-/// LLM sees it. A description and a schema are the component author's
-/// text: sanitised like other outside content.
-pub(super) fn specs(runtime: &Runtime, allowed: Option<&[String]>) -> Vec<ToolSpec> {
-    runtime
+/// Every tool the turn may use (`allowed`; `None`: all) as the LLM sees
+/// it: the loaded tool components, then the MCP servers' tools. A
+/// description and a schema are their author's text: sanitised like other
+/// outside content.
+pub(super) async fn specs(runtime: &Runtime, allowed: Option<&[String]>) -> Vec<ToolSpec> {
+    let mut specs: Vec<ToolSpec> = runtime
         .tools()
         .iter()
         .filter(|t| may_use(allowed, &t.record.name))
-        .map(|t| {
-            let schema = untrusted::strip_tokens(&t.record.schema);
-            let schema =
-                if schema.len() > MAX_SCHEMA_BYTES || serde_json::from_str::<serde_json::Value>(&schema).is_err() {
-                    r#"{"type":"object"}"#.to_string()
-                } else {
-                    schema
-                };
-            ToolSpec {
-                name: t.record.name.clone(),
-                description: untrusted::sanitize_meta(&t.record.description, MAX_DESCRIPTION_BYTES),
-                parameters_schema: schema,
-            }
-        })
-        .collect()
+        .map(|t| spec(&t.record.name, &t.record.description, &t.record.schema))
+        .collect();
+    if runtime.mcp().any() {
+        let mcp = runtime.mcp().tools().await;
+        specs
+            .extend(mcp.iter().filter(|t| may_use(allowed, &t.name)).map(|t| spec(&t.name, &t.description, &t.schema)));
+    }
+    specs
+}
+
+fn spec(name: &str, description: &str, schema: &str) -> ToolSpec {
+    let schema = untrusted::strip_tokens(schema);
+    let schema = if schema.len() > MAX_SCHEMA_BYTES || serde_json::from_str::<serde_json::Value>(&schema).is_err() {
+        r#"{"type":"object"}"#.to_string()
+    } else {
+        schema
+    };
+    ToolSpec {
+        name: name.to_string(),
+        description: untrusted::sanitize_meta(description, MAX_DESCRIPTION_BYTES),
+        parameters_schema: schema,
+    }
 }
 
 fn may_use(allowed: Option<&[String]>, name: &str) -> bool {
@@ -76,6 +84,25 @@ async fn run(runtime: &Runtime, call: &ToolCall, allowed: Option<&[String]>) -> 
         );
     }
     let args = if call.arguments_json.trim().is_empty() { "{}" } else { call.arguments_json.as_str() };
+    if runtime.named(&call.name).is_none()
+        && let Some((server, _)) = crate::mcp::result::split(&call.name)
+        && runtime.mcp().any()
+    {
+        // Every MCP result is outside content, its error text included.
+        return match runtime.mcp().call(&call.name, args).await {
+            Ok((text, false)) => {
+                untrusted::wrap(&format!("MCP server {server} tool {}", call.name), &cut(&text, MAX_RESULT_BYTES))
+            }
+            Ok((text, true)) => format!(
+                "error: {}",
+                untrusted::wrap(
+                    &format!("MCP server {server} tool {} error", call.name),
+                    &cut(&text, MAX_RESULT_BYTES)
+                )
+            ),
+            Err(e) => format!("error: {}", untrusted::wrap(&format!("MCP server {server}"), &e.to_string())),
+        };
+    }
     match runtime.call(&call.name, args).await {
         Ok(output) => untrusted::wrap(&format!("tool {}", call.name), &cut(&output, MAX_RESULT_BYTES)),
         Err(CallError::NotFound { .. } | CallError::NotATool { .. }) => {

@@ -136,6 +136,10 @@ fn prepare(mut record: Record, secrets: &Secrets) -> Record {
             "allow" => {
                 tracing::debug!(target: "claw::boundary", component = %r.component, "allowed {} {}://{}:{}{} ({})", r.method, r.scheme, r.host, r.port, r.path, r.rule)
             }
+            // What an MCP server did, in the normal course (failures warn).
+            "mcp-start" | "mcp-call" => {
+                tracing::debug!(target: "claw::boundary", component = %r.component, "{}: {}", r.decision, r.rule)
+            }
             other => tracing::warn!(target: "claw::boundary", component = %r.component, "{other}: {}", r.rule),
         }
     }

@@ -5,6 +5,7 @@ mod chat;
 mod component;
 mod jobs;
 mod key;
+mod mcp;
 mod memory;
 mod new;
 mod output;
@@ -85,6 +86,9 @@ enum Command {
     /// Who may use the gateway: people and API clients, each with tokens of their own.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// MCP servers whose tools the agent may use (each started in a jail).
+    #[command(subcommand)]
+    Mcp(mcp::McpCommand),
     /// Who on a channel is the operator's own: approve the code a person was shown.
     #[command(subcommand)]
     Pairing(pairing::PairingCommand),
@@ -93,6 +97,11 @@ enum Command {
 /// Entry point of the `claw` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The jail must run on this one thread, before any runtime starts
+    // threads: namespaces and Landlock apply to the thread that asks.
+    if let Command::Mcp(mcp::McpCommand::Jail(args)) = &cli.command {
+        return ExitCode::from(crate::mcp::jail::run(args));
+    }
     output::init_logging();
     let printer = Printer::new(cli.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -120,6 +129,7 @@ pub fn main() -> ExitCode {
             Command::Status(a) => status::run(a, &printer).await,
             Command::User(c) => user::run(c, &printer).await,
             Command::Pairing(c) => pairing::run(c, &printer).await,
+            Command::Mcp(c) => mcp::run(c, &printer).await,
             Command::Scan(a) => {
                 return scan::run(a, &printer).map(|found| if found { ExitCode::from(1) } else { ExitCode::SUCCESS });
             }

@@ -84,6 +84,7 @@ pub struct Runtime {
     home: Home,
     calls: AtomicU64,
     feeds: Arc<crate::agent::events::Feeds>,
+    mcp: Arc<crate::mcp::Mcp>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -130,6 +131,9 @@ impl Runtime {
                 .with_network(network),
         );
         let store_handle = Arc::new(crate::store::LazyStore::new(home));
+        // Stdio MCP servers are started through this binary's jail.
+        let exe = std::env::current_exe().unwrap_or_else(|_| "claw".into());
+        let mcp = Arc::new(crate::mcp::Mcp::new(home, boundary.clone(), exe));
         Ok(Arc::new_cyclic(|weak| Runtime {
             engine,
             tool_slots: slots::ToolSlots::new(crate::engine::POOL_INSTANCES as usize),
@@ -147,6 +151,7 @@ impl Runtime {
             home: home.clone(),
             calls: AtomicU64::new(0),
             feeds: Arc::default(),
+            mcp,
         })
         .with_vault())
     }
@@ -175,6 +180,11 @@ impl Runtime {
     /// What every call gets from the host (boundary, store, invoker).
     pub fn services(&self) -> &HostServices {
         &self.services
+    }
+
+    /// The MCP servers and their tools.
+    pub fn mcp(&self) -> &Arc<crate::mcp::Mcp> {
+        &self.mcp
     }
 
     /// What people waiting on this process's turns see happen.

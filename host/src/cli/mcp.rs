@@ -1,0 +1,183 @@
+//! `claw mcp add|list|tools|rm`: the MCP servers whose tools the agent may
+//! use. `add` starts the server and lists its tools before anything is
+//! saved, so a server that does not start is never configured.
+
+use super::Printer;
+use crate::boundary::Boundary;
+use crate::home::Home;
+use crate::mcp::{EnvVar, Isolation, Mcp, McpTool, Server, Servers};
+use crate::problem::Problem;
+use anyhow::Result;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Subcommand)]
+pub(super) enum McpCommand {
+    /// Add a stdio MCP server: it is started, its tools listed, then saved.
+    Add {
+        /// Its name: the agent sees its tools as NAME__TOOL.
+        name: String,
+        /// The program and its arguments, e.g. "npx -y @modelcontextprotocol/server-everything".
+        #[arg(long)]
+        command: String,
+        /// An environment variable it gets: K=V, or K=secret:SECRET for a vault secret (repeatable).
+        /// Nothing else of claw's environment reaches it.
+        #[arg(long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// A directory it may read and write (repeatable); the rest of the file system is closed.
+        #[arg(long = "dir")]
+        dirs: Vec<PathBuf>,
+        /// A directory it may only read, e.g. where its code is installed (repeatable).
+        #[arg(long = "read")]
+        read: Vec<PathBuf>,
+        /// Let it use the network (default: an empty network namespace).
+        #[arg(long)]
+        network: bool,
+        /// Give up on one call after this many milliseconds.
+        #[arg(long, default_value_t = crate::mcp::config::DEFAULT_TIMEOUT_MS)]
+        timeout_ms: u64,
+        /// Its address-space limit in MiB.
+        #[arg(long, default_value_t = crate::mcp::config::DEFAULT_MEMORY_MB)]
+        memory_mb: u64,
+    },
+    /// List the configured servers.
+    List,
+    /// Start a server and list its tools as the agent sees them.
+    Tools {
+        /// Its name.
+        name: String,
+    },
+    /// Remove a server (a running `claw run` stops it).
+    Rm {
+        /// Its name.
+        name: String,
+    },
+    /// The launcher a stdio server starts under (claw runs it itself).
+    #[command(hide = true)]
+    Jail(crate::mcp::jail::JailArgs),
+}
+
+pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
+    let home = Home::from_env()?;
+    match cmd {
+        McpCommand::Add { name, command, env, dirs, read, network, timeout_ms, memory_mb } => {
+            let words = shlex::split(&command).ok_or_else(|| {
+                Problem::new(format!("--command `{command}` has an unclosed quote"))
+                    .hint("close the quote, or quote the whole command once")
+            })?;
+            let mut server = Server::stdio(&name, words);
+            server.env = env.iter().map(|e| EnvVar::parse(e)).collect::<Result<_, _>>()?;
+            server.dirs = absolute(dirs)?;
+            server.read = absolute(read)?;
+            server.network = network;
+            server.timeout_ms = timeout_ms;
+            server.memory_mb = memory_mb;
+            let mut servers = Servers::load(&home)?;
+            servers.add(server.clone())?;
+            let progress = printer.progress(format!("starting MCP server {name}"));
+            let (tools, isolation) = mcp(&home)?.probe(&server).await.map_err(Problem::from)?;
+            progress.finish("started");
+            servers.save(&home)?;
+            if printer.json {
+                printer.value(&serde_json::json!({"server": server, "tools": tools, "isolation": isolation}));
+            } else {
+                printer.line(format!("added MCP server {name} with {} tools: {}", tools.len(), names(&tools)));
+                show_isolation(printer, &isolation);
+            }
+            warn_about_secrets(printer, &server);
+        }
+        McpCommand::List => {
+            let servers = Servers::load(&home)?;
+            if printer.json {
+                printer.value(&serde_json::to_value(&servers.list)?);
+            } else if servers.list.is_empty() {
+                printer.note("no MCP server configured; add one with `claw mcp add NAME --command \"CMD ARGS\"`");
+            } else {
+                for s in &servers.list {
+                    printer.line(format!(
+                        "{}  {}",
+                        s.name,
+                        shlex::try_join(s.command.iter().map(String::as_str)).unwrap_or_default()
+                    ));
+                    let env: Vec<String> = s.env.iter().map(ToString::to_string).collect();
+                    printer.line(format!(
+                        "    env: {}; network: {}; read-write: {}; read-only: {}",
+                        if env.is_empty() { "(none)".into() } else { env.join(" ") },
+                        if s.network { "open" } else { "none" },
+                        paths(&s.dirs),
+                        paths(&s.read),
+                    ));
+                    for (var, secret) in s.secrets() {
+                        printer.line(format!(
+                            "    vault secret {secret} leaves the boundary here: the server reads it as {var}"
+                        ));
+                    }
+                }
+            }
+        }
+        McpCommand::Tools { name } => {
+            let (tools, isolation) = mcp(&home)?.server_tools(&name).await.map_err(Problem::from)?;
+            if printer.json {
+                printer.value(&serde_json::json!({"tools": tools, "isolation": isolation}));
+            } else {
+                for t in &tools {
+                    let first = t.description.lines().next().unwrap_or_default();
+                    printer.line(format!("{:<40} {}{first}", t.name, if t.read_only { "(read-only) " } else { "" }));
+                }
+                show_isolation(printer, &isolation);
+            }
+        }
+        McpCommand::Rm { name } => {
+            let mut servers = Servers::load(&home)?;
+            let removed = servers.remove(&name)?;
+            servers.save(&home)?;
+            printer.note(format!("removed MCP server {}; the agent no longer sees its tools", removed.name));
+        }
+        McpCommand::Jail(_) => unreachable!("the jail runs before the async runtime starts"),
+    }
+    Ok(())
+}
+
+fn mcp(home: &Home) -> Result<Mcp> {
+    let boundary = Arc::new(Boundary::for_home(home)?);
+    Ok(Mcp::for_this_binary(home, boundary)?)
+}
+
+fn absolute(dirs: Vec<PathBuf>) -> Result<Vec<PathBuf>> {
+    dirs.into_iter()
+        .map(|d| std::path::absolute(&d).map_err(|e| Problem::new(format!("`{}`: {e}", d.display())).into()))
+        .collect()
+}
+
+fn names(tools: &[McpTool]) -> String {
+    if tools.is_empty() {
+        return "(none)".into();
+    }
+    tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn paths(v: &[PathBuf]) -> String {
+    if v.is_empty() {
+        "(none)".into()
+    } else {
+        v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn show_isolation(printer: &Printer, i: &Isolation) {
+    printer.line(format!("    network: {}", i.network));
+    printer.line(format!("    files:   {}", i.files));
+    printer.line(format!("    limits:  {}", i.limits));
+    if !i.complete {
+        printer.note("warning: this server runs with incomplete isolation (above): it is a native process outside the WASM sandbox");
+    }
+}
+
+fn warn_about_secrets(printer: &Printer, server: &Server) {
+    for (var, secret) in server.secrets() {
+        printer.note(format!(
+            "note: vault secret {secret} leaves the boundary here: `{}` reads it as {var}, and the boundary cannot see what it does with it",
+            server.name
+        ));
+    }
+}

@@ -1,0 +1,367 @@
+//! The configured MCP servers, kept in `mcp.toml` in the config directory
+//! and written by `claw mcp add|rm`: plain data, checked on every read.
+//!
+//! ```toml
+//! [[server]]
+//! name = "everything"
+//! command = ["node", "/opt/mcp/server-everything/dist/index.js", "stdio"]
+//! env = [{ name = "GITHUB_TOKEN", secret = "gh_token" }, { name = "LOG", value = "debug" }]
+//! dirs = ["/srv/notes"]        # read-write for the server; everything else is closed
+//! read = ["/opt/mcp"]          # read-only (its own code, say)
+//! network = false              # its own empty network namespace
+//! timeout_ms = 60000           # one call
+//! memory_mb = 2048             # address-space limit
+//! ```
+
+use crate::home::Home;
+use crate::problem::Problem;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// How long one tool call may take by default.
+pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+
+/// The address space a server gets by default: room for Node's and
+/// Python's runtimes, not for a runaway allocation.
+pub const DEFAULT_MEMORY_MB: u64 = 2048;
+
+/// The separator between a server's name and its tool's in the name the
+/// agent sees (`everything__echo`). OpenAI and Anthropic accept only
+/// `[A-Za-z0-9_-]` in tool names, so `NAME.tool` would be refused on the
+/// wire; two underscores cannot occur in a server name.
+pub const SEPARATOR: &str = "__";
+
+/// One configured server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// Its name: the prefix of its tools' names.
+    pub name: String,
+    /// The program and its arguments (a stdio server).
+    pub command: Vec<String>,
+    /// The only environment it gets, besides a fixed system `PATH`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    /// Directories it may read and write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dirs: Vec<PathBuf>,
+    /// Directories it may only read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read: Vec<PathBuf>,
+    /// Whether it may use the network (default: no).
+    #[serde(default)]
+    pub network: bool,
+    /// How long one call may take.
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+    /// Its address-space limit.
+    #[serde(default = "default_memory")]
+    pub memory_mb: u64,
+}
+
+fn default_timeout() -> u64 {
+    DEFAULT_TIMEOUT_MS
+}
+
+fn default_memory() -> u64 {
+    DEFAULT_MEMORY_MB
+}
+
+/// One variable of a server's environment: a plain value, or a vault
+/// secret — the one way a vault value leaves the boundary, which
+/// `claw mcp list` and `claw policy explain` say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvVar {
+    /// The variable's name.
+    pub name: String,
+    /// Its value, written in the config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// The vault secret whose value it gets when the server starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl EnvVar {
+    /// `K=V` or `K=secret:NAME`, as `--env` takes it.
+    ///
+    /// # Errors
+    ///
+    /// Without `=`, or with a bad name.
+    pub fn parse(text: &str) -> Result<EnvVar, Problem> {
+        let Some((name, value)) = text.split_once('=') else {
+            return Err(Problem::new(format!("--env `{text}` has no `=`"))
+                .hint("write NAME=VALUE, or NAME=secret:SECRET to pass a vault secret"));
+        };
+        let var = match value.strip_prefix("secret:") {
+            Some(secret) => EnvVar { name: name.to_string(), value: None, secret: Some(secret.to_string()) },
+            None => EnvVar { name: name.to_string(), value: Some(value.to_string()), secret: None },
+        };
+        var.check()?;
+        Ok(var)
+    }
+
+    fn check(&self) -> Result<(), Problem> {
+        let name_ok = !self.name.is_empty()
+            && !self.name.starts_with(|c: char| c.is_ascii_digit())
+            && self.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !name_ok {
+            return Err(Problem::new(format!("environment variable name `{}` is not valid", self.name))
+                .hint("use letters, digits and `_`, not starting with a digit"));
+        }
+        match (&self.value, &self.secret) {
+            (Some(_), None) => Ok(()),
+            (None, Some(s)) if s.starts_with(crate::grant::SIGNING_KEY_PREFIX) => {
+                Err(Problem::new(format!("`{}`: `{s}` is a signing key; no server may be given one", self.name)))
+            }
+            (None, Some(s)) if crate::grant::valid_name(s) => Ok(()),
+            (None, Some(s)) => Err(Problem::new(format!("`{}`: `{s}` is not a vault secret name", self.name))
+                .hint("vault secret names are letters, digits, `-` and `_` (`claw secret list`)")),
+            _ => Err(Problem::new(format!("`{}` needs exactly one of `value` and `secret`", self.name))),
+        }
+    }
+}
+
+impl std::fmt::Display for EnvVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.value, &self.secret) {
+            (_, Some(s)) => write!(f, "{}=secret:{s}", self.name),
+            (Some(v), None) => write!(f, "{}={v}", self.name),
+            (None, None) => write!(f, "{}", self.name),
+        }
+    }
+}
+
+impl Server {
+    /// A stdio server running `command` with the defaults.
+    pub fn stdio(name: &str, command: Vec<String>) -> Server {
+        Server {
+            name: name.to_string(),
+            command,
+            env: Vec::new(),
+            dirs: Vec::new(),
+            read: Vec::new(),
+            network: false,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            memory_mb: DEFAULT_MEMORY_MB,
+        }
+    }
+
+    /// Whether it is well formed; the message names the field.
+    ///
+    /// # Errors
+    ///
+    /// A [`Problem`] naming what is wrong and the fix.
+    pub fn check(&self) -> Result<(), Problem> {
+        check_name(&self.name)?;
+        let Some(program) = self.command.first() else {
+            return Err(Problem::new(format!("MCP server `{}` has no command", self.name))
+                .hint("e.g. --command \"npx -y @modelcontextprotocol/server-everything\""));
+        };
+        if program.trim().is_empty() {
+            return Err(Problem::new(format!("MCP server `{}`: the command's program is empty", self.name)));
+        }
+        let mut seen = Vec::new();
+        for var in &self.env {
+            var.check().map_err(|e| Problem::new(format!("MCP server `{}`: {e}", self.name)))?;
+            if seen.contains(&&var.name) {
+                return Err(Problem::new(format!("MCP server `{}` sets `{}` twice", self.name, var.name)));
+            }
+            seen.push(&var.name);
+        }
+        for dir in self.dirs.iter().chain(&self.read) {
+            if !dir.is_absolute() {
+                return Err(Problem::new(format!(
+                    "MCP server `{}`: `{}` is not an absolute path",
+                    self.name,
+                    dir.display()
+                ))
+                .hint("give directories as absolute paths"));
+            }
+        }
+        if self.timeout_ms == 0 || self.memory_mb < 16 {
+            return Err(Problem::new(format!(
+                "MCP server `{}`: timeout_ms must be above 0 and memory_mb at least 16",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// The vault secrets it is given.
+    pub fn secrets(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.env.iter().filter_map(|v| v.secret.as_deref().map(|s| (v.name.as_str(), s)))
+    }
+}
+
+/// A server name: lowercase letters, digits, `-` and single `_`, so the
+/// name before [`SEPARATOR`] is always the server's.
+///
+/// # Errors
+///
+/// When it is not one.
+pub fn check_name(name: &str) -> Result<(), Problem> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !name.contains(SEPARATOR);
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::new(format!("`{name}` is not a valid MCP server name"))
+            .hint("use up to 32 lowercase letters, digits, `-` and `_` (not `__`), starting with a letter"))
+    }
+}
+
+/// The configured servers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Servers {
+    /// In the order they were added.
+    #[serde(default, rename = "server")]
+    pub list: Vec<Server>,
+}
+
+impl Servers {
+    /// Where they are kept.
+    pub fn path(home: &Home) -> PathBuf {
+        home.config.join("mcp.toml")
+    }
+
+    /// Read them (none when the file does not exist).
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read, does not parse, or a server is malformed.
+    pub fn load(home: &Home) -> Result<Servers> {
+        let path = Self::path(home);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Servers::default()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        Ok(Self::parse(&text, &path)?)
+    }
+
+    /// Parse the text of `path`.
+    ///
+    /// # Errors
+    ///
+    /// A [`Problem`] naming the file, the server and the field.
+    pub fn parse(text: &str, path: &Path) -> Result<Servers, Problem> {
+        let servers: Servers = toml::from_str(text).map_err(|e| {
+            Problem::new(format!("{}: {}", path.display(), e.message().trim()))
+                .hint("fix the file, or remove the server with `claw mcp rm NAME` and add it again")
+        })?;
+        for (i, s) in servers.list.iter().enumerate() {
+            s.check().map_err(|e| Problem::new(format!("{}: {e}", path.display())))?;
+            if servers.list[..i].iter().any(|o| o.name == s.name) {
+                return Err(Problem::new(format!("{}: two servers are named `{}`", path.display(), s.name)));
+            }
+        }
+        Ok(servers)
+    }
+
+    /// Write them atomically.
+    ///
+    /// # Errors
+    ///
+    /// On I/O failure.
+    pub fn save(&self, home: &Home) -> Result<()> {
+        let path = Self::path(home);
+        let body = toml::to_string(self).context("serialising the MCP servers")?;
+        let text = format!(
+            "# MCP servers. Written by `claw mcp add|rm`.\n# A `secret` names a vault secret passed in the server's environment.\n\n{body}"
+        );
+        std::fs::create_dir_all(&home.config).with_context(|| format!("creating {}", home.config.display()))?;
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
+        Ok(())
+    }
+
+    /// The server named `name`.
+    pub fn get(&self, name: &str) -> Option<&Server> {
+        self.list.iter().find(|s| s.name == name)
+    }
+
+    /// Add `server` (checked; the name must be free).
+    ///
+    /// # Errors
+    ///
+    /// When it does not check or the name is taken.
+    pub fn add(&mut self, server: Server) -> Result<(), Problem> {
+        server.check()?;
+        if self.get(&server.name).is_some() {
+            return Err(Problem::new(format!("an MCP server named `{}` is already configured", server.name))
+                .hint(format!("remove it first with `claw mcp rm {}`, or pick another name", server.name)));
+        }
+        self.list.push(server);
+        Ok(())
+    }
+
+    /// Remove the server named `name`.
+    ///
+    /// # Errors
+    ///
+    /// When there is none.
+    pub fn remove(&mut self, name: &str) -> Result<Server, Problem> {
+        let i = self.list.iter().position(|s| s.name == name).ok_or_else(|| {
+            Problem::new(format!("no MCP server named `{name}` is configured"))
+                .hint("`claw mcp list` shows the configured servers")
+        })?;
+        Ok(self.list.remove(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_values_are_plain_or_vault_secrets() {
+        assert_eq!(EnvVar::parse("LOG=debug").unwrap().value.as_deref(), Some("debug"));
+        let s = EnvVar::parse("GITHUB_TOKEN=secret:gh_token").unwrap();
+        assert_eq!((s.value, s.secret.as_deref()), (None, Some("gh_token")));
+        assert!(EnvVar::parse("NOEQUALS").unwrap_err().to_string().contains("no `=`"));
+        assert!(EnvVar::parse("1X=y").unwrap_err().to_string().contains("not valid"));
+        assert!(EnvVar::parse("X=secret:bad name").unwrap_err().to_string().contains("not a vault secret name"));
+        assert_eq!(EnvVar::parse("A=b=c").unwrap().value.as_deref(), Some("b=c"));
+    }
+
+    #[test]
+    fn server_names_cannot_hold_the_separator() {
+        for good in ["everything", "fs-1", "my_notes"] {
+            check_name(good).unwrap();
+        }
+        for bad in ["", "Everything", "a__b", "1fs", "a.b", &"x".repeat(33)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_file_round_trips_and_bad_files_name_the_problem() {
+        let path = Path::new("/c/mcp.toml");
+        let mut servers = Servers::default();
+        let mut s = Server::stdio("notes", vec!["node".into(), "notes.js".into()]);
+        s.env.push(EnvVar::parse("TOKEN=secret:notes_token").unwrap());
+        s.dirs.push("/srv/notes".into());
+        servers.add(s.clone()).unwrap();
+        assert!(servers.add(s).unwrap_err().to_string().contains("already configured"));
+        let text = toml::to_string(&servers).unwrap();
+        assert_eq!(Servers::parse(&text, path).unwrap(), servers);
+        assert_eq!(servers.list[0].secrets().collect::<Vec<_>>(), [("TOKEN", "notes_token")]);
+
+        let e = Servers::parse("[[server]]\nname = \"x\"\ncommand = []\n", path).unwrap_err();
+        assert!(e.to_string().contains("/c/mcp.toml") && e.to_string().contains("no command"), "{e}");
+        let e = Servers::parse("[[server]]\nname = \"x\"\ncommand = [\"a\"]\nnetwrk = true\n", path).unwrap_err();
+        assert!(e.to_string().contains("netwrk"), "{e}");
+        let e = Servers::parse("[[server]]\nname = \"x\"\ncommand = [\"a\"]\ndirs = [\"rel\"]\n", path).unwrap_err();
+        assert!(e.to_string().contains("absolute"), "{e}");
+        let two = "[[server]]\nname = \"x\"\ncommand = [\"a\"]\n[[server]]\nname = \"x\"\ncommand = [\"b\"]\n";
+        assert!(Servers::parse(two, path).unwrap_err().to_string().contains("two servers"));
+        assert!(servers.remove("nope").unwrap_err().to_string().contains("no MCP server named `nope`"));
+    }
+}
