@@ -66,6 +66,16 @@ pub(super) async fn run(cmd: ToolCommand, printer: &Printer) -> Result<()> {
         params
     };
     let runtime = Runtime::open(&Home::from_env()?)?;
+    if runtime.named(&name).is_none() && crate::mcp::result::split(&name).is_some() && runtime.mcp().any() {
+        // An MCP server's output is outside text: vault values are cut from it here too.
+        let (text, failed) = runtime.mcp().call(&name, &params).await.map_err(crate::problem::Problem::from)?;
+        let text = runtime.boundary().secrets().detector().cut(&text);
+        if failed {
+            return Err(crate::problem::Problem::new(format!("MCP tool `{name}` failed: {text}")).into());
+        }
+        printer.line(text);
+        return Ok(());
+    }
     let output = runtime.call(&name, &params).await?;
     print_output(printer, &output);
     Ok(())

@@ -50,6 +50,12 @@ impl McpError {
             }
             McpError::MissingSecret { secret, .. } => format!("set it with `claw secret set {secret}`"),
             McpError::NoTool { server, .. } => format!("`claw mcp tools {server}` lists them"),
+            McpError::Timeout { .. } => {
+                "a slow server needs a longer --timeout-ms; one that never answers is not an MCP server on stdio".into()
+            }
+            McpError::Protocol { server, .. } => {
+                format!("the server may have crashed: its stderr is in claw's log (target claw::mcp, server {server})")
+            }
             _ => return None,
         })
     }

@@ -166,12 +166,13 @@ impl Mcp {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let vault = crate::vault::Vault::open(&self.home, false).map_err(|e| McpError::Config(e.to_string()))?;
+        let missing = |n: &str| McpError::MissingSecret { server: server.name.clone(), secret: n.to_string() };
+        let vault = crate::vault::Vault::open(&self.home, false).map_err(|_| missing(names[0]))?;
         names
             .into_iter()
             .map(|n| match vault.get(n) {
                 Ok(v) => Ok((n.to_string(), v)),
-                Err(_) => Err(McpError::MissingSecret { server: server.name.clone(), secret: n.to_string() }),
+                Err(_) => Err(missing(n)),
             })
             .collect()
     }

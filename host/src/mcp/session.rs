@@ -131,7 +131,8 @@ impl Session {
         tokio::spawn(async move {
             let _ = child.wait().await;
         });
-        let session = tokio::time::timeout(START_TIMEOUT, Client.serve((stdout, stdin))).await;
+        let handshake = START_TIMEOUT.min(Duration::from_millis(server.timeout_ms));
+        let session = tokio::time::timeout(handshake, Client.serve((stdout, stdin))).await;
         let service = match session {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -145,9 +146,24 @@ impl Session {
             }
             Err(_) => {
                 kill_group(group);
-                return Err(McpError::Timeout { server: name, what: "the MCP handshake".into(), after: START_TIMEOUT });
+                return Err(McpError::Timeout { server: name, what: "the MCP handshake".into(), after: handshake });
             }
         };
+        // rmcp accepts what the server answers; a version claw does not know is refused here.
+        let version = service.peer_info().map(|i| i.protocol_version.to_string()).unwrap_or_default();
+        if !rmcp::model::ProtocolVersion::KNOWN_VERSIONS.iter().any(|v| v.to_string() == version) {
+            kill_group(group);
+            let known: Vec<String> =
+                rmcp::model::ProtocolVersion::KNOWN_VERSIONS.iter().map(ToString::to_string).collect();
+            return Err(McpError::Handshake {
+                server: name,
+                reason: format!(
+                    "it speaks MCP protocol version `{}`; claw speaks {}",
+                    clean(&launch.boundary, &version),
+                    known.join(", ")
+                ),
+            });
+        }
         Ok(Session { name, service, group, isolation, timeout: Duration::from_millis(server.timeout_ms) })
     }
 

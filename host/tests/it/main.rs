@@ -24,6 +24,7 @@ mod hot_swap;
 mod invoke;
 mod jobs;
 mod llm_server;
+mod mcp;
 mod memory;
 mod network;
 mod new_tool;

@@ -1,0 +1,294 @@
+//! MCP servers over stdio: the reference servers from npm
+//! (`@modelcontextprotocol/server-everything`, `server-filesystem`,
+//! installed by `scripts/dev test`), a server on the official SDK whose
+//! tool list changes, and broken servers written here in bash. Each runs
+//! as a real process through claw's jail; the agent reaches them from a
+//! scripted LLM on 127.0.0.1.
+
+use crate::agent::{add_provider, install_router, only_wrapped, set_secret};
+use crate::common::{TestHome, ok, stderr, stdout};
+use crate::llm_server::{Format, LlmServer, Step};
+use std::path::PathBuf;
+
+const TOKEN: &str = "mcp-token-5b0c8e11d2a94f7e";
+
+fn modules() -> PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let m = std::env::var("CLAW_NODE_MODULES").map_or_else(|_| root.join("target/npm/node_modules"), Into::into);
+    assert!(
+        m.join("@modelcontextprotocol/server-everything").is_dir(),
+        "the reference MCP servers are missing in {}: run `scripts/dev test`",
+        m.display()
+    );
+    m
+}
+
+fn everything() -> String {
+    format!("node {}/@modelcontextprotocol/server-everything/dist/index.js stdio", modules().display())
+}
+
+/// `claw mcp add NAME --command CMD` with the npm modules readable, and `extra`.
+fn add(h: &TestHome, name: &str, command: &str, extra: &[&str]) -> std::process::Output {
+    let read = modules();
+    let mut args = vec!["mcp", "add", name, "--command", command, "--read", read.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    h.claw(&args)
+}
+
+/// The reference server's tools appear under its name, a call through the
+/// agent reaches it, and the result comes back to the LLM wrapped as
+/// untrusted; the server runs with no network and its own file system view.
+#[test]
+fn the_agent_calls_a_reference_servers_tool_and_reads_the_result_as_untrusted() {
+    let h = TestHome::new();
+    let out = add(&h, "everything", &everything(), &[]);
+    ok(&out, "mcp add");
+    assert!(stdout(&out).contains("everything__echo"), "{}", stdout(&out));
+
+    let out = h.claw(&["--json", "mcp", "tools", "everything"]);
+    ok(&out, "mcp tools");
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let names: Vec<&str> = listed["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"everything__echo") && names.contains(&"everything__get-sum"), "{names:?}");
+    let iso = &listed["isolation"];
+    assert!(iso["network"].as_str().unwrap().starts_with("none"), "{iso}");
+    assert!(iso["files"].as_str().unwrap().contains("Landlock"), "{iso}");
+    assert_eq!(iso["complete"], true, "{iso}");
+
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![
+            Step::ToolCalls(vec![(
+                "c1".into(),
+                "everything__echo".into(),
+                r#"{"message": "a note from the MCP side"}"#.into(),
+            )]),
+            Step::Text("It echoed.".into()),
+        ],
+    );
+    install_router(&h);
+    add_provider(&h, "local", "openai", &llm, &[]);
+    let out = h.claw(&["chat", "-m", "echo something"]);
+    ok(&out, "chat");
+    assert!(stdout(&out).contains("It echoed."), "{}", stdout(&out));
+    let requests = llm.requests();
+    assert!(requests[0].tool_names().contains(&"everything__echo".to_string()), "{:?}", requests[0].tool_names());
+    let second = requests[1].all_text();
+    assert!(only_wrapped(&second, "Echo: a note from the MCP side"), "{second}");
+    assert!(second.contains("MCP server everything"), "{second}");
+
+    // `claw tool call` reaches the same tool; a JSON-RPC error is an error.
+    let out = h.claw(&["tool", "call", "everything__get-sum", r#"{"a": 2, "b": 40}"#]);
+    ok(&out, "tool call");
+    assert!(stdout(&out).contains("42"), "{}", stdout(&out));
+    let out = h.claw(&["tool", "call", "everything__no-such-tool", "{}"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("has no tool `everything__no-such-tool`"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("claw mcp tools everything"), "{}", stderr(&out));
+}
+
+/// The server's environment is only what its configuration names (and a
+/// system PATH): claw's own variables stay out, a literal arrives, and a
+/// vault secret arrives in the process yet is cut from what the LLM reads.
+#[test]
+fn a_server_gets_only_its_configured_environment_and_its_secret_never_reaches_the_llm() {
+    let h = TestHome::new();
+    set_secret(&h, "mcp_token", TOKEN);
+    let mut cmd = h.command(&[
+        "mcp",
+        "add",
+        "everything",
+        "--command",
+        &everything(),
+        "--read",
+        modules().to_str().unwrap(),
+        "--env",
+        "GREETING=hello-from-config",
+        "--env",
+        "API_TOKEN=secret:mcp_token",
+    ]);
+    let out = cmd.env("CLAWS_PARENT_ONLY", "parent-value-7781").output().unwrap();
+    ok(&out, "mcp add");
+    assert!(stderr(&out).contains("vault secret mcp_token leaves the boundary here"), "{}", stderr(&out));
+    let out = h.claw(&["mcp", "list"]);
+    assert!(stdout(&out).contains("API_TOKEN=secret:mcp_token") && !stdout(&out).contains(TOKEN));
+
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![
+            Step::ToolCalls(vec![("c1".into(), "everything__get-env".into(), "{}".into())]),
+            Step::Text("Seen.".into()),
+        ],
+    );
+    install_router(&h);
+    add_provider(&h, "local", "openai", &llm, &[]);
+    let out =
+        h.command(&["chat", "-m", "show the env"]).env("CLAWS_PARENT_ONLY", "parent-value-7781").output().unwrap();
+    ok(&out, "chat");
+    let seen = llm.requests()[1].all_text();
+    assert!(seen.contains("hello-from-config"), "{seen}");
+    assert!(seen.contains("API_TOKEN") && seen.contains("[redacted"), "the secret must arrive, cut: {seen}");
+    assert!(!seen.contains(TOKEN), "the vault value reached the LLM");
+    assert!(!seen.contains("parent-value-7781") && !seen.contains("CLAW_HOME"), "claw's environment leaked: {seen}");
+    assert!(seen.contains("/usr/local/bin:/usr/bin:/bin"), "{seen}");
+    for o in [&out] {
+        assert!(!stdout(o).contains(TOKEN) && !stderr(o).contains(TOKEN));
+    }
+    let audit = std::fs::read_to_string(h.home.data.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("given vault secrets mcp_token") && !audit.contains(TOKEN), "{audit}");
+}
+
+/// The jail on its own: the network is an empty namespace unless allowed,
+/// the file system is closed but for system and given directories, and
+/// the limits hold — each checked by a real program trying.
+#[test]
+fn the_jail_closes_the_network_and_the_file_system_and_reports_it() {
+    let h = TestHome::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let outside = h.dir.path().join("outside.txt");
+    std::fs::write(&outside, "private").unwrap();
+    let given = h.dir.path().join("given");
+    std::fs::create_dir(&given).unwrap();
+    let jail = |extra: &[&str], script: &str| {
+        let mut args = vec!["mcp", "jail"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "/usr/bin/bash", "-c", script]);
+        h.claw(&args)
+    };
+    let connect = format!("echo hi > /dev/tcp/127.0.0.1/{port} && echo connected");
+    let out = jail(&[], &connect);
+    assert!(!stdout(&out).contains("connected"), "the network was open: {}", stderr(&out));
+    assert!(stderr(&out).contains("claw-jail: ") && stderr(&out).contains("network namespace"), "{}", stderr(&out));
+    let out = jail(&["--network"], &connect);
+    assert!(stdout(&out).contains("connected"), "{}", stderr(&out));
+
+    let read = format!("cat {}", outside.display());
+    let out = jail(&[], &read);
+    assert!(!stdout(&out).contains("private") && stderr(&out).contains("Permission denied"), "{}", stderr(&out));
+    let out = jail(&["--read", h.dir.path().to_str().unwrap()], &read);
+    assert!(stdout(&out).contains("private"), "{}", stderr(&out));
+    let write = format!("echo made > {0}/new.txt && cat {0}/new.txt", given.display());
+    let out = jail(&["--read", h.dir.path().to_str().unwrap()], &write);
+    assert!(!stdout(&out).contains("made"), "a read-only directory was written: {}", stderr(&out));
+    let out = jail(&["--dir", given.to_str().unwrap()], &write);
+    assert!(stdout(&out).contains("made"), "{}", stderr(&out));
+
+    let out = jail(&["--memory-mb", "64"], "ulimit -v; ulimit -n; ulimit -c");
+    assert_eq!(stdout(&out).split_whitespace().collect::<Vec<_>>(), ["65536", "1024", "0"], "{}", stderr(&out));
+    let out = h.claw(&["mcp", "jail", "--", "/no/such/program"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(stderr(&out).contains("claw-jail error: cannot start `/no/such/program`"), "{}", stderr(&out));
+}
+
+/// A server whose tool list changes while it runs (on the official SDK):
+/// the agent is offered the new tool in its next request.
+#[test]
+fn a_tool_list_change_reaches_the_next_llm_request() {
+    let h = TestHome::new();
+    // Inside the modules directory, so node finds the SDK and the jail lets it read the file.
+    let script = modules().join(".claw-test/changing.mjs");
+    std::fs::create_dir_all(script.parent().unwrap()).unwrap();
+    std::fs::write(&script, CHANGING).unwrap();
+    let out = add(&h, "grower", &format!("node {}", script.display()), &[]);
+    ok(&out, "mcp add");
+    assert!(stdout(&out).contains("grower__grow") && !stdout(&out).contains("grower__grown"), "{}", stdout(&out));
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![
+            Step::ToolCalls(vec![("c1".into(), "grower__grow".into(), "{}".into())]),
+            Step::ToolCalls(vec![("c2".into(), "grower__grown".into(), "{}".into())]),
+            Step::Text("Grown.".into()),
+        ],
+    );
+    install_router(&h);
+    add_provider(&h, "local", "openai", &llm, &[]);
+    let out = h.claw(&["chat", "-m", "grow a tool and use it"]);
+    ok(&out, "chat");
+    let requests = llm.requests();
+    assert!(!requests[0].tool_names().contains(&"grower__grown".to_string()));
+    let text = requests[2].all_text();
+    assert!(only_wrapped(&text, "the grown tool ran"), "{text}");
+}
+
+/// Broken servers: one that is not there, one that hangs, one that
+/// answers what is not JSON-RPC, one that speaks another protocol
+/// version. Each is a clear error naming the server, and nothing is saved.
+#[test]
+fn broken_servers_are_clear_errors_and_nothing_is_saved() {
+    let h = TestHome::new();
+    let cases: [(&str, &str, &str); 4] = [
+        ("/no/such/server --stdio", "cannot start `/no/such/server`", "did not start"),
+        ("/usr/bin/sleep 600", "within 1.5 s", "did not answer the MCP handshake"),
+        // rmcp skips a line that is not JSON-RPC: the handshake never completes.
+        (
+            "/usr/bin/bash -c 'read line; echo this is not json-rpc; sleep 5'",
+            "within 1.5 s",
+            "did not answer the MCP handshake",
+        ),
+        (
+            r#"/usr/bin/bash -c 'read line; echo "{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"protocolVersion\":\"1999-01-01\",\"capabilities\":{},\"serverInfo\":{\"name\":\"old\",\"version\":\"1\"}}}"; sleep 5'"#,
+            "protocol version `1999-01-01`; claw speaks",
+            "did not complete the MCP handshake",
+        ),
+    ];
+    for (command, detail, head) in cases {
+        let out = h.claw(&["mcp", "add", "broken", "--command", command, "--timeout-ms", "1500"]);
+        assert!(!out.status.success(), "{command}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert!(err.contains(head) && err.contains(detail), "{command}: {err}");
+        assert!(err.contains("hint:"), "{command}: {err}");
+        assert!(!h.home.config.join("mcp.toml").exists(), "{command}: a broken server was saved");
+    }
+    let out = h.claw(&["mcp", "add", "Bad.Name", "--command", "x"]);
+    assert!(stderr(&out).contains("not a valid MCP server name"), "{}", stderr(&out));
+    let out = h.claw(&["mcp", "add", "s", "--command", "x", "--env", "T=secret:absent"]);
+    assert!(stderr(&out).contains("vault secret `absent`, which is not set"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("claw secret set absent"), "{}", stderr(&out));
+    let out = h.claw(&["mcp", "rm", "nothing"]);
+    assert!(stderr(&out).contains("no MCP server named `nothing`"), "{}", stderr(&out));
+}
+
+/// A call that outlives its timeout ends with an error the LLM reads; the
+/// turn goes on, and the server serves the next call.
+#[test]
+fn a_call_past_its_timeout_fails_and_the_turn_goes_on() {
+    let h = TestHome::new();
+    ok(&add(&h, "everything", &everything(), &["--timeout-ms", "2000"]), "mcp add");
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![
+            Step::ToolCalls(vec![(
+                "c1".into(),
+                "everything__trigger-long-running-operation".into(),
+                r#"{"duration": 30, "steps": 3}"#.into(),
+            )]),
+            Step::ToolCalls(vec![("c2".into(), "everything__echo".into(), r#"{"message": "still here"}"#.into())]),
+            Step::Text("Done after the timeout.".into()),
+        ],
+    );
+    install_router(&h);
+    add_provider(&h, "local", "openai", &llm, &[]);
+    let started = std::time::Instant::now();
+    let out = h.claw(&["chat", "-m", "run the long thing"]);
+    ok(&out, "chat");
+    assert!(started.elapsed() < std::time::Duration::from_secs(25), "the call was not cut at its timeout");
+    let requests = llm.requests();
+    assert!(requests[1].last_message_text().contains("did not answer the call"), "{}", requests[1].last_message_text());
+    assert!(only_wrapped(&requests[2].all_text(), "Echo: still here"), "{}", requests[2].all_text());
+}
+
+/// A stdio server on the official SDK: `grow` adds the tool `grown` (the
+/// SDK then sends `notifications/tools/list_changed`).
+const CHANGING: &str = r#"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+const server = new McpServer({ name: "grower", version: "1.0.0" });
+server.registerTool("grow", { description: "Adds a tool." }, async () => {
+  server.registerTool("grown", { description: "The new tool." }, async () => ({
+    content: [{ type: "text", text: "the grown tool ran" }],
+  }));
+  return { content: [{ type: "text", text: "grew a tool" }] };
+});
+await server.connect(new StdioServerTransport());
+"#;
