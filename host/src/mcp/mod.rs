@@ -141,7 +141,7 @@ impl Mcp {
             secrets,
             boundary: self.boundary.clone(),
         };
-        let session = Arc::new(Session::start(&server, launch).await?);
+        let session = Arc::new(Session::start(server, launch).await?);
         let iso = session.isolation();
         if !iso.complete {
             tracing::warn!(target: "claw::mcp", "MCP server `{name}` runs with incomplete isolation: network {}; files {}; limits {}", iso.network, iso.files, iso.limits);
@@ -161,7 +161,7 @@ impl Mcp {
     }
 
     /// The values of the vault secrets `server` is given.
-    fn secrets_for(&self, server: &Server) -> Result<Vec<(String, zeroize::Zeroizing<Vec<u8>>)>, McpError> {
+    fn secrets_for(&self, server: &Server) -> Result<session::SecretValues, McpError> {
         let names: Vec<&str> = server.secrets().map(|(_, s)| s).collect();
         if names.is_empty() {
             return Ok(Vec::new());

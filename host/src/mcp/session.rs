@@ -35,6 +35,9 @@ impl rmcp::ClientHandler for Client {
     }
 }
 
+/// Vault secrets by name, with their values (wiped when dropped).
+pub type SecretValues = Vec<(String, zeroize::Zeroizing<Vec<u8>>)>;
+
 /// What starting a server needs beyond its configuration.
 #[derive(Clone)]
 pub struct Launch {
@@ -43,7 +46,7 @@ pub struct Launch {
     /// The server's private directory (its `HOME` and `TMPDIR`).
     pub private: PathBuf,
     /// The values of the vault secrets its configuration names.
-    pub secrets: Vec<(String, zeroize::Zeroizing<Vec<u8>>)>,
+    pub secrets: SecretValues,
     /// Scans its stderr and records what it does.
     pub boundary: Arc<Boundary>,
 }

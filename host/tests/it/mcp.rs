@@ -131,9 +131,7 @@ fn a_server_gets_only_its_configured_environment_and_its_secret_never_reaches_th
     assert!(!seen.contains(TOKEN), "the vault value reached the LLM");
     assert!(!seen.contains("parent-value-7781") && !seen.contains("CLAW_HOME"), "claw's environment leaked: {seen}");
     assert!(seen.contains("/usr/local/bin:/usr/bin:/bin"), "{seen}");
-    for o in [&out] {
-        assert!(!stdout(o).contains(TOKEN) && !stderr(o).contains(TOKEN));
-    }
+    assert!(!stdout(&out).contains(TOKEN) && !stderr(&out).contains(TOKEN), "the vault value was printed");
     let audit = std::fs::read_to_string(h.home.data.join("audit.jsonl")).unwrap();
     assert!(audit.contains("given vault secrets mcp_token") && !audit.contains(TOKEN), "{audit}");
 }
@@ -209,6 +207,35 @@ fn a_tool_list_change_reaches_the_next_llm_request() {
     assert!(!requests[0].tool_names().contains(&"grower__grown".to_string()));
     let text = requests[2].all_text();
     assert!(only_wrapped(&text, "the grown tool ran"), "{text}");
+}
+
+/// The reference filesystem server, given one directory: it writes and
+/// reads there through claw, and a file outside is out of its reach.
+#[test]
+fn the_filesystem_server_works_in_its_directory_only() {
+    let h = TestHome::new();
+    let notes = h.dir.path().join("notes");
+    std::fs::create_dir(&notes).unwrap();
+    std::fs::write(h.dir.path().join("secret-plan.txt"), "not for the server").unwrap();
+    let server = format!(
+        "node {}/@modelcontextprotocol/server-filesystem/dist/index.js {}",
+        modules().display(),
+        notes.display()
+    );
+    let out = add(&h, "fs", &server, &["--dir", notes.to_str().unwrap()]);
+    ok(&out, "mcp add");
+    assert!(stdout(&out).contains("fs__write_file") && stdout(&out).contains("fs__read_text_file"), "{}", stdout(&out));
+    let target = notes.join("todo.md");
+    let args = serde_json::json!({"path": target, "content": "- buy milk\n"}).to_string();
+    ok(&h.claw(&["tool", "call", "fs__write_file", &args]), "write_file");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "- buy milk\n");
+    let out = h.claw(&["tool", "call", "fs__read_text_file", &serde_json::json!({"path": target}).to_string()]);
+    ok(&out, "read_text_file");
+    assert!(stdout(&out).contains("buy milk"), "{}", stdout(&out));
+    let outside = h.dir.path().join("secret-plan.txt");
+    let out = h.claw(&["tool", "call", "fs__read_text_file", &serde_json::json!({"path": outside}).to_string()]);
+    assert!(!out.status.success() && !stdout(&out).contains("not for the server"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("MCP tool `fs__read_text_file` failed"), "{}", stderr(&out));
 }
 
 /// Broken servers: one that is not there, one that hangs, one that
