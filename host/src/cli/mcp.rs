@@ -5,7 +5,7 @@
 use super::Printer;
 use crate::boundary::Boundary;
 use crate::home::Home;
-use crate::mcp::{EnvVar, Isolation, Mcp, McpTool, Server, Servers};
+use crate::mcp::{EnvVar, Isolation, Mcp, McpTool, Server, Servers, remote};
 use crate::problem::Problem;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -13,13 +13,23 @@ use std::sync::Arc;
 
 #[derive(Debug, clap::Subcommand)]
 pub(super) enum McpCommand {
-    /// Add a stdio MCP server: it is started, its tools listed, then saved.
+    /// Add an MCP server (a local program, or a Streamable HTTP endpoint):
+    /// it is started or reached, its tools listed, then saved.
     Add {
         /// Its name: the agent sees its tools as NAME__TOOL.
         name: String,
         /// The program and its arguments, e.g. "npx -y @modelcontextprotocol/server-everything".
+        #[arg(long, required_unless_present = "url", conflicts_with = "url")]
+        command: Option<String>,
+        /// Its Streamable HTTP endpoint, reached through claw's boundary, e.g. https://mcp.example.com/mcp.
         #[arg(long)]
-        command: String,
+        url: Option<String>,
+        /// A vault secret the boundary sends it as `Authorization: Bearer …` (with --url).
+        #[arg(long, requires = "url", value_name = "SECRET")]
+        bearer: Option<String>,
+        /// The grant for a --url server, instead of the default (its endpoint, GET/POST/DELETE).
+        #[arg(long, requires = "url", conflicts_with = "bearer", value_name = "FILE")]
+        grant: Option<PathBuf>,
         /// An environment variable it gets: K=V, or K=secret:SECRET for a vault secret (repeatable).
         /// Nothing else of claw's environment reaches it.
         #[arg(long = "env", value_name = "K=V")]
@@ -60,12 +70,18 @@ pub(super) enum McpCommand {
 pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
     match cmd {
-        McpCommand::Add { name, command, env, dirs, read, network, timeout_ms, memory_mb } => {
-            let words = shlex::split(&command).ok_or_else(|| {
-                Problem::new(format!("--command `{command}` has an unclosed quote"))
-                    .hint("close the quote, or quote the whole command once")
-            })?;
-            let mut server = Server::stdio(&name, words);
+        McpCommand::Add { name, command, url, bearer, grant, env, dirs, read, network, timeout_ms, memory_mb } => {
+            let mut server = match (&command, &url) {
+                (Some(command), _) => {
+                    let words = shlex::split(command).ok_or_else(|| {
+                        Problem::new(format!("--command `{command}` has an unclosed quote"))
+                            .hint("close the quote, or quote the whole command once")
+                    })?;
+                    Server::stdio(&name, words)
+                }
+                (None, Some(url)) => Server::http(&name, url),
+                (None, None) => unreachable!("clap requires one of --command and --url"),
+            };
             server.env = env.iter().map(|e| EnvVar::parse(e)).collect::<Result<_, _>>()?;
             server.dirs = absolute(dirs)?;
             server.read = absolute(read)?;
@@ -74,9 +90,20 @@ pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
             server.memory_mb = memory_mb;
             let mut servers = Servers::load(&home)?;
             servers.add(server.clone())?;
-            let progress = printer.progress(format!("starting MCP server {name}"));
-            let (tools, isolation) = mcp(&home)?.probe(&server).await.map_err(Problem::from)?;
-            progress.finish("started");
+            let grant_text = match (&grant, server.is_remote()) {
+                (Some(file), _) => Some(std::fs::read_to_string(file).map_err(|e| {
+                    Problem::new(format!("--grant {}: {e}", file.display())).hint("give the path of a grant file")
+                })?),
+                (None, true) => Some(remote::default_grant(&server, bearer.as_deref())?),
+                (None, false) => None,
+            };
+            let what = if server.is_remote() { "connecting to" } else { "starting" };
+            let progress = printer.progress(format!("{what} MCP server {name}"));
+            let (tools, isolation) = mcp(&home)?.probe(&server, grant_text.as_deref()).await.map_err(Problem::from)?;
+            progress.finish(if server.is_remote() { "connected" } else { "started" });
+            if let Some(text) = &grant_text {
+                write_grant(&home, &name, text)?;
+            }
             servers.save(&home)?;
             if printer.json {
                 printer.value(&serde_json::json!({"server": server, "tools": tools, "isolation": isolation}));
@@ -94,6 +121,20 @@ pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
                 printer.note("no MCP server configured; add one with `claw mcp add NAME --command \"CMD ARGS\"`");
             } else {
                 for s in &servers.list {
+                    if let Some(url) = &s.url {
+                        printer.line(format!("{}  {url}", s.name));
+                        let path = remote::grant_path(&home, &s.name);
+                        match remote::load(&home, s) {
+                            Ok(g) => {
+                                printer.line(format!("    grant {}:", path.display()));
+                                for l in remote::describe(&g) {
+                                    printer.line(format!("      {l}"));
+                                }
+                            }
+                            Err(e) => printer.line(format!("    warning: {e}")),
+                        }
+                        continue;
+                    }
                     printer.line(format!(
                         "{}  {}",
                         s.name,
@@ -131,6 +172,10 @@ pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
             let mut servers = Servers::load(&home)?;
             let removed = servers.remove(&name)?;
             servers.save(&home)?;
+            let grant = remote::grant_path(&home, &name);
+            if grant.exists() {
+                std::fs::remove_file(&grant).map_err(|e| Problem::new(format!("removing {}: {e}", grant.display())))?;
+            }
             printer.note(format!("removed MCP server {}; the agent no longer sees its tools", removed.name));
         }
         McpCommand::Jail(_) => unreachable!("the jail runs before the async runtime starts"),
@@ -141,6 +186,17 @@ pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
 fn mcp(home: &Home) -> Result<Mcp> {
     let boundary = Arc::new(Boundary::for_home(home)?);
     Ok(Mcp::for_this_binary(home, boundary)?)
+}
+
+/// Write a remote server's grant atomically, beside `mcp.toml`.
+fn write_grant(home: &Home, name: &str, text: &str) -> Result<()> {
+    let path = remote::grant_path(home, name);
+    let dir = path.parent().unwrap_or(&home.config);
+    std::fs::create_dir_all(dir).map_err(|e| Problem::new(format!("creating {}: {e}", dir.display())))?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text).map_err(|e| Problem::new(format!("writing {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Problem::new(format!("replacing {}: {e}", path.display())))?;
+    Ok(())
 }
 
 fn absolute(dirs: Vec<PathBuf>) -> Result<Vec<PathBuf>> {

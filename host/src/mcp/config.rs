@@ -11,6 +11,11 @@
 //! network = false              # its own empty network namespace
 //! timeout_ms = 60000           # one call
 //! memory_mb = 2048             # address-space limit
+//!
+//! [[server]]
+//! name = "docs"
+//! url = "https://mcp.example.com/mcp"   # Streamable HTTP, through the boundary
+//! timeout_ms = 60000                    # under the grant in mcp/docs.grant.toml
 //! ```
 
 use crate::home::Home;
@@ -39,7 +44,11 @@ pub struct Server {
     /// Its name: the prefix of its tools' names.
     pub name: String,
     /// The program and its arguments (a stdio server).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
+    /// Its endpoint (a Streamable HTTP server, reached through the boundary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// The only environment it gets, besides a fixed system `PATH`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
@@ -140,6 +149,7 @@ impl Server {
         Server {
             name: name.to_string(),
             command,
+            url: None,
             env: Vec::new(),
             dirs: Vec::new(),
             read: Vec::new(),
@@ -149,6 +159,11 @@ impl Server {
         }
     }
 
+    /// A Streamable HTTP server at `url` with the defaults.
+    pub fn http(name: &str, url: &str) -> Server {
+        Server { url: Some(url.to_string()), ..Server::stdio(name, Vec::new()) }
+    }
+
     /// Whether it is well formed; the message names the field.
     ///
     /// # Errors
@@ -156,6 +171,15 @@ impl Server {
     /// A [`Problem`] naming what is wrong and the fix.
     pub fn check(&self) -> Result<(), Problem> {
         check_name(&self.name)?;
+        if self.timeout_ms == 0 || self.memory_mb < 16 {
+            return Err(Problem::new(format!(
+                "MCP server `{}`: timeout_ms must be above 0 and memory_mb at least 16",
+                self.name
+            )));
+        }
+        if let Some(url) = &self.url {
+            return self.check_http(url);
+        }
         let Some(program) = self.command.first() else {
             return Err(Problem::new(format!("MCP server `{}` has no command", self.name))
                 .hint("e.g. --command \"npx -y @modelcontextprotocol/server-everything\""));
@@ -181,13 +205,45 @@ impl Server {
                 .hint("give directories as absolute paths"));
             }
         }
-        if self.timeout_ms == 0 || self.memory_mb < 16 {
-            return Err(Problem::new(format!(
-                "MCP server `{}`: timeout_ms must be above 0 and memory_mb at least 16",
-                self.name
-            )));
+        Ok(())
+    }
+
+    /// A Streamable HTTP server: an absolute http(s) URL, and none of what
+    /// only a local process has.
+    fn check_http(&self, url: &str) -> Result<(), Problem> {
+        let name = &self.name;
+        if !self.command.is_empty() {
+            return Err(Problem::new(format!("MCP server `{name}` has both a command and a url"))
+                .hint("a server is either a local program (--command) or a Streamable HTTP endpoint (--url)"));
+        }
+        let parsed = url
+            .parse::<http::Uri>()
+            .ok()
+            .filter(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some_and(|h| !h.is_empty()));
+        let Some(parsed) = parsed else {
+            return Err(Problem::new(format!("MCP server `{name}`: `{url}` is not an http:// or https:// URL"))
+                .hint("give the server's endpoint, e.g. https://mcp.example.com/mcp"));
+        };
+        if parsed.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(Problem::new(format!("MCP server `{name}`: the URL carries credentials"))
+                .hint("keep the credential in the vault and pass --bearer SECRET (or name it in the server's grant)"));
+        }
+        let local = [
+            (!self.env.is_empty(), "env"),
+            (!self.dirs.is_empty(), "dirs"),
+            (!self.read.is_empty(), "read"),
+            (self.network, "network"),
+        ];
+        if let Some((_, field)) = local.iter().find(|(set, _)| *set) {
+            return Err(Problem::new(format!("MCP server `{name}`: `{field}` applies to a local (stdio) server only"))
+                .hint("what a remote server may reach is its grant: the file `claw mcp add` writes beside mcp.toml"));
         }
         Ok(())
+    }
+
+    /// Whether it is reached over Streamable HTTP.
+    pub fn is_remote(&self) -> bool {
+        self.url.is_some()
     }
 
     /// The vault secrets it is given.

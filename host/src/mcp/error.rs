@@ -14,6 +14,12 @@ pub enum McpError {
     /// It started but did not complete the MCP handshake.
     #[error("MCP server `{server}` did not complete the MCP handshake: {reason}")]
     Handshake { server: String, reason: String },
+    /// The boundary refused a request to a remote server.
+    #[error("claw's boundary refused a request to MCP server `{server}`: {reason}")]
+    Refused { server: String, reason: String },
+    /// A remote server wants a credential claw did not send (or refused it).
+    #[error("MCP server `{server}` requires authorization: it answered {challenge}")]
+    Unauthorized { server: String, challenge: String },
     /// It gave no answer in time.
     #[error("MCP server `{server}` did not answer {what} within {} s", after.as_secs_f32())]
     Timeout { server: String, what: String, after: Duration },
@@ -46,8 +52,14 @@ impl McpError {
                 format!("check its command with `claw mcp list`; `claw mcp rm {server}` and add it again to change it")
             }
             McpError::Handshake { .. } => {
-                "the command must start an MCP server speaking JSON-RPC on stdin and stdout".into()
+                "a --command must start an MCP server speaking JSON-RPC on stdin and stdout; a --url must be the server's MCP endpoint".into()
             }
+            McpError::Refused { server, .. } => format!(
+                "the server's grant does not allow it: edit config/mcp/{server}.grant.toml (`claw mcp list` shows it), or add the server again"
+            ),
+            McpError::Unauthorized { server, .. } => format!(
+                "store its token with `claw secret set {server}_token` and add the server with `--bearer {server}_token` (`claw mcp rm {server}` first if it is configured)"
+            ),
             McpError::MissingSecret { secret, .. } => format!("set it with `claw secret set {secret}`"),
             McpError::NoTool { server, .. } => format!("`claw mcp tools {server}` lists them"),
             McpError::Timeout { .. } => {

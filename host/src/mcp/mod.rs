@@ -4,13 +4,18 @@
 //! started through [`jail`] (cleared environment, its own process group,
 //! resource limits, no network, the file system closed to what its
 //! configuration gives) and its every result reaches the LLM wrapped as
-//! untrusted content. Servers start on first use and again when they die;
-//! `mcp.toml` is re-read when it changes, so `claw mcp add|rm` reaches a
+//! untrusted content. A Streamable HTTP server is reached through the
+//! boundary ([`http`]) under its own grant ([`remote`]): its allowlist,
+//! its credentials injected from the vault, every request audited.
+//! Servers start on first use and again when they die; `mcp.toml` and the
+//! grants are re-read when they change, so `claw mcp add|rm` reaches a
 //! running `claw run`.
 
 pub mod config;
 mod error;
+mod http;
 pub mod jail;
+pub mod remote;
 pub mod result;
 mod session;
 
@@ -62,6 +67,8 @@ type Slot = Arc<tokio::sync::Mutex<Option<Arc<Session>>>>;
 #[derive(Default)]
 struct State {
     stamp: Option<u64>,
+    /// The content of each remote server's grant when its session started.
+    grant_stamps: HashMap<String, Option<u64>>,
     servers: Servers,
     slots: HashMap<String, Slot>,
     /// The last failure warned about, per server (warned once, not per turn).
@@ -97,6 +104,17 @@ impl Mcp {
             state.warned.clear();
             state.stamp = stamp;
         }
+        // A remote server whose grant changed starts again under the new one.
+        let home = self.home.clone();
+        let State { grant_stamps, slots, .. } = &mut *state;
+        grant_stamps.retain(|name, seen| {
+            let now = crate::home::content_stamp(&remote::grant_path(&home, name));
+            let same = *seen == now;
+            if !same {
+                slots.remove(name);
+            }
+            same
+        });
         Ok(state.servers.clone())
     }
 
@@ -114,25 +132,37 @@ impl Mcp {
         {
             return Ok(s.clone());
         }
-        let session = self.start(&server).await?;
+        let session = self.start(&server, None).await?;
         *running = Some(session.clone());
         Ok(session)
     }
 
-    /// Start `server` (not necessarily configured yet), list its tools,
-    /// and stop it: what `claw mcp add` checks before it saves anything.
+    /// Start `server` (not necessarily configured yet; a remote one under
+    /// `grant`, a grant file's text), list its tools, and stop it: what
+    /// `claw mcp add` checks before it saves anything.
     ///
     /// # Errors
     ///
     /// When it does not start or fails to list its tools.
-    pub async fn probe(&self, server: &Server) -> Result<(Vec<McpTool>, Isolation), McpError> {
-        let session = self.start(server).await?;
+    pub async fn probe(&self, server: &Server, grant: Option<&str>) -> Result<(Vec<McpTool>, Isolation), McpError> {
+        let grant = match grant {
+            Some(text) => {
+                let file = remote::grant_path(&self.home, &server.name).display().to_string();
+                Some(remote::parse(text, &file).map_err(|e| McpError::Config(e.to_string()))?)
+            }
+            None => None,
+        };
+        let session = self.start(server, grant).await?;
         let tools = session.tools().await?;
         Ok((offer(&server.name, tools), session.isolation().clone()))
     }
 
-    /// Start a session of `server`, audited with what its jail enforces.
-    async fn start(&self, server: &Server) -> Result<Arc<Session>, McpError> {
+    /// Start a session of `server`, audited with what holds it in; a
+    /// remote one under `grant`, or the grant in its file.
+    async fn start(&self, server: &Server, grant: Option<crate::grant::Grant>) -> Result<Arc<Session>, McpError> {
+        if server.is_remote() {
+            return self.connect(server, grant).await;
+        }
         let name = &server.name;
         let secrets = self.secrets_for(server)?;
         let launch = Launch {
@@ -157,6 +187,29 @@ impl Mcp {
                 &format!("network {}; files {}; limits {}{secret_note}", iso.network, iso.files, iso.limits),
             )
             .await;
+        Ok(session)
+    }
+
+    /// Connect to a remote server through the boundary, under its grant.
+    async fn connect(&self, server: &Server, grant: Option<crate::grant::Grant>) -> Result<Arc<Session>, McpError> {
+        let name = &server.name;
+        let path = remote::grant_path(&self.home, name);
+        let stamp = crate::home::content_stamp(&path);
+        let grant = match grant {
+            Some(g) => g,
+            None => remote::load(&self.home, server)?,
+        };
+        let vault = self.boundary.secrets();
+        if vault.locked_reason().is_none()
+            && let Some(missing) = remote::secrets(&grant).find(|s| !vault.contains(s))
+        {
+            return Err(McpError::MissingSecret { server: name.clone(), secret: missing.to_string() });
+        }
+        let isolation = remote::isolation(&grant);
+        let egress = http::Egress::new(self.boundary.clone(), remote::policy(server, &grant));
+        let session = Arc::new(Session::connect(server, egress, isolation, &self.boundary).await?);
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).grant_stamps.insert(name.clone(), stamp);
+        self.boundary.note(&format!("mcp:{name}"), "mcp-start", &session.isolation().network).await;
         Ok(session)
     }
 

@@ -1,7 +1,8 @@
-//! One running stdio MCP server: started through the jail with a cleared
-//! environment in a process group of its own, spoken to with `rmcp` over
-//! its stdin and stdout, its stderr scanned for vault values and logged.
-//! Dropping the session kills the whole group.
+//! One running MCP server, spoken to with `rmcp`: a stdio server started
+//! through the jail with a cleared environment in a process group of its
+//! own (its stderr scanned for vault values and logged; dropping the
+//! session kills the whole group), or a Streamable HTTP server reached
+//! through the boundary.
 
 use super::config::Server;
 use super::error::McpError;
@@ -152,22 +153,52 @@ impl Session {
                 return Err(McpError::Timeout { server: name, what: "the MCP handshake".into(), after: handshake });
             }
         };
-        // rmcp accepts what the server answers; a version claw does not know is refused here.
-        let version = service.peer_info().map(|i| i.protocol_version.to_string()).unwrap_or_default();
-        if !rmcp::model::ProtocolVersion::KNOWN_VERSIONS.iter().any(|v| v.to_string() == version) {
+        if let Err(reason) = known_version(&service, &launch.boundary) {
             kill_group(group);
-            let known: Vec<String> =
-                rmcp::model::ProtocolVersion::KNOWN_VERSIONS.iter().map(ToString::to_string).collect();
-            return Err(McpError::Handshake {
-                server: name,
-                reason: format!(
-                    "it speaks MCP protocol version `{}`; claw speaks {}",
-                    clean(&launch.boundary, &version),
-                    known.join(", ")
-                ),
-            });
+            return Err(McpError::Handshake { server: name, reason });
         }
         Ok(Session { name, service, group, isolation, timeout: Duration::from_millis(server.timeout_ms) })
+    }
+
+    /// Connect to the Streamable HTTP server `server` through `egress`
+    /// (the boundary, under the server's grant) and complete the handshake.
+    ///
+    /// # Errors
+    ///
+    /// [`McpError::Handshake`] when the boundary refuses or the server does
+    /// not speak MCP, [`McpError::Timeout`] when it does not answer.
+    pub async fn connect(
+        server: &Server,
+        egress: super::http::Egress,
+        isolation: Isolation,
+        boundary: &Boundary,
+    ) -> Result<Session, McpError> {
+        use rmcp::transport::StreamableHttpClientTransport;
+        use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+        let name = server.name.clone();
+        let url = server.url.clone().unwrap_or_default();
+        let watch = egress.clone();
+        let transport =
+            StreamableHttpClientTransport::with_client(egress, StreamableHttpClientTransportConfig::with_uri(url));
+        let handshake = START_TIMEOUT.min(Duration::from_millis(server.timeout_ms));
+        let service = match tokio::time::timeout(handshake, Client.serve(transport)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                let text = clean(boundary, &with_causes(&e));
+                return Err(match (refusal(&text), watch.challenge()) {
+                    (Some(reason), _) => McpError::Refused { server: name, reason },
+                    (None, Some(challenge)) => {
+                        McpError::Unauthorized { server: name, challenge: clean(boundary, &challenge) }
+                    }
+                    (None, None) => McpError::Handshake { server: name, reason: text },
+                });
+            }
+            Err(_) => {
+                return Err(McpError::Timeout { server: name, what: "the MCP handshake".into(), after: handshake });
+            }
+        };
+        known_version(&service, boundary).map_err(|reason| McpError::Handshake { server: name.clone(), reason })?;
+        Ok(Session { name, service, group: None, isolation, timeout: Duration::from_millis(server.timeout_ms) })
     }
 
     /// What the jail could enforce.
@@ -188,7 +219,7 @@ impl Session {
     pub async fn tools(&self) -> Result<Vec<Tool>, McpError> {
         match tokio::time::timeout(self.timeout, self.service.list_all_tools()).await {
             Ok(Ok(tools)) => Ok(tools),
-            Ok(Err(e)) => Err(McpError::Protocol { server: self.name.clone(), reason: e.to_string() }),
+            Ok(Err(e)) => Err(self.failed(&e)),
             Err(_) => {
                 Err(McpError::Timeout { server: self.name.clone(), what: "tools/list".into(), after: self.timeout })
             }
@@ -210,12 +241,23 @@ impl Session {
                 tool: tool.to_string(),
                 message: e.message.to_string(),
             }),
-            Ok(Err(e)) => Err(McpError::Protocol { server: self.name.clone(), reason: e.to_string() }),
+            Ok(Err(e)) => Err(self.failed(&e)),
             Err(_) => Err(McpError::Timeout {
                 server: self.name.clone(),
                 what: format!("the call of `{tool}`"),
                 after: self.timeout,
             }),
+        }
+    }
+}
+
+impl Session {
+    /// A failed request: refused by the boundary, or a broken server.
+    fn failed(&self, e: &rmcp::ServiceError) -> McpError {
+        let text = with_causes(e);
+        match refusal(&text) {
+            Some(reason) => McpError::Refused { server: self.name.clone(), reason },
+            None => McpError::Protocol { server: self.name.clone(), reason: text },
         }
     }
 }
@@ -231,6 +273,38 @@ fn kill_group(group: Option<nix::unistd::Pid>) {
     if let Some(g) = group {
         let _ = nix::sys::signal::killpg(g, nix::sys::signal::Signal::SIGKILL);
     }
+}
+
+/// rmcp accepts what the server answers; a version claw does not know is refused here.
+fn known_version(service: &RunningService<rmcp::RoleClient, Client>, boundary: &Boundary) -> Result<(), String> {
+    let version = service.peer_info().map(|i| i.protocol_version.to_string()).unwrap_or_default();
+    if rmcp::model::ProtocolVersion::KNOWN_VERSIONS.iter().any(|v| v.to_string() == version) {
+        return Ok(());
+    }
+    let known: Vec<String> = rmcp::model::ProtocolVersion::KNOWN_VERSIONS.iter().map(ToString::to_string).collect();
+    Err(format!("it speaks MCP protocol version `{}`; claw speaks {}", clean(boundary, &version), known.join(", ")))
+}
+
+/// An error with its causes (rmcp wraps the transport's error, whose
+/// text carries the boundary's refusal).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// The boundary's reasons in an error rmcp wrapped, if it holds them.
+fn refusal(text: &str) -> Option<String> {
+    let at = text.find(super::http::REFUSED)? + super::http::REFUSED.len();
+    let reason = &text[at..];
+    Some(reason.split(", when ").next().unwrap_or(reason).trim().to_string())
 }
 
 /// `text` with vault values and credential patterns cut out.

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 const TOKEN: &str = "mcp-token-5b0c8e11d2a94f7e";
 
-fn modules() -> PathBuf {
+pub(crate) fn modules() -> PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let m = std::env::var("CLAW_NODE_MODULES").map_or_else(|_| root.join("target/npm/node_modules"), Into::into);
     assert!(
