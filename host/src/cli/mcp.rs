@@ -62,6 +62,12 @@ pub(super) enum McpCommand {
         /// Its name.
         name: String,
     },
+    /// The client side of the MCP conformance suite: connect to URL and call each tool.
+    #[command(hide = true)]
+    Conformance {
+        /// The suite's server.
+        url: String,
+    },
     /// The launcher a stdio server starts under (claw runs it itself).
     #[command(hide = true)]
     Jail(crate::mcp::jail::JailArgs),
@@ -178,6 +184,7 @@ pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
             }
             printer.note(format!("removed MCP server {}; the agent no longer sees its tools", removed.name));
         }
+        McpCommand::Conformance { url } => super::mcp_conformance::run(&url, printer).await?,
         McpCommand::Jail(_) => unreachable!("the jail runs before the async runtime starts"),
     }
     Ok(())

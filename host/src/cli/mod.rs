@@ -6,6 +6,7 @@ mod component;
 mod jobs;
 mod key;
 mod mcp;
+mod mcp_conformance;
 mod memory;
 mod new;
 mod output;

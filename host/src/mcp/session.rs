@@ -32,6 +32,10 @@ impl rmcp::ClientHandler for Client {
     fn get_info(&self) -> ClientConfig {
         let mut info = ClientConfig::default();
         info.client_info = Implementation::new("claw", env!("CARGO_PKG_VERSION"));
+        // claw opens sessions with the `initialize` handshake, so it asks for the
+        // newest version that has one (rmcp's default names a later revision,
+        // which replaced the handshake).
+        info.protocol_version = rmcp::model::ProtocolVersion::LATEST_WITH_INITIALIZE;
         info
     }
 }

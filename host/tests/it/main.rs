@@ -25,6 +25,7 @@ mod invoke;
 mod jobs;
 mod llm_server;
 mod mcp;
+mod mcp_conformance;
 mod mcp_http;
 mod memory;
 mod network;
