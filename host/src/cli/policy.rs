@@ -3,6 +3,8 @@
 use super::Printer;
 use crate::grant::{Injection, explain};
 use crate::home::Home;
+use crate::mcp::{Servers, remote};
+use crate::problem::Problem;
 use crate::runtime::Runtime;
 use anyhow::Result;
 
@@ -10,7 +12,7 @@ use anyhow::Result;
 pub(super) enum PolicyCommand {
     /// Explain what a component may do, and warn about anything open or broken.
     Explain {
-        /// The installed name.
+        /// The installed name, or mcp:NAME for an MCP server.
         name: String,
     },
 }
@@ -18,6 +20,9 @@ pub(super) enum PolicyCommand {
 pub(super) fn run(cmd: PolicyCommand, printer: &Printer) -> Result<()> {
     let PolicyCommand::Explain { name } = cmd;
     let home = Home::from_env()?;
+    if let Some(server) = name.strip_prefix("mcp:") {
+        return explain_mcp(&home, server, printer);
+    }
     let runtime = Runtime::open(&home)?;
     let index = runtime.store().index()?;
     let r = index.record(&name)?;
@@ -46,11 +51,77 @@ pub(super) fn run(cmd: PolicyCommand, printer: &Printer) -> Result<()> {
             ));
         }
     }
+    // A secret also handed to a stdio MCP server leaves the boundary there.
+    let servers = Servers::load(&home).unwrap_or_default();
+    for s in &grant.secrets {
+        for (server, var) in servers.given(&s.name) {
+            lines.push(format!(
+                "warning: secret `{}` also leaves the boundary: MCP server `{server}`, a native process, is given it as {var}",
+                s.name
+            ));
+        }
+    }
     if printer.json {
         printer.value(&serde_json::json!({ "name": name, "grant_source": r.grant_source, "policy": lines }));
         return Ok(());
     }
     printer.line(format!("{name} ({}, grant {}):", r.digest.short(), r.grant_source));
+    for l in lines {
+        printer.line(format!("  {l}"));
+    }
+    Ok(())
+}
+
+/// `claw policy explain mcp:NAME`: what an MCP server may reach, and
+/// where a vault secret leaves the boundary for it.
+fn explain_mcp(home: &Home, name: &str, printer: &Printer) -> Result<()> {
+    let servers = Servers::load(home)?;
+    let server = servers.get(name).ok_or_else(|| {
+        Problem::new(format!("no MCP server named `{name}` is configured"))
+            .hint("`claw mcp list` shows the configured servers")
+    })?;
+    let mut lines = Vec::new();
+    if let Some(url) = &server.url {
+        lines.push(format!("a Streamable HTTP server at {url}, reached only through the egress boundary"));
+        let grant = remote::load(home, server).map_err(Problem::from)?;
+        lines.extend(remote::describe(&grant));
+    } else {
+        let command = shlex::try_join(server.command.iter().map(String::as_str)).unwrap_or_default();
+        lines.push(format!("a local program outside the WASM sandbox, run in claw's jail: {command}"));
+        let plain: Vec<String> = server.env.iter().filter(|v| v.secret.is_none()).map(ToString::to_string).collect();
+        lines.push(format!(
+            "environment: PATH, HOME, TMPDIR{}",
+            if plain.is_empty() { String::new() } else { format!(", {}", plain.join(" ")) }
+        ));
+        for (var, secret) in server.secrets() {
+            lines.push(format!(
+                "secret `{secret}`: leaves the boundary here — the server reads it as {var}, and the boundary cannot see what it does with it"
+            ));
+        }
+        lines.push(if server.network {
+            "network: open — its connections do not pass the boundary".into()
+        } else {
+            "network: none (an empty network namespace)".into()
+        });
+        let paths = |v: &[std::path::PathBuf]| {
+            if v.is_empty() {
+                "nothing".to_string()
+            } else {
+                v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            }
+        };
+        lines.push(format!(
+            "files: system directories read-only; writes {}; reads {}",
+            paths(&server.dirs),
+            paths(&server.read)
+        ));
+        lines.push(format!("limits: {} MiB address space, {} ms per call", server.memory_mb, server.timeout_ms));
+    }
+    if printer.json {
+        printer.value(&serde_json::json!({ "name": format!("mcp:{name}"), "policy": lines }));
+        return Ok(());
+    }
+    printer.line(format!("mcp:{name}:"));
     for l in lines {
         printer.line(format!("  {l}"));
     }

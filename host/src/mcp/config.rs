@@ -343,6 +343,14 @@ impl Servers {
         self.list.iter().find(|s| s.name == name)
     }
 
+    /// The stdio servers given vault secret `secret`, and the variable each
+    /// reads it as: the places that secret leaves the boundary.
+    pub fn given<'a>(&'a self, secret: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.list.iter().flat_map(move |s| {
+            s.secrets().filter(move |(_, n)| *n == secret).map(move |(var, _)| (s.name.as_str(), var))
+        })
+    }
+
     /// Add `server` (checked; the name must be free).
     ///
     /// # Errors
@@ -409,6 +417,8 @@ mod tests {
         let text = toml::to_string(&servers).unwrap();
         assert_eq!(Servers::parse(&text, path).unwrap(), servers);
         assert_eq!(servers.list[0].secrets().collect::<Vec<_>>(), [("TOKEN", "notes_token")]);
+        assert_eq!(servers.given("notes_token").collect::<Vec<_>>(), [("notes", "TOKEN")]);
+        assert_eq!(servers.given("other").count(), 0);
 
         let e = Servers::parse("[[server]]\nname = \"x\"\ncommand = []\n", path).unwrap_err();
         assert!(e.to_string().contains("/c/mcp.toml") && e.to_string().contains("no command"), "{e}");

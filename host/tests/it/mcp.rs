@@ -112,6 +112,10 @@ fn a_server_gets_only_its_configured_environment_and_its_secret_never_reaches_th
     assert!(stderr(&out).contains("vault secret mcp_token leaves the boundary here"), "{}", stderr(&out));
     let out = h.claw(&["mcp", "list"]);
     assert!(stdout(&out).contains("API_TOKEN=secret:mcp_token") && !stdout(&out).contains(TOKEN));
+    let out = h.claw(&["policy", "explain", "mcp:everything"]);
+    ok(&out, "policy explain mcp:");
+    assert!(stdout(&out).contains("secret `mcp_token`: leaves the boundary here"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("GREETING=hello-from-config") && !stdout(&out).contains(TOKEN), "{}", stdout(&out));
 
     let llm = LlmServer::start(
         Format::OpenAi,

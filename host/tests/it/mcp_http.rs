@@ -158,6 +158,10 @@ fn the_boundary_injects_the_bearer_and_its_echo_never_reaches_the_llm() {
         let text = std::fs::read_to_string(h.dir.path().join(file)).unwrap_or_default();
         assert!(!text.contains(TOKEN), "{file} holds the token");
     }
+    let explain = h.claw(&["policy", "explain", "mcp:guarded"]);
+    ok(&explain, "policy explain mcp:guarded");
+    assert!(stdout(&explain).contains("reached only through the egress boundary"), "{}", stdout(&explain));
+    assert!(stdout(&explain).contains("guard_token") && !stdout(&explain).contains(TOKEN), "{}", stdout(&explain));
     let list = h.claw(&["mcp", "list"]);
     assert!(stdout(&list).contains("Authorization") && !stdout(&list).contains(TOKEN), "{}", stdout(&list));
 }
