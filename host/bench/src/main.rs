@@ -1,7 +1,7 @@
 //! claw-bench: the host's speed, measured in release builds.
 //!
 //! ```sh
-//! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap agent-turn throughput jobs gateway toolgen ...
+//! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap agent-turn throughput jobs gateway toolgen mcp ...
 //! cargo run --release -p claw-bench -- gitleaks CASES.jsonl [--details]   # cases from scripts/gitleaks-cases
 //! ```
 //!
@@ -14,6 +14,7 @@ mod agent_turn;
 mod gateway;
 mod gitleaks;
 mod jobs;
+mod mcp;
 mod registry;
 mod throughput;
 mod toolgen;
@@ -748,6 +749,30 @@ fn main() -> Result<()> {
             emit(json!({"name": name, "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
                 "bytes": m.size, "process_startup_p50": round3(m.startup.p50),
                 "what": what, "target": "p50 <= 200 ms"}));
+        }
+    }
+    if want("mcp") {
+        let m = mcp::mcp(500)?;
+        let floor = m.floor.p50;
+        for (name, s, what) in [
+            (
+                "mcp-floor",
+                &m.floor,
+                "tools/call echo of server-everything over stdio by a bare rmcp client: no jail, no hub, no audit",
+            ),
+            (
+                "mcp-stdio",
+                &m.stdio,
+                "the same through claw's hub: the server in claw's jail, the config checked, the audit note, the result wrapped",
+            ),
+            (
+                "mcp-http",
+                &m.http,
+                "the same server over Streamable HTTP on 127.0.0.1 through the boundary: rules, leak scan, redaction, audit of each request",
+            ),
+        ] {
+            emit(json!({"name": name, "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "ms",
+                "overhead_p50_ms": round3(s.p50 - floor), "what": what, "target": "overhead p50 <= 1 ms"}));
         }
     }
     if want("toolgen") {
