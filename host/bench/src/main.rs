@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --release -p claw-bench -- all        # or: floor tool-call load-cached hot-swap agent-turn throughput jobs gateway toolgen mcp ...
 //! cargo run --release -p claw-bench -- gitleaks CASES.jsonl [--details]   # cases from scripts/gitleaks-cases
+//! cargo run --release -p claw-bench -- injection CASES.jsonl [--details]  # cases from scripts/injection-cases
 //! ```
 //!
 //! Prints one JSON object per scenario: name, iterations, p50, p99, unit
@@ -13,6 +14,7 @@
 mod agent_turn;
 mod gateway;
 mod gitleaks;
+mod injection;
 mod jobs;
 mod mcp;
 mod registry;
@@ -828,6 +830,11 @@ fn main() -> Result<()> {
                 .collect()
         })?;
         report.print(args.iter().any(|a| a == "--details"));
+    }
+    if let Some(i) = args.iter().position(|a| a == "injection") {
+        // Cases from `scripts/injection-cases`: read at measurement time, never committed.
+        let path = args.get(i + 1).context("injection needs the JSONL written by scripts/injection-cases")?;
+        injection::run(std::path::Path::new(path), args.iter().any(|a| a == "--details"))?;
     }
     if want("load-cached") {
         let s = load_cached(500)?;

@@ -6,6 +6,7 @@
 
 mod context;
 pub mod events;
+pub mod injection;
 pub(crate) mod redact;
 mod resume;
 mod tools;

@@ -3,7 +3,7 @@
 //! are stripped, the wrapper's own tags are defused so the content cannot
 //! close it early, and injection markers are named in a flag line.
 
-use crate::memory::injection;
+use super::injection;
 
 /// The opening tag's name; the system prompt explains it to the LLM.
 pub const TAG: &str = "untrusted";

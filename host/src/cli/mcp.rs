@@ -108,7 +108,7 @@ pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
             let (tools, isolation) = mcp(&home)?.probe(&server, grant_text.as_deref()).await.map_err(Problem::from)?;
             progress.finish(if server.is_remote() { "connected" } else { "started" });
             if let Some(text) = &grant_text {
-                write_grant(&home, &name, text)?;
+                remote::save(&home, &name, text)?;
             }
             servers.save(&home)?;
             if printer.json {
@@ -193,17 +193,6 @@ pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
 fn mcp(home: &Home) -> Result<Mcp> {
     let boundary = Arc::new(Boundary::for_home(home)?);
     Ok(Mcp::for_this_binary(home, boundary)?)
-}
-
-/// Write a remote server's grant atomically, beside `mcp.toml`.
-fn write_grant(home: &Home, name: &str, text: &str) -> Result<()> {
-    let path = remote::grant_path(home, name);
-    let dir = path.parent().unwrap_or(&home.config);
-    std::fs::create_dir_all(dir).map_err(|e| Problem::new(format!("creating {}: {e}", dir.display())))?;
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text).map_err(|e| Problem::new(format!("writing {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Problem::new(format!("replacing {}: {e}", path.display())))?;
-    Ok(())
 }
 
 fn absolute(dirs: Vec<PathBuf>) -> Result<Vec<PathBuf>> {

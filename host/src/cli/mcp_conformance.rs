@@ -26,9 +26,7 @@ pub(super) async fn run(url: &str, printer: &Printer) -> Result<()> {
     let mut servers = Servers::load(&home)?;
     let _ = servers.remove(NAME);
     servers.add(server.clone())?;
-    let grant = remote::grant_path(&home, NAME);
-    std::fs::create_dir_all(grant.parent().unwrap_or(&home.config))?;
-    std::fs::write(&grant, remote::default_grant(&server, None)?)?;
+    remote::save(&home, NAME, &remote::default_grant(&server, None)?)?;
     servers.save(&home)?;
 
     let boundary = Arc::new(crate::boundary::Boundary::for_home(&home)?);

@@ -207,7 +207,7 @@ impl Mcp {
         }
         let isolation = remote::isolation(&grant);
         let egress = http::Egress::new(self.boundary.clone(), remote::policy(server, &grant));
-        let session = Arc::new(Session::connect(server, egress, isolation, &self.boundary).await?);
+        let session = Arc::new(Session::connect(server, egress, isolation, self.boundary.clone()).await?);
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).grant_stamps.insert(name.clone(), stamp);
         self.boundary.note(&format!("mcp:{name}"), "mcp-start", &session.isolation().network).await;
         Ok(session)

@@ -22,6 +22,21 @@ pub fn grant_path(home: &Home, name: &str) -> PathBuf {
     home.config.join("mcp").join(format!("{name}.grant.toml"))
 }
 
+/// Write the grant of server `name` atomically: a reader never sees half
+/// a grant, and a failed write leaves the old one in place.
+///
+/// # Errors
+///
+/// When the directory cannot be made or the file cannot be written.
+pub fn save(home: &Home, name: &str, text: &str) -> Result<(), Problem> {
+    let path = grant_path(home, name);
+    let dir = path.parent().unwrap_or(&home.config);
+    std::fs::create_dir_all(dir).map_err(|e| Problem::new(format!("creating {}: {e}", dir.display())))?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text).map_err(|e| Problem::new(format!("writing {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Problem::new(format!("replacing {}: {e}", path.display())))
+}
+
 /// The grant `claw mcp add --url` writes: the endpoint alone, for the
 /// methods Streamable HTTP uses, and `bearer` (a vault secret) sent to
 /// its origin as `Authorization: Bearer …`.

@@ -63,6 +63,8 @@ pub struct Session {
     group: Option<nix::unistd::Pid>,
     isolation: Isolation,
     timeout: Duration,
+    /// Whose secrets are cut out of every error text the server causes.
+    boundary: Arc<Boundary>,
 }
 
 impl std::fmt::Debug for Session {
@@ -161,7 +163,8 @@ impl Session {
             kill_group(group);
             return Err(McpError::Handshake { server: name, reason });
         }
-        Ok(Session { name, service, group, isolation, timeout: Duration::from_millis(server.timeout_ms) })
+        let timeout = Duration::from_millis(server.timeout_ms);
+        Ok(Session { name, service, group, isolation, timeout, boundary: launch.boundary })
     }
 
     /// Connect to the Streamable HTTP server `server` through `egress`
@@ -175,7 +178,7 @@ impl Session {
         server: &Server,
         egress: super::http::Egress,
         isolation: Isolation,
-        boundary: &Boundary,
+        boundary: Arc<Boundary>,
     ) -> Result<Session, McpError> {
         use rmcp::transport::StreamableHttpClientTransport;
         use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -188,11 +191,11 @@ impl Session {
         let service = match tokio::time::timeout(handshake, Client.serve(transport)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
-                let text = clean(boundary, &with_causes(&e));
+                let text = clean(&boundary, &with_causes(&e));
                 return Err(match (refusal(&text), watch.challenge()) {
                     (Some(reason), _) => McpError::Refused { server: name, reason },
                     (None, Some(challenge)) => {
-                        McpError::Unauthorized { server: name, challenge: clean(boundary, &challenge) }
+                        McpError::Unauthorized { server: name, challenge: clean(&boundary, &challenge) }
                     }
                     (None, None) => McpError::Handshake { server: name, reason: text },
                 });
@@ -201,8 +204,9 @@ impl Session {
                 return Err(McpError::Timeout { server: name, what: "the MCP handshake".into(), after: handshake });
             }
         };
-        known_version(&service, boundary).map_err(|reason| McpError::Handshake { server: name.clone(), reason })?;
-        Ok(Session { name, service, group: None, isolation, timeout: Duration::from_millis(server.timeout_ms) })
+        known_version(&service, &boundary).map_err(|reason| McpError::Handshake { server: name.clone(), reason })?;
+        let timeout = Duration::from_millis(server.timeout_ms);
+        Ok(Session { name, service, group: None, isolation, timeout, boundary })
     }
 
     /// What the jail could enforce.
@@ -243,7 +247,7 @@ impl Session {
             Ok(Err(rmcp::ServiceError::McpError(e))) => Err(McpError::Tool {
                 server: self.name.clone(),
                 tool: tool.to_string(),
-                message: e.message.to_string(),
+                message: clean(&self.boundary, &e.message),
             }),
             Ok(Err(e)) => Err(self.failed(&e)),
             Err(_) => Err(McpError::Timeout {
@@ -258,7 +262,7 @@ impl Session {
 impl Session {
     /// A failed request: refused by the boundary, or a broken server.
     fn failed(&self, e: &rmcp::ServiceError) -> McpError {
-        let text = with_causes(e);
+        let text = clean(&self.boundary, &with_causes(e));
         match refusal(&text) {
             Some(reason) => McpError::Refused { server: self.name.clone(), reason },
             None => McpError::Protocol { server: self.name.clone(), reason: text },

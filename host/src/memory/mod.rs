@@ -5,6 +5,5 @@
 pub mod chunk;
 pub mod embed;
 pub mod index;
-pub mod injection;
 pub mod remote;
 pub mod rrf;

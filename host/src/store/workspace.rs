@@ -4,7 +4,7 @@
 //! written and keeps its flag.
 
 use super::{Db, Store};
-use crate::memory::injection;
+use crate::agent::injection;
 use crate::store::BeginWrite as _;
 
 /// The largest document, in bytes.
