@@ -25,6 +25,8 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
 fn main() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
+    // sqlx::migrate! embeds the migrations: a new file must rebuild the host.
+    println!("cargo:rerun-if-changed=../migrations");
     for top in ["sdk", "wit"] {
         println!("cargo:rerun-if-changed=../{top}");
         walk(&repo, &repo.join(top), &mut files);

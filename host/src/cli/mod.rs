@@ -1,5 +1,6 @@
 //! The `claw` command line: one module per command group.
 
+mod approvals;
 mod audit;
 mod chat;
 mod component;
@@ -93,6 +94,9 @@ enum Command {
     /// Who on a channel is the operator's own: approve the code a person was shown.
     #[command(subcommand)]
     Pairing(pairing::PairingCommand),
+    /// Tool calls waiting for a person: approve once or always, or deny with a reason.
+    #[command(subcommand)]
+    Approvals(approvals::ApprovalsCommand),
 }
 
 /// Entry point of the `claw` binary.
@@ -130,6 +134,7 @@ pub fn main() -> ExitCode {
             Command::Status(a) => status::run(a, &printer).await,
             Command::User(c) => user::run(c, &printer).await,
             Command::Pairing(c) => pairing::run(c, &printer).await,
+            Command::Approvals(c) => approvals::run(c, &printer).await,
             Command::Mcp(c) => mcp::run(c, &printer).await,
             Command::Scan(a) => {
                 return scan::run(a, &printer).map(|found| if found { ExitCode::from(1) } else { ExitCode::SUCCESS });
@@ -141,4 +146,24 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => printer.error(&e),
     }
+}
+
+/// Record an operator's decision (a pairing, an approval) in the audit log.
+fn audit_operator(
+    home: &crate::home::Home,
+    component: &str,
+    method: &str,
+    decision: &str,
+    rule: String,
+) -> anyhow::Result<()> {
+    let log = crate::boundary::audit::AuditLog::new(&home.data.join("audit.jsonl"));
+    log.append(crate::boundary::audit::Record {
+        time_ms: crate::components::store_now_ms(),
+        component: component.to_string(),
+        method: method.into(),
+        decision: decision.into(),
+        rule,
+        ..Default::default()
+    })?;
+    Ok(())
 }

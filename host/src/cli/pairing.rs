@@ -40,16 +40,7 @@ pub(super) enum PairingCommand {
 
 /// Record a change of trust in the audit log (shared with `claw run`).
 fn audit(home: &Home, channel: &str, decision: &str, rule: String) -> Result<()> {
-    let log = crate::boundary::audit::AuditLog::new(&home.data.join("audit.jsonl"));
-    log.append(crate::boundary::audit::Record {
-        time_ms: crate::components::store_now_ms(),
-        component: channel.to_string(),
-        method: "PAIR".into(),
-        decision: decision.into(),
-        rule,
-        ..Default::default()
-    })?;
-    Ok(())
+    super::audit_operator(home, channel, "PAIR", decision, rule)
 }
 
 pub(super) async fn run(command: PairingCommand, printer: &Printer) -> Result<()> {

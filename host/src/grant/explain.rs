@@ -75,6 +75,16 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
             "new tools: may ask claw to write, build and check a tool; each waits for the operator's approval (`claw tool approve`) and installs nothing by itself".into(),
         );
     }
+    match grant.approval {
+        super::Approval::Never => {}
+        super::Approval::FirstUse => out.push(
+            "approval: its first call waits for a person (`claw approvals approve ID`); later calls run".to_string(),
+        ),
+        super::Approval::Always => out.push(
+            "approval: every call waits for a person (`claw approvals approve ID`), unless an \"always\" given there covers it"
+                .to_string(),
+        ),
+    }
     if let Some(kv) = grant.kv {
         out.push(format!("state: keeps its own keys and values in the store, up to {} KiB", kv.max_bytes >> 10));
     }

@@ -117,6 +117,22 @@ pub struct Grant {
     /// Environment variables the component reads (configuration, never a
     /// secret: those stay in the vault).
     pub env: BTreeMap<String, String>,
+    /// Which of its calls, as a tool, need a person's approval.
+    pub approval: Approval,
+}
+
+/// `[approval] calls = …`: when a person confirms a tool's calls before
+/// they run (`claw approvals`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Approval {
+    /// Calls run without asking.
+    #[default]
+    Never,
+    /// The first call needs a person; once one was approved, later ones run.
+    FirstUse,
+    /// Every call needs a person, unless an "always" covers it.
+    Always,
 }
 
 /// `[inbox]`: the channel hands messages to the agent; each reply is

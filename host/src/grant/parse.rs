@@ -1,6 +1,6 @@
 //! Grant files: TOML in, [`Grant`] out, or an error naming the line.
 
-use super::{Grant, HttpRule, Injection, Limits, Origin, SecretGrant, WorkspaceGrant};
+use super::{Approval, Grant, HttpRule, Injection, Limits, Origin, SecretGrant, WorkspaceGrant};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -59,6 +59,8 @@ struct RawGrant {
     #[serde(default)]
     terminal: Option<RawTerminal>,
     #[serde(default)]
+    approval: Option<RawApproval>,
+    #[serde(default)]
     env: BTreeMap<String, Spanned<String>>,
 }
 
@@ -90,6 +92,12 @@ struct RawInbox {
 struct RawTerminal {
     #[serde(default)]
     output: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApproval {
+    calls: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -192,7 +200,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         line: e.span().map(|s| cx.line_of(s.start)),
         message: e.message().trim().to_string(),
         hint: Some(
-            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers], [kv], [inbox], [toolgen], [env] and [terminal]; see `claw component inspect` for examples"
+            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers], [kv], [inbox], [toolgen], [env], [terminal] and [approval]; see `claw component inspect` for examples"
                 .into(),
         ),
     })?;
@@ -267,6 +275,20 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
     grant.toolgen = raw.toolgen.is_some_and(|t| t.request);
     grant.providers = raw.providers.is_some_and(|p| p.use_them);
     grant.terminal_output = raw.terminal.is_some_and(|t| t.output);
+    if let Some(a) = raw.approval {
+        grant.approval = match a.calls.get_ref().as_str() {
+            "always" => Approval::Always,
+            "first-use" => Approval::FirstUse,
+            "never" => Approval::Never,
+            other => {
+                return cx.err(
+                    a.calls.span(),
+                    format!("[approval] calls = `{other}` is not a choice"),
+                    "write `calls = \"always\"` (a person confirms every call), `\"first-use\"` (the first call only) or `\"never\"`",
+                );
+            }
+        };
+    }
     if let Some(kv) = raw.kv {
         let max_kib = match &kv.max_kib {
             None => super::KV_DEFAULT_KIB,
@@ -790,5 +812,17 @@ request = true
         assert_eq!(g.inbox, Some(crate::grant::InboxGrant { poll_ms: Some(2_000), drafts_ms: Some(500) }));
         let e = Grant::parse("[inbox]\ndrafts = \"10ms\"\n", "g").unwrap_err();
         assert!(e.message.contains("inbox.drafts") && e.hint.unwrap().contains("250ms"), "out of range");
+    }
+
+    #[test]
+    fn approval_choices_parse_and_a_bad_one_names_the_line() {
+        assert_eq!(Grant::parse("", "g").unwrap().approval, Approval::Never);
+        assert_eq!(Grant::parse("[approval]\ncalls = \"always\"\n", "g").unwrap().approval, Approval::Always);
+        assert_eq!(Grant::parse("[approval]\ncalls = \"first-use\"\n", "g").unwrap().approval, Approval::FirstUse);
+        let e = Grant::parse("[limits]\n\n[approval]\ncalls = \"sometimes\"\n", "g.toml").unwrap_err();
+        assert_eq!(e.line, Some(4));
+        assert!(e.message.contains("`sometimes`") && e.hint.unwrap().contains("first-use"), "{}", e.message);
+        let e = Grant::parse("[approval]\nwho = \"me\"\n", "g.toml").unwrap_err();
+        assert!(e.message.contains("unknown field `who`"), "{}", e.message);
     }
 }

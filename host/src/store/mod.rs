@@ -4,6 +4,7 @@
 //! processes sharing one database). One interface over both; each backend
 //! keeps its own SQL where the dialects differ.
 
+pub mod approvals;
 pub mod index;
 pub mod kv;
 pub mod pairing;

@@ -69,7 +69,7 @@ impl Store {
 }
 
 /// A fresh code (never a value derived from the sender).
-fn new_code() -> String {
+pub(super) fn new_code() -> String {
     let mut bytes = [0u8; CODE_LEN];
     getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
     // 256 is a multiple of the alphabet's 32 letters: no bias.

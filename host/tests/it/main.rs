@@ -9,6 +9,7 @@ mod oci_registry;
 
 mod agent;
 mod api;
+mod approvals;
 mod audit_cli;
 mod bad_input;
 mod bot_api;

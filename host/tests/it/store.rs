@@ -17,6 +17,7 @@ on_both_backends!(
     the_workspace_capability_obeys_the_grant,
     each_component_keeps_its_own_state_within_its_cap,
     pairing_codes_are_reused_capped_and_settled_once,
+    approvals_wait_are_used_once_or_always_and_denials_stand,
 );
 
 async fn documents_round_trip(db: &TestDb) {
@@ -259,4 +260,68 @@ async fn pairing_codes_are_reused_capped_and_settled_once(db: &TestDb) {
     assert_eq!(listed.iter().filter(|x| x.channel == "telegram" && !x.paired).count(), 9);
     assert!(p.remove("telegram", "42").await.unwrap());
     assert!(!p.is_paired("telegram", "42").await.unwrap());
+}
+
+async fn approvals_wait_are_used_once_or_always_and_denials_stand(db: &TestDb) {
+    use claw::grant::Approval;
+    use claw::store::approvals::{ApprovalError, Gate, Scope};
+    let store = db.store().await;
+    let a = store.approvals();
+    let pending = |g: Gate| match g {
+        Gate::Pending(r) => r,
+        other => panic!("expected a pending request, got {other:?}"),
+    };
+    assert_eq!(a.gate("send", "{}", Approval::Never).await.unwrap(), Gate::Pass);
+    let first = pending(a.gate("send", r#"{"to":"bob"}"#, Approval::Always).await.unwrap());
+    assert_eq!((first.state.as_str(), first.tool.as_str()), ("pending", "send"));
+    // The same call waits on the same request; another call gets its own.
+    assert_eq!(pending(a.gate("send", r#"{"to":"bob"}"#, Approval::Always).await.unwrap()).id, first.id);
+    let other = pending(a.gate("send", r#"{"to":"eve"}"#, Approval::Always).await.unwrap());
+    assert_ne!(other.id, first.id);
+    assert_eq!(a.list(false).await.unwrap().len(), 2);
+
+    // Once: the next matching call runs, the one after waits again.
+    a.approve(&first.id.to_lowercase(), Scope::Once).await.unwrap();
+    assert_eq!(a.gate("send", r#"{"to":"bob"}"#, Approval::Always).await.unwrap(), Gate::Pass);
+    let again = pending(a.gate("send", r#"{"to":"bob"}"#, Approval::Always).await.unwrap());
+    assert_ne!(again.id, first.id, "a used approval is not reused");
+    assert!(matches!(a.approve(&first.id, Scope::Once).await, Err(ApprovalError::Decided { .. })));
+    assert!(matches!(a.approve("NOSUCHID", Scope::Once).await, Err(ApprovalError::NoSuch(_))));
+
+    // Denied: the same call is answered with the reason, without a new request.
+    a.deny(&other.id, "not to eve").await.unwrap();
+    match a.gate("send", r#"{"to":"eve"}"#, Approval::Always).await.unwrap() {
+        Gate::Denied(r) => assert_eq!((r.id, r.reason.as_deref()), (other.id.clone(), Some("not to eve"))),
+        g => panic!("{g:?}"),
+    }
+
+    // Always for these arguments, then for the whole tool.
+    a.approve(&again.id, Scope::Arguments).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(a.gate("send", r#"{"to":"bob"}"#, Approval::Always).await.unwrap(), Gate::Pass);
+    }
+    let third = pending(a.gate("send", r#"{"to":"ann"}"#, Approval::Always).await.unwrap());
+    a.approve(&third.id, Scope::Tool).await.unwrap();
+    assert_eq!(a.gate("send", r#"{"to":"zed"}"#, Approval::Always).await.unwrap(), Gate::Pass);
+    assert!(matches!(a.gate("post", "{}", Approval::Always).await.unwrap(), Gate::Pending(_)), "scopes are per tool");
+
+    // First use: one approval, then the tool runs with any arguments.
+    let fu = pending(a.gate("fetch", r#"{"u":1}"#, Approval::FirstUse).await.unwrap());
+    a.approve(&fu.id, Scope::Once).await.unwrap();
+    assert_eq!(a.gate("fetch", r#"{"u":1}"#, Approval::FirstUse).await.unwrap(), Gate::Pass);
+    assert_eq!(a.gate("fetch", r#"{"u":2}"#, Approval::FirstUse).await.unwrap(), Gate::Pass);
+
+    // An expired request cannot be approved, and nothing runs because of it.
+    let late = pending(a.gate("wipe", "{}", Approval::Always).await.unwrap());
+    let expire = "UPDATE approvals SET expires_ms = 1 WHERE tool = 'wipe'";
+    match store.db() {
+        claw::store::Db::Sqlite(p) => drop(sqlx::query(expire).execute(p).await.unwrap()),
+        claw::store::Db::Postgres(p) => drop(sqlx::query(expire).execute(p).await.unwrap()),
+    }
+    assert!(matches!(a.approve(&late.id, Scope::Tool).await, Err(ApprovalError::Expired(_))));
+    assert!(a.list(false).await.unwrap().iter().all(|r| r.id != late.id), "an expired request no longer waits");
+    let all = a.list(true).await.unwrap();
+    assert_eq!(all.iter().find(|r| r.id == late.id).unwrap().state, "expired");
+    let renewed = pending(a.gate("wipe", "{}", Approval::Always).await.unwrap());
+    assert_ne!(renewed.id, late.id, "a new call asks again");
 }
