@@ -5,7 +5,6 @@
 use super::untrusted;
 use crate::llm::{ToolCall, ToolSpec};
 use crate::runtime::{CallError, Runtime};
-use crate::store::approvals::Gate;
 
 /// The most of one tool output the LLM reads: enough for a page of text,
 /// small enough that one call cannot crowd everything else out of the
@@ -104,8 +103,8 @@ async fn run(runtime: &Runtime, call: &ToolCall, allowed: Option<&[String]>) -> 
             Err(e) => format!("error: {}", untrusted::wrap(&format!("MCP server {server}"), &e.to_string())),
         };
     }
-    if let Some(refused) = approval(runtime, &call.name, args).await {
-        return refused;
+    if let Err(e) = runtime.approved(&call.name, args).await {
+        return format!("error: {e}");
     }
     match runtime.call(&call.name, args).await {
         Ok(output) => untrusted::wrap(&format!("tool {}", call.name), &cut(&output, MAX_RESULT_BYTES)),
@@ -126,39 +125,6 @@ async fn run(runtime: &Runtime, call: &ToolCall, allowed: Option<&[String]>) -> 
             format!("error: {}", untrusted::wrap(&format!("tool {} error", call.name), &e.to_string()))
         }
         Err(e) => format!("error: {e}"),
-    }
-}
-
-/// Why a call may not run yet, when its grant says a person must confirm
-/// it and none has: the text the LLM reads instead of a result. `None`
-/// runs it. Fails closed: when the approvals cannot be read, it waits.
-async fn approval(runtime: &Runtime, tool: &str, args: &str) -> Option<String> {
-    let need = runtime.named(tool)?.grant.approval;
-    if need == crate::grant::Approval::Never {
-        return None;
-    }
-    // One spelling per set of arguments, so "always with these arguments" holds.
-    let args = serde_json::from_str::<serde_json::Value>(args).map_or_else(|_| args.to_string(), |v| v.to_string());
-    let gate = match runtime.services().store.get().await {
-        Ok(store) => store.approvals().gate(tool, &args, need).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e),
-    };
-    match gate {
-        Ok(Gate::Pass) => None,
-        Ok(Gate::Pending(r)) => Some(format!(
-            "error: the tool `{tool}` needs a person's approval before it runs, and approval request {} waits for one \
-             (the operator answers with `claw approvals approve {}` or `claw approvals deny {}`). It has not run. \
-             Do not call it again in this turn: tell the person what you want to do and why.",
-            r.id, r.id, r.id
-        )),
-        Ok(Gate::Denied(r)) => Some(format!(
-            "error: the operator denied this call of `{tool}` (approval request {}): {}. Do not ask again in this turn.",
-            r.id,
-            r.reason.as_deref().unwrap_or("no reason given")
-        )),
-        Err(e) => Some(format!(
-            "error: the tool `{tool}` needs a person's approval, and the approvals could not be read ({e}); it has not run."
-        )),
     }
 }
 

@@ -85,6 +85,14 @@ pub enum CallError {
         /// The boundary's reason.
         reason: String,
     },
+    /// Its grant says a person must confirm the call, and none has (or
+    /// one denied it).
+    Unapproved {
+        /// The tool.
+        tool: String,
+        /// What waits or who said no, and what to do.
+        why: String,
+    },
     /// The host failed (not the tool's fault).
     Host(anyhow::Error),
 }
@@ -128,6 +136,7 @@ impl fmt::Display for CallError {
             CallError::Quarantined { tool, reason } => {
                 write!(f, "`{tool}` is quarantined: a request of it tripped the leak scan ({reason})")
             }
+            CallError::Unapproved { why, .. } => write!(f, "{why}"),
             CallError::Host(e) => write!(f, "host error: {e:#}"),
         }
     }
@@ -169,7 +178,7 @@ impl CallError {
         let kind = match self {
             CallError::Tool { error, .. } => error.kind,
             CallError::NotFound { .. } | CallError::NotATool { .. } => ErrorKind::NotFound,
-            CallError::Quarantined { .. } => ErrorKind::Denied,
+            CallError::Quarantined { .. } | CallError::Unapproved { .. } => ErrorKind::Denied,
             CallError::BadParams { .. } => ErrorKind::InvalidParams,
             CallError::Timeout { .. }
             | CallError::Memory { .. }

@@ -1,6 +1,7 @@
 //! The runtime: the engine, the shared linker, the component store and the
 //! live table, and the operations on them — add, upgrade, remove, call.
 
+mod approval;
 mod call;
 mod channel;
 mod error;
@@ -530,6 +531,10 @@ impl Runtime {
         let tool = self.tool(name)?;
         if let Some(hold) = self.services.boundary.quarantine().get(name) {
             return Err(CallError::Quarantined { tool: name.to_string(), reason: hold.reason });
+        }
+        if depth > 0 {
+            // A tool's `invoke` is no way around a person's approval.
+            self.approved(name, params_json).await?;
         }
         let Some(_slot) = self.tool_slots.take(depth).await else {
             return Err(CallError::Host(anyhow::anyhow!(

@@ -104,3 +104,31 @@ async fn a_tool_called_by_another_runs_under_its_own_grant_not_its_callers() {
     assert!(out.contains("hello from the test server"), "{out}");
     assert_eq!(server.seen().len(), 1);
 }
+
+#[tokio::test]
+async fn invoking_a_tool_that_needs_a_person_is_no_way_around_the_approval() {
+    let h = TestHome::new();
+    let rt = h.runtime();
+    add(&rt, "echo", "echo", "[approval]\ncalls = \"always\"\n").await.unwrap();
+    add(&rt, "caller", "caller", "[invoke]\nsay = \"echo\"\n").await.unwrap();
+    let params = r#"{"alias":"say","params":{"text":"around"}}"#;
+    let err = rt.call("caller", params).await.unwrap_err();
+    let id = match err {
+        CallError::Tool { error, .. } => {
+            assert_eq!(error.kind, ErrorKind::Denied, "{}", error.message);
+            assert!(error.message.contains("needs a person's approval"), "{}", error.message);
+            let store =
+                claw::store::Store::connect(&claw::store::DatabaseUrl::resolve(&h.home).unwrap()).await.unwrap();
+            let waiting = store.approvals().list(false).await.unwrap();
+            assert_eq!(waiting.len(), 1);
+            assert_eq!((waiting[0].tool.as_str(), waiting[0].arguments.as_str()), ("echo", r#"{"text":"around"}"#));
+            waiting[0].id.clone()
+        }
+        other => panic!("expected a denial, got {other}"),
+    };
+    // Once a person approves it, the same invoke runs.
+    let store = claw::store::Store::connect(&claw::store::DatabaseUrl::resolve(&h.home).unwrap()).await.unwrap();
+    store.approvals().approve(&id, claw::store::approvals::Scope::Once).await.unwrap();
+    let out = rt.call("caller", params).await.unwrap();
+    assert!(out.contains("around"), "{out}");
+}
