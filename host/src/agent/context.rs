@@ -2,6 +2,7 @@
 //! files, memory recalled for this message) and the session's history
 //! within its token budget, older turns summarised when over it.
 
+use super::provenance::Provenance;
 use super::{Reply, TurnError, untrusted};
 use crate::config::AgentConfig;
 use crate::llm::{ChatRequest, Message, Role, ToolCall, WireProvider};
@@ -22,8 +23,15 @@ pub fn estimate_tokens(text: &str) -> usize {
     text.len().div_ceil(4)
 }
 
-/// The system prompt for a message.
-pub(super) async fn system_prompt(runtime: &Runtime, store: &Store, text: &str, recall: usize) -> String {
+/// The system prompt for a message; what in it is not the operator's
+/// word is recorded in `provenance`.
+pub(super) async fn system_prompt(
+    runtime: &Runtime,
+    store: &Store,
+    text: &str,
+    recall: usize,
+    provenance: &mut Provenance,
+) -> String {
     let mut prompt = format!("{BASE}\n\n{}", untrusted::RULE);
     for file in IDENTITY_FILES {
         let Ok(Some(doc)) = store.workspace().read(file).await else { continue };
@@ -39,7 +47,9 @@ pub(super) async fn system_prompt(runtime: &Runtime, store: &Store, text: &str, 
         // A file a component wrote last is not the operator's word,
         // whatever its text: trust follows provenance, not markers.
         let body = if !trusted {
-            untrusted::wrap(&format!("workspace {file} (written by {})", doc.written_by), &content)
+            let source = format!("workspace {file} (written by {})", doc.written_by);
+            provenance.untrusted(source.clone());
+            untrusted::wrap(&source, &content)
         } else {
             content
         };
@@ -52,6 +62,12 @@ pub(super) async fn system_prompt(runtime: &Runtime, store: &Store, text: &str, 
     {
         prompt.push_str("\n\n# Recalled from memory (may be relevant)");
         for hit in found.hits {
+            // Every recalled chunk is data to the LLM; only what a
+            // component wrote is untrusted to the policy.
+            let by_operator = matches!(store.workspace().read(&hit.path).await, Ok(Some(d)) if d.by_operator());
+            if !by_operator {
+                provenance.untrusted(format!("memory {}", hit.path));
+            }
             prompt.push_str(&format!("\n{}", untrusted::wrap(&format!("memory {}", hit.path), &hit.chunk)));
         }
     }
@@ -136,6 +152,8 @@ async fn summarise(
             transcript.push_str(&format!("  (called {} with {})\n", c.name, c.arguments));
         }
     }
+    let mut read = Provenance::trusted();
+    read.from_result(&transcript);
     let request = ChatRequest {
         messages: vec![
             Message::text(
@@ -157,7 +175,12 @@ async fn summarise(
     if answer.text.trim().is_empty() {
         return Err("the LLM returned an empty summary".into());
     }
-    Ok(answer.text)
+    // A summary of content from outside carries that provenance on, in
+    // claw's own wrapper (which the summarised text cannot close).
+    Ok(match read.describe() {
+        Some(from) => untrusted::wrap(&format!("summary of earlier turns, which held content from {from}"), &answer.text),
+        None => answer.text,
+    })
 }
 
 fn to_message(m: StoredMessage) -> Message {

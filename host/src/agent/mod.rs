@@ -7,6 +7,7 @@
 mod context;
 pub mod events;
 pub mod injection;
+pub mod provenance;
 pub(crate) mod redact;
 mod resume;
 mod tools;
@@ -205,10 +206,17 @@ impl Agent {
             .map(|p| p.to_wire())
             .collect();
 
-        let system = context::system_prompt(&self.runtime, &store, text, self.settings.recall).await;
+        // What is not the operator's word, as it enters the context: a
+        // stranger's message and earlier tool results arrive wrapped.
+        let mut provenance = provenance::Provenance::trusted();
+        let system =
+            context::system_prompt(&self.runtime, &store, text, self.settings.recall, &mut provenance).await;
         let system = redactions.text(&boundary, "the identity files and recalled memory", &system).await;
         let history =
             context::history(&self.runtime, &store, &mut session, &providers, &self.settings, &mut reply).await?;
+        for m in &history {
+            provenance.from_result(&m.content);
+        }
         let mut messages = vec![Message::text(Role::System, system)];
         messages.extend(history);
         let allowed = options.tools.as_deref();
@@ -263,7 +271,9 @@ impl Agent {
                 let ok = !result.starts_with("error:");
                 feed.send(events::Event::ToolFinished { id: call.id.clone(), name: call.name.clone(), ok });
             };
-            let mut results = tools::run_all(&self.runtime, &answer.tool_calls[..cap], allowed, &finished).await;
+            let tainted_by = provenance.describe();
+            let calls = &answer.tool_calls[..cap];
+            let mut results = tools::run_all(&self.runtime, calls, allowed, tainted_by.as_deref(), &finished).await;
             results.extend(answer.tool_calls[cap..].iter().map(|_| {
                 format!(
                     "error: not run: one reply may ask for at most {} tool calls (agent.max_tool_calls); ask for the rest in the next reply",
@@ -274,6 +284,7 @@ impl Agent {
             messages.push(assistant);
             for (call, content) in answer.tool_calls.iter().zip(results) {
                 let content = redactions.text(&boundary, &format!("tool {}", call.name), &content).await;
+                provenance.from_result(&content);
                 let mut m = StoredMessage::new("tool", content.clone());
                 m.tool_call_id = Some(call.id.clone());
                 batch.push(mark(m));

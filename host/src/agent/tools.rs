@@ -55,16 +55,18 @@ fn may_use(allowed: Option<&[String]>, name: &str) -> bool {
     allowed.is_none_or(|names| names.iter().any(|n| n == name))
 }
 
-/// Run every call at once; results in the calls' order.
-/// Run `calls` in parallel; `finished` hears of each as it ends.
+/// Run `calls` in parallel, results in the calls' order; `finished`
+/// hears of each as it ends. `tainted_by` names the untrusted content
+/// already in the turn (the data-flow policy guards sinks then).
 pub(super) async fn run_all(
     runtime: &Runtime,
     calls: &[ToolCall],
     allowed: Option<&[String]>,
+    tainted_by: Option<&str>,
     finished: &(dyn Fn(&ToolCall, &str) + Sync),
 ) -> Vec<String> {
     futures::future::join_all(calls.iter().map(|c| async move {
-        let result = run(runtime, c, allowed).await;
+        let result = run(runtime, c, allowed, tainted_by).await;
         finished(c, &result);
         result
     }))
@@ -74,7 +76,7 @@ pub(super) async fn run_all(
 /// One call's result as the LLM will read it. The runtime checks the name
 /// and that the arguments are a JSON object; its errors become text the
 /// LLM can act on. A tool outside the turn's set is not run.
-async fn run(runtime: &Runtime, call: &ToolCall, allowed: Option<&[String]>) -> String {
+async fn run(runtime: &Runtime, call: &ToolCall, allowed: Option<&[String]>, tainted_by: Option<&str>) -> String {
     if !may_use(allowed, &call.name) {
         let names = allowed.unwrap_or_default().join(", ");
         return format!(
@@ -88,6 +90,12 @@ async fn run(runtime: &Runtime, call: &ToolCall, allowed: Option<&[String]>) -> 
         && let Some((server, _)) = crate::mcp::result::split(&call.name)
         && runtime.mcp().any()
     {
+        if tainted_by.is_some() {
+            let read_only = runtime.mcp().tools().await.iter().any(|t| t.name == call.name && t.read_only);
+            if let Err(e) = runtime.approved_mcp(&call.name, args, read_only, tainted_by).await {
+                return format!("error: {e}");
+            }
+        }
         // Every MCP result is outside content, its error text included.
         return match runtime.mcp().call(&call.name, args).await {
             Ok((text, false)) => {
@@ -103,10 +111,10 @@ async fn run(runtime: &Runtime, call: &ToolCall, allowed: Option<&[String]>) -> 
             Err(e) => format!("error: {}", untrusted::wrap(&format!("MCP server {server}"), &e.to_string())),
         };
     }
-    if let Err(e) = runtime.approved(&call.name, args).await {
+    if let Err(e) = runtime.approved(&call.name, args, tainted_by).await {
         return format!("error: {e}");
     }
-    match runtime.call(&call.name, args).await {
+    match runtime.call_as(&call.name, args, None, 0, tainted_by).await {
         Ok(output) => untrusted::wrap(&format!("tool {}", call.name), &cut(&output, MAX_RESULT_BYTES)),
         Err(CallError::NotFound { .. } | CallError::NotATool { .. }) => {
             let names: Vec<String> = runtime.tools().iter().map(|t| t.record.name.clone()).collect();

@@ -66,18 +66,27 @@ pub type SendFuture = Box<
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The boundary's denials during one call, in order, for the error the
-/// person sees (the audit log has them too).
+/// person sees (the audit log has them too); and, when untrusted content
+/// drove the call, its sinks, which an unsafe method passes first.
 #[derive(Debug, Default)]
-pub struct Denials(std::sync::Mutex<Vec<String>>);
+pub struct Denials {
+    reasons: std::sync::Mutex<Vec<String>>,
+    sinks: Option<Arc<crate::capabilities::sinks::Sinks>>,
+}
 
 impl Denials {
+    /// A call's denials, its requests passing `sinks` when it has them.
+    pub fn with_sinks(sinks: Option<Arc<crate::capabilities::sinks::Sinks>>) -> Denials {
+        Denials { reasons: std::sync::Mutex::default(), sinks }
+    }
+
     /// The reasons so far.
     pub fn reasons(&self) -> Vec<String> {
-        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+        self.reasons.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
     fn push(&self, reason: &str) {
-        if let Ok(mut v) = self.0.lock()
+        if let Ok(mut v) = self.reasons.lock()
             && v.len() < 16
         {
             v.push(reason.to_string());
@@ -239,6 +248,14 @@ impl Boundary {
             Decision::Allow { rule, rule_line } => (rule, rule_line),
             Decision::Deny { reason } => denied!(draft, &reason),
         };
+        // 1b. Untrusted content in the turn: an unsafe method is a sink,
+        // and waits for a person before anything is read or injected.
+        if let Some(sinks) = &denials.sinks
+            && let Some(sink) = crate::grant::http_sink(&policy.rules[rule_index], parts.method.as_str())
+            && let Err(why) = sinks.enter(&sink).await
+        {
+            denied!(draft, &why);
+        }
         let permit = policy.permit().await.ok_or(Error::ConnectionLimitReached)?;
 
         // 2. The whole body, capped.

@@ -1,7 +1,7 @@
 //! `wasi:http/outgoing-handler`: outbound HTTP, handed to the boundary
 //! and nothing else.
 
-use super::{CallState, HostServices};
+use super::{CallInfo, CallState, HostServices};
 use crate::boundary::{Boundary, Denials, Policy, SendFuture};
 use crate::grant::Grant;
 use std::sync::Arc;
@@ -48,13 +48,21 @@ struct Hooks {
     policy: Arc<Policy>,
     /// Made at the first request: most calls send none.
     denials: Option<Arc<Denials>>,
+    /// Set when untrusted content drove the call (the data-flow policy).
+    sinks: Option<Arc<super::sinks::Sinks>>,
 }
 
 impl Instance {
-    pub(super) fn prepare(config: &Config, host: &HostServices) -> Instance {
+    pub(super) fn prepare(config: &Config, call: &CallInfo, host: &HostServices) -> Instance {
         let mut ctx = WasiHttpCtx::new();
         ctx.set_field_size_limit(super::sandbox::FIELDS_BYTES);
-        Instance { ctx, hooks: Hooks { boundary: host.boundary.clone(), policy: config.policy.clone(), denials: None } }
+        let hooks = Hooks {
+            boundary: host.boundary.clone(),
+            policy: config.policy.clone(),
+            denials: None,
+            sinks: call.sinks.clone(),
+        };
+        Instance { ctx, hooks }
     }
 
     /// Why the boundary refused this instance's requests, if it did.
@@ -74,7 +82,8 @@ impl WasiHttpHooks for Hooks {
         options: Option<RequestOptions>,
         _response_errors: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> SendFuture {
-        let denials = self.denials.get_or_insert_with(Default::default);
+        let sinks = &self.sinks;
+        let denials = self.denials.get_or_insert_with(|| Arc::new(Denials::with_sinks(sinks.clone())));
         self.boundary.send(&self.policy, request, options, denials)
     }
 }

@@ -17,8 +17,16 @@ pub type InvokeFuture = Pin<Box<dyn Future<Output = Result<String, ToolError>> +
 
 /// Runs a tool on behalf of another (implemented by the runtime).
 pub trait Invoker: Send + Sync {
-    /// Call `tool` with `params_json`, as `caller` at `depth`.
-    fn invoke(&self, tool: String, params_json: String, caller: String, depth: u32) -> InvokeFuture;
+    /// Call `tool` with `params_json`, as `caller` at `depth`, under the
+    /// untrusted content the calling turn holds (`tainted_by`).
+    fn invoke(
+        &self,
+        tool: String,
+        params_json: String,
+        caller: String,
+        depth: u32,
+        tainted_by: Option<String>,
+    ) -> InvokeFuture;
 }
 
 /// Link `claw:runtime/invoke`.
@@ -48,11 +56,20 @@ pub struct Instance {
     invoker: Arc<dyn Invoker>,
     caller: String,
     depth: u32,
+    /// Set when untrusted content drove the call: an invoke is a sink,
+    /// and the content's provenance goes on to the tool invoked.
+    sinks: Option<Arc<super::sinks::Sinks>>,
 }
 
 impl Instance {
     pub(super) fn prepare(config: &Arc<Config>, call: &CallInfo, host: &HostServices) -> Instance {
-        Instance { config: config.clone(), invoker: host.invoker.clone(), caller: call.tool.clone(), depth: call.depth }
+        Instance {
+            config: config.clone(),
+            invoker: host.invoker.clone(),
+            caller: call.tool.clone(),
+            depth: call.depth,
+            sinks: call.sinks.clone(),
+        }
     }
 }
 
@@ -64,6 +81,15 @@ impl Host for Instance {
                 message: format!("the grant of `{}` names no tool `{alias}` under [invoke]", self.caller),
             }));
         };
-        Ok(self.invoker.invoke(tool, params_json, self.caller.clone(), self.depth + 1).await)
+        let tainted_by = match &self.sinks {
+            Some(sinks) => {
+                if let Err(message) = sinks.enter(&format!("invoke {alias}")).await {
+                    return Ok(Err(ToolError { kind: ErrorKind::Denied, message }));
+                }
+                Some(sinks.tainted_by().to_string())
+            }
+            None => None,
+        };
+        Ok(self.invoker.invoke(tool, params_json, self.caller.clone(), self.depth + 1, tainted_by).await)
     }
 }

@@ -17,6 +17,7 @@ pub mod memory;
 pub mod reply_stream;
 pub mod sandbox;
 pub mod secrets;
+pub mod sinks;
 pub mod toolgen;
 pub mod workspace;
 
@@ -55,6 +56,9 @@ pub struct CallInfo {
     pub caller: Option<String>,
     /// Tool-to-tool depth (0 for a direct call).
     pub depth: u32,
+    /// Set when the turn's untrusted content drove the call: its sinks
+    /// wait for a person (the data-flow policy).
+    pub sinks: Option<Arc<sinks::Sinks>>,
 }
 
 /// Every capability configured from one component's grant.
@@ -111,6 +115,7 @@ pub struct CallState {
     kv: kv::Instance,
     inbox: inbox::Instance,
     toolgen: toolgen::Instance,
+    sinks: Option<Arc<sinks::Sinks>>,
 }
 
 impl CallState {
@@ -125,8 +130,8 @@ impl CallState {
             table,
             sandbox: sandbox::Instance::prepare(&config.sandbox),
             log: log::Instance::prepare(call),
-            http: http::Instance::prepare(&config.http, host),
-            workspace: workspace::Instance::prepare(&config.workspace, host),
+            http: http::Instance::prepare(&config.http, call, host),
+            workspace: workspace::Instance::prepare(&config.workspace, call, host),
             memory: memory::Instance::prepare(&config.memory, host),
             secrets: secrets::Instance::prepare(&config.secrets, host),
             invoke: invoke::Instance::prepare(&config.invoke, call, host),
@@ -134,6 +139,7 @@ impl CallState {
             kv: kv::Instance::prepare(&config.kv, host),
             inbox: inbox::Instance::prepare(&config.inbox, host),
             toolgen: toolgen::Instance::prepare(&config.toolgen, host),
+            sinks: call.sinks.clone(),
         }
     }
 
@@ -146,6 +152,11 @@ impl CallState {
     /// How many new messages this call handed to the agent.
     pub fn inbox_queued(&self) -> usize {
         self.inbox.queued()
+    }
+
+    /// What the first sink held for a person said (the data-flow policy).
+    pub fn held_sink(&self) -> Option<String> {
+        self.sinks.as_ref().and_then(|s| s.held())
     }
 
     /// Why the boundary refused this call's outbound requests, in order.

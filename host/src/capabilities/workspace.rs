@@ -3,7 +3,8 @@
 //! touched; what a tool writes is external content, checked for
 //! prompt-injection markers, flagged, and recorded as the tool's.
 
-use super::{CallState, HostServices};
+use super::sinks::Sinks;
+use super::{CallInfo, CallState, HostServices};
 use crate::grant::{Grant, WorkspaceGrant};
 use crate::store::LazyStore;
 use crate::store::workspace::{Origin, WorkspaceError, normalize};
@@ -39,11 +40,22 @@ impl Config {
 pub struct Instance {
     config: Arc<Config>,
     store: Arc<LazyStore>,
+    /// Set when untrusted content drove the call: writes pass it first.
+    sinks: Option<Arc<Sinks>>,
 }
 
 impl Instance {
-    pub(super) fn prepare(config: &Arc<Config>, host: &HostServices) -> Instance {
-        Instance { config: config.clone(), store: host.store.clone() }
+    pub(super) fn prepare(config: &Arc<Config>, call: &CallInfo, host: &HostServices) -> Instance {
+        Instance { config: config.clone(), store: host.store.clone(), sinks: call.sinks.clone() }
+    }
+
+    /// A path it may write, its sink passed (the data-flow policy).
+    async fn check_write(&self, path: &str) -> Result<String, ToolError> {
+        let clean = self.check(path, true)?;
+        if let (Some(sinks), Some(sink)) = (&self.sinks, self.config.grant.write_sink(&clean)) {
+            sinks.enter(&sink).await.map_err(|m| err(ErrorKind::Denied, m))?;
+        }
+        Ok(clean)
     }
 
     fn check(&self, path: &str, write: bool) -> Result<String, ToolError> {
@@ -90,7 +102,7 @@ impl Host for Instance {
 
     async fn write(&mut self, path: String, content: String) -> wasmtime::Result<Result<(), ToolError>> {
         let run = async {
-            let path = self.check(&path, true)?;
+            let path = self.check_write(&path).await?;
             self.store()
                 .await?
                 .workspace()
@@ -104,7 +116,7 @@ impl Host for Instance {
 
     async fn append(&mut self, path: String, content: String) -> wasmtime::Result<Result<(), ToolError>> {
         let run = async {
-            let path = self.check(&path, true)?;
+            let path = self.check_write(&path).await?;
             self.store()
                 .await?
                 .workspace()
@@ -130,7 +142,7 @@ impl Host for Instance {
 
     async fn delete(&mut self, path: String) -> wasmtime::Result<Result<(), ToolError>> {
         let run = async {
-            let path = self.check(&path, true)?;
+            let path = self.check_write(&path).await?;
             self.store().await?.workspace().delete(&path).await.map_err(to_tool)
         };
         Ok(run.await)

@@ -114,5 +114,6 @@ fn describe(r: &Request) -> String {
         "denied" => format!("denied: {}", r.reason.as_deref().unwrap_or("")),
         other => other.to_string(),
     };
-    format!("{}  call {} with {args}  {state}", r.id, r.tool)
+    let why = r.why.as_deref().map(|w| format!("  (asked because {w})")).unwrap_or_default();
+    format!("{}  call {} with {args}  {state}{why}", r.id, r.tool)
 }

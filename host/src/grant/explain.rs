@@ -85,6 +85,7 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
                 .to_string(),
         ),
     }
+    out.extend(explain_sinks(grant));
     if let Some(kv) = grant.kv {
         out.push(format!("state: keeps its own keys and values in the store, up to {} KiB", kv.max_bytes >> 10));
     }
@@ -123,6 +124,27 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
     }
     out.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
     out
+}
+
+/// The data-flow policy's view: each sink, and whether content from
+/// outside the turn may drive it without a person.
+fn explain_sinks(grant: &Grant) -> Vec<String> {
+    let sinks = grant.sinks();
+    if sinks.is_empty() {
+        return vec!["sinks: none (it changes nothing outside its instance, so untrusted content may call it)".into()];
+    }
+    sinks
+        .into_iter()
+        .map(|s| {
+            let how = if s.untrusted_ok {
+                "declared safe for untrusted input ([policy] untrusted_ok): runs even after content from outside entered the turn"
+            } else {
+                "guarded: once content from outside entered the turn, a call waits for a person (`claw approvals`)"
+            };
+            let what = if s.name == "tool" { "the tool itself ([policy] sink = true)".to_string() } else { s.name };
+            format!("sink: {what}: {how}")
+        })
+        .collect()
 }
 
 /// Where one secret's value goes, in words: who receives it, and where
@@ -201,6 +223,24 @@ mod tests {
             "{lines:?}"
         );
         assert!(!explain(&Grant::default(), &[]).iter().any(|l| l.starts_with("state:")));
+    }
+
+    #[test]
+    fn each_sink_is_one_line_saying_how_it_is_guarded() {
+        let g = Grant::parse(
+            "[[http]]\nurl = \"https://api.x.com/v1/**\"\nmethods = [\"GET\", \"POST\"]\n\
+             [workspace]\nwrite = [\"drafts/\"]\n[policy]\nsink = true\nuntrusted_ok = [\"write drafts/\"]\n",
+            "g",
+        )
+        .unwrap();
+        let lines = explain(&g, &[]);
+        let sinks: Vec<_> = lines.iter().filter(|l| l.starts_with("sink: ")).collect();
+        assert_eq!(sinks.len(), 3, "{lines:?}");
+        assert!(sinks[0].starts_with("sink: POST https://api.x.com/v1/**: guarded"), "{sinks:?}");
+        assert!(sinks[1].starts_with("sink: write drafts/: declared safe"), "{sinks:?}");
+        assert!(sinks[2].starts_with("sink: the tool itself ([policy] sink = true): guarded"), "{sinks:?}");
+        let none = explain(&Grant::default(), &[]);
+        assert!(none.iter().any(|l| l.starts_with("sinks: none")), "{none:?}");
     }
 
     #[test]

@@ -62,6 +62,13 @@
 //! [terminal]               # a channel's stdout is the operator's terminal
 //! output = true
 //!
+//! [approval]               # a person confirms calls (`claw approvals`)
+//! calls = "first-use"      # always | first-use | never
+//!
+//! [policy]                 # the data-flow policy (see `claw policy explain`)
+//! sink = true              # the tool is a side effect in itself (it sends, pays)
+//! untrusted_ok = ["write notes/drafts/"]   # sinks content from outside may drive
+//!
 //! [network]                # non-global networks, named explicitly
 //! allow = ["10.0.0.0/8"]   # (an IP-literal or localhost [[http]] host names itself)
 //! ```
@@ -71,6 +78,7 @@ pub mod env;
 mod explain;
 mod http_rule;
 mod parse;
+mod sink;
 
 pub use check::{ImportClass, check_imports, classify_import, ungranted};
 pub use explain::explain;
@@ -78,6 +86,7 @@ pub use http_rule::{
     HostPattern, HttpRule, Origin, PLACEHOLDER_OPEN, PathGlob, PathPlaceholder, Scheme, placeholder_names, split_host,
 };
 pub use parse::{GrantError, SIGNING_KEY_PREFIX, valid_name};
+pub use sink::{PolicyGrant, SAFE_METHODS, Sink, http_sink};
 
 use std::collections::BTreeMap;
 
@@ -119,6 +128,8 @@ pub struct Grant {
     pub env: BTreeMap<String, String>,
     /// Which of its calls, as a tool, need a person's approval.
     pub approval: Approval,
+    /// Its sinks as the data-flow policy sees them.
+    pub policy: PolicyGrant,
 }
 
 /// `[approval] calls = …`: when a person confirms a tool's calls before

@@ -61,6 +61,8 @@ struct RawGrant {
     #[serde(default)]
     approval: Option<RawApproval>,
     #[serde(default)]
+    policy: Option<RawPolicy>,
+    #[serde(default)]
     env: BTreeMap<String, Spanned<String>>,
 }
 
@@ -98,6 +100,15 @@ struct RawTerminal {
 #[serde(deny_unknown_fields)]
 struct RawApproval {
     calls: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    sink: bool,
+    #[serde(default)]
+    untrusted_ok: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -200,7 +211,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         line: e.span().map(|s| cx.line_of(s.start)),
         message: e.message().trim().to_string(),
         hint: Some(
-            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers], [kv], [inbox], [toolgen], [env], [terminal] and [approval]; see `claw component inspect` for examples"
+            "a grant may have [limits], [[http]], [[secrets]], [workspace], [memory], [invoke], [network], [inbound], [providers], [kv], [inbox], [toolgen], [env], [terminal], [approval] and [policy]; see `claw component inspect` for examples"
                 .into(),
         ),
     })?;
@@ -389,7 +400,29 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         }
         grant.invoke.insert(alias, tool.into_inner());
     }
+    if let Some(p) = raw.policy {
+        policy(&cx, p, &mut grant)?;
+    }
     Ok(grant)
+}
+
+/// `[policy]`, read last: `untrusted_ok` names sinks the rest of the grant
+/// opened, so a typo cannot quietly leave a sink guarded (or look unguarded).
+fn policy(cx: &Ctx<'_>, p: RawPolicy, grant: &mut Grant) -> Result<(), GrantError> {
+    grant.policy.sink = p.sink;
+    let sinks: Vec<String> = grant.sinks().into_iter().map(|s| s.name).collect();
+    for name in p.untrusted_ok {
+        if !sinks.contains(name.get_ref()) {
+            let hint = if sinks.is_empty() {
+                "this grant has no sinks (no unsafe HTTP method, workspace write, invoke or `sink = true`): remove untrusted_ok".to_string()
+            } else {
+                format!("name one of this grant's sinks: {}", sinks.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "))
+            };
+            return cx.err(name.span(), format!("policy.untrusted_ok: `{}` is not a sink of this grant", name.get_ref()), &hint);
+        }
+        grant.policy.untrusted_ok.push(name.into_inner());
+    }
+    Ok(())
 }
 
 fn limits(cx: &Ctx<'_>, l: RawLimits) -> Result<Limits, GrantError> {

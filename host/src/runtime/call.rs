@@ -92,6 +92,11 @@ pub(super) async fn execute_with(
         }
         Ok(r) => r,
     };
+    // A sink held for a person is the call's result, whatever the tool
+    // made of its refusal: the LLM is told what waits, and why.
+    if let Some(why) = store.data().held_sink() {
+        return Err(CallError::Unapproved { tool: name, why });
+    }
     match result {
         Ok(Ok(output)) => {
             if output.len() > limits.output_bytes {

@@ -96,7 +96,7 @@ impl Runtime {
             return Err(CallError::Quarantined { tool: name, reason: hold.reason });
         }
         let limits = channel.grant.limits;
-        let info = CallInfo { call_id: self.next_call_id(), tool: name.clone(), caller: None, depth: 0 };
+        let info = CallInfo { call_id: self.next_call_id(), tool: name.clone(), caller: None, depth: 0, sinks: None };
         let mut store = new_store(self.engine.wasmtime(), channel, &info, &self.services);
         let run = async {
             let instance = pre.instantiate_async(&mut store).await?;

@@ -92,7 +92,7 @@ impl Runtime {
         let Pre::Llm(pre) = &router.pre else { return Err(LlmFailure::NoRouter) };
         let limits = router.grant.limits;
         let name = router.record.name.clone();
-        let info = CallInfo { call_id: self.next_call_id(), tool: name.clone(), caller: None, depth: 0 };
+        let info = CallInfo { call_id: self.next_call_id(), tool: name.clone(), caller: None, depth: 0, sinks: None };
         let mut store = new_store(self.engine.wasmtime(), &router, &info, &self.services);
         if let Some(sink) = sink {
             store.data_mut().stream_reply_to(sink);

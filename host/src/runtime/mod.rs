@@ -98,7 +98,14 @@ impl std::fmt::Debug for Runtime {
 struct WeakInvoker(Weak<Runtime>);
 
 impl invoke::Invoker for WeakInvoker {
-    fn invoke(&self, tool: String, params_json: String, caller: String, depth: u32) -> invoke::InvokeFuture {
+    fn invoke(
+        &self,
+        tool: String,
+        params_json: String,
+        caller: String,
+        depth: u32,
+        tainted_by: Option<String>,
+    ) -> invoke::InvokeFuture {
         let runtime = self.0.upgrade();
         Box::pin(async move {
             let Some(runtime) = runtime else {
@@ -107,7 +114,10 @@ impl invoke::Invoker for WeakInvoker {
                     message: "the host is shutting down".into(),
                 });
             };
-            runtime.call_as(&tool, &params_json, Some(caller), depth).await.map_err(|e| e.to_tool_error())
+            runtime
+                .call_as(&tool, &params_json, Some(caller), depth, tainted_by.as_deref())
+                .await
+                .map_err(|e| e.to_tool_error())
         })
     }
 }
@@ -317,7 +327,7 @@ impl Runtime {
     /// Ask a tool for its description and parameters schema.
     async fn describe(&self, tool: &LoadedComponent) -> Result<(String, String)> {
         let name = tool.record.name.clone();
-        let info = CallInfo { call_id: self.next_call_id(), tool: name.clone(), caller: None, depth: 0 };
+        let info = CallInfo { call_id: self.next_call_id(), tool: name.clone(), caller: None, depth: 0, sinks: None };
         // Describing itself needs nothing: the call runs under the grant's
         // limits and no capability (no egress, workspace, memory, invoke).
         let sandbox_only = Grant { limits: tool.grant.limits, ..Grant::default() };
@@ -510,10 +520,12 @@ impl Runtime {
     ///
     /// A [`CallError`] saying what failed.
     pub async fn call(&self, name: &str, params_json: &str) -> Result<String, CallError> {
-        self.call_as(name, params_json, None, 0).await
+        self.call_as(name, params_json, None, 0, None).await
     }
 
-    /// Call a tool as `caller` at `depth`.
+    /// Call a tool as `caller` at `depth`; `tainted_by` names the
+    /// untrusted content of the turn it serves (its sinks then wait for a
+    /// person, unless the grant declares them safe).
     ///
     /// # Errors
     ///
@@ -524,6 +536,7 @@ impl Runtime {
         params_json: &str,
         caller: Option<String>,
         depth: u32,
+        tainted_by: Option<&str>,
     ) -> Result<String, CallError> {
         if depth > MAX_CALL_DEPTH {
             return Err(CallError::TooDeep { tool: name.to_string(), max: MAX_CALL_DEPTH });
@@ -534,7 +547,7 @@ impl Runtime {
         }
         if depth > 0 {
             // A tool's `invoke` is no way around a person's approval.
-            self.approved(name, params_json).await?;
+            self.approved(name, params_json, tainted_by).await?;
         }
         let Some(_slot) = self.tool_slots.take(depth).await else {
             return Err(CallError::Host(anyhow::anyhow!(
@@ -554,7 +567,10 @@ impl Runtime {
                 return Err(CallError::BadParams { tool: name.to_string(), message: format!("not valid JSON: {e}") });
             }
         }
-        let info = CallInfo { call_id: self.next_call_id(), tool: name.to_string(), caller, depth };
+        let sinks = tainted_by.map(|from| {
+            Arc::new(capabilities::sinks::Sinks::new(name, &tool.grant, params_json, from, self.services.store.clone()))
+        });
+        let info = CallInfo { call_id: self.next_call_id(), tool: name.to_string(), caller, depth, sinks };
         call::execute(self.engine.wasmtime(), &tool, info, params_json, &self.services).await
     }
 

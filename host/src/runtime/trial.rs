@@ -19,7 +19,7 @@ impl Runtime {
         let name = tool.record.name.clone();
         let nothing = Grant { limits: tool.grant.limits, ..Grant::default() };
         let config = Config::from_grant(&name, World::Tool, &nothing);
-        let info = CallInfo { call_id: self.next_call_id(), tool: name, caller: None, depth: 0 };
+        let info = CallInfo { call_id: self.next_call_id(), tool: name, caller: None, depth: 0, sinks: None };
         call::execute_with(self.engine.wasmtime(), tool, &config, info, params, &self.services).await
     }
 }

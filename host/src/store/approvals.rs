@@ -28,6 +28,10 @@ pub struct Request {
     /// Why it was denied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Why it asks, beyond the grant's `[approval]`: the data-flow
+    /// policy's words (what untrusted content, which sinks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
     /// When it was asked for (ms since the epoch).
     pub created_ms: i64,
     /// When it stops waiting.
@@ -43,6 +47,34 @@ pub enum Gate {
     Pending(Request),
     /// A person said no, for this reason.
     Denied(Request),
+}
+
+impl Gate {
+    /// What the LLM is told when the call may not run (`None`: it may);
+    /// `because` is the data-flow policy's reason, or empty.
+    pub fn refusal(&self, tool: &str, because: &str) -> Option<String> {
+        let because = if because.is_empty() { String::new() } else { format!(" because {because}") };
+        match self {
+            Gate::Pass => None,
+            Gate::Pending(r) => Some(format!(
+                "the tool `{tool}` needs a person's approval before it runs{because}, and approval request {id} waits for one \
+                 (the operator answers with `claw approvals approve {id}` or `claw approvals deny {id}`). It has not run. \
+                 Do not call it again in this turn: tell the person what you want to do and why.",
+                id = r.id
+            )),
+            Gate::Denied(r) => Some(format!(
+                "the operator denied this call of `{tool}` (approval request {}): {}. Do not ask again in this turn.",
+                r.id,
+                r.reason.as_deref().unwrap_or("no reason given")
+            )),
+        }
+    }
+}
+
+/// One spelling per set of arguments (JSON re-serialised, keys sorted), so
+/// "always with these arguments" holds however the LLM spaced them.
+pub fn canonical(arguments: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(arguments).map_or_else(|_| arguments.to_string(), |v| v.to_string())
 }
 
 /// What an approval covers.
@@ -92,11 +124,11 @@ impl Store {
     }
 }
 
-type Row = (String, String, String, String, Option<String>, i64, i64);
+type Row = (String, String, String, String, Option<String>, i64, i64, Option<String>);
 /// The columns of a [`Row`], for `concat!` (the queries must be static).
 macro_rules! columns {
     () => {
-        "id, tool, arguments, state, reason, created_ms, expires_ms"
+        "id, tool, arguments, state, reason, created_ms, expires_ms, why"
     };
 }
 
@@ -110,18 +142,26 @@ fn request(r: Row, now: i64) -> Request {
         reason: r.4,
         created_ms: r.5,
         expires_ms: r.6,
+        why: r.7,
     }
 }
 
 impl Approvals<'_> {
     /// Whether `tool` may run with `arguments` under `need`: a scope or an
     /// unused once-approval covers it (the once-approval is used up), a
-    /// denial answers it, or it waits on a (new or reused) request.
+    /// denial answers it, or it waits on a (new or reused) request, which
+    /// a new one records `why` it asks.
     ///
     /// # Errors
     ///
     /// The store failing.
-    pub async fn gate(&self, tool: &str, arguments: &str, need: Approval) -> Result<Gate, sqlx::Error> {
+    pub async fn gate(
+        &self,
+        tool: &str,
+        arguments: &str,
+        need: Approval,
+        why: Option<&str>,
+    ) -> Result<Gate, sqlx::Error> {
         const SCOPED: &str =
             "SELECT COUNT(*) FROM approval_scopes WHERE tool = $1 AND (arguments = '' OR arguments = $2)";
         const USED_BEFORE: &str = "SELECT COUNT(*) FROM approvals WHERE tool = $1 AND state IN ('used', 'always')";
@@ -163,7 +203,7 @@ impl Approvals<'_> {
         if let Some(r) = self.one_of_call(DENIED, tool, arguments, now).await? {
             return Ok(Gate::Denied(r));
         }
-        self.ask(tool, arguments, now).await.map(Gate::Pending)
+        self.ask(tool, arguments, now, why).await.map(Gate::Pending)
     }
 
     /// The request `q` picks among those of this call (`$1` tool, `$2`
@@ -185,15 +225,15 @@ impl Approvals<'_> {
     }
 
     /// The pending request for this call, or a new one.
-    async fn ask(&self, tool: &str, arguments: &str, now: i64) -> Result<Request, sqlx::Error> {
+    async fn ask(&self, tool: &str, arguments: &str, now: i64, why: Option<&str>) -> Result<Request, sqlx::Error> {
         const WAITING: &str = concat!(
             "SELECT ",
             columns!(),
             " FROM approvals WHERE tool = $1 AND arguments = $2 AND state = 'pending' \
              AND expires_ms > $3 ORDER BY created_ms LIMIT 1"
         );
-        const PUT: &str = "INSERT INTO approvals (id, tool, arguments, state, created_ms, expires_ms) \
-             VALUES ($1, $2, $3, 'pending', $4, $5)";
+        const PUT: &str = "INSERT INTO approvals (id, tool, arguments, state, created_ms, expires_ms, why) \
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6)";
         if let Some(r) = self.one_of_call(WAITING, tool, arguments, now).await? {
             return Ok(r);
         }
@@ -206,6 +246,7 @@ impl Approvals<'_> {
             .bind(arguments)
             .bind(now)
             .bind(expires)
+            .bind(why)
             .execute(p)
             .await?
             .rows_affected());
@@ -217,6 +258,7 @@ impl Approvals<'_> {
             reason: None,
             created_ms: now,
             expires_ms: expires,
+            why: why.map(str::to_string),
         })
     }
 

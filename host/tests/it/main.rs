@@ -17,6 +17,7 @@ mod boundary;
 mod cache;
 mod catalogue;
 mod channels;
+mod dataflow;
 mod cli;
 mod deny_stubs;
 mod egress;

@@ -271,26 +271,26 @@ async fn approvals_wait_are_used_once_or_always_and_denials_stand(db: &TestDb) {
         Gate::Pending(r) => r,
         other => panic!("expected a pending request, got {other:?}"),
     };
-    assert_eq!(a.gate("send", "{}", Approval::Never).await.unwrap(), Gate::Pass);
-    let first = pending(a.gate("send", r#"{"to":"bob"}"#, Approval::Always).await.unwrap());
+    assert_eq!(a.gate("send", "{}", Approval::Never, None).await.unwrap(), Gate::Pass);
+    let first = pending(a.gate("send", r#"{"to":"bob"}"#, Approval::Always, None).await.unwrap());
     assert_eq!((first.state.as_str(), first.tool.as_str()), ("pending", "send"));
     // The same call waits on the same request; another call gets its own.
-    assert_eq!(pending(a.gate("send", r#"{"to":"bob"}"#, Approval::Always).await.unwrap()).id, first.id);
-    let other = pending(a.gate("send", r#"{"to":"eve"}"#, Approval::Always).await.unwrap());
+    assert_eq!(pending(a.gate("send", r#"{"to":"bob"}"#, Approval::Always, None).await.unwrap()).id, first.id);
+    let other = pending(a.gate("send", r#"{"to":"eve"}"#, Approval::Always, None).await.unwrap());
     assert_ne!(other.id, first.id);
     assert_eq!(a.list(false).await.unwrap().len(), 2);
 
     // Once: the next matching call runs, the one after waits again.
     a.approve(&first.id.to_lowercase(), Scope::Once).await.unwrap();
-    assert_eq!(a.gate("send", r#"{"to":"bob"}"#, Approval::Always).await.unwrap(), Gate::Pass);
-    let again = pending(a.gate("send", r#"{"to":"bob"}"#, Approval::Always).await.unwrap());
+    assert_eq!(a.gate("send", r#"{"to":"bob"}"#, Approval::Always, None).await.unwrap(), Gate::Pass);
+    let again = pending(a.gate("send", r#"{"to":"bob"}"#, Approval::Always, None).await.unwrap());
     assert_ne!(again.id, first.id, "a used approval is not reused");
     assert!(matches!(a.approve(&first.id, Scope::Once).await, Err(ApprovalError::Decided { .. })));
     assert!(matches!(a.approve("NOSUCHID", Scope::Once).await, Err(ApprovalError::NoSuch(_))));
 
     // Denied: the same call is answered with the reason, without a new request.
     a.deny(&other.id, "not to eve").await.unwrap();
-    match a.gate("send", r#"{"to":"eve"}"#, Approval::Always).await.unwrap() {
+    match a.gate("send", r#"{"to":"eve"}"#, Approval::Always, None).await.unwrap() {
         Gate::Denied(r) => assert_eq!((r.id, r.reason.as_deref()), (other.id.clone(), Some("not to eve"))),
         g => panic!("{g:?}"),
     }
@@ -298,21 +298,21 @@ async fn approvals_wait_are_used_once_or_always_and_denials_stand(db: &TestDb) {
     // Always for these arguments, then for the whole tool.
     a.approve(&again.id, Scope::Arguments).await.unwrap();
     for _ in 0..3 {
-        assert_eq!(a.gate("send", r#"{"to":"bob"}"#, Approval::Always).await.unwrap(), Gate::Pass);
+        assert_eq!(a.gate("send", r#"{"to":"bob"}"#, Approval::Always, None).await.unwrap(), Gate::Pass);
     }
-    let third = pending(a.gate("send", r#"{"to":"ann"}"#, Approval::Always).await.unwrap());
+    let third = pending(a.gate("send", r#"{"to":"ann"}"#, Approval::Always, None).await.unwrap());
     a.approve(&third.id, Scope::Tool).await.unwrap();
-    assert_eq!(a.gate("send", r#"{"to":"zed"}"#, Approval::Always).await.unwrap(), Gate::Pass);
-    assert!(matches!(a.gate("post", "{}", Approval::Always).await.unwrap(), Gate::Pending(_)), "scopes are per tool");
+    assert_eq!(a.gate("send", r#"{"to":"zed"}"#, Approval::Always, None).await.unwrap(), Gate::Pass);
+    assert!(matches!(a.gate("post", "{}", Approval::Always, None).await.unwrap(), Gate::Pending(_)), "scopes are per tool");
 
     // First use: one approval, then the tool runs with any arguments.
-    let fu = pending(a.gate("fetch", r#"{"u":1}"#, Approval::FirstUse).await.unwrap());
+    let fu = pending(a.gate("fetch", r#"{"u":1}"#, Approval::FirstUse, None).await.unwrap());
     a.approve(&fu.id, Scope::Once).await.unwrap();
-    assert_eq!(a.gate("fetch", r#"{"u":1}"#, Approval::FirstUse).await.unwrap(), Gate::Pass);
-    assert_eq!(a.gate("fetch", r#"{"u":2}"#, Approval::FirstUse).await.unwrap(), Gate::Pass);
+    assert_eq!(a.gate("fetch", r#"{"u":1}"#, Approval::FirstUse, None).await.unwrap(), Gate::Pass);
+    assert_eq!(a.gate("fetch", r#"{"u":2}"#, Approval::FirstUse, None).await.unwrap(), Gate::Pass);
 
     // An expired request cannot be approved, and nothing runs because of it.
-    let late = pending(a.gate("wipe", "{}", Approval::Always).await.unwrap());
+    let late = pending(a.gate("wipe", "{}", Approval::Always, None).await.unwrap());
     let expire = "UPDATE approvals SET expires_ms = 1 WHERE tool = 'wipe'";
     match store.db() {
         claw::store::Db::Sqlite(p) => drop(sqlx::query(expire).execute(p).await.unwrap()),
@@ -322,6 +322,13 @@ async fn approvals_wait_are_used_once_or_always_and_denials_stand(db: &TestDb) {
     assert!(a.list(false).await.unwrap().iter().all(|r| r.id != late.id), "an expired request no longer waits");
     let all = a.list(true).await.unwrap();
     assert_eq!(all.iter().find(|r| r.id == late.id).unwrap().state, "expired");
-    let renewed = pending(a.gate("wipe", "{}", Approval::Always).await.unwrap());
+    let renewed = pending(a.gate("wipe", "{}", Approval::Always, None).await.unwrap());
     assert_ne!(renewed.id, late.id, "a new call asks again");
+
+    // Why a request asks is kept with it and listed.
+    let why = "the turn holds content from tool http-fetch";
+    let asked = pending(a.gate("mail", "{}", Approval::Always, Some(why)).await.unwrap());
+    assert_eq!(asked.why.as_deref(), Some(why));
+    let listed = a.list(false).await.unwrap();
+    assert_eq!(listed.iter().find(|r| r.id == asked.id).unwrap().why.as_deref(), Some(why));
 }
