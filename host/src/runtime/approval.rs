@@ -68,7 +68,7 @@ impl Runtime {
             Err(e) => return Err(unreadable(tool, &why, &e)),
         };
         match gate {
-            Ok(gate) => match gate.refusal(tool, &why) {
+            Ok(gate) => match gate.refusal(tool, &why, "It has not run.") {
                 None => Ok(()),
                 Some(why) => Err(CallError::Unapproved { tool: tool.to_string(), why }),
             },

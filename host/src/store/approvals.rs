@@ -51,14 +51,15 @@ pub enum Gate {
 
 impl Gate {
     /// What the LLM is told when the call may not run (`None`: it may);
-    /// `because` is the data-flow policy's reason, or empty.
-    pub fn refusal(&self, tool: &str, because: &str) -> Option<String> {
+    /// `because` is the data-flow policy's reason, or empty; `undone` says
+    /// what did not happen ("It has not run.").
+    pub fn refusal(&self, tool: &str, because: &str, undone: &str) -> Option<String> {
         let because = if because.is_empty() { String::new() } else { format!(" because {because}") };
         match self {
             Gate::Pass => None,
             Gate::Pending(r) => Some(format!(
                 "the tool `{tool}` needs a person's approval before it runs{because}, and approval request {id} waits for one \
-                 (the operator answers with `claw approvals approve {id}` or `claw approvals deny {id}`). It has not run. \
+                 (the operator answers with `claw approvals approve {id}` or `claw approvals deny {id}`). {undone} \
                  Do not call it again in this turn: tell the person what you want to do and why.",
                 id = r.id
             )),

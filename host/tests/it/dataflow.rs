@@ -66,15 +66,16 @@ fn content_from_outside_cannot_drive_a_write_without_a_person() {
     assert_eq!(file(&h, "notes/owned.md"), None, "the injected write did not happen");
     let told = llm.requests()[4].last_message_text();
     assert!(told.contains("needs a person's approval"), "{told}");
-    assert!(told.contains("the turn holds content from outside (tool http-fetch)"), "{told}");
-    assert!(told.contains("write notes/"), "the request names the sinks: {told}");
+    assert!(told.contains("the turn holds content from outside (") && told.contains("tool http-fetch"), "{told}");
+    assert!(told.contains("this call would use write notes/"), "the request names the sink: {told}");
+    assert!(told.contains("It stopped there: write notes/ was not used."), "{told}");
     let list = waiting(&h);
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["tool"], "workspace");
     let why = list[0]["why"].as_str().unwrap();
-    assert!(why.contains("tool http-fetch") && why.contains("write notes/") && why.contains("write journal/"), "{why}");
+    assert!(why.contains("tool http-fetch") && why.contains("write notes/") && !why.contains("journal/"), "{why}");
     let human = stdout(&h.claw(&["approvals", "list"]));
-    assert!(human.contains("asked because the turn holds content from outside (tool http-fetch)"), "{human}");
+    assert!(human.contains("asked because the turn holds content from outside ("), "{human}");
 }
 
 #[test]
@@ -138,4 +139,79 @@ fn a_grant_declaring_a_sink_it_does_not_have_is_refused_and_nothing_is_installed
     assert!(err.contains("workspace.toml:5: policy.untrusted_ok: `write journal/` is not a sink of this grant"), "{err}");
     assert!(err.contains("\"write notes/\""), "the hint lists the sinks: {err}");
     assert!(!h.claw(&["component", "inspect", "workspace"]).status.success(), "nothing was installed");
+}
+
+/// The store of a test home, as `claw approvals` reads it.
+async fn approvals_store(h: &TestHome) -> claw::store::Store {
+    claw::store::Store::connect(&claw::store::DatabaseUrl::resolve(&h.home).unwrap()).await.unwrap()
+}
+
+#[tokio::test]
+async fn under_untrusted_content_an_unsafe_method_is_held_at_the_boundary_and_a_safe_one_passes() {
+    use claw::runtime::CallError;
+    let server = crate::common::TestServer::start(0);
+    let h = TestHome::new();
+    let rt = h.runtime();
+    let rule = format!("[[http]]\nurl = \"http://127.0.0.1:{}/**\"\nmethods = [\"GET\", \"POST\"]\n", server.port);
+    crate::common::add(&rt, "raw", "raw_http", &rule).await.unwrap();
+    let call = |method: &str| format!(r#"{{"method":"{method}","url":"http://127.0.0.1:{}/hello"}}"#, server.port);
+    let from = Some("tool http-fetch");
+
+    let got = rt.call_as("raw", &call("GET"), None, 0, from).await.unwrap();
+    assert!(got.contains("hello from the test server"), "a GET is no sink: {got}");
+    match rt.call_as("raw", &call("POST"), None, 0, from).await.unwrap_err() {
+        CallError::Unapproved { why, .. } => {
+            let sink = format!("POST http://127.0.0.1:{}/**", server.port);
+            assert!(why.contains(&format!("this call would use {sink}")), "{why}");
+            assert!(why.contains(&format!("It stopped there: {sink} was not used.")), "{why}");
+        }
+        other => panic!("expected the POST to wait for a person, got {other}"),
+    }
+    assert_eq!(server.seen().iter().filter(|l| l.starts_with("POST")).count(), 0, "{:?}", server.seen());
+    // The same call without untrusted content in the turn is no one's business.
+    rt.call_as("raw", &call("POST"), None, 0, None).await.unwrap();
+    assert_eq!(server.seen().iter().filter(|l| l.starts_with("POST")).count(), 1);
+
+    // Approved once, the held call goes out; the audit log has the hold.
+    let store = approvals_store(&h).await;
+    let waiting = store.approvals().list(false).await.unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    store.approvals().approve(&waiting[0].id, claw::store::approvals::Scope::Once).await.unwrap();
+    rt.call_as("raw", &call("POST"), None, 0, from).await.unwrap();
+    assert_eq!(server.seen().iter().filter(|l| l.starts_with("POST")).count(), 2);
+    rt.services().boundary.flush_audit();
+    let audit = std::fs::read_to_string(h.dir.path().join("data/audit.jsonl")).unwrap();
+    assert!(audit.contains("waits for a person's approval (the data-flow policy)"), "{audit}");
+}
+
+#[tokio::test]
+async fn an_invoke_is_a_sink_and_the_tool_invoked_inherits_the_turn_s_provenance() {
+    use claw::runtime::CallError;
+    let server = crate::common::TestServer::start(0);
+    let h = TestHome::new();
+    let rt = h.runtime();
+    let rule = format!("[[http]]\nurl = \"http://127.0.0.1:{}/**\"\nmethods = [\"POST\"]\n", server.port);
+    crate::common::add(&rt, "raw", "raw_http", &rule).await.unwrap();
+    crate::common::add(&rt, "echo", "echo", "").await.unwrap();
+    crate::common::add(&rt, "caller", "caller", "[invoke]\nsay = \"echo\"\n").await.unwrap();
+    let from = Some("a message from telegram:42");
+    let say = r#"{"alias":"say","params":{"text":"hi"}}"#;
+    match rt.call_as("caller", say, None, 0, from).await.unwrap_err() {
+        CallError::Unapproved { why, .. } => assert!(why.contains("this call would use invoke say"), "{why}"),
+        other => panic!("expected the invoke to wait, got {other}"),
+    }
+    assert!(rt.call_as("caller", say, None, 0, None).await.unwrap().contains("hi"));
+
+    // Declaring the invoke safe does not launder the content: the tool
+    // invoked still holds its own unsafe request.
+    crate::common::add(&rt, "relay", "caller", "[invoke]\npost = \"raw\"\n[policy]\nuntrusted_ok = [\"invoke post\"]\n")
+        .await
+        .unwrap();
+    let post = format!(
+        r#"{{"alias":"post","params":{{"method":"POST","url":"http://127.0.0.1:{}/hello"}}}}"#,
+        server.port
+    );
+    let err = rt.call_as("relay", &post, None, 0, from).await.unwrap_err();
+    assert!(err.to_string().contains("needs a person's approval"), "{err}");
+    assert!(server.seen().is_empty(), "{:?}", server.seen());
 }
