@@ -90,11 +90,12 @@ async fn run(runtime: &Runtime, call: &ToolCall, allowed: Option<&[String]>, tai
         && let Some((server, _)) = crate::mcp::result::split(&call.name)
         && runtime.mcp().any()
     {
-        if tainted_by.is_some() {
-            let read_only = runtime.mcp().tools().await.iter().any(|t| t.name == call.name && t.read_only);
-            if let Err(e) = runtime.approved_mcp(&call.name, args, read_only, tainted_by).await {
-                return format!("error: {e}");
-            }
+        // An unknown tool is the call's own error, below.
+        let listed = runtime.mcp().server_tools(server).await.ok();
+        if let Some(tool) = listed.and_then(|(tools, _)| tools.into_iter().find(|t| t.name == call.name))
+            && let Err(e) = runtime.approved_mcp(&tool, args, tainted_by).await
+        {
+            return format!("error: {e}");
         }
         // Every MCP result is outside content, its error text included.
         return match runtime.mcp().call(&call.name, args).await {

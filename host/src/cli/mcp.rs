@@ -5,6 +5,7 @@
 use super::Printer;
 use crate::boundary::Boundary;
 use crate::home::Home;
+use crate::mcp::config::McpApproval;
 use crate::mcp::{EnvVar, Isolation, Mcp, McpTool, Server, Servers, remote};
 use crate::problem::Problem;
 use anyhow::Result;
@@ -49,6 +50,11 @@ pub(super) enum McpCommand {
         /// Its address-space limit in MiB.
         #[arg(long, default_value_t = crate::mcp::config::DEFAULT_MEMORY_MB)]
         memory_mb: u64,
+        /// Which calls of its tools wait for a person (`claw approvals`):
+        /// those it does not mark read-only or non-destructive, every
+        /// call, or none.
+        #[arg(long, value_enum, default_value_t = McpApproval::Destructive)]
+        approval: McpApproval,
     },
     /// List the configured servers.
     List,
@@ -76,7 +82,7 @@ pub(super) enum McpCommand {
 pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
     match cmd {
-        McpCommand::Add { name, command, url, bearer, grant, env, dirs, read, network, timeout_ms, memory_mb } => {
+        McpCommand::Add { name, command, url, bearer, grant, env, dirs, read, network, timeout_ms, memory_mb, approval } => {
             let mut server = match (&command, &url) {
                 (Some(command), _) => {
                     let words = shlex::split(command).ok_or_else(|| {
@@ -94,6 +100,7 @@ pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
             server.network = network;
             server.timeout_ms = timeout_ms;
             server.memory_mb = memory_mb;
+            server.approval = approval;
             let mut servers = Servers::load(&home)?;
             servers.add(server.clone())?;
             let grant_text = match (&grant, server.is_remote()) {
@@ -148,11 +155,16 @@ pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
                     ));
                     let env: Vec<String> = s.env.iter().map(ToString::to_string).collect();
                     printer.line(format!(
-                        "    env: {}; network: {}; read-write: {}; read-only: {}",
+                        "    env: {}; network: {}; read-write: {}; read-only: {}; approval: {}",
                         if env.is_empty() { "(none)".into() } else { env.join(" ") },
                         if s.network { "open" } else { "none" },
                         paths(&s.dirs),
                         paths(&s.read),
+                        match s.approval {
+                            McpApproval::Destructive => "calls of tools not marked harmless wait for a person",
+                            McpApproval::Always => "every call waits for a person",
+                            McpApproval::Never => "none asked",
+                        },
                     ));
                     for (var, secret) in s.secrets() {
                         printer.line(format!(
@@ -169,7 +181,12 @@ pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
             } else {
                 for t in &tools {
                     let first = t.description.lines().next().unwrap_or_default();
-                    printer.line(format!("{:<40} {}{first}", t.name, if t.read_only { "(read-only) " } else { "" }));
+                    let marks = match (t.read_only, t.approval) {
+                        (true, _) => "(read-only) ",
+                        (false, crate::grant::Approval::Never) => "",
+                        (false, _) => "(asks a person) ",
+                    };
+                    printer.line(format!("{:<40} {marks}{first}", t.name));
                 }
                 show_isolation(printer, &isolation);
             }

@@ -67,6 +67,37 @@ pub struct Server {
     /// Its address-space limit.
     #[serde(default = "default_memory")]
     pub memory_mb: u64,
+    /// Which of its tools' calls wait for a person.
+    #[serde(default)]
+    pub approval: McpApproval,
+}
+
+/// `claw mcp add --approval`: which calls of a server's tools need a
+/// person (`claw approvals`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum McpApproval {
+    /// Calls of tools the server does not mark harmless: neither
+    /// `readOnlyHint` nor `destructiveHint: false` (MCP's own default
+    /// is that a tool may destroy).
+    #[default]
+    Destructive,
+    /// Every call.
+    Always,
+    /// None (the data-flow policy still holds a tool not marked read-only
+    /// once untrusted content is in the turn).
+    Never,
+}
+
+impl McpApproval {
+    /// What a call of a tool with these hints needs.
+    pub fn needs(self, destructive: bool) -> crate::grant::Approval {
+        match self {
+            McpApproval::Always => crate::grant::Approval::Always,
+            McpApproval::Destructive if destructive => crate::grant::Approval::Always,
+            _ => crate::grant::Approval::Never,
+        }
+    }
 }
 
 fn default_timeout() -> u64 {
@@ -156,6 +187,7 @@ impl Server {
             network: false,
             timeout_ms: DEFAULT_TIMEOUT_MS,
             memory_mb: DEFAULT_MEMORY_MB,
+            approval: McpApproval::default(),
         }
     }
 

@@ -45,6 +45,12 @@ pub struct McpTool {
     pub schema: String,
     /// Whether the server says it only reads (a hint, not a guarantee).
     pub read_only: bool,
+    /// Whether it may destroy: MCP's default, unless the server marks it
+    /// read-only or `destructiveHint: false`.
+    pub destructive: bool,
+    /// What its calls need of a person: the server's `approval` setting
+    /// applied to its hints.
+    pub approval: crate::grant::Approval,
 }
 
 /// The configured servers and their running sessions.
@@ -154,7 +160,7 @@ impl Mcp {
         };
         let session = self.start(server, grant).await?;
         let tools = session.tools().await?;
-        Ok((offer(&server.name, tools), session.isolation().clone()))
+        Ok((offer(&server.name, server.approval, tools), session.isolation().clone()))
     }
 
     /// Start a session of `server`, audited with what holds it in; a
@@ -243,7 +249,8 @@ impl Mcp {
     pub async fn server_tools(&self, name: &str) -> Result<(Vec<McpTool>, Isolation), McpError> {
         let session = self.session(name).await?;
         let tools = session.tools().await?;
-        Ok((offer(name, tools), session.isolation().clone()))
+        let approval = self.servers().ok().and_then(|s| s.list.iter().find(|s| s.name == name).map(|s| s.approval));
+        Ok((offer(name, approval.unwrap_or_default(), tools), session.isolation().clone()))
     }
 
     /// Every configured server's tools. A server that fails is left out
@@ -307,7 +314,7 @@ impl Mcp {
 }
 
 /// `server`'s tools as the agent is offered them.
-fn offer(server: &str, tools: Vec<rmcp::model::Tool>) -> Vec<McpTool> {
+fn offer(server: &str, approval: config::McpApproval, tools: Vec<rmcp::model::Tool>) -> Vec<McpTool> {
     tools
         .into_iter()
         .filter_map(|t| {
@@ -315,12 +322,17 @@ fn offer(server: &str, tools: Vec<rmcp::model::Tool>) -> Vec<McpTool> {
                 tracing::warn!(target: "claw::mcp", "MCP tool `{}` of `{server}` is not offered: its name is too long for the LLM APIs", t.name);
                 return None;
             };
+            let hints = t.annotations.as_ref();
+            let read_only = hints.and_then(|a| a.read_only_hint) == Some(true);
+            let destructive = !read_only && hints.and_then(|a| a.destructive_hint) != Some(false);
             Some(McpTool {
                 name: offered,
                 server: server.to_string(),
                 description: t.description.as_deref().unwrap_or_default().to_string(),
                 schema: serde_json::Value::Object((*t.input_schema).clone()).to_string(),
-                read_only: t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true),
+                read_only,
+                destructive,
+                approval: approval.needs(destructive),
                 tool: t.name.into_owned(),
             })
         })

@@ -27,21 +27,21 @@ impl Runtime {
         self.ask(tool, args, component.grant.approval, tainted_by, sink).await
     }
 
-    /// [`Runtime::approved`] for an MCP server's tool: under the data-flow
-    /// policy, one not marked read-only is a sink.
+    /// [`Runtime::approved`] for an MCP server's tool: its server's
+    /// `approval` setting (destructive tools by default), and under the
+    /// data-flow policy, one not marked read-only is a sink.
     ///
     /// # Errors
     ///
     /// As [`Runtime::approved`].
     pub async fn approved_mcp(
         &self,
-        tool: &str,
+        tool: &crate::mcp::McpTool,
         args: &str,
-        read_only: bool,
         tainted_by: Option<&str>,
     ) -> Result<(), CallError> {
-        let sink = if read_only { "" } else { "an MCP tool not marked read-only" };
-        self.ask(tool, args, Approval::Never, tainted_by, sink).await
+        let sink = if tool.read_only { "" } else { "an MCP tool not marked read-only" };
+        self.ask(&tool.name, args, tool.approval, tainted_by, sink).await
     }
 
     async fn ask(
