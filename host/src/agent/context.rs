@@ -178,7 +178,9 @@ async fn summarise(
     // A summary of content from outside carries that provenance on, in
     // claw's own wrapper (which the summarised text cannot close).
     Ok(match read.describe() {
-        Some(from) => untrusted::wrap(&format!("summary of earlier turns, which held content from {from}"), &answer.text),
+        Some(from) => {
+            untrusted::wrap(&format!("summary of earlier turns, which held content from {from}"), &answer.text)
+        }
         None => answer.text,
     })
 }

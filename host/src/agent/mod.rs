@@ -209,8 +209,7 @@ impl Agent {
         // What is not the operator's word, as it enters the context: a
         // stranger's message and earlier tool results arrive wrapped.
         let mut provenance = provenance::Provenance::trusted();
-        let system =
-            context::system_prompt(&self.runtime, &store, text, self.settings.recall, &mut provenance).await;
+        let system = context::system_prompt(&self.runtime, &store, text, self.settings.recall, &mut provenance).await;
         let system = redactions.text(&boundary, "the identity files and recalled memory", &system).await;
         let history =
             context::history(&self.runtime, &store, &mut session, &providers, &self.settings, &mut reply).await?;

@@ -88,10 +88,7 @@ mod tests {
         p.untrusted("memory notes/a.md");
         p.untrusted("workspace SOUL.md");
         p.untrusted("MCP server fs");
-        assert_eq!(
-            p.describe().unwrap(),
-            "tool http-fetch, a message from telegram:42, memory notes/a.md and 2 more"
-        );
+        assert_eq!(p.describe().unwrap(), "tool http-fetch, a message from telegram:42, memory notes/a.md and 2 more");
     }
 
     #[test]

@@ -68,13 +68,17 @@ impl Sinks {
         }
         let why = reason(&self.tainted_by, sink);
         let refusal = match self.store.get().await {
-            Ok(store) => match store.approvals().gate(&self.tool, &self.arguments, Approval::Always, Some(&why)).await {
-                Ok(gate) => {
-                    let undone = format!("It stopped there: {sink} was not used.");
-                    gate.refusal(&self.tool, &why, &undone)
+            Ok(store) => {
+                match store.approvals().gate(&self.tool, &self.arguments, Approval::Always, Some(&why)).await {
+                    Ok(gate) => {
+                        let undone = format!("It stopped there: {sink} was not used.");
+                        gate.refusal(&self.tool, &why, &undone)
+                    }
+                    Err(e) => {
+                        Some(format!("the approvals could not be read ({e}), so `{}` did not use {sink}", self.tool))
+                    }
                 }
-                Err(e) => Some(format!("the approvals could not be read ({e}), so `{}` did not use {sink}", self.tool)),
-            },
+            }
             Err(e) => Some(format!("the approvals could not be read ({e}), so `{}` did not use {sink}", self.tool)),
         };
         let mut state = self.lock();

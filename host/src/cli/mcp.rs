@@ -82,7 +82,20 @@ pub(super) enum McpCommand {
 pub(super) async fn run(cmd: McpCommand, printer: &Printer) -> Result<()> {
     let home = Home::from_env()?;
     match cmd {
-        McpCommand::Add { name, command, url, bearer, grant, env, dirs, read, network, timeout_ms, memory_mb, approval } => {
+        McpCommand::Add {
+            name,
+            command,
+            url,
+            bearer,
+            grant,
+            env,
+            dirs,
+            read,
+            network,
+            timeout_ms,
+            memory_mb,
+            approval,
+        } => {
             let mut server = match (&command, &url) {
                 (Some(command), _) => {
                     let words = shlex::split(command).ok_or_else(|| {

@@ -416,9 +416,16 @@ fn policy(cx: &Ctx<'_>, p: RawPolicy, grant: &mut Grant) -> Result<(), GrantErro
             let hint = if sinks.is_empty() {
                 "this grant has no sinks (no unsafe HTTP method, workspace write, invoke or `sink = true`): remove untrusted_ok".to_string()
             } else {
-                format!("name one of this grant's sinks: {}", sinks.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "))
+                format!(
+                    "name one of this grant's sinks: {}",
+                    sinks.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
+                )
             };
-            return cx.err(name.span(), format!("policy.untrusted_ok: `{}` is not a sink of this grant", name.get_ref()), &hint);
+            return cx.err(
+                name.span(),
+                format!("policy.untrusted_ok: `{}` is not a sink of this grant", name.get_ref()),
+                &hint,
+            );
         }
         grant.policy.untrusted_ok.push(name.into_inner());
     }

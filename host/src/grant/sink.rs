@@ -123,9 +123,7 @@ mod tests {
 
     #[test]
     fn untrusted_ok_unguards_only_the_sinks_it_names() {
-        let g = grant(
-            "[workspace]\nwrite = [\"drafts/\", \"out/\"]\n[policy]\nuntrusted_ok = [\"write drafts/\"]\n",
-        );
+        let g = grant("[workspace]\nwrite = [\"drafts/\", \"out/\"]\n[policy]\nuntrusted_ok = [\"write drafts/\"]\n");
         let sinks = g.sinks();
         assert!(sinks[0].untrusted_ok && sinks[0].name == "write drafts/");
         assert!(!sinks[1].untrusted_ok);
@@ -134,8 +132,9 @@ mod tests {
 
     #[test]
     fn naming_a_sink_that_does_not_exist_is_refused_with_the_list() {
-        let e = Grant::parse("[workspace]\nwrite = [\"out/\"]\n\n[policy]\nuntrusted_ok = [\"write notes/\"]\n", "g.toml")
-            .unwrap_err();
+        let e =
+            Grant::parse("[workspace]\nwrite = [\"out/\"]\n\n[policy]\nuntrusted_ok = [\"write notes/\"]\n", "g.toml")
+                .unwrap_err();
         assert_eq!(e.line, Some(5), "{e}");
         assert!(e.message.contains("`write notes/` is not a sink of this grant"), "{e}");
         assert!(e.hint.as_deref().unwrap().contains("write out/"), "{e:?}");

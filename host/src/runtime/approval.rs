@@ -62,9 +62,7 @@ impl Runtime {
         let why = dataflow.map(|from| crate::capabilities::sinks::reason(from, sink)).unwrap_or_default();
         let args = canonical(args);
         let gate = match self.services.store.get().await {
-            Ok(store) => {
-                store.approvals().gate(tool, &args, need, Some(why.as_str()).filter(|w| !w.is_empty())).await
-            }
+            Ok(store) => store.approvals().gate(tool, &args, need, Some(why.as_str()).filter(|w| !w.is_empty())).await,
             Err(e) => return Err(unreadable(tool, &why, &e)),
         };
         match gate {

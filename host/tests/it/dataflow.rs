@@ -116,7 +116,10 @@ fn a_person_s_approval_lets_the_call_run_and_a_declared_sink_runs_unasked() {
         "[workspace]\nread = [\"\"]\nwrite = [\"notes/\", \"journal/\"]\n\n[policy]\nuntrusted_ok = [\"write notes/\"]\n",
     );
     let wasm = guest("workspace");
-    ok(&h.claw(&["component", "upgrade", "workspace", wasm.to_str().unwrap(), "--grant", grant.to_str().unwrap()]), "upgrade");
+    ok(
+        &h.claw(&["component", "upgrade", "workspace", wasm.to_str().unwrap(), "--grant", grant.to_str().unwrap()]),
+        "upgrade",
+    );
     let explained = stdout(&h.claw(&["policy", "explain", "workspace"]));
     assert!(explained.contains("sink: write notes/: declared safe for untrusted input"), "{explained}");
     assert!(explained.contains("sink: write journal/: guarded"), "{explained}");
@@ -133,10 +136,21 @@ fn a_grant_declaring_a_sink_it_does_not_have_is_refused_and_nothing_is_installed
         "[workspace]\nwrite = [\"notes/\"]\n\n[policy]\nuntrusted_ok = [\"write journal/\"]\n",
     );
     let wasm = guest("workspace");
-    let out = h.claw(&["component", "add", wasm.to_str().unwrap(), "--name", "workspace", "--grant", grant.to_str().unwrap()]);
+    let out = h.claw(&[
+        "component",
+        "add",
+        wasm.to_str().unwrap(),
+        "--name",
+        "workspace",
+        "--grant",
+        grant.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("workspace.toml:5: policy.untrusted_ok: `write journal/` is not a sink of this grant"), "{err}");
+    assert!(
+        err.contains("workspace.toml:5: policy.untrusted_ok: `write journal/` is not a sink of this grant"),
+        "{err}"
+    );
     assert!(err.contains("\"write notes/\""), "the hint lists the sinks: {err}");
     assert!(!h.claw(&["component", "inspect", "workspace"]).status.success(), "nothing was installed");
 }
@@ -204,13 +218,16 @@ async fn an_invoke_is_a_sink_and_the_tool_invoked_inherits_the_turn_s_provenance
 
     // Declaring the invoke safe does not launder the content: the tool
     // invoked still holds its own unsafe request.
-    crate::common::add(&rt, "relay", "caller", "[invoke]\npost = \"raw\"\n[policy]\nuntrusted_ok = [\"invoke post\"]\n")
-        .await
-        .unwrap();
-    let post = format!(
-        r#"{{"alias":"post","params":{{"method":"POST","url":"http://127.0.0.1:{}/hello"}}}}"#,
-        server.port
-    );
+    crate::common::add(
+        &rt,
+        "relay",
+        "caller",
+        "[invoke]\npost = \"raw\"\n[policy]\nuntrusted_ok = [\"invoke post\"]\n",
+    )
+    .await
+    .unwrap();
+    let post =
+        format!(r#"{{"alias":"post","params":{{"method":"POST","url":"http://127.0.0.1:{}/hello"}}}}"#, server.port);
     let err = rt.call_as("relay", &post, None, 0, from).await.unwrap_err();
     assert!(err.to_string().contains("needs a person's approval"), "{err}");
     assert!(server.seen().is_empty(), "{:?}", server.seen());

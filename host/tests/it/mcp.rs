@@ -192,7 +192,8 @@ fn a_tool_list_change_reaches_the_next_llm_request() {
     let script = modules().join(".claw-test/changing.mjs");
     std::fs::create_dir_all(script.parent().unwrap()).unwrap();
     std::fs::write(&script, CHANGING).unwrap();
-    let out = add(&h, "grower", &format!("node {}", script.display()), &[]);
+    // `grow` carries no hints: by default its calls would wait for a person.
+    let out = add(&h, "grower", &format!("node {}", script.display()), &["--approval", "never"]);
     ok(&out, "mcp add");
     assert!(stdout(&out).contains("grower__grow") && !stdout(&out).contains("grower__grown"), "{}", stdout(&out));
     let llm = LlmServer::start(
@@ -240,6 +241,77 @@ fn the_filesystem_server_works_in_its_directory_only() {
     let out = h.claw(&["tool", "call", "fs__read_text_file", &serde_json::json!({"path": outside}).to_string()]);
     assert!(!out.status.success() && !stdout(&out).contains("not for the server"), "{}", stdout(&out));
     assert!(stderr(&out).contains("MCP tool `fs__read_text_file` failed"), "{}", stderr(&out));
+}
+
+/// Approvals for MCP tools: a tool the server does not mark harmless
+/// (MCP's default is that it may destroy) waits for a person, one marked
+/// read-only runs; `--approval always` asks for every call; with
+/// `--approval never`, a tool not marked read-only still waits once
+/// content from outside is in the turn (the data-flow policy).
+#[test]
+fn destructive_mcp_tools_wait_for_a_person_by_default_and_read_only_ones_run() {
+    let h = TestHome::new();
+    let notes = h.dir.path().join("notes");
+    std::fs::create_dir(&notes).unwrap();
+    let target = notes.join("todo.md");
+    std::fs::write(&target, "- buy milk\n").unwrap();
+    let server = format!(
+        "node {}/@modelcontextprotocol/server-filesystem/dist/index.js {}",
+        modules().display(),
+        notes.display()
+    );
+    ok(&add(&h, "fs", &server, &["--dir", notes.to_str().unwrap()]), "mcp add");
+    let tools = stdout(&h.claw(&["mcp", "tools", "fs"]));
+    let line = |name: &str| tools.lines().find(|l| l.starts_with(name)).unwrap_or_default().to_string();
+    assert!(line("fs__write_file ").contains("(asks a person)"), "{tools}");
+    assert!(line("fs__read_text_file ").contains("(read-only)"), "{tools}");
+    let read = serde_json::json!({"path": target}).to_string();
+    let write = serde_json::json!({"path": target, "content": "- sell milk\n"}).to_string();
+    let call = |id: &str, tool: &str, args: &str| Step::ToolCalls(vec![(id.into(), tool.into(), args.into())]);
+    let llm = LlmServer::start(
+        Format::OpenAi,
+        vec![
+            call("r1", "fs__read_text_file", &read),
+            call("w1", "fs__write_file", &write),
+            Step::Text("it waits".into()),
+            call("r2", "fs__read_text_file", &read),
+            Step::Text("waits".into()),
+            call("r3", "fs__read_text_file", &read),
+            call("w3", "fs__write_file", &write),
+            Step::Text("held".into()),
+        ],
+    );
+    install_router(&h);
+    add_provider(&h, "local", "openai", &llm, &[]);
+    ok(&h.claw(&["chat", "-m", "change my list"]), "chat");
+    let after_read = llm.requests()[1].last_message_text();
+    assert!(after_read.contains("buy milk"), "the read-only tool ran unasked: {after_read}");
+    let after_write = llm.requests()[2].last_message_text();
+    assert!(after_write.contains("the tool `fs__write_file` needs a person's approval"), "{after_write}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "- buy milk\n", "nothing was written");
+    let list = stdout(&h.claw(&["approvals", "list"]));
+    assert!(list.contains("call fs__write_file with"), "{list}");
+
+    // Every call, read-only ones too.
+    ok(&h.claw(&["mcp", "rm", "fs"]), "mcp rm");
+    ok(&add(&h, "fs", &server, &["--dir", notes.to_str().unwrap(), "--approval", "always"]), "mcp add always");
+    ok(&h.claw(&["chat", "-m", "read it", "--conversation", "b"]), "chat always");
+    let told = llm.requests()[4].last_message_text();
+    assert!(told.contains("the tool `fs__read_text_file` needs a person's approval"), "{told}");
+
+    // None asked; but once the file's text is in the turn, a tool not
+    // marked read-only waits all the same (the data-flow policy).
+    ok(&h.claw(&["mcp", "rm", "fs"]), "mcp rm");
+    ok(&add(&h, "fs", &server, &["--dir", notes.to_str().unwrap(), "--approval", "never"]), "mcp add never");
+    ok(&h.claw(&["chat", "-m", "read, then write", "--conversation", "c"]), "chat never");
+    assert!(llm.requests()[6].last_message_text().contains("buy milk"), "the read ran unasked");
+    let held = llm.requests()[7].last_message_text();
+    assert!(
+        held.contains("because the turn holds content from outside (MCP server fs tool fs__read_text_file)"),
+        "{held}"
+    );
+    assert!(held.contains("an MCP tool not marked read-only"), "{held}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "- buy milk\n", "nothing was written");
 }
 
 /// Broken servers: one that is not there, one that hangs, one that
@@ -316,7 +388,8 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 const server = new McpServer({ name: "grower", version: "1.0.0" });
 server.registerTool("grow", { description: "Adds a tool." }, async () => {
-  server.registerTool("grown", { description: "The new tool." }, async () => ({
+  // Read-only: it runs after grow's result is in the turn (the data-flow policy holds others).
+  server.registerTool("grown", { description: "The new tool.", annotations: { readOnlyHint: true } }, async () => ({
     content: [{ type: "text", text: "the grown tool ran" }],
   }));
   return { content: [{ type: "text", text: "grew a tool" }] };

@@ -135,7 +135,8 @@ fn the_boundary_injects_the_bearer_and_its_echo_never_reaches_the_llm() {
     assert!(stderr(&out).contains("vault secret `guard_token`, which is not set"), "{}", stderr(&out));
 
     set_secret(&h, "guard_token", TOKEN);
-    let out = h.claw(&["mcp", "add", "guarded", "--url", &server.url(), "--bearer", "guard_token"]);
+    let out =
+        h.claw(&["mcp", "add", "guarded", "--url", &server.url(), "--bearer", "guard_token", "--approval", "never"]);
     ok(&out, "mcp add --bearer");
     assert!(stdout(&out).contains("guarded__whoami"), "{}", stdout(&out));
     assert!(stdout(&out).contains("credentials injected by the boundary: guard_token"), "{}", stdout(&out));

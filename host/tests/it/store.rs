@@ -303,7 +303,10 @@ async fn approvals_wait_are_used_once_or_always_and_denials_stand(db: &TestDb) {
     let third = pending(a.gate("send", r#"{"to":"ann"}"#, Approval::Always, None).await.unwrap());
     a.approve(&third.id, Scope::Tool).await.unwrap();
     assert_eq!(a.gate("send", r#"{"to":"zed"}"#, Approval::Always, None).await.unwrap(), Gate::Pass);
-    assert!(matches!(a.gate("post", "{}", Approval::Always, None).await.unwrap(), Gate::Pending(_)), "scopes are per tool");
+    assert!(
+        matches!(a.gate("post", "{}", Approval::Always, None).await.unwrap(), Gate::Pending(_)),
+        "scopes are per tool"
+    );
 
     // First use: one approval, then the tool runs with any arguments.
     let fu = pending(a.gate("fetch", r#"{"u":1}"#, Approval::FirstUse, None).await.unwrap());
