@@ -34,7 +34,7 @@ pub(crate) fn install_router(h: &TestHome) {
 }
 
 /// http-fetch allowed to GET one local port only.
-fn install_fetch(h: &TestHome, port: u16) {
+pub(crate) fn install_fetch(h: &TestHome, port: u16) {
     let grant = h.grant_file("fetch.toml", &format!("[[http]]\nurl = \"http://127.0.0.1:{port}/**\"\n"));
     let wasm = guest("http_fetch");
     let args = ["component", "add", wasm.to_str().unwrap(), "--name", "http-fetch", "--grant", grant.to_str().unwrap()];

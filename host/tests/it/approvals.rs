@@ -13,7 +13,7 @@ fn echo_call(id: &str) -> Step {
     Step::ToolCalls(vec![(id.into(), "echo".into(), CALL.into())])
 }
 
-fn waiting(h: &TestHome) -> Vec<serde_json::Value> {
+pub(crate) fn waiting(h: &TestHome) -> Vec<serde_json::Value> {
     let out = h.claw(&["--json", "approvals", "list"]);
     ok(&out, "approvals list");
     serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().clone()

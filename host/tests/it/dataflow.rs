@@ -4,7 +4,8 @@
 //! in a turn of the operator's words alone runs, and a sink the grant
 //! declares safe for untrusted input runs after the page too.
 
-use crate::agent::{add_provider, install, install_router};
+use crate::agent::{add_provider, install, install_fetch, install_router};
+use crate::approvals::waiting;
 use crate::common::{TestHome, guest, ok, stderr, stdout};
 use crate::llm_server::{Format, LlmServer, PageServer, Step};
 
@@ -19,22 +20,9 @@ fn write(id: &str, path: &str, content: &str) -> Step {
     Step::ToolCalls(vec![(id.into(), "workspace".into(), args)])
 }
 
-fn install_fetch(h: &TestHome, port: u16) {
-    let grant = h.grant_file("fetch.toml", &format!("[[http]]\nurl = \"http://127.0.0.1:{port}/**\"\n"));
-    let wasm = guest("http_fetch");
-    let args = ["component", "add", wasm.to_str().unwrap(), "--name", "http-fetch", "--grant", grant.to_str().unwrap()];
-    ok(&h.claw(&args), "adding http-fetch");
-}
-
 fn file(h: &TestHome, path: &str) -> Option<String> {
     let out = h.claw(&["memory", "cat", path]);
     out.status.success().then(|| stdout(&out).trim().to_string())
-}
-
-fn waiting(h: &TestHome) -> Vec<serde_json::Value> {
-    let out = h.claw(&["--json", "approvals", "list"]);
-    ok(&out, "approvals list");
-    serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().clone()
 }
 
 #[test]
