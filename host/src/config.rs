@@ -17,6 +17,9 @@
 //! history_tokens = 8000 # history kept verbatim; older turns are summarised
 //! max_iterations = 8    # LLM rounds with tool calls in one turn
 //! max_tool_calls = 16   # tool calls one LLM reply may ask for
+//! untrusted_sinks = "ask"  # the data-flow policy: "ask" a person before content
+//!                        # from outside drives a sink, or "allow" (off: measured
+//!                        # in docs/BENCHMARKS.md, and `claw policy explain` warns)
 //! recall = 4            # memory hits put in context per message
 //!
 //! [network]             # how the boundary reaches the network
@@ -205,11 +208,32 @@ pub struct AgentConfig {
     pub recall: usize,
     /// Tool calls one LLM reply may ask for; the rest get an error.
     pub max_tool_calls: usize,
+    /// The data-flow policy: whether content from outside may drive a
+    /// sink without a person.
+    pub untrusted_sinks: UntrustedSinks,
+}
+
+/// `[agent] untrusted_sinks`: what a sink does once the turn holds content
+/// from outside.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UntrustedSinks {
+    /// It waits for a person, unless its grant declares it safe.
+    #[default]
+    Ask,
+    /// It runs: the policy is off (a prompt-injected LLM may act).
+    Allow,
 }
 
 impl Default for AgentConfig {
     fn default() -> Self {
-        AgentConfig { history_tokens: 8000, max_iterations: 8, recall: 4, max_tool_calls: 16 }
+        AgentConfig {
+            history_tokens: 8000,
+            max_iterations: 8,
+            recall: 4,
+            max_tool_calls: 16,
+            untrusted_sinks: UntrustedSinks::Ask,
+        }
     }
 }
 
@@ -322,5 +346,18 @@ mod tests {
         std::fs::write(Config::path(&home), "database_url = \"sqlite://x\"\n\ndatabse = 1\n").unwrap();
         let e = Config::load(&home).unwrap_err().to_string();
         assert!(e.contains("config.toml:3:") && e.contains("databse"), "{e}");
+    }
+
+    #[test]
+    fn the_data_flow_policy_asks_unless_turned_off_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        assert_eq!(Config::load(&home).unwrap().agent.untrusted_sinks, UntrustedSinks::Ask);
+        std::fs::create_dir_all(&home.config).unwrap();
+        std::fs::write(Config::path(&home), "[agent]\nuntrusted_sinks = \"allow\"\n").unwrap();
+        assert_eq!(Config::load(&home).unwrap().agent.untrusted_sinks, UntrustedSinks::Allow);
+        std::fs::write(Config::path(&home), "[agent]\nuntrusted_sinks = \"maybe\"\n").unwrap();
+        let e = Config::load(&home).unwrap_err().to_string();
+        assert!(e.contains("config.toml:2:") && e.contains("maybe"), "{e}");
     }
 }

@@ -12,6 +12,7 @@
 //! call of `echo` — so `tool-call` can be read as a ratio to it.
 
 mod agent_turn;
+mod dataflow;
 mod gateway;
 mod gitleaks;
 mod injection;
@@ -218,7 +219,7 @@ fn load_cached(iterations: usize) -> Result<Stats> {
         samples.push(t.elapsed());
         drop(c);
     }
-    Ok(stats(samples, 1e3))
+    Ok(stats(samples, 1e6))
 }
 
 /// Time for a running host to notice an upgrade in the store and swap the
@@ -245,7 +246,7 @@ fn hot_swap(iterations: usize) -> Result<Stats> {
         samples.push(t.elapsed());
         anyhow::ensure!(report.upgraded == vec!["v".to_string()], "sync did not swap: {report:?}");
     }
-    Ok(stats(samples, 1e3))
+    Ok(stats(samples, 1e6))
 }
 
 /// A 1 MiB body with no secrets in it: JSON-ish text with words, numbers
@@ -611,6 +612,37 @@ fn call_scenarios(rounds: usize, per_round: usize) -> Result<()> {
     Ok(())
 }
 
+/// The data-flow policy's bookkeeping for one turn, in µs.
+fn dataflow_bookkeeping(iterations: usize) -> Result<Stats> {
+    use claw::agent::provenance::Provenance;
+    use claw::agent::untrusted::wrap;
+    let page = "x".repeat(2048);
+    let history: Vec<String> = (0..40)
+        .map(|i| if i % 2 == 0 { format!("a person's message {i}") } else { wrap(&format!("tool t{i}"), &page) })
+        .collect();
+    let results: Vec<String> = (0..4).map(|i| wrap(&format!("tool r{i}"), &page)).collect();
+    let grant = claw::grant::Grant::parse(
+        "[[http]]\nurl = \"https://a.example/**\"\nmethods = [\"GET\", \"POST\"]\n[[http]]\nurl = \"https://b.example/v1/**\"\nmethods = [\"PUT\", \"DELETE\"]\n[[http]]\nurl = \"https://c.example/**\"\n[workspace]\nwrite = [\"notes/\", \"journal/\"]\n[invoke]\nsend = \"mailer\"\n",
+        "bench.toml",
+    )?;
+    let mut samples = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let t = Instant::now();
+        let mut p = Provenance::trusted();
+        for m in &history {
+            p.from_result(m);
+        }
+        let from = p.describe();
+        for r in &results {
+            p.from_result(r);
+        }
+        let sinks = grant.guarded_sinks();
+        samples.push(t.elapsed());
+        anyhow::ensure!(from.is_some() && sinks.len() == 6, "unexpected bookkeeping");
+    }
+    Ok(stats(samples, 1e6))
+}
+
 fn main() -> Result<()> {
     if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
         let _ = writeln!(
@@ -752,6 +784,25 @@ fn main() -> Result<()> {
                 "bytes": m.size, "process_startup_p50": round3(m.startup.p50),
                 "what": what, "target": "p50 <= 200 ms"}));
         }
+    }
+    if want("dataflow") {
+        let modules = std::env::var_os("CLAW_NODE_MODULES").map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/npm/node_modules"),
+            PathBuf::from,
+        );
+        for mode in ["ask", "allow"] {
+            let o = dataflow::suite(mode, &modules)?;
+            emit(json!({"name": format!("dataflow-{}", if mode == "ask" { "on" } else { "off" }),
+                "untrusted_sinks": mode, "benign_completed": o.benign_done, "benign": o.benign,
+                "injected_executed": o.injected_done, "injected": o.injected,
+                "benign_held": o.held, "injected_that_ran": o.executed,
+                "what": "AgentDojo-style tasks: an LLM that obeys every instruction it reads, over http-fetch, workspace, a mail stand-in and the MCP filesystem server"}));
+        }
+        let s = dataflow_bookkeeping(20_000)?;
+        emit(
+            json!({"name": "dataflow-bookkeeping", "iterations": s.n, "p50": round3(s.p50), "p99": round3(s.p99), "unit": "us",
+            "what": "the policy's work for one turn: provenance over a 40-message history (20 wrapped tool results of 2 KiB) and 4 results, then the guarded sinks of a grant with 3 rules, 2 write prefixes and an invoke"}),
+        );
     }
     if want("mcp") {
         let m = mcp::mcp(500)?;

@@ -270,7 +270,10 @@ impl Agent {
                 let ok = !result.starts_with("error:");
                 feed.send(events::Event::ToolFinished { id: call.id.clone(), name: call.name.clone(), ok });
             };
-            let tainted_by = provenance.describe();
+            let tainted_by = match self.settings.untrusted_sinks {
+                crate::config::UntrustedSinks::Ask => provenance.describe(),
+                crate::config::UntrustedSinks::Allow => None,
+            };
             let calls = &answer.tool_calls[..cap];
             let mut results = tools::run_all(&self.runtime, calls, allowed, tainted_by.as_deref(), &finished).await;
             results.extend(answer.tool_calls[cap..].iter().map(|_| {

@@ -51,6 +51,13 @@ pub(super) fn run(cmd: PolicyCommand, printer: &Printer) -> Result<()> {
             ));
         }
     }
+    if grant.sinks().iter().any(|s| !s.untrusted_ok)
+        && crate::config::Config::load(&home)?.agent.untrusted_sinks == crate::config::UntrustedSinks::Allow
+    {
+        lines.push(
+            "warning: config.toml says [agent] untrusted_sinks = \"allow\": the data-flow policy is off, and content from outside may drive these sinks without a person".into(),
+        );
+    }
     // A secret also handed to a stdio MCP server leaves the boundary there.
     let servers = Servers::load(&home).unwrap_or_default();
     for s in &grant.secrets {

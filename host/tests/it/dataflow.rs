@@ -38,6 +38,10 @@ fn content_from_outside_cannot_drive_a_write_without_a_person() {
             fetch("f1", &pages.url("/hours")),
             write("w1", "notes/owned.md", "pwned"),
             Step::Text("I could not write it".into()),
+            // 3. With the policy turned off, the same injection succeeds.
+            fetch("f2", &pages.url("/hours")),
+            write("w2", "notes/owned.md", "pwned"),
+            Step::Text("written".into()),
         ],
     );
     let h = TestHome::new();
@@ -64,6 +68,12 @@ fn content_from_outside_cannot_drive_a_write_without_a_person() {
     assert!(why.contains("tool http-fetch") && why.contains("write notes/") && !why.contains("journal/"), "{why}");
     let human = stdout(&h.claw(&["approvals", "list"]));
     assert!(human.contains("asked because the turn holds content from outside ("), "{human}");
+
+    std::fs::write(h.home.config.join("config.toml"), "[agent]\nuntrusted_sinks = \"allow\"\n").unwrap();
+    let explained = stdout(&h.claw(&["policy", "explain", "workspace"]));
+    assert!(explained.contains("warning: config.toml says [agent] untrusted_sinks = \"allow\""), "{explained}");
+    ok(&h.claw(&["chat", "-m", "what are the opening hours?", "--conversation", "d"]), "chat 3");
+    assert_eq!(file(&h, "notes/owned.md").as_deref(), Some("pwned"), "off means off");
 }
 
 #[test]
