@@ -651,6 +651,12 @@ fn main() -> Result<()> {
         );
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The runtime starts stdio MCP servers through its own binary's jail
+    // (`dataflow` runs them from this one): be claw for that.
+    if args.len() > 1 && args[0] == "mcp" && args[1] == "jail" {
+        let code = claw::cli::main();
+        std::process::exit(if code == std::process::ExitCode::SUCCESS { 0 } else { 1 });
+    }
     // The process `jobs-takeover` kills: not a scenario of its own.
     if args.first().is_some_and(|a| a == "jobs-hold") {
         return jobs::hold(args.get(1).context("jobs-hold needs a database URL")?);
