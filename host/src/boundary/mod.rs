@@ -248,11 +248,11 @@ impl Boundary {
             Decision::Allow { rule, rule_line } => (rule, rule_line),
             Decision::Deny { reason } => denied!(draft, &reason),
         };
-        // 1b. Untrusted content in the turn: an unsafe method is a sink,
-        // and waits for a person before anything is read or injected.
+        // 1b. A rule that asks a person, and (untrusted content in the
+        // turn) an unsafe method as a sink: each waits for a person
+        // before anything is read or injected.
         if let Some(sinks) = &denials.sinks
-            && let Some(sink) = crate::grant::http_sink(&policy.rules[rule_index], parts.method.as_str())
-            && let Err(why) = sinks.enter(&sink).await
+            && let Err(why) = sinks.enter_request(&policy.rules[rule_index], parts.method.as_str(), &parts.uri).await
         {
             denied!(draft, &why);
         }

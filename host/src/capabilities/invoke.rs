@@ -86,7 +86,7 @@ impl Host for Instance {
                 if let Err(message) = sinks.enter(&format!("invoke {alias}")).await {
                     return Ok(Err(ToolError { kind: ErrorKind::Denied, message }));
                 }
-                Some(sinks.tainted_by().to_string())
+                sinks.tainted_by().map(str::to_string)
             }
             None => None,
         };

@@ -23,8 +23,12 @@ pub fn explain(grant: &Grant, imports: &[String]) -> Vec<String> {
             // Line 0: added from the provider configuration, not the file.
             let origin =
                 if r.line == 0 { "from `claw provider add`".to_string() } else { format!("grant line {}", r.line) };
+            let asks = match r.approval {
+                super::Approval::Never => "",
+                _ => "; each request waits for a person (`claw approvals`)",
+            };
             out.push(format!(
-                "  - {} {}://{}:{} {} ({origin})",
+                "  - {} {}://{}:{} {} ({origin}{asks})",
                 r.methods.join("/"),
                 r.scheme.as_str(),
                 host,

@@ -188,6 +188,9 @@ pub struct HttpRule {
     /// a `{secret:NAME}` placeholder may stand in a request this rule
     /// allows.
     pub placeholders: Vec<PathPlaceholder>,
+    /// Whether a request under it waits for a person (`approval = …`),
+    /// asked with its method, host and path.
+    pub approval: super::Approval,
 }
 
 /// A `{secret:NAME}` written into a rule's path glob.
@@ -454,7 +457,16 @@ mod tests {
     #[test]
     fn rule_checks_every_part() {
         let (scheme, host, port, path) = HttpRule::parse_url("https://api.x.com/v1/**").unwrap();
-        let r = HttpRule { scheme, host, port, path, methods: vec!["GET".into()], line: 1, placeholders: vec![] };
+        let r = HttpRule {
+            scheme,
+            host,
+            port,
+            path,
+            methods: vec!["GET".into()],
+            line: 1,
+            placeholders: vec![],
+            approval: crate::grant::Approval::Never,
+        };
         assert!(r.allows("GET", Scheme::Https, "api.x.com", 443, "/v1/a"));
         assert!(!r.allows("POST", Scheme::Https, "api.x.com", 443, "/v1/a"));
         assert!(!r.allows("GET", Scheme::Http, "api.x.com", 443, "/v1/a"));

@@ -142,6 +142,7 @@ struct RawLimits {
 struct RawHttp {
     url: Spanned<String>,
     methods: Option<Spanned<Vec<String>>>,
+    approval: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -253,7 +254,21 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         })?;
         // Naming an IP literal or localhost is naming that network.
         grant.networks.extend(host.named_networks());
-        grant.http.push(HttpRule { scheme, host, port, path, methods, line, placeholders });
+        let approval = match &rule.approval {
+            Some(a) => match approval(&cx, a, "http.approval")? {
+                // "First use" of one rule among a tool's calls has no clear scope.
+                Approval::FirstUse => {
+                    return cx.err(
+                        a.span(),
+                        "http.approval = `first-use` is not a choice for a rule".into(),
+                        "write \"always\" (a person confirms each request it allows) or \"never\"",
+                    );
+                }
+                other => other,
+            },
+            None => Approval::Never,
+        };
+        grant.http.push(HttpRule { scheme, host, port, path, methods, line, placeholders, approval });
     }
     for secret in raw.secrets {
         let span = secret.span();
@@ -287,18 +302,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
     grant.providers = raw.providers.is_some_and(|p| p.use_them);
     grant.terminal_output = raw.terminal.is_some_and(|t| t.output);
     if let Some(a) = raw.approval {
-        grant.approval = match a.calls.get_ref().as_str() {
-            "always" => Approval::Always,
-            "first-use" => Approval::FirstUse,
-            "never" => Approval::Never,
-            other => {
-                return cx.err(
-                    a.calls.span(),
-                    format!("[approval] calls = `{other}` is not a choice"),
-                    "write `calls = \"always\"` (a person confirms every call), `\"first-use\"` (the first call only) or `\"never\"`",
-                );
-            }
-        };
+        grant.approval = approval(&cx, &a.calls, "[approval] calls")?;
     }
     if let Some(kv) = raw.kv {
         let max_kib = match &kv.max_kib {
@@ -404,6 +408,20 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Grant, GrantError> {
         policy(&cx, p, &mut grant)?;
     }
     Ok(grant)
+}
+
+/// An approval choice: `[approval] calls` or an `[[http]]` rule's `approval`.
+fn approval(cx: &Ctx<'_>, value: &Spanned<String>, field: &str) -> Result<Approval, GrantError> {
+    match value.get_ref().as_str() {
+        "always" => Ok(Approval::Always),
+        "first-use" => Ok(Approval::FirstUse),
+        "never" => Ok(Approval::Never),
+        other => cx.err(
+            value.span(),
+            format!("{field} = `{other}` is not a choice"),
+            "write \"always\" (a person confirms every one), \"first-use\" (the first only) or \"never\"",
+        ),
+    }
 }
 
 /// `[policy]`, read last: `untrusted_ok` names sinks the rest of the grant
@@ -864,5 +882,12 @@ request = true
         assert!(e.message.contains("`sometimes`") && e.hint.unwrap().contains("first-use"), "{}", e.message);
         let e = Grant::parse("[approval]\nwho = \"me\"\n", "g.toml").unwrap_err();
         assert!(e.message.contains("unknown field `who`"), "{}", e.message);
+        // A rule may ask too, and says so with the same choices.
+        let g = Grant::parse("[[http]]\nurl = \"https://a.x/**\"\nmethods = [\"POST\"]\napproval = \"always\"\n", "g")
+            .unwrap();
+        assert_eq!(g.http[0].approval, Approval::Always);
+        let e = Grant::parse("[[http]]\nurl = \"https://a.x/**\"\napproval = \"often\"\n", "g.toml").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("http.approval = `often`"), "{}", e.message);
     }
 }

@@ -104,7 +104,16 @@ impl Provider {
                 .hint("a provider is one exact host"));
         }
         let path = PathGlob::any();
-        Ok(HttpRule { scheme, host, port, path, methods: vec!["POST".into()], line: 0, placeholders: Vec::new() })
+        Ok(HttpRule {
+            scheme,
+            host,
+            port,
+            path,
+            methods: vec!["POST".into()],
+            line: 0,
+            placeholders: Vec::new(),
+            approval: crate::grant::Approval::Never,
+        })
     }
 
     /// Whether it is on this machine (named by IP literal or localhost).

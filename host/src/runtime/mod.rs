@@ -520,7 +520,7 @@ impl Runtime {
     ///
     /// A [`CallError`] saying what failed.
     pub async fn call(&self, name: &str, params_json: &str) -> Result<String, CallError> {
-        self.call_as(name, params_json, None, 0, None).await
+        self.call_with(name, params_json, None, 0, None, true).await
     }
 
     /// Call a tool as `caller` at `depth`; `tainted_by` names the
@@ -537,6 +537,20 @@ impl Runtime {
         caller: Option<String>,
         depth: u32,
         tainted_by: Option<&str>,
+    ) -> Result<String, CallError> {
+        self.call_with(name, params_json, caller, depth, tainted_by, false).await
+    }
+
+    /// [`Runtime::call_as`]; with `present` (the operator's own call), no
+    /// approval inside the call asks them again.
+    async fn call_with(
+        &self,
+        name: &str,
+        params_json: &str,
+        caller: Option<String>,
+        depth: u32,
+        tainted_by: Option<&str>,
+        present: bool,
     ) -> Result<String, CallError> {
         if depth > MAX_CALL_DEPTH {
             return Err(CallError::TooDeep { tool: name.to_string(), max: MAX_CALL_DEPTH });
@@ -567,9 +581,13 @@ impl Runtime {
                 return Err(CallError::BadParams { tool: name.to_string(), message: format!("not valid JSON: {e}") });
             }
         }
-        let sinks = tainted_by.map(|from| {
-            Arc::new(capabilities::sinks::Sinks::new(name, &tool.grant, params_json, from, self.services.store.clone()))
-        });
+        let sinks = match present {
+            true => None,
+            false => {
+                capabilities::sinks::Sinks::new(name, &tool.grant, params_json, tainted_by, self.services.store.clone())
+                    .map(Arc::new)
+            }
+        };
         let info = CallInfo { call_id: self.next_call_id(), tool: name.to_string(), caller, depth, sinks };
         call::execute(self.engine.wasmtime(), &tool, info, params_json, &self.services).await
     }

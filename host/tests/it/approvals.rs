@@ -90,3 +90,53 @@ fn a_call_that_needs_a_person_waits_runs_once_approved_and_a_denial_reaches_the_
     assert!(stderr(&twice).contains("already decided (used)"), "{}", stderr(&twice));
     assert!(waiting(&h).is_empty());
 }
+
+/// An `[[http]]` rule with `approval = "always"`: a request under it waits
+/// for a person, asked by method, host and path, before anything is
+/// injected or sent; "always for these arguments" is that host and path
+/// from then on; the operator's own `claw tool call` is not asked.
+#[tokio::test]
+async fn a_rule_that_asks_holds_its_request_at_the_boundary_until_a_person_approves() {
+    use claw::runtime::CallError;
+    use claw::store::approvals::Scope;
+    let server = crate::common::TestServer::start(0);
+    let h = TestHome::new();
+    let rt = h.runtime();
+    let grant = format!(
+        "[[http]]\nurl = \"http://127.0.0.1:{p}/hello\"\n\n[[http]]\nurl = \"http://127.0.0.1:{p}/**\"\nmethods = [\"POST\"]\napproval = \"always\"\n",
+        p = server.port
+    );
+    crate::common::add(&rt, "raw", "raw_http", &grant).await.unwrap();
+    let call = |method: &str| format!(r#"{{"method":"{method}","url":"http://127.0.0.1:{}/hello"}}"#, server.port);
+    let posts = || server.seen().iter().filter(|l| l.starts_with("POST")).count();
+
+    rt.call_as("raw", &call("GET"), None, 0, None).await.unwrap();
+    let request = format!("POST http://127.0.0.1:{}/hello", server.port);
+    match rt.call_as("raw", &call("POST"), None, 0, None).await.unwrap_err() {
+        CallError::Unapproved { why, .. } => {
+            assert!(why.contains("the grant's rule on line 5 asks a person before each request it allows"), "{why}");
+            assert!(why.contains(&format!("It stopped there: {request} was not sent.")), "{why}");
+        }
+        other => panic!("expected the POST to wait, got {other}"),
+    }
+    assert_eq!(posts(), 0);
+    let store = claw::store::Store::connect(&claw::store::DatabaseUrl::resolve(&h.home).unwrap()).await.unwrap();
+    let waiting = store.approvals().list(false).await.unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!((waiting[0].tool.as_str(), waiting[0].arguments.as_str()), ("raw", request.as_str()));
+
+    // Always for this host and path: every later request there goes out.
+    store.approvals().approve(&waiting[0].id, Scope::Arguments).await.unwrap();
+    for _ in 0..2 {
+        rt.call_as("raw", &call("POST"), None, 0, None).await.unwrap();
+    }
+    assert_eq!(posts(), 2);
+    // The operator calling the tool is a person present.
+    let other = format!(r#"{{"method":"POST","url":"http://127.0.0.1:{}/other"}}"#, server.port);
+    rt.call("raw", &other).await.unwrap();
+    assert_eq!(posts(), 3);
+    // Another path is another request, and asks again.
+    assert!(matches!(rt.call_as("raw", &other, None, 0, None).await, Err(CallError::Unapproved { .. })));
+    let explained = claw::grant::explain(&claw::grant::Grant::parse(&grant, "g").unwrap(), &[]);
+    assert!(explained.iter().any(|l| l.contains("each request waits for a person")), "{explained:?}");
+}

@@ -193,7 +193,7 @@ async fn under_untrusted_content_an_unsafe_method_is_held_at_the_boundary_and_a_
     assert_eq!(server.seen().iter().filter(|l| l.starts_with("POST")).count(), 2);
     rt.services().boundary.flush_audit();
     let audit = std::fs::read_to_string(h.dir.path().join("data/audit.jsonl")).unwrap();
-    assert!(audit.contains("waits for a person's approval (the data-flow policy)"), "{audit}");
+    assert!(audit.contains("waits for a person's approval: it was not used"), "{audit}");
 }
 
 #[tokio::test]
