@@ -13,6 +13,7 @@
 //! [[http]]                 # wasi:http/outgoing-handler, through the boundary
 //! url = "https://api.github.com/repos/**"
 //! methods = ["GET"]        # default ["GET"]
+//! approval = "never"       # or "always": each request waits for a person
 //!
 //! [[secrets]]              # claw:runtime/secrets, and boundary injection
 //! name = "github_token"
